@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install every Debian package mailward needs to build, run and test, if missing.
+# Usage: scripts/deps.sh [build|test|bench|fuzz]...   (default: build test)
+set -euo pipefail
+
+build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3"
+test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev"
+bench_pkgs="postfix"
+fuzz_pkgs="clang libclang-rt-14-dev"
+
+want=""
+[ $# -eq 0 ] && set -- build test
+for group in "$@"; do
+	case "$group" in
+	build) want="$want $build_pkgs" ;;
+	test) want="$want $test_pkgs" ;;
+	bench) want="$want $bench_pkgs" ;;
+	fuzz) want="$want $fuzz_pkgs" ;;
+	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		case " $missing " in *" $p "*) ;; *) missing="$missing $p" ;; esac
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+# Postfix is only a test tool (smtp-source, smtp-sink, a peer for benchmarks):
+# never let its installer configure a system mailer.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing
