@@ -1,0 +1,33 @@
+/*
+ * policy.h - what the gateway accepts at RCPT time (R2, R3, R6).
+ *
+ * Pure decisions over a store lookup: hosted domain or relay denied (with
+ * the relay tricks of P37-P40 refused outright), valid user or 550 5.1.1,
+ * and the "policy group key" that decides which recipients may share one
+ * transaction.  Later issues extend the key (actions, allow lists).
+ */
+#ifndef MW_POLICY_POLICY_H
+#define MW_POLICY_POLICY_H
+
+#include <stddef.h>
+#include "smtp/smtp_addr.h"
+#include "smtp/smtp_proto.h"
+#include "store/store.h"
+
+struct policy_rcpt {
+	struct smtp_reply reply;   /* what to answer */
+	int accepted;              /* 1: 250 */
+	int invalid_user;          /* 1: counted as an invalid recipient (R3/R9) */
+	struct store_rcpt r;       /* lookup result when hosted */
+	char group_key[160];       /* R6: recipients of one transaction share it */
+};
+
+/* Decide a RCPT.  ref goes into rejection texts.  Returns 0, or -1 when the
+ * store failed (reply is then 451 4.3.0). */
+int policy_check_rcpt(struct store *s, const struct smtp_path *to, const char *ref,
+    struct policy_rcpt *out);
+
+/* The group key of an accepted recipient (for now: the tenant). */
+void policy_group_key(const struct store_rcpt *r, char *out, size_t n);
+
+#endif

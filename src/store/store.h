@@ -1,0 +1,149 @@
+/*
+ * store.h - what mailward keeps in a database, behind one interface.
+ *
+ * struct store is opaque; store_open() picks the back end named by the
+ * configuration ("sqlite" now: WAL database <data_dir>/mailward.db).  One
+ * struct store per thread: a handle is never shared between threads.  Every
+ * function returns 0 on success, 1 for "not found" where stated, -1 on a
+ * storage error (message in store_error()).  Storage errors are temporary
+ * failures for callers on the mail path, never a reason to exit.
+ *
+ * Strings passed in are copied; strings returned in result structs are
+ * owned by the result and released with the matching *_free().
+ */
+#ifndef MW_STORE_STORE_H
+#define MW_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+struct store;
+
+struct store *store_open(const struct conf *c, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_error(struct store *s);
+
+/* ---- tenants, domains, users ---------------------------------------- */
+
+struct store_tenant {
+	int64_t id;
+	char *name;
+	char *action;        /* "reject" | "quarantine" */
+	int64_t created;
+};
+
+struct store_domain {
+	int64_t id;
+	char *domain;        /* lower-case */
+	char *tenant;        /* tenant name */
+	char *deliver;       /* smtp://h:p | lmtp://h:p | maildir:/path */
+};
+
+struct store_user {
+	char *address;       /* lower-case; "@domain" = catch-all */
+	char *alias_of;      /* NULL for a primary address, else the primary */
+	char *tenant;
+};
+
+int store_tenant_add(struct store *s, const char *name, const char *action);
+int store_tenant_remove(struct store *s, const char *name);           /* 1 = not found; refuses (-1) while domains exist */
+int store_tenant_get(struct store *s, const char *name, struct store_tenant *out); /* 1 = not found */
+int store_tenant_set(struct store *s, const char *name, const char *key, const char *value); /* 1 = not found */
+int store_tenant_list(struct store *s, struct store_tenant **out, size_t *n);
+void store_tenant_free(struct store_tenant *t, size_t n);             /* frees members of n items and the array */
+
+int store_domain_add(struct store *s, const char *domain, const char *tenant, const char *deliver); /* 1 = tenant not found */
+int store_domain_remove(struct store *s, const char *domain);         /* 1 = not found; refuses (-1) while users exist */
+int store_domain_list(struct store *s, const char *tenant_or_null, struct store_domain **out, size_t *n);
+void store_domain_free(struct store_domain *d, size_t n);
+
+/* alias_of NULL: primary address (or "@domain" catch-all).  The domain must be hosted (1 if not). */
+int store_user_add(struct store *s, const char *address, const char *alias_of);
+int store_user_remove(struct store *s, const char *address);          /* removes its aliases too; 1 = not found */
+int store_user_list(struct store *s, const char *domain_or_null, struct store_user **out, size_t *n);
+void store_user_free(struct store_user *u, size_t n);
+
+/* Recipient lookup for the SMTP path.  address is lower-case local@domain. */
+enum rcpt_status { RCPT_NOT_HOSTED = 0, RCPT_UNKNOWN_USER = 1, RCPT_VALID = 2 };
+struct store_rcpt {
+	enum rcpt_status status;
+	int64_t tenant_id;
+	char tenant[128];
+	char deliver[512];
+	char canonical[320];   /* the address to deliver to (alias resolved) */
+};
+int store_rcpt_lookup(struct store *s, const char *address, struct store_rcpt *out);
+
+/* ---- recipient statistics (directory-harvest evidence, R3/R9) -------- */
+
+/* Count one recipient verdict for the client IP and for the envelope sender
+ * domain ("" for the null sender), bucketed by hour. */
+int store_rcpt_stat_add(struct store *s, const char *client_ip, const char *sender_domain,
+    int valid, int64_t now);
+/* Sums over [since, now] for key kind "ip" or "sender_domain". */
+int store_rcpt_stat_get(struct store *s, const char *kind, const char *key, int64_t since,
+    int64_t *valid, int64_t *invalid);
+
+/* ---- message log (R17/R18) ------------------------------------------- */
+
+/* One transaction; action is the summary ("accepted", "rejected", "failed",
+ * "tempfail").  Fields may be NULL/empty when the session never got there. */
+struct store_log_txn {
+	char *ref;
+	char *qid;            /* empty if not queued */
+	int64_t ts;           /* start of transaction, unix seconds */
+	char *client_ip;
+	char *helo;
+	char *sender;
+	char *from_hdr;
+	char *subject;
+	char *message_id;
+	int64_t size;
+	char *action;
+	char *reply;          /* the full SMTP reply given at the end */
+	int tls;
+};
+
+/* One recipient decision or a later delivery event for a recipient. */
+struct store_log_rcpt {
+	char *ref;
+	int64_t ts;
+	char *rcpt;
+	char *tenant;         /* may be empty (relay denied) */
+	char *status;         /* "accepted" "rejected" "delivered" "deferred" "bounced" "expired" */
+	char *reply;          /* the reply we gave, or the downstream's reply */
+};
+
+int store_log_txn_add(struct store *s, const struct store_log_txn *t);
+int store_log_rcpt_add(struct store *s, const struct store_log_rcpt *r);
+/* Batched writes for the tracking thread: between begin and commit. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+
+struct store_log_query {
+	const char *sender;       /* substring match, case-insensitive */
+	const char *recipient;    /* substring */
+	const char *subject;      /* substring */
+	const char *ref;          /* exact (canonical form) */
+	const char *qid;          /* exact */
+	const char *message_id;   /* exact, without <> */
+	const char *client_ip;    /* exact */
+	const char *action;       /* exact: txn action or any recipient status */
+	int64_t since, until;     /* 0 = open */
+	size_t limit;             /* 0 = 100 */
+};
+
+struct store_log_entry {
+	struct store_log_txn txn;
+	struct store_log_rcpt *rcpts;   /* every recipient event of the transaction, by time */
+	size_t n_rcpts;
+};
+
+int store_log_search(struct store *s, const struct store_log_query *q,
+    struct store_log_entry **out, size_t *n);
+void store_log_entry_free(struct store_log_entry *e, size_t n);
+/* Delete log records older than before. Returns number deleted via *n. */
+int store_log_purge(struct store *s, int64_t before, int64_t *n);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * track.h - the message-tracking writer (R18).
+ *
+ * The SMTP loop and the delivery workers must never wait on the database,
+ * so records are copied into a queue and written by one thread in batched
+ * transactions (its own store handle).  The thread also purges records
+ * older than log_retention once an hour.  If the store fails, records are
+ * logged to the text log with their ref id and dropped: tracking is
+ * evidence, not mail, and must never stop mail.
+ */
+#ifndef MW_TRACK_TRACK_H
+#define MW_TRACK_TRACK_H
+
+#include "store/store.h"
+
+struct conf;
+struct track;
+
+struct track *track_open(const struct conf *c, char *err, size_t errlen);
+/* Writes everything still queued, then stops. */
+void track_close(struct track *t);
+
+/* Thread-safe; the records are copied. */
+void track_txn(struct track *t, const struct store_log_txn *txn);
+void track_rcpt(struct track *t, const struct store_log_rcpt *r);
+/* Block until everything submitted so far is written (tests, shutdown). */
+void track_sync(struct track *t);
+
+#endif
