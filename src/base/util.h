@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdlib.h>
 
 #define MW_UNUSED(x) ((void)(x))
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
