@@ -1,0 +1,78 @@
+/* policy.c - see policy.h. */
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+
+/* Address forms that route through us to somewhere else.  A hosted domain
+ * does not make them acceptable: a downstream MTA that honours the percent
+ * hack, a bang path or a source route would relay for us (P37, P38). */
+static int path_is_relay_trick(const struct smtp_path *to)
+{
+	const unsigned tricks = SMTP_PATH_SOURCE_ROUTE | SMTP_PATH_PERCENT | SMTP_PATH_BANG |
+	    SMTP_PATH_LITERAL | SMTP_PATH_AT_IN_LOCAL | SMTP_PATH_QUOTED;
+	return (to->flags & tricks) != 0;
+}
+
+static void reply_set(struct smtp_reply *r, int code, const char *fmt, const char *addr,
+    const char *ref) MW_PRINTF(3, 0);
+
+static void reply_set(struct smtp_reply *r, int code, const char *fmt, const char *addr, const char *ref)
+{
+	char text[sizeof(r->text)];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(text, sizeof(text), fmt, addr);
+#pragma GCC diagnostic pop
+	r->code = code;
+	if (ref && *ref)
+		snprintf(r->text, sizeof(r->text), "%s (ref %s)", text, ref);
+	else
+		mw_strlcpy(r->text, text, sizeof(r->text));
+}
+
+void policy_group_key(const struct store_rcpt *r, char *out, size_t n)
+{
+	snprintf(out, n, "tenant=%lld", (long long)r->tenant_id);
+}
+
+int policy_check_rcpt(struct store *s, const struct smtp_path *to, const char *ref,
+    struct policy_rcpt *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (to->flags & SMTP_PATH_POSTMASTER) {
+		/* A bare <postmaster> names no tenant; every tenant's own postmaster@
+		 * address is the one to use. */
+		reply_set(&out->reply, 550, "5.1.1 <%s>: Recipient address rejected: use postmaster@<domain>",
+		    "postmaster", ref);
+		return 0;
+	}
+	if (path_is_relay_trick(to)) {
+		reply_set(&out->reply, 554, "5.7.1 <%s>: Relay access denied", to->addr, ref);
+		return 0;
+	}
+	if (store_rcpt_lookup(s, to->addr, &out->r) < 0) {
+		reply_set(&out->reply, 451, "4.3.0 <%s>: Temporary lookup failure, try again later",
+		    to->addr, ref);
+		return -1;
+	}
+	switch (out->r.status) {
+	case RCPT_NOT_HOSTED:
+		reply_set(&out->reply, 554, "5.7.1 <%s>: Relay access denied", to->addr, ref);
+		return 0;
+	case RCPT_UNKNOWN_USER:
+		out->invalid_user = 1;
+		reply_set(&out->reply, 550, "5.1.1 <%s>: Recipient address rejected: User unknown",
+		    to->addr, ref);
+		return 0;
+	case RCPT_VALID:
+		break;
+	}
+	out->accepted = 1;
+	out->reply.code = 250;
+	mw_strlcpy(out->reply.text, "2.1.5 Ok", sizeof(out->reply.text));
+	policy_group_key(&out->r, out->group_key, sizeof(out->group_key));
+	return 0;
+}
