@@ -39,8 +39,34 @@ struct delivery_result {
  * I/O); then every res[i] is a 4xx with the reason. */
 int delivery_send(const struct delivery_job *job, struct delivery_result *res);
 
-/* Parse a destination URL: 0 or -1. kind: "smtp" | "lmtp" | "maildir". */
+/* Parse a destination URL: 0 or -1. kind: "smtp" | "lmtp" | "maildir",
+ * or "mx" for "mx:DOMAIN" (host = DOMAIN, port 25: MX lookup at send time).
+ * Missing ports default to 25 (smtp) and 24 (lmtp); "lmtp:/PATH" is a unix
+ * socket (host "", port 0, path set). */
 int delivery_url_parse(const char *url, char *kind, size_t kn, char *host, size_t hn, int *port, char *path, size_t pn);
+
+/* ---- SMTP reply parser (used by the client; exposed for tests and fuzzing) */
+
+#define SMTP_REPLY_MAX 65536        /* a longer reply is a protocol error */
+#define SMTP_EXT_PIPELINING 0x01u   /* EHLO keywords seen in a reply */
+#define SMTP_EXT_STARTTLS 0x02u
+#define SMTP_EXT_8BITMIME 0x04u
+
+struct smtp_reply {
+	int code;                  /* 200..599 */
+	unsigned ext;              /* SMTP_EXT_* from lines 2.. of the reply */
+	char text[512];            /* the lines' text joined by ' '; printable ASCII only */
+};
+
+/* Parse the one reply at the start of buf[0..len), never reading past len.
+ * Returns 1 (complete: *r filled, *used = bytes consumed), 0 (incomplete and
+ * len < SMTP_REPLY_MAX: read more), or -1 (malformed: non-digit or
+ * out-of-range code, codes differing across lines, bad separator, or no
+ * final line within SMTP_REPLY_MAX bytes). */
+int smtp_reply_parse(const char *buf, size_t len, struct smtp_reply *r, size_t *used);
+
+/* maildir:/PATH delivery (delivery_send() calls it; exposed for tests). */
+int delivery_maildir(const struct delivery_job *job, const char *path, struct delivery_result *res);
 
 /* ---- DSN (RFC 3464) --------------------------------------------------- */
 
