@@ -78,6 +78,10 @@ extern const struct conf_key conf_keys[];
 void conf_defaults(struct conf *c);
 /* Load path over the defaults.  0, or -1 with "path:line: reason" in err. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* Same as conf_load, from memory (len bytes, need not be NUL-terminated);
+ * name is used in messages in place of the path.  For the fuzzer and tests. */
+int conf_load_buffer(struct conf *c, const char *name, const char *data, size_t len,
+    char *err, size_t errlen);
 /* Set one key from text (used by the loader and by tests). 0 or -1 + reason. */
 int conf_set(struct conf *c, const char *section, const char *name, const char *value,
     char *err, size_t errlen);

@@ -1,0 +1,124 @@
+/*
+ * conf_table.c - every configuration key, in one place.
+ *
+ * This table is the single source of truth: conf.c derives defaults,
+ * parsing, bounds checks and docs/config.md from it, so a key added here
+ * is documented and validated without touching anything else.  Section
+ * and key names are a public interface (files in the field, tests, docs):
+ * never rename one without keeping the old name working.
+ *
+ * CONF_STR keys with `choices` are restricted strings (the value itself is
+ * stored); CONF_ENUM stores the index of the choice in an int64_t.
+ */
+#include "conf/conf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STR(sec, key, field, def, doc) \
+	{ sec, key, CONF_STR, offsetof(struct conf, field), sizeof(((struct conf *)0)->field), \
+	  def, 0, 0, NULL, doc }
+#define STRCH(sec, key, field, def, choices, doc) \
+	{ sec, key, CONF_STR, offsetof(struct conf, field), sizeof(((struct conf *)0)->field), \
+	  def, 0, 0, choices, doc }
+#define NUM(sec, key, type, field, def, lo, hi, doc) \
+	{ sec, key, type, offsetof(struct conf, field), sizeof(int64_t), def, lo, hi, NULL, doc }
+#define ENUM(sec, key, field, def, choices, doc) \
+	{ sec, key, CONF_ENUM, offsetof(struct conf, field), sizeof(int64_t), def, 0, 0, choices, doc }
+
+#define KiB INT64_C(1024)
+#define MiB (KiB * 1024)
+#define GiB (MiB * 1024)
+#define MINUTE INT64_C(60)
+#define HOUR (MINUTE * 60)
+#define DAY (HOUR * 24)
+
+const struct conf_key conf_keys[] = {
+	/* ---- [smtp] -------------------------------------------------------- */
+	STR("smtp", "listen", smtp_listen, "127.0.0.1:2525",
+	    "Address and port of the SMTP listener (host:port; [v6]:port for IPv6). "
+	    "Production MX service uses port 25."),
+	STR("smtp", "hostname", hostname, "mailward.test",
+	    "Our name in the 220 greeting, the EHLO reply, Received: headers and DSNs. "
+	    "Set it to the host name the MX records point at."),
+	NUM("smtp", "max_connections", CONF_INT, max_connections, "1000", 1, 1000000,
+	    "Concurrent SMTP connections; further ones get 421 and are closed."),
+	NUM("smtp", "max_connections_per_ip", CONF_INT, max_connections_per_ip, "20", 1, 100000,
+	    "Concurrent SMTP connections from one client IP address."),
+	ENUM("smtp", "bare_lf", bare_lf, "normalize", "reject|normalize",
+	    "A bare LF or CR inside DATA: reject the message (554) or turn it into CRLF. "
+	    "Either way a bare-LF line can never end DATA (no SMTP smuggling)."),
+	NUM("smtp", "require_helo", CONF_BOOL, require_helo, "yes", 0, 1,
+	    "Refuse MAIL FROM before HELO/EHLO (RFC 5321 requires the greeting)."),
+
+	/* ---- [limits] ------------------------------------------------------ */
+	NUM("limits", "max_message_size", CONF_SIZE, max_message_size, "25M", 64 * KiB, 4 * GiB,
+	    "Largest message accepted, announced in the SIZE extension. "
+	    "Suffixes k, M, G are binary multiples (1k = 1024)."),
+	NUM("limits", "max_recipients", CONF_INT, max_recipients, "1000", 100, 100000,
+	    "Recipients per transaction; further RCPTs get 452 (RFC 5321 requires at least 100)."),
+	NUM("limits", "max_command_line", CONF_INT, max_command_line, "512", 512, 65536,
+	    "Longest command line in octets including CRLF (RFC 5321: at least 512)."),
+	NUM("limits", "max_text_line", CONF_INT, max_text_line, "1000", 1000, 1000000,
+	    "Longest line of message text in octets including CRLF (RFC 5321: at least 1000)."),
+	NUM("limits", "max_header_size", CONF_SIZE, max_header_size, "1M", 4 * KiB, 64 * MiB,
+	    "Largest header block of a message."),
+	NUM("limits", "max_errors", CONF_INT, max_errors, "20", 1, 10000,
+	    "Error replies allowed per session before the server answers 421 and closes."),
+	NUM("limits", "max_junk_commands", CONF_INT, max_junk_commands, "100", 1, 1000000,
+	    "NOOP, RSET and VRFY commands allowed per session; beyond this each counts as an error."),
+	NUM("limits", "idle_timeout", CONF_DURATION, idle_timeout, "5m", 1, DAY,
+	    "Time to wait for the next command (RFC 5321 section 4.5.3.2 suggests 5 minutes)."),
+	NUM("limits", "data_timeout", CONF_DURATION, data_timeout, "10m", 1, DAY,
+	    "Time to wait for the next block of message data."),
+	NUM("limits", "session_timeout", CONF_DURATION, session_timeout, "1h", 1, 7 * DAY,
+	    "Absolute cap on the length of one SMTP session."),
+
+	/* ---- [tls] --------------------------------------------------------- */
+	STR("tls", "cert", tls_cert, "",
+	    "PEM certificate chain for STARTTLS. Empty (with key empty): STARTTLS is not offered."),
+	STR("tls", "key", tls_key, "",
+	    "PEM private key for the certificate."),
+
+	/* ---- [storage] ----------------------------------------------------- */
+	STR("storage", "data_dir", data_dir, "./var",
+	    "Directory for the spool, queue and database (created mode 0700 if missing)."),
+	STRCH("storage", "backend", backend, "sqlite", "sqlite",
+	    "Database back end: sqlite keeps everything in data_dir/mailward.db (WAL). "
+	    "See docs/storage.md."),
+	NUM("storage", "fsync", CONF_BOOL, fsync, "yes", 0, 1,
+	    "Flush accepted mail to disk before answering 250. Turning this off loses mail on "
+	    "a crash or power failure; only benchmarks that measure the commit cost may do it."),
+
+	/* ---- [queue] ------------------------------------------------------- */
+	NUM("queue", "delivery_workers", CONF_INT, delivery_workers, "4", 1, 64,
+	    "Delivery threads relaying queued mail downstream."),
+	NUM("queue", "max_lifetime", CONF_DURATION, max_queue_lifetime, "5d", 1, 30 * DAY,
+	    "How long a message is retried before it is returned to the sender with a DSN."),
+	NUM("queue", "retry_min", CONF_DURATION, retry_min, "1m", 1, DAY,
+	    "Delay before the first retry; doubled on each further failure."),
+	NUM("queue", "retry_max", CONF_DURATION, retry_max, "1h", 1, 7 * DAY,
+	    "Cap of the retry delay (must not be below retry_min)."),
+	NUM("queue", "delivery_timeout", CONF_DURATION, delivery_timeout, "5m", 1, HOUR,
+	    "Timeout of each network operation during delivery."),
+	STR("queue", "relayhost", relayhost, "",
+	    "smtp://host:port through which DSNs to senders we do not host are sent. "
+	    "Empty: look up the sender domain's MX."),
+
+	/* ---- [log] --------------------------------------------------------- */
+	NUM("log", "retention", CONF_DURATION, log_retention, "7d", 1, 3650 * DAY,
+	    "How long the message-tracking log is kept; older records are purged hourly."),
+	STRCH("log", "level", log_level, "info", "debug|info|warn|error",
+	    "Lowest level written to the text log."),
+
+	/* ---- [admin] ------------------------------------------------------- */
+	STR("admin", "listen", admin_listen, "127.0.0.1:8025",
+	    "Address and port of the HTTP API, web console and metrics."),
+
+	/* ---- [run] --------------------------------------------------------- */
+	STR("run", "user", user, "mailward",
+	    "Unprivileged user to switch to after binding the listeners. Used only when "
+	    "mailward is started as root."),
+
+	{ NULL, NULL, CONF_STR, 0, 0, NULL, 0, 0, NULL, NULL },
+};
