@@ -1,0 +1,897 @@
+/* smtp_session.c - see smtp_session.h. */
+#include "smtp/smtp_session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "base/buf.h"
+#include "base/refid.h"
+#include "base/timeparse.h"
+#include "base/util.h"
+#include "conf/conf.h"
+#include "log/log.h"
+#include "policy/policy.h"
+#include "queue/queue.h"
+#include "smtp/smtp_proto.h"
+#include "spool/spool.h"
+#include "store/store.h"
+#include "track/track.h"
+
+#define SESSION_BUCKETS 256
+#define IP_BUCKETS 1024
+#define FEED_CHUNK 65536
+
+struct rcpt_entry {
+	char *addr;        /* as given */
+	char *canonical;   /* delivery address */
+	char *tenant;
+	char *deliver;
+};
+
+/* One mail transaction; reset at MAIL, RSET, HELO, end of data. */
+struct txn {
+	int active;              /* MAIL accepted */
+	int64_t ts;
+	char *sender;
+	struct rcpt_entry *rcpts;
+	size_t n_rcpts;
+	size_t n_rejected;
+	char group_key[160];
+	struct spool_msg *msg;
+	char qid[QID_LEN + 1];
+	struct buf hdr;          /* the header block, for the tracking log */
+	int hdr_done;
+	int write_failed;
+	uint64_t size;           /* content bytes, known at end of data */
+	char last_reply[512];
+};
+
+struct ip_count {
+	char ip[INET6_ADDRSTRLEN];
+	unsigned n;
+	struct ip_count *next;
+};
+
+struct session {
+	uint64_t id;
+	struct smtp_listener *l;
+	struct bufferevent *bev;
+	struct smtp_proto *proto;
+	char ref[REFID_LEN + 1];
+	int ref_used;            /* a transaction was logged under ref: next MAIL gets a new one */
+	char ip[INET6_ADDRSTRLEN];
+	char helo[256];
+	int tls;
+	int closing;             /* close once output is written */
+	int waiting_commit;
+	int shutdown_after;      /* listener shutting down: 421 after the pending reply */
+	struct event *deadline;  /* session_timeout */
+	struct txn txn;
+	struct session *next;    /* hash chain */
+};
+
+struct smtp_listener {
+	struct event_base *base;
+	struct smtp_deps d;
+	struct evconnlistener *evl;
+	struct event *completion_ev;
+	SSL_CTX *tls;
+	struct refgen *refs;
+	uint64_t next_id;
+	size_t n_sessions;
+	int shutting_down;
+	struct session *sessions[SESSION_BUCKETS];
+	struct ip_count *ips[IP_BUCKETS];
+	struct smtp_limits limits;
+};
+
+static void session_pump(struct session *s);
+static void session_free(struct session *s);
+
+/* ---- bookkeeping ------------------------------------------------------- */
+
+static unsigned ip_hash(const char *ip)
+{
+	unsigned h = 5381;
+	for (; *ip; ip++)
+		h = h * 33 + (unsigned char)*ip;
+	return h % IP_BUCKETS;
+}
+
+static unsigned *ip_slot(struct smtp_listener *l, const char *ip, int create)
+{
+	struct ip_count **pp = &l->ips[ip_hash(ip)];
+	for (struct ip_count *c = *pp; c; c = c->next)
+		if (strcmp(c->ip, ip) == 0)
+			return &c->n;
+	if (!create)
+		return NULL;
+	struct ip_count *c = xcalloc(1, sizeof(*c));
+	mw_strlcpy(c->ip, ip, sizeof(c->ip));
+	c->next = *pp;
+	*pp = c;
+	return &c->n;
+}
+
+static void ip_release(struct smtp_listener *l, const char *ip)
+{
+	struct ip_count **pp = &l->ips[ip_hash(ip)];
+	for (; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->ip, ip) != 0)
+			continue;
+		if (--(*pp)->n == 0) {
+			struct ip_count *dead = *pp;
+			*pp = dead->next;
+			free(dead);
+		}
+		return;
+	}
+}
+
+static void session_link(struct session *s)
+{
+	struct session **b = &s->l->sessions[s->id % SESSION_BUCKETS];
+	s->next = *b;
+	*b = s;
+	s->l->n_sessions++;
+}
+
+static void session_unlink(struct session *s)
+{
+	for (struct session **pp = &s->l->sessions[s->id % SESSION_BUCKETS]; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			s->l->n_sessions--;
+			return;
+		}
+}
+
+static struct session *session_find(struct smtp_listener *l, uint64_t id)
+{
+	for (struct session *s = l->sessions[id % SESSION_BUCKETS]; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+/* ---- transaction and tracking ------------------------------------------ */
+
+static void header_value(const struct buf *hdr, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	const char *p = hdr->data ? hdr->data : "";
+	out[0] = '\0';
+	while (*p) {
+		const char *eol = strstr(p, "\r\n");
+		size_t linelen = eol ? (size_t)(eol - p) : strlen(p);
+		if (linelen > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			/* Unfold: continuation lines start with a space or tab. */
+			size_t j = 0;
+			const char *v = p + nl + 1;
+			for (;;) {
+				const char *e = strstr(v, "\r\n");
+				size_t vl = e ? (size_t)(e - v) : strlen(v);
+				for (size_t i = 0; i < vl && j + 1 < n; i++) {
+					unsigned char ch = (unsigned char)v[i];
+					if (j == 0 && (ch == ' ' || ch == '\t'))
+						continue;
+					out[j++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+				}
+				if (e == NULL || (e[2] != ' ' && e[2] != '\t'))
+					break;
+				v = e + 2;
+			}
+			out[j] = '\0';
+			return;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 2;
+	}
+}
+
+static void txn_log(struct session *s, const char *action, const char *reply, uint64_t size)
+{
+	struct txn *t = &s->txn;
+	char from[512], subject[512], msgid[512];
+	header_value(&t->hdr, "From", from, sizeof(from));
+	header_value(&t->hdr, "Subject", subject, sizeof(subject));
+	header_value(&t->hdr, "Message-ID", msgid, sizeof(msgid));
+	char *m = msgid;
+	if (*m == '<') {
+		m++;
+		m[strcspn(m, ">")] = '\0';
+	}
+	struct store_log_txn rec = {
+		.ref = s->ref,
+		.qid = t->qid,
+		.ts = t->ts ? t->ts : mw_now(),
+		.client_ip = s->ip,
+		.helo = s->helo,
+		.sender = t->sender ? t->sender : "",
+		.from_hdr = from,
+		.subject = subject,
+		.message_id = m,
+		.size = (int64_t)size,
+		.action = (char *)(uintptr_t)action,
+		.reply = (char *)(uintptr_t)reply,
+		.tls = s->tls,
+	};
+	track_txn(s->l->d.track, &rec);
+	char esc_sender[300];
+	log_info(s->ref, "smtp txn action=%s qid=%s ip=%s sender=%s rcpts=%zu rejected=%zu size=%llu",
+	    action, t->qid[0] ? t->qid : "-", s->ip,
+	    log_escape(t->sender ? t->sender : "", esc_sender, sizeof(esc_sender)), t->n_rcpts,
+	    t->n_rejected, (unsigned long long)size);
+	s->ref_used = 1;
+}
+
+/* End the transaction.  A transaction that got recipient decisions but no
+ * end-of-data answer is still logged: R18 wants every decision findable. */
+static void txn_clear(struct session *s)
+{
+	struct txn *t = &s->txn;
+	if (t->active && (t->n_rcpts || t->n_rejected))
+		txn_log(s, t->n_rcpts ? "aborted" : "rejected", t->last_reply, 0);
+	if (t->msg)
+		spool_msg_abort(t->msg);
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		free(t->rcpts[i].addr);
+		free(t->rcpts[i].canonical);
+		free(t->rcpts[i].tenant);
+		free(t->rcpts[i].deliver);
+	}
+	free(t->rcpts);
+	free(t->sender);
+	buf_free(&t->hdr);
+	memset(t, 0, sizeof(*t));
+}
+
+static void new_ref_if_used(struct session *s)
+{
+	if (s->ref_used) {
+		refgen_next_ref(s->l->refs, s->ref);
+		s->ref_used = 0;
+	}
+}
+
+/* ---- protocol hooks ---------------------------------------------------- */
+
+static void hook_helo(void *ctx, const char *name, int esmtp)
+{
+	struct session *s = ctx;
+	mw_strlcpy(s->helo, name, sizeof(s->helo));
+	MW_UNUSED(esmtp);
+}
+
+static void hook_mail(void *ctx, const struct smtp_path *from, struct smtp_reply *r)
+{
+	struct session *s = ctx;
+	if (s->txn.active)
+		txn_clear(s);
+	new_ref_if_used(s);
+	s->txn.active = 1;
+	s->txn.ts = mw_now();
+	s->txn.sender = xstrdup(from->addr);
+	r->code = 250;
+	mw_strlcpy(r->text, "2.1.0 Ok", sizeof(r->text));
+}
+
+static const char *sender_domain(const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	return at ? at + 1 : "";
+}
+
+static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *r)
+{
+	struct session *s = ctx;
+	struct txn *t = &s->txn;
+	struct policy_rcpt pr;
+	policy_check_rcpt(s->l->d.store, to, s->ref, &pr);
+	*r = pr.reply;
+	if (pr.accepted && t->group_key[0] && strcmp(t->group_key, pr.group_key) != 0) {
+		/* R6: one decision per transaction; another group retries separately. */
+		r->code = 452;
+		snprintf(r->text, sizeof(r->text),
+		    "4.5.3 Too many recipients, try again in a new transaction (ref %s)", s->ref);
+		pr.accepted = 0;
+	}
+	if (pr.accepted || pr.invalid_user)
+		if (store_rcpt_stat_add(s->l->d.store, s->ip, sender_domain(t->sender ? t->sender : ""),
+		    pr.accepted, mw_now()) < 0)
+			log_warn(s->ref, "smtp rcpt-stat error=\"%s\"", store_error(s->l->d.store));
+	if (pr.accepted) {
+		if (t->group_key[0] == '\0')
+			mw_strlcpy(t->group_key, pr.group_key, sizeof(t->group_key));
+		t->rcpts = xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*t->rcpts));
+		struct rcpt_entry *e = &t->rcpts[t->n_rcpts++];
+		e->addr = xstrdup(to->addr);
+		e->canonical = xstrdup(pr.r.canonical);
+		e->tenant = xstrdup(pr.r.tenant);
+		e->deliver = xstrdup(pr.r.deliver);
+	} else {
+		t->n_rejected++;
+	}
+	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+	struct store_log_rcpt rec = {
+		.ref = s->ref,
+		.ts = mw_now(),
+		.rcpt = (char *)(uintptr_t)to->addr,
+		.tenant = pr.accepted || pr.r.status == RCPT_UNKNOWN_USER ? pr.r.tenant : "",
+		.status = pr.accepted ? "accepted" : "rejected",
+		.reply = t->last_reply,
+	};
+	track_rcpt(s->l->d.track, &rec);
+	char esc[300];
+	log_info(s->ref, "smtp rcpt ip=%s rcpt=%s result=%d", s->ip,
+	    log_escape(to->addr, esc, sizeof(esc)), r->code);
+}
+
+static void hook_data_start(void *ctx, struct smtp_reply *r)
+{
+	struct session *s = ctx;
+	struct txn *t = &s->txn;
+	struct spool_envelope_rcpt *er = xcalloc(t->n_rcpts, sizeof(*er));
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		er[i].rcpt = t->rcpts[i].canonical;
+		er[i].original = t->rcpts[i].addr;
+		er[i].tenant = t->rcpts[i].tenant;
+		er[i].deliver = t->rcpts[i].deliver;
+		er[i].status = SPOOL_RCPT_PENDING;
+	}
+	struct spool_envelope env = {
+		.ref = s->ref,
+		.arrival = mw_now(),
+		.client_ip = s->ip,
+		.helo = s->helo,
+		.sender = t->sender ? t->sender : "",
+		.rcpts = er,
+		.n_rcpts = t->n_rcpts,
+	};
+	t->msg = spool_msg_new(s->l->d.spool, &env, t->qid);
+	free(er);
+	if (t->msg == NULL) {
+		log_error(s->ref, "smtp spool-open error=\"%s\"", strerror(errno));
+		r->code = 451;
+		snprintf(r->text, sizeof(r->text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
+		return;
+	}
+	char date[64];
+	timefmt_rfc5322(env.arrival, date, sizeof(date));
+	struct buf h = BUF_INIT;
+	buf_printf(&h, "Received: from %s ([%s])\r\n\tby %s (mailward) with %s id %s",
+	    s->helo[0] ? s->helo : "unknown", s->ip, s->l->d.conf->hostname,
+	    s->tls ? "ESMTPS" : "ESMTP", t->qid);
+	if (t->n_rcpts == 1)
+		buf_printf(&h, "\r\n\tfor <%s>", t->rcpts[0].addr);
+	buf_printf(&h, "; %s\r\nX-Mailward-Ref: %s\r\n", date, s->ref);
+	if (spool_msg_write(t->msg, h.data, h.len) < 0)
+		t->write_failed = 1;
+	buf_free(&h);
+	r->code = 354;
+	mw_strlcpy(r->text, "End data with <CR><LF>.<CR><LF>", sizeof(r->text));
+}
+
+static int hook_data_write(void *ctx, const char *p, size_t n)
+{
+	struct session *s = ctx;
+	struct txn *t = &s->txn;
+	if (!t->hdr_done) {
+		size_t cap = (size_t)s->l->d.conf->max_header_size;
+		size_t take = n;
+		if (t->hdr.len + take > cap)
+			take = cap > t->hdr.len ? cap - t->hdr.len : 0;
+		size_t old = t->hdr.len;
+		buf_append(&t->hdr, p, take);
+		char *end = NULL;
+		if (t->hdr.len >= 2 && strncmp(t->hdr.data, "\r\n", 2) == 0)
+			end = t->hdr.data;
+		else
+			end = strstr(t->hdr.data + (old > 3 ? old - 3 : 0), "\r\n\r\n");
+		if (end) {
+			t->hdr.len = (size_t)(end - t->hdr.data) + 2;
+			t->hdr.data[t->hdr.len] = '\0';
+			t->hdr_done = 1;
+		} else if (t->hdr.len >= cap) {
+			t->hdr_done = 1;
+		}
+	}
+	if (t->write_failed || t->msg == NULL)
+		return -1;
+	if (spool_msg_write(t->msg, p, n) < 0) {
+		t->write_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct smtp_reply *r)
+{
+	struct session *s = ctx;
+	struct txn *t = &s->txn;
+	if (t->write_failed || t->msg == NULL) {
+		log_error(s->ref, "smtp spool-write error=\"%s\"", strerror(errno));
+		r->code = 451;
+		snprintf(r->text, sizeof(r->text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
+		snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+		txn_log(s, "tempfail", t->last_reply, info->size);
+		t->n_rcpts = 0;  /* logged: txn_clear must not log it again */
+		t->n_rejected = 0;
+		return SMTP_HOOK_DONE;
+	}
+	struct spool_msg *m = t->msg;
+	t->msg = NULL;
+	s->waiting_commit = 1;
+	t->hdr_done = 1;
+	t->size = info->size;
+	bufferevent_disable(s->bev, EV_READ);
+	spool_commit_submit(s->l->d.spool, m, s->id);
+	return SMTP_HOOK_PENDING;
+}
+
+static void hook_txn_reset(void *ctx)
+{
+	struct session *s = ctx;
+	txn_clear(s);
+}
+
+static void session_start_tls(struct session *s);
+
+static void hook_starttls(void *ctx)
+{
+	struct session *s = ctx;
+	txn_clear(s);
+	s->tls = -1; /* pending: session_pump starts the handshake after the 220 */
+}
+
+/* ---- I/O --------------------------------------------------------------- */
+
+static void session_write_output(struct session *s)
+{
+	size_t len;
+	const char *out = smtp_proto_output(s->proto, &len);
+	if (len) {
+		bufferevent_write(s->bev, out, len);
+		smtp_proto_output_consumed(s->proto, len);
+	}
+}
+
+static void session_on_written(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	MW_UNUSED(bev);
+	if (s->closing && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+}
+
+static void session_close(struct session *s)
+{
+	s->closing = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+	/* else session_on_written frees it once the output is gone */
+}
+
+static void session_set_timeouts(struct session *s)
+{
+	const struct conf *c = s->l->d.conf;
+	struct timeval rt = { smtp_proto_state(s->proto) == SMTP_S_DATA ? c->data_timeout : c->idle_timeout, 0 };
+	struct timeval wt = { c->data_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, &rt, &wt);
+}
+
+static void session_pump(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	while (!smtp_proto_paused(s->proto) && smtp_proto_state(s->proto) != SMTP_S_CLOSED) {
+		size_t len = evbuffer_get_length(in);
+		if (len == 0)
+			break;
+		size_t chunk = len < FEED_CHUNK ? len : FEED_CHUNK;
+		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)chunk);
+		size_t used = smtp_proto_feed(s->proto, p, chunk);
+		evbuffer_drain(in, used);
+		if (used == 0)
+			break;
+	}
+	enum smtp_state st = smtp_proto_state(s->proto);
+	if (st == SMTP_S_TLS && s->tls == -1) {
+		/* Plaintext pipelined behind STARTTLS must never be read as if it had
+		 * come through TLS (CVE-2011-0411). */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		session_write_output(s);
+		session_start_tls(s);
+		return;
+	}
+	session_write_output(s);
+	if (st == SMTP_S_CLOSED) {
+		session_close(s);
+		return;
+	}
+	if (!smtp_proto_paused(s->proto))
+		session_set_timeouts(s);
+}
+
+static void session_on_read(struct bufferevent *bev, void *arg)
+{
+	MW_UNUSED(bev);
+	session_pump(arg);
+}
+
+static void session_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	MW_UNUSED(bev);
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done. */
+		s->tls = 1;
+		smtp_proto_tls_started(s->proto);
+		log_info(s->ref, "smtp starttls ip=%s version=%s", s->ip,
+		    SSL_get_version(bufferevent_openssl_get_ssl(s->bev)));
+		session_set_timeouts(s);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
+		char line[300];
+		snprintf(line, sizeof(line), "421 4.4.2 %s Error: timeout exceeded\r\n", s->l->d.conf->hostname);
+		log_info(s->ref, "smtp timeout ip=%s state=%d", s->ip, (int)smtp_proto_state(s->proto));
+		txn_clear(s);
+		bufferevent_write(s->bev, line, strlen(line));
+		bufferevent_enable(s->bev, EV_WRITE);
+		session_close(s);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (what & BEV_EVENT_ERROR) {
+			unsigned long e = bufferevent_get_openssl_error(s->bev);
+			if (e)
+				log_info(s->ref, "smtp tls-error ip=%s error=\"%s\"", s->ip, ERR_reason_error_string(e));
+		}
+		log_info(s->ref, "smtp disconnect ip=%s", s->ip);
+		session_free(s);
+	}
+}
+
+static void session_start_tls(struct session *s)
+{
+	SSL *ssl = SSL_new(s->l->tls);
+	struct bufferevent *tb = ssl ? bufferevent_openssl_filter_new(s->l->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	if (tb == NULL) {
+		if (ssl)
+			SSL_free(ssl);
+		log_error(s->ref, "smtp starttls error=\"cannot set up TLS\"");
+		session_close(s);
+		return;
+	}
+	s->bev = tb;
+	bufferevent_setcb(tb, session_on_read, session_on_written, session_on_event, s);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+	struct timeval hs = { s->l->d.conf->idle_timeout, 0 };
+	bufferevent_set_timeouts(tb, &hs, &hs);
+}
+
+static void session_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	MW_UNUSED(fd);
+	MW_UNUSED(what);
+	if (s->waiting_commit) {
+		s->shutdown_after = 1;
+		return;
+	}
+	log_info(s->ref, "smtp session-timeout ip=%s", s->ip);
+	txn_clear(s);
+	smtp_proto_shutdown(s->proto, "Error: session time limit exceeded");
+	session_write_output(s);
+	session_close(s);
+}
+
+static void session_free(struct session *s)
+{
+	txn_clear(s);
+	session_unlink(s);
+	ip_release(s->l, s->ip);
+	if (s->deadline)
+		event_free(s->deadline);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	smtp_proto_free(s->proto);
+	free(s);
+}
+
+/* ---- commit completions ------------------------------------------------ */
+
+static void on_completion(const struct spool_completion *c, void *arg)
+{
+	struct smtp_listener *l = arg;
+	/* A durable message is delivered whether or not its session still exists:
+	 * the client may not have seen the 250, but mail is never dropped. */
+	if (c->ok)
+		queue_add(l->d.queue, c->qid);
+	struct session *s = session_find(l, c->token);
+	if (s == NULL || !s->waiting_commit) {
+		log_info(NULL, "smtp commit-orphan qid=%s ok=%d", c->qid, c->ok);
+		return;
+	}
+	struct txn *t = &s->txn;
+	struct smtp_reply r;
+	mw_strlcpy(t->qid, c->qid, sizeof(t->qid));
+	if (c->ok) {
+		r.code = 250;
+		snprintf(r.text, sizeof(r.text), "2.0.0 Ok: queued as %s (ref %s)", c->qid, s->ref);
+	} else {
+		log_error(s->ref, "smtp commit-failed error=\"%s\"", strerror(c->err));
+		r.code = 451;
+		snprintf(r.text, sizeof(r.text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
+		t->qid[0] = '\0';
+	}
+	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r.code, r.text);
+	txn_log(s, c->ok ? "accepted" : "tempfail", t->last_reply, t->size);
+	t->n_rcpts = 0;  /* already logged; txn_clear frees below */
+	t->n_rejected = 0;
+	s->waiting_commit = 0;
+	smtp_proto_resume(s->proto, &r);
+	if (s->shutdown_after || l->shutting_down) {
+		smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
+		session_write_output(s);
+		session_close(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_pump(s);
+}
+
+static void on_completion_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_listener *l = arg;
+	MW_UNUSED(fd);
+	MW_UNUSED(what);
+	spool_completions_drain(l->d.spool, on_completion, l);
+}
+
+/* ---- accepting --------------------------------------------------------- */
+
+static void refuse(evutil_socket_t fd, const char *line)
+{
+	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	evutil_closesocket(fd);
+}
+
+static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	struct smtp_listener *l = arg;
+	const struct conf *c = l->d.conf;
+	char ip[INET6_ADDRSTRLEN] = "unknown";
+	MW_UNUSED(evl);
+	MW_UNUSED(salen);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+
+	char line[300];
+	if (l->shutting_down) {
+		snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down\r\n", c->hostname);
+		refuse(fd, line);
+		return;
+	}
+	if ((int64_t)l->n_sessions >= c->max_connections) {
+		snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections, try again later\r\n", c->hostname);
+		log_warn(NULL, "smtp refuse ip=%s reason=max_connections", ip);
+		refuse(fd, line);
+		return;
+	}
+	unsigned *n = ip_slot(l, ip, 1);
+	if ((int64_t)*n >= c->max_connections_per_ip) {
+		snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections from your address\r\n", c->hostname);
+		log_warn(NULL, "smtp refuse ip=%s reason=max_connections_per_ip", ip);
+		if (*n == 0)
+			ip_release(l, ip);
+		refuse(fd, line);
+		return;
+	}
+	(*n)++;
+
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->l = l;
+	s->id = ++l->next_id;
+	mw_strlcpy(s->ip, ip, sizeof(s->ip));
+	refgen_next_ref(l->refs, s->ref);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	struct smtp_hooks hooks = {
+		.ctx = s,
+		.helo = hook_helo,
+		.mail = hook_mail,
+		.rcpt = hook_rcpt,
+		.data_start = hook_data_start,
+		.data_write = hook_data_write,
+		.data_end = hook_data_end,
+		.txn_reset = hook_txn_reset,
+		.starttls = hook_starttls,
+	};
+	s->proto = smtp_proto_new(&l->limits, &hooks, c->hostname);
+	session_link(s);
+	bufferevent_setcb(s->bev, session_on_read, session_on_written, session_on_event, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	struct timeval dl = { c->session_timeout, 0 };
+	s->deadline = evtimer_new(l->base, session_on_deadline, s);
+	evtimer_add(s->deadline, &dl);
+	log_info(s->ref, "smtp connect ip=%s", ip);
+	smtp_proto_greet(s->proto, 220, NULL);
+	session_write_output(s);
+	session_set_timeouts(s);
+}
+
+static SSL_CTX *tls_ctx_new(const struct conf *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		snprintf(err, errlen, "TLS: cannot create context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "TLS: cannot load cert %s / key %s: %s", c->tls_cert, c->tls_key,
+		    ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *sslen)
+{
+	char host[128];
+	mw_strlcpy(host, spec, sizeof(host));
+	char *colon = strrchr(host, ':');
+	if (colon == NULL)
+		return -1;
+	*colon = '\0';
+	char *h = host;
+	if (*h == '[') {
+		h++;
+		h[strcspn(h, "]")] = '\0';
+	}
+	uint64_t port;
+	if (mw_parse_u64(colon + 1, &port) < 0 || port == 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*s6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+struct smtp_listener *smtp_listener_new(struct event_base *base, const struct smtp_deps *deps,
+    char *err, size_t errlen)
+{
+	const struct conf *c = deps->conf;
+	struct smtp_listener *l = xcalloc(1, sizeof(*l));
+	l->base = base;
+	l->d = *deps;
+	l->refs = refgen_new();
+	l->limits = (struct smtp_limits){
+		.max_command_line = (size_t)c->max_command_line,
+		.max_text_line = (size_t)c->max_text_line,
+		.max_recipients = (size_t)c->max_recipients,
+		.max_message_size = (uint64_t)c->max_message_size,
+		.max_errors = (unsigned)c->max_errors,
+		.max_junk = (unsigned)c->max_junk_commands,
+		.bare_lf_normalize = c->bare_lf == BARE_LF_NORMALIZE,
+		.require_helo = (int)c->require_helo,
+	};
+	if (c->tls_cert[0] || c->tls_key[0]) {
+		l->tls = tls_ctx_new(c, err, errlen);
+		if (l->tls == NULL)
+			goto fail;
+		l->limits.tls_available = 1;
+	}
+	struct sockaddr_storage ss;
+	int sslen;
+	if (parse_listen(c->smtp_listen, &ss, &sslen) < 0) {
+		snprintf(err, errlen, "[smtp] listen: cannot parse \"%s\" (want ADDRESS:PORT)", c->smtp_listen);
+		goto fail;
+	}
+	l->evl = evconnlistener_new_bind(base, on_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
+	    (struct sockaddr *)&ss, sslen);
+	if (l->evl == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", c->smtp_listen, strerror(errno));
+		goto fail;
+	}
+	l->completion_ev = event_new(base, spool_completion_fd(deps->spool), EV_READ | EV_PERSIST,
+	    on_completion_fd, l);
+	event_add(l->completion_ev, NULL);
+	return l;
+fail:
+	if (l->tls)
+		SSL_CTX_free(l->tls);
+	refgen_free(l->refs);
+	free(l);
+	return NULL;
+}
+
+void smtp_listener_shutdown(struct smtp_listener *l)
+{
+	if (l->shutting_down)
+		return;
+	l->shutting_down = 1;
+	evconnlistener_disable(l->evl);
+	for (size_t b = 0; b < SESSION_BUCKETS; b++) {
+		struct session *s = l->sessions[b];
+		while (s) {
+			struct session *next = s->next;
+			if (s->waiting_commit) {
+				s->shutdown_after = 1;
+			} else if (!s->closing) {
+				txn_clear(s);
+				smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
+				session_write_output(s);
+				session_close(s);
+			}
+			s = next;
+		}
+	}
+}
+
+size_t smtp_listener_sessions(const struct smtp_listener *l)
+{
+	return l->n_sessions;
+}
+
+void smtp_listener_free(struct smtp_listener *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t b = 0; b < SESSION_BUCKETS; b++)
+		while (l->sessions[b])
+			session_free(l->sessions[b]);
+	for (size_t b = 0; b < IP_BUCKETS; b++)
+		while (l->ips[b]) {
+			struct ip_count *c = l->ips[b];
+			l->ips[b] = c->next;
+			free(c);
+		}
+	if (l->completion_ev)
+		event_free(l->completion_ev);
+	if (l->evl)
+		evconnlistener_free(l->evl);
+	if (l->tls)
+		SSL_CTX_free(l->tls);
+	refgen_free(l->refs);
+	free(l);
+}
