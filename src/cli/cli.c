@@ -16,32 +16,45 @@
 #include "conf/conf.h"
 #include "store/store.h"
 
+/* One row per usage line; the group lets `help GROUP` show only its part. */
+static const struct {
+	const char *group;
+	const char *text;
+} usage_lines[] = {
+	{ "serve", "  serve                                  run the gateway in the foreground" },
+	{ "config-doc", "  config-doc                             print the configuration reference" },
+	{ "tenant", "  tenant add NAME [--action reject|quarantine]" },
+	{ "tenant", "  tenant list [--json] | show NAME [--json] | set NAME KEY=VALUE | remove NAME" },
+	{ "domain", "  domain add DOMAIN --tenant NAME --deliver URL" },
+	{ "domain", "         URL: smtp://HOST:PORT | lmtp://HOST:PORT | maildir:PATH" },
+	{ "domain", "  domain list [--tenant NAME] [--json] | remove DOMAIN" },
+	{ "user", "  user add ADDRESS [--alias ADDRESS]...   (\"@domain\" = catch-all)" },
+	{ "user", "  user list [--domain D] [--json] | remove ADDRESS" },
+	{ "log", "  log search [--sender S] [--recipient R] [--since T] [--until T]" },
+	{ "log", "         [--subject TEXT] [--ref ID] [--queue-id QID] [--message-id ID]" },
+	{ "log", "         [--client-ip IP] [--action A] [--limit N] [--json] [--bounce FILE|-]" },
+	{ "log", "  log purge [--before T]" },
+	{ "queue", "  queue list [--json] | show QID [--json] | flush [QID] | delete QID" },
+	{ "help", "  help [COMMAND]" },
+};
+
+void
+cli_usage_group(const char *group)
+{
+	fputs("usage: mailward [-c FILE] COMMAND [ARGS]\n\n", stdout);
+	for (size_t i = 0; i < MW_ARRAY_LEN(usage_lines); i++)
+		if (group == NULL || strcmp(group, usage_lines[i].group) == 0)
+			printf("%s\n", usage_lines[i].text);
+	fputs("\nTimes: 2026-11-27, 2026-11-27T10:00[:05][Z] (UTC), -7d, -2h, -30m, now.\n"
+	      "Exit status: 0 ok, 1 not found / no results, 2 bad usage or input,\n"
+	      "3 storage or runtime error.  See docs/cli.md.\n",
+	    stdout);
+}
+
 void
 cli_usage(void)
 {
-	fputs(
-	    "usage: mailward [-c FILE] COMMAND [ARGS]\n"
-	    "\n"
-	    "  serve                                  run the gateway in the foreground\n"
-	    "  config-doc                             print the configuration reference\n"
-	    "  tenant add NAME [--action reject|quarantine]\n"
-	    "  tenant list [--json] | show NAME [--json] | set NAME KEY=VALUE | remove NAME\n"
-	    "  domain add DOMAIN --tenant NAME --deliver URL\n"
-	    "         URL: smtp://HOST:PORT | lmtp://HOST:PORT | maildir:PATH\n"
-	    "  domain list [--tenant NAME] [--json] | remove DOMAIN\n"
-	    "  user add ADDRESS [--alias ADDRESS]...   (\"@domain\" = catch-all)\n"
-	    "  user list [--domain D] [--json] | remove ADDRESS\n"
-	    "  log search [--sender S] [--recipient R] [--since T] [--until T]\n"
-	    "         [--subject TEXT] [--ref ID] [--queue-id QID] [--message-id ID]\n"
-	    "         [--client-ip IP] [--action A] [--limit N] [--json] [--bounce FILE|-]\n"
-	    "  log purge [--before T]\n"
-	    "  queue list [--json] | show QID [--json] | flush [QID] | delete QID\n"
-	    "  help\n"
-	    "\n"
-	    "Times: 2026-11-27, 2026-11-27T10:00[:05][Z] (UTC), -7d, -2h, -30m, now.\n"
-	    "Exit status: 0 ok, 1 not found / no results, 2 bad usage or input,\n"
-	    "3 storage or runtime error.  See docs/cli.md.\n",
-	    stdout);
+	cli_usage_group(NULL);
 }
 
 int
@@ -55,8 +68,17 @@ cli_main(const struct conf *c, int argc, char **argv)
 	}
 	cmd = argv[0];
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		cli_usage();
-		return CLI_OK;
+		if (argc < 2) {
+			cli_usage();
+			return CLI_OK;
+		}
+		for (size_t i = 0; i < MW_ARRAY_LEN(usage_lines); i++)
+			if (strcmp(argv[1], usage_lines[i].group) == 0) {
+				cli_usage_group(argv[1]);
+				return CLI_OK;
+			}
+		cli_err("no help for unknown command '%s'", argv[1]);
+		return CLI_USAGE;
 	}
 	if (strcmp(cmd, "tenant") == 0)
 		return cli_tenant(c, argc, argv);

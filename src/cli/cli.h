@@ -76,8 +76,9 @@ void cli_print_safe(const char *s);
 /* Formats unix seconds as ISO 8601 UTC into out (>= 24 bytes); 0 -> "-". */
 const char *cli_time(int64_t t, char *out, size_t n);
 
-/* Usage texts (stdout for --help, stderr hint for mistakes). */
+/* Usage text on stdout: all of it, or the lines of one group ("tenant"). */
 void cli_usage(void);
+void cli_usage_group(const char *group);
 
 /* Name checks shared by the admin commands.  Return 1 if valid. */
 int cli_valid_tenant_name(const char *s);

@@ -176,7 +176,7 @@ cli_domain(const struct conf *c, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0) {
-		cli_usage();
+		cli_usage_group("domain");
 		return CLI_OK;
 	}
 	if (cli_parse(argc, argv, 2, opts, &a) != 0) {
@@ -184,7 +184,7 @@ cli_domain(const struct conf *c, int argc, char **argv)
 		goto out;
 	}
 	if (a.help) {
-		cli_usage();
+		cli_usage_group("domain");
 		rc = CLI_OK;
 		goto out;
 	}

@@ -389,7 +389,7 @@ cli_log(const struct conf *c, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0) {
-		cli_usage();
+		cli_usage_group("log");
 		return CLI_OK;
 	}
 	if (strcmp(sub, "search") != 0 && strcmp(sub, "purge") != 0) {
@@ -400,7 +400,7 @@ cli_log(const struct conf *c, int argc, char **argv)
 	if (cli_parse(argc, argv, 2, search ? search_opts : purge_opts, &a) != 0)
 		rc = CLI_USAGE;
 	else if (a.help) {
-		cli_usage();
+		cli_usage_group("log");
 		rc = CLI_OK;
 	} else
 		rc = search ? log_search(c, &a) : log_purge(c, &a);

@@ -242,7 +242,7 @@ cli_tenant(const struct conf *c, int argc, char **argv)
 		if (sub == NULL)
 			cli_err("usage: tenant add|list|show|set|remove ...");
 		else
-			cli_usage();
+			cli_usage_group("tenant");
 		return sub == NULL ? CLI_USAGE : CLI_OK;
 	}
 	if (cli_parse(argc, argv, 2, opts, &a) != 0) {
@@ -250,7 +250,7 @@ cli_tenant(const struct conf *c, int argc, char **argv)
 		goto out;
 	}
 	if (a.help) {
-		cli_usage();
+		cli_usage_group("tenant");
 		rc = CLI_OK;
 		goto out;
 	}

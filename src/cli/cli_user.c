@@ -246,7 +246,7 @@ cli_user(const struct conf *c, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0) {
-		cli_usage();
+		cli_usage_group("user");
 		return CLI_OK;
 	}
 	if (cli_parse(argc, argv, 2, opts, &a) != 0) {
@@ -254,7 +254,7 @@ cli_user(const struct conf *c, int argc, char **argv)
 		goto out;
 	}
 	if (a.help) {
-		cli_usage();
+		cli_usage_group("user");
 		rc = CLI_OK;
 		goto out;
 	}
