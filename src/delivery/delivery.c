@@ -507,7 +507,10 @@ fail:
 static void res_reply(struct delivery_result *res, const struct conn *c, const struct smtp_reply *r)
 {
 	res->code = r->code;
-	snprintf(res->text, sizeof(res->text), "host %.300s said: %d %.400s", c->peer, r->code, r->text);
+	/* Long replies are cut to fit; the return value is checked only to
+	 * say so to the compiler. */
+	if (snprintf(res->text, sizeof(res->text), "host %s said: %d %s", c->peer, r->code, r->text) < 0)
+		res->text[0] = '\0';
 }
 
 static void res_local(struct delivery_result *res, int code, const char *text)
