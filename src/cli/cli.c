@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -375,7 +376,7 @@ valid_hostport(const char *hp, const char **why)
 int
 cli_deliver_normalize(const char *in, const char *cwd, char *out, size_t n, const char **why)
 {
-	if (strncmp(in, "smtp://", 7) == 0 || strncmp(in, "lmtp://", 7) == 0) {
+	if (strncasecmp(in, "smtp://", 7) == 0 || strncasecmp(in, "lmtp://", 7) == 0) {
 		if (valid_hostport(in + 7, why) != 0)
 			return -1;
 		if (mw_snprintf(out, n, "%s", in) != 0) {
@@ -385,7 +386,7 @@ cli_deliver_normalize(const char *in, const char *cwd, char *out, size_t n, cons
 		mw_str_lower(out);
 		return 0;
 	}
-	if (strncmp(in, "maildir:", 8) == 0) {
+	if (strncasecmp(in, "maildir:", 8) == 0) {
 		const char *path = in + 8;
 
 		/* maildir://path is a common slip for maildir:/path. */
