@@ -482,6 +482,7 @@ class _SinkHandler(socketserver.StreamRequestHandler):
             say(220, "sink.test ESMTP recording sink")
         helo = None
         txn = None
+        lmtp = False
         while True:
             line = self.rfile.readline(4096)
             if not line:
@@ -494,7 +495,7 @@ class _SinkHandler(socketserver.StreamRequestHandler):
                 w.write(b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
                         b"250-ENHANCEDSTATUSCODES\r\n250 SIZE 104857600\r\n")
                 w.flush()
-                sink.lmtp = verb == "LHLO"
+                lmtp = verb == "LHLO"
             elif verb == "HELO":
                 helo = cmdline[5:]
                 say(250, "sink.test")
@@ -533,7 +534,9 @@ class _SinkHandler(socketserver.StreamRequestHandler):
                 r = scripted("DATA", txn, None)
                 txn.reply = (r or (250,))[0]
                 sink._record(txn)
-                say(*(r or (250, "2.0.0 Ok: recorded")))
+                for _ in (txn.rcpts if lmtp else [None]):   # LMTP: one reply per recipient
+                    w.write(("%d %s\r\n" % (r or (250, "2.0.0 Ok: recorded"))).encode())
+                w.flush()
                 txn = None
             elif verb == "RSET":
                 txn = None
@@ -565,7 +568,6 @@ class Sink:
         self.txns = []
         self.sessions = 0
         self.rule = None
-        self.lmtp = False
         self.cond = threading.Condition()
         self.srv = None
         self.thread = None
