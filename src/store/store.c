@@ -1,0 +1,486 @@
+/*
+ * store.c - the back-end-independent half of the store: picks a back end,
+ * validates and normalises every argument, then dispatches through the
+ * back end's store_ops.
+ *
+ * Validation lives here, not in a back end, so the CLI refuses the same
+ * input with the same words whichever database is configured, and a back
+ * end never sees a name that could not be written in another one.
+ */
+#include "store/store_backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/refid.h"
+#include "conf/conf.h"
+
+#define ADDR_MAX 320   /* sizeof(struct store_rcpt.canonical) */
+
+void store_seterr(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+}
+
+struct store *store_open(const struct conf *c, char *err, size_t errlen)
+{
+	if (strcmp(c->backend, "sqlite") == 0)
+		return store_sqlite_open(c, err, errlen);
+	/* Redis and PostgreSQL back ends plug in here (docs/storage.md). */
+	snprintf(err, errlen, "unknown storage back end '%s'", c->backend);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+const char *store_error(struct store *s)
+{
+	return s->err;
+}
+
+/* ---- syntax ------------------------------------------------------------ */
+
+static int valid_tenant_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 || n > 64)
+		return 0;
+	for (const char *p = name; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		    *p == '_' || *p == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int valid_action(const char *a)
+{
+	return strcmp(a, "reject") == 0 || strcmp(a, "quarantine") == 0;
+}
+
+/* Lower-cased copy of a domain into out if it is LDH labels; 0 if not. */
+static int norm_domain(const char *in, char *out, size_t n)
+{
+	size_t len = strlen(in), label = 0;
+
+	if (len < 1 || len > 253 || len >= n)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = in[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if (ch == '.' || ch == '\0') {
+			/* Empty label, or a label that starts or ends with '-'. */
+			if (label == 0 || label > 63 || out[i - 1] == '-' || out[i - label] == '-')
+				return 0;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+		out[i] = ch;
+	}
+	return 1;
+}
+
+/*
+ * Lower-cased copy of local@domain (or "@domain" when allow_catchall) into
+ * out; *domain points into out.  The local part is kept liberal (any
+ * printable byte except '@', '<', '>', and UTF-8 for SMTPUTF8): the SMTP
+ * parser decides what can arrive, this only refuses what cannot be an
+ * address at all.
+ */
+static int norm_address(const char *in, char *out, size_t n, int allow_catchall,
+    const char **domain)
+{
+	const char *at = strrchr(in, '@');
+	size_t llen;
+
+	if (at == NULL)
+		return 0;
+	llen = (size_t)(at - in);
+	if (llen > 64 || (llen == 0 && !allow_catchall) || llen + 2 > n)
+		return 0;
+	for (size_t i = 0; i < llen; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		if (ch <= 0x20 || ch == 0x7f || ch == '@' || ch == '<' || ch == '>')
+			return 0;
+		out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : (char)ch;
+	}
+	out[llen] = '@';
+	if (!norm_domain(at + 1, out + llen + 1, n - llen - 1))
+		return 0;
+	*domain = out + llen + 1;
+	return 1;
+}
+
+static int valid_deliver(const char *url)
+{
+	const char *rest;
+
+	if (strlen(url) >= sizeof(((struct store_rcpt *)0)->deliver))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	}
+	/* host:port forms need a host; the path forms need an absolute path. */
+	if (strncmp(url, "smtp://", 7) == 0 || strncmp(url, "lmtp://", 7) == 0)
+		return url[7] != '\0' && url[7] != '/';
+	if (strncmp(url, "lmtp:/", 6) == 0)
+		rest = url + 5;
+	else if (strncmp(url, "maildir:/", 9) == 0)
+		rest = url + 8;
+	else
+		return 0;
+	return rest[0] == '/' && rest[1] != '\0';
+}
+
+/* ---- tenants ------------------------------------------------------------ */
+
+static int check_tenant_name(struct store *s, const char *name)
+{
+	if (name == NULL || !valid_tenant_name(name)) {
+		store_seterr(s, "bad tenant name '%s' (1-64 of a-z 0-9 . _ -)", name ? name : "");
+		return -1;
+	}
+	return 0;
+}
+
+int store_tenant_add(struct store *s, const char *name, const char *action)
+{
+	if (check_tenant_name(s, name) < 0)
+		return -1;
+	if (action == NULL)
+		action = "reject";
+	if (!valid_action(action)) {
+		store_seterr(s, "bad action '%s' (reject or quarantine)", action);
+		return -1;
+	}
+	return s->ops->tenant_add(s, name, action, mw_now());
+}
+
+int store_tenant_remove(struct store *s, const char *name)
+{
+	if (check_tenant_name(s, name) < 0)
+		return -1;
+	return s->ops->tenant_remove(s, name);
+}
+
+int store_tenant_get(struct store *s, const char *name, struct store_tenant *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_tenant_name(s, name) < 0)
+		return -1;
+	return s->ops->tenant_get(s, name, out);
+}
+
+int store_tenant_set(struct store *s, const char *name, const char *key, const char *value)
+{
+	if (check_tenant_name(s, name) < 0)
+		return -1;
+	if (key == NULL || value == NULL) {
+		store_seterr(s, "tenant setting needs KEY=VALUE");
+		return -1;
+	}
+	/* One branch per settable key; new keys (thresholds, bulk action,
+	 * quarantine retention) get their check here and a column in the back
+	 * end. */
+	if (strcmp(key, "action") == 0) {
+		if (!valid_action(value)) {
+			store_seterr(s, "bad action '%s' (reject or quarantine)", value);
+			return -1;
+		}
+	} else {
+		store_seterr(s, "unknown tenant setting '%s' (known: action)", key);
+		return -1;
+	}
+	return s->ops->tenant_set(s, name, key, value);
+}
+
+int store_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->tenant_list(s, out, n);
+}
+
+void store_tenant_free(struct store_tenant *t, size_t n)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].name);
+		free(t[i].action);
+	}
+	free(t);
+}
+
+/* ---- domains ------------------------------------------------------------ */
+
+int store_domain_add(struct store *s, const char *domain, const char *tenant, const char *deliver)
+{
+	char d[256];
+
+	if (domain == NULL || !norm_domain(domain, d, sizeof(d))) {
+		store_seterr(s, "bad domain '%s'", domain ? domain : "");
+		return -1;
+	}
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	if (deliver == NULL || !valid_deliver(deliver)) {
+		store_seterr(s, "bad delivery URL '%s' (smtp://HOST:PORT, lmtp://HOST:PORT, "
+		    "lmtp:/SOCKET or maildir:/PATH)", deliver ? deliver : "");
+		return -1;
+	}
+	return s->ops->domain_add(s, d, tenant, deliver);
+}
+
+int store_domain_remove(struct store *s, const char *domain)
+{
+	char d[256];
+
+	if (domain == NULL || !norm_domain(domain, d, sizeof(d))) {
+		store_seterr(s, "bad domain '%s'", domain ? domain : "");
+		return -1;
+	}
+	return s->ops->domain_remove(s, d);
+}
+
+int store_domain_list(struct store *s, const char *tenant_or_null, struct store_domain **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (tenant_or_null != NULL && check_tenant_name(s, tenant_or_null) < 0)
+		return -1;
+	return s->ops->domain_list(s, tenant_or_null, out, n);
+}
+
+void store_domain_free(struct store_domain *d, size_t n)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].domain);
+		free(d[i].tenant);
+		free(d[i].deliver);
+	}
+	free(d);
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+int store_user_add(struct store *s, const char *address, const char *alias_of)
+{
+	char a[ADDR_MAX], t[ADDR_MAX];
+	const char *dom, *tdom;
+
+	if (address == NULL || !norm_address(address, a, sizeof(a), 1, &dom)) {
+		store_seterr(s, "bad address '%s' (local@domain, or @domain for a catch-all)",
+		    address ? address : "");
+		return -1;
+	}
+	if (alias_of != NULL) {
+		if (!norm_address(alias_of, t, sizeof(t), 0, &tdom)) {
+			store_seterr(s, "bad alias target '%s'", alias_of);
+			return -1;
+		}
+		if (strcmp(a, t) == 0) {
+			store_seterr(s, "'%s' cannot be an alias of itself", a);
+			return -1;
+		}
+	}
+	return s->ops->user_add(s, a, dom, alias_of ? t : NULL);
+}
+
+int store_user_remove(struct store *s, const char *address)
+{
+	char a[ADDR_MAX];
+	const char *dom;
+
+	if (address == NULL || !norm_address(address, a, sizeof(a), 1, &dom)) {
+		store_seterr(s, "bad address '%s'", address ? address : "");
+		return -1;
+	}
+	return s->ops->user_remove(s, a);
+}
+
+int store_user_list(struct store *s, const char *domain_or_null, struct store_user **out,
+    size_t *n)
+{
+	char d[256];
+
+	*out = NULL;
+	*n = 0;
+	if (domain_or_null != NULL && !norm_domain(domain_or_null, d, sizeof(d))) {
+		store_seterr(s, "bad domain '%s'", domain_or_null);
+		return -1;
+	}
+	return s->ops->user_list(s, domain_or_null ? d : NULL, out, n);
+}
+
+void store_user_free(struct store_user *u, size_t n)
+{
+	if (u == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(u[i].address);
+		free(u[i].alias_of);
+		free(u[i].tenant);
+	}
+	free(u);
+}
+
+int store_rcpt_lookup(struct store *s, const char *address, struct store_rcpt *out)
+{
+	char a[ADDR_MAX], catchall[ADDR_MAX];
+	const char *dom;
+
+	memset(out, 0, sizeof(*out));
+	out->status = RCPT_NOT_HOSTED;
+	/* Something that is not an address cannot be one of ours. */
+	if (address == NULL || !norm_address(address, a, sizeof(a), 0, &dom))
+		return 0;
+	snprintf(catchall, sizeof(catchall), "@%s", dom);
+	return s->ops->rcpt_lookup(s, a, dom, catchall, out);
+}
+
+/* ---- recipient statistics ---------------------------------------------- */
+
+int store_rcpt_stat_add(struct store *s, const char *client_ip, const char *sender_domain,
+    int valid, int64_t now)
+{
+	char d[256];
+	int64_t hour = now - now % 3600;
+
+	/* The sender domain comes from the peer: lower-case it so counts of
+	 * Example.COM and example.com meet; keep odd text as it came. */
+	mw_strlcpy(d, sender_domain ? sender_domain : "", sizeof(d));
+	mw_str_lower(d);
+	return s->ops->rcpt_stat_add(s, client_ip && client_ip[0] ? client_ip : NULL, d,
+	    valid != 0, hour);
+}
+
+int store_rcpt_stat_get(struct store *s, const char *kind, const char *key, int64_t since,
+    int64_t *valid, int64_t *invalid)
+{
+	*valid = *invalid = 0;
+	if (kind == NULL || (strcmp(kind, "ip") != 0 && strcmp(kind, "sender_domain") != 0)) {
+		store_seterr(s, "bad statistics kind '%s' (ip or sender_domain)", kind ? kind : "");
+		return -1;
+	}
+	/* Whole hours: the bucket holding `since` counts in full. */
+	return s->ops->rcpt_stat_get(s, kind, key ? key : "", since - since % 3600, valid, invalid);
+}
+
+/* ---- message log --------------------------------------------------------- */
+
+int store_log_txn_add(struct store *s, const struct store_log_txn *t)
+{
+	if (t->ref == NULL || t->ref[0] == '\0') {
+		store_seterr(s, "log record without a ref id");
+		return -1;
+	}
+	return s->ops->log_txn_add(s, t);
+}
+
+int store_log_rcpt_add(struct store *s, const struct store_log_rcpt *r)
+{
+	if (r->ref == NULL || r->ref[0] == '\0') {
+		store_seterr(s, "log record without a ref id");
+		return -1;
+	}
+	return s->ops->log_rcpt_add(s, r);
+}
+
+int store_begin(struct store *s)
+{
+	return s->ops->begin(s);
+}
+
+int store_commit(struct store *s)
+{
+	return s->ops->commit(s);
+}
+
+int store_log_search(struct store *s, const struct store_log_query *q,
+    struct store_log_entry **out, size_t *n)
+{
+	struct store_log_query nq = *q;
+	char ref[REFID_LEN + 1], mid[1024];
+
+	*out = NULL;
+	*n = 0;
+	if (nq.limit == 0)
+		nq.limit = 100;
+	if (nq.ref != NULL && nq.ref[0] != '\0') {
+		/* People type ref ids in lower case and without the dash. */
+		if (refid_parse(nq.ref, ref))
+			nq.ref = ref;
+	}
+	if (nq.message_id != NULL) {
+		size_t len = strlen(nq.message_id);
+		const char *m = nq.message_id;
+		if (len >= 2 && m[0] == '<' && m[len - 1] == '>') {
+			m++;
+			len -= 2;
+		}
+		if (len >= sizeof(mid))
+			len = sizeof(mid) - 1;
+		memcpy(mid, m, len);
+		mid[len] = '\0';
+		nq.message_id = mid;
+	}
+	return s->ops->log_search(s, &nq, out, n);
+}
+
+static void log_txn_free_members(struct store_log_txn *t)
+{
+	free(t->ref);
+	free(t->qid);
+	free(t->client_ip);
+	free(t->helo);
+	free(t->sender);
+	free(t->from_hdr);
+	free(t->subject);
+	free(t->message_id);
+	free(t->action);
+	free(t->reply);
+}
+
+void store_log_entry_free(struct store_log_entry *e, size_t n)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		log_txn_free_members(&e[i].txn);
+		for (size_t j = 0; j < e[i].n_rcpts; j++) {
+			free(e[i].rcpts[j].ref);
+			free(e[i].rcpts[j].rcpt);
+			free(e[i].rcpts[j].tenant);
+			free(e[i].rcpts[j].status);
+			free(e[i].rcpts[j].reply);
+		}
+		free(e[i].rcpts);
+	}
+	free(e);
+}
+
+int store_log_purge(struct store *s, int64_t before, int64_t *n)
+{
+	*n = 0;
+	return s->ops->log_purge(s, before, n);
+}

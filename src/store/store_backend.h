@@ -1,0 +1,72 @@
+/*
+ * store_backend.h - what a storage back end implements (private to
+ * src/store/).
+ *
+ * store.c owns everything that must not differ between back ends: syntax
+ * checks of names, domains, addresses and delivery URLs, lower-casing, the
+ * error text for bad input.  A back end receives validated, normalised
+ * arguments and only stores and fetches.  Each back end embeds struct store
+ * as the first member of its own handle and sets ops.
+ *
+ * Return conventions are those of store.h (0, 1 = not found, -1 + error via
+ * store_seterr()).
+ */
+#ifndef MW_STORE_STORE_BACKEND_H
+#define MW_STORE_STORE_BACKEND_H
+
+#include "store/store.h"
+#include "base/util.h"
+
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *s);
+
+	int (*tenant_add)(struct store *s, const char *name, const char *action, int64_t now);
+	int (*tenant_remove)(struct store *s, const char *name);
+	int (*tenant_get)(struct store *s, const char *name, struct store_tenant *out);
+	/* key is one the front end knows ("action"); value already checked. */
+	int (*tenant_set)(struct store *s, const char *name, const char *key, const char *value);
+	int (*tenant_list)(struct store *s, struct store_tenant **out, size_t *n);
+
+	int (*domain_add)(struct store *s, const char *domain, const char *tenant, const char *deliver);
+	int (*domain_remove)(struct store *s, const char *domain);
+	int (*domain_list)(struct store *s, const char *tenant, struct store_domain **out, size_t *n);
+
+	/* domain is the part after the last '@' of address. */
+	int (*user_add)(struct store *s, const char *address, const char *domain, const char *alias_of);
+	int (*user_remove)(struct store *s, const char *address);
+	int (*user_list)(struct store *s, const char *domain, struct store_user **out, size_t *n);
+
+	/* address = local@domain, lower-case; catchall = "@domain". */
+	int (*rcpt_lookup)(struct store *s, const char *address, const char *domain,
+	    const char *catchall, struct store_rcpt *out);
+
+	/* Counts under "ip" (unless client_ip is NULL) and "sender_domain",
+	 * atomically.  hour is the start of the hour bucket. */
+	int (*rcpt_stat_add)(struct store *s, const char *client_ip, const char *sender_domain,
+	    int valid, int64_t hour);
+	int (*rcpt_stat_get)(struct store *s, const char *kind, const char *key, int64_t since_hour,
+	    int64_t *valid, int64_t *invalid);
+
+	int (*log_txn_add)(struct store *s, const struct store_log_txn *t);
+	int (*log_rcpt_add)(struct store *s, const struct store_log_rcpt *r);
+	/* Nest: only the outermost begin/commit pair is a transaction. */
+	int (*begin)(struct store *s);
+	int (*commit)(struct store *s);
+	/* q->ref is canonical, q->message_id has no <>, q->limit is set. */
+	int (*log_search)(struct store *s, const struct store_log_query *q,
+	    struct store_log_entry **out, size_t *n);
+	int (*log_purge)(struct store *s, int64_t before, int64_t *n);
+};
+
+struct store {
+	const struct store_ops *ops;
+	char err[512];
+};
+
+void store_seterr(struct store *s, const char *fmt, ...) MW_PRINTF(2, 3);
+
+/* Back-end constructors, selected by store_open(). */
+struct store *store_sqlite_open(const struct conf *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,1273 @@
+/*
+ * store_sqlite.c - the embedded back end: one SQLite database in WAL mode,
+ * <data_dir>/mailward.db, shared by the server's threads (one handle each)
+ * and by CLI processes.
+ *
+ * Why these settings:
+ *  - WAL: readers (every RCPT lookup) never block on a writer (the CLI,
+ *    the tracking thread) and vice versa.
+ *  - synchronous=NORMAL: in WAL mode a commit is not fsynced, only
+ *    checkpoints are; a power failure may lose the last few log records or
+ *    an admin change, never corrupt the file.  Mail itself is made durable
+ *    by the spool, not here.  fsync=no in the configuration goes further
+ *    (synchronous=OFF) for benchmarks.
+ *  - busy_timeout 5000 ms: a CLI change and the tracking thread's batch
+ *    take turns instead of failing.
+ *  - Every statement is reset right after use, so no read transaction
+ *    stays open and a change committed by another process is seen by the
+ *    next query on this handle: "takes effect without a restart" needs
+ *    nothing more.
+ *
+ * Statements with fixed text are prepared once per handle (stmt()), which
+ * matters for the per-RCPT and per-log-record paths.
+ */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "conf/conf.h"
+
+#define SCHEMA_VERSION 1
+
+/* Version 1.  Strings are stored as '' rather than NULL, except
+ * user.alias_of, whose NULL means "a primary address". */
+static const char schema_v1[] =
+	"CREATE TABLE tenant ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  action TEXT NOT NULL DEFAULT 'reject',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE domain ("
+	"  id INTEGER PRIMARY KEY,"
+	"  domain TEXT NOT NULL UNIQUE,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenant(id),"
+	"  deliver TEXT NOT NULL);"
+	"CREATE INDEX domain_tenant ON domain(tenant_id);"
+	"CREATE TABLE \"user\" ("
+	"  id INTEGER PRIMARY KEY,"
+	"  address TEXT NOT NULL UNIQUE,"
+	"  alias_of TEXT REFERENCES \"user\"(address) ON DELETE CASCADE,"
+	"  domain_id INTEGER NOT NULL REFERENCES domain(id));"
+	"CREATE INDEX user_domain ON \"user\"(domain_id);"
+	"CREATE INDEX user_alias ON \"user\"(alias_of);"
+	"CREATE TABLE rcpt_stat ("
+	"  kind TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  hour INTEGER NOT NULL,"
+	"  valid INTEGER NOT NULL DEFAULT 0,"
+	"  invalid INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (kind, key, hour)) WITHOUT ROWID;"
+	"CREATE INDEX rcpt_stat_hour ON rcpt_stat(hour);"
+	"CREATE TABLE log_txn ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ref TEXT NOT NULL,"
+	"  qid TEXT NOT NULL DEFAULT '',"
+	"  ts INTEGER NOT NULL,"
+	"  client_ip TEXT NOT NULL DEFAULT '',"
+	"  helo TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL DEFAULT '',"
+	"  from_hdr TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  message_id TEXT NOT NULL DEFAULT '',"
+	"  size INTEGER NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL DEFAULT '',"
+	"  reply TEXT NOT NULL DEFAULT '',"
+	"  tls INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX log_txn_ref ON log_txn(ref);"
+	"CREATE INDEX log_txn_qid ON log_txn(qid);"
+	"CREATE INDEX log_txn_ts ON log_txn(ts);"
+	"CREATE INDEX log_txn_sender ON log_txn(sender);"
+	"CREATE INDEX log_txn_message_id ON log_txn(message_id);"
+	"CREATE INDEX log_txn_client_ip ON log_txn(client_ip);"
+	"CREATE TABLE log_rcpt ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ref TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  rcpt TEXT NOT NULL DEFAULT '',"
+	"  tenant TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  reply TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX log_rcpt_ref ON log_rcpt(ref);"
+	"CREATE INDEX log_rcpt_rcpt ON log_rcpt(rcpt);"
+	"CREATE INDEX log_rcpt_ts ON log_rcpt(ts);";
+
+#define LOG_TXN_COLS "ref, qid, ts, client_ip, helo, sender, from_hdr, subject, message_id, " \
+	"size, action, reply, tls"
+#define LOG_RCPT_COLS "ref, ts, rcpt, tenant, status, reply"
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_TENANT_ADD, ST_TENANT_GET, ST_TENANT_LIST, ST_TENANT_DOMCOUNT, ST_TENANT_DEL,
+	ST_TENANT_SET_ACTION,
+	ST_DOMAIN_ADD, ST_DOMAIN_GET, ST_DOMAIN_USERCOUNT, ST_DOMAIN_DEL, ST_DOMAIN_LIST,
+	ST_USER_ADD, ST_USER_GET, ST_USER_DEL, ST_USER_LIST,
+	ST_RCPT_DOMAIN, ST_RCPT_USER,
+	ST_STAT_ADD, ST_STAT_GET,
+	ST_LOG_TXN_ADD, ST_LOG_RCPT_ADD, ST_LOG_TXN_BY_REF, ST_LOG_RCPT_BY_REF,
+	ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT,
+	ST__N
+};
+
+static const char *const stmt_sql[ST__N] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_TENANT_ADD] = "INSERT INTO tenant(name, action, created) VALUES (?1, ?2, ?3)",
+	[ST_TENANT_GET] = "SELECT id, name, action, created FROM tenant WHERE name = ?1",
+	[ST_TENANT_LIST] = "SELECT id, name, action, created FROM tenant ORDER BY name",
+	[ST_TENANT_DOMCOUNT] = "SELECT count(*) FROM domain WHERE tenant_id = ?1",
+	[ST_TENANT_DEL] = "DELETE FROM tenant WHERE id = ?1",
+	[ST_TENANT_SET_ACTION] = "UPDATE tenant SET action = ?2 WHERE name = ?1",
+	[ST_DOMAIN_ADD] = "INSERT INTO domain(domain, tenant_id, deliver) VALUES (?1, ?2, ?3)",
+	[ST_DOMAIN_GET] = "SELECT id, tenant_id FROM domain WHERE domain = ?1",
+	[ST_DOMAIN_USERCOUNT] = "SELECT count(*) FROM \"user\" WHERE domain_id = ?1",
+	[ST_DOMAIN_DEL] = "DELETE FROM domain WHERE id = ?1",
+	[ST_DOMAIN_LIST] = "SELECT d.id, d.domain, t.name, d.deliver FROM domain d "
+		"JOIN tenant t ON t.id = d.tenant_id WHERE ?1 IS NULL OR t.name = ?1 ORDER BY d.domain",
+	[ST_USER_ADD] = "INSERT INTO \"user\"(address, alias_of, domain_id) VALUES (?1, ?2, ?3)",
+	[ST_USER_GET] = "SELECT u.address, u.alias_of, d.tenant_id FROM \"user\" u "
+		"JOIN domain d ON d.id = u.domain_id WHERE u.address = ?1",
+	[ST_USER_DEL] = "DELETE FROM \"user\" WHERE address = ?1",
+	[ST_USER_LIST] = "SELECT u.address, u.alias_of, t.name FROM \"user\" u "
+		"JOIN domain d ON d.id = u.domain_id JOIN tenant t ON t.id = d.tenant_id "
+		"WHERE ?1 IS NULL OR d.domain = ?1 ORDER BY d.domain, u.address",
+	[ST_RCPT_DOMAIN] = "SELECT d.deliver, t.id, t.name FROM domain d "
+		"JOIN tenant t ON t.id = d.tenant_id WHERE d.domain = ?1",
+	[ST_RCPT_USER] = "SELECT alias_of FROM \"user\" WHERE address = ?1",
+	[ST_STAT_ADD] = "INSERT INTO rcpt_stat(kind, key, hour, valid, invalid) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, key, hour) DO UPDATE SET "
+		"valid = valid + excluded.valid, invalid = invalid + excluded.invalid",
+	[ST_STAT_GET] = "SELECT coalesce(sum(valid), 0), coalesce(sum(invalid), 0) FROM rcpt_stat "
+		"WHERE kind = ?1 AND key = ?2 AND hour >= ?3",
+	[ST_LOG_TXN_ADD] = "INSERT INTO log_txn(" LOG_TXN_COLS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_LOG_RCPT_ADD] = "INSERT INTO log_rcpt(" LOG_RCPT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* A ref written twice (e.g. a retried batch): the last row wins. */
+	[ST_LOG_TXN_BY_REF] = "SELECT " LOG_TXN_COLS " FROM log_txn WHERE ref = ?1 "
+		"ORDER BY id DESC LIMIT 1",
+	[ST_LOG_RCPT_BY_REF] = "SELECT " LOG_RCPT_COLS " FROM log_rcpt WHERE ref = ?1 "
+		"ORDER BY ts, id",
+	[ST_PURGE_TXN] = "DELETE FROM log_txn WHERE ts < ?1",
+	[ST_PURGE_RCPT] = "DELETE FROM log_rcpt WHERE ts < ?1",
+	[ST_PURGE_STAT] = "DELETE FROM rcpt_stat WHERE hour < ?1",
+};
+
+struct sq {
+	struct store base;      /* first: struct store * <-> struct sq * */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__N];
+	int depth;              /* begin/commit nesting */
+};
+
+static struct sq *SQ(struct store *s)
+{
+	return (struct sq *)(void *)s;
+}
+
+static void dberr(struct sq *q, const char *what)
+{
+	store_seterr(&q->base, "database error (%s): %s", what, sqlite3_errmsg(q->db));
+}
+
+/* The cached statement, prepared on first use; NULL + error on failure. */
+static sqlite3_stmt *stmt(struct sq *q, enum stmt_id id)
+{
+	if (q->st[id] == NULL &&
+	    sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &q->st[id],
+	    NULL) != SQLITE_OK) {
+		dberr(q, "prepare");
+		q->st[id] = NULL;
+	}
+	return q->st[id];
+}
+
+/* Every statement ends here: a statement left un-reset would keep a read
+ * transaction open and hide other processes' changes from this handle. */
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static char *coldup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return xstrdup(t ? (const char *)t : "");
+}
+
+/* Run a statement that returns no rows.  0 or -1. */
+static int run(struct sq *q, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		dberr(q, what);
+		done(st);
+		return -1;
+	}
+	done(st);
+	return 0;
+}
+
+static int run_id(struct sq *q, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *st = stmt(q, id);
+	return st ? run(q, st, what) : -1;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static int sq_begin(struct store *s)
+{
+	struct sq *q = SQ(s);
+
+	if (q->depth++ > 0)
+		return 0;
+	if (run_id(q, ST_BEGIN, "begin") < 0) {
+		q->depth--;
+		return -1;
+	}
+	return 0;
+}
+
+static void rollback_keep_error(struct sq *q)
+{
+	char keep[sizeof(q->base.err)];
+
+	memcpy(keep, q->base.err, sizeof(keep));
+	if (sqlite3_get_autocommit(q->db) == 0)
+		run_id(q, ST_ROLLBACK, "rollback");
+	memcpy(q->base.err, keep, sizeof(keep));
+}
+
+static int sq_commit(struct store *s)
+{
+	struct sq *q = SQ(s);
+
+	if (q->depth == 0) {
+		store_seterr(s, "commit without begin");
+		return -1;
+	}
+	if (--q->depth > 0)
+		return 0;
+	if (run_id(q, ST_COMMIT, "commit") < 0) {
+		rollback_keep_error(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* End of a multi-statement operation that failed: undo it unless an outer
+ * begin owns the transaction (then the outer commit decides). */
+static void abort_tx(struct sq *q)
+{
+	if (q->depth > 0 && --q->depth == 0)
+		rollback_keep_error(q);
+}
+
+/* ---- tenants ------------------------------------------------------------ */
+
+static int sq_tenant_add(struct store *s, const char *name, const char *action, int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_TENANT_ADD);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	bind_text(st, 2, action);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		store_seterr(s, "tenant '%s' already exists", name);
+		done(st);
+		return -1;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "tenant add");
+		done(st);
+		return -1;
+	}
+	done(st);
+	return 0;
+}
+
+static void tenant_row(sqlite3_stmt *st, struct store_tenant *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = coldup(st, 1);
+	t->action = coldup(st, 2);
+	t->created = sqlite3_column_int64(st, 3);
+}
+
+static int sq_tenant_get(struct store *s, const char *name, struct store_tenant *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_TENANT_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		tenant_row(st, out);
+		done(st);
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "tenant get");
+		done(st);
+		return -1;
+	}
+	done(st);
+	store_seterr(s, "tenant '%s' not found", name);
+	return 1;
+}
+
+/* One integer from a one-row query with one text or integer parameter. */
+static int query_int(struct sq *q, enum stmt_id id, const char *text, int64_t num,
+    int64_t *out)
+{
+	sqlite3_stmt *st = stmt(q, id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (text != NULL)
+		bind_text(st, 1, text);
+	else
+		sqlite3_bind_int64(st, 1, num);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		dberr(q, "count");
+		done(st);
+		return -1;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	done(st);
+	return 0;
+}
+
+static int sq_tenant_remove(struct store *s, const char *name)
+{
+	struct sq *q = SQ(s);
+	struct store_tenant t = { 0 };
+	sqlite3_stmt *st;
+	int64_t n;
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = sq_tenant_get(s, name, &t);
+	if (rc != 0)
+		goto fail;
+	rc = -1;
+	if (query_int(q, ST_TENANT_DOMCOUNT, NULL, t.id, &n) < 0)
+		goto fail;
+	if (n > 0) {
+		store_seterr(s, "tenant '%s' still has %lld domain%s", name, (long long)n,
+		    n == 1 ? "" : "s");
+		goto fail;
+	}
+	if ((st = stmt(q, ST_TENANT_DEL)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, t.id);
+	if (run(q, st, "tenant remove") < 0)
+		goto fail;
+	free(t.name);
+	free(t.action);
+	return sq_commit(s);
+fail:
+	free(t.name);
+	free(t.action);
+	abort_tx(q);
+	return rc;
+}
+
+static int sq_tenant_set(struct store *s, const char *name, const char *key, const char *value)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+
+	/* store.c only lets known keys through; each maps to a statement. */
+	if (strcmp(key, "action") != 0) {
+		store_seterr(s, "unknown tenant setting '%s'", key);
+		return -1;
+	}
+	if ((st = stmt(q, ST_TENANT_SET_ACTION)) == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	bind_text(st, 2, value);
+	if (run(q, st, "tenant set") < 0)
+		return -1;
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "tenant '%s' not found", name);
+		return 1;
+	}
+	return 0;
+}
+
+static int sq_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_TENANT_LIST);
+	struct store_tenant *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		tenant_row(st, &v[cnt++]);
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "tenant list");
+		store_tenant_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- domains ------------------------------------------------------------ */
+
+/* Domain id and tenant id; 1 if not hosted. */
+static int domain_get(struct sq *q, const char *domain, int64_t *id, int64_t *tenant_id)
+{
+	sqlite3_stmt *st = stmt(q, ST_DOMAIN_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, domain);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*tenant_id = sqlite3_column_int64(st, 1);
+		done(st);
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "domain get");
+		done(st);
+		return -1;
+	}
+	done(st);
+	return 1;
+}
+
+static int sq_domain_add(struct store *s, const char *domain, const char *tenant,
+    const char *deliver)
+{
+	struct sq *q = SQ(s);
+	struct store_tenant t = { 0 };
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = sq_tenant_get(s, tenant, &t);
+	if (rc != 0)
+		goto fail;
+	rc = -1;
+	if ((st = stmt(q, ST_DOMAIN_ADD)) == NULL)
+		goto fail;
+	bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, t.id);
+	bind_text(st, 3, deliver);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_CONSTRAINT_UNIQUE) {
+		store_seterr(s, "domain '%s' already exists", domain);
+		done(st);
+		goto fail;
+	}
+	if (src != SQLITE_DONE) {
+		dberr(q, "domain add");
+		done(st);
+		goto fail;
+	}
+	done(st);
+	free(t.name);
+	free(t.action);
+	return sq_commit(s);
+fail:
+	free(t.name);
+	free(t.action);
+	abort_tx(q);
+	return rc;
+}
+
+static int sq_domain_remove(struct store *s, const char *domain)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int64_t id, tid, n;
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = domain_get(q, domain, &id, &tid);
+	if (rc == 1)
+		store_seterr(s, "domain '%s' not found", domain);
+	if (rc != 0)
+		goto fail;
+	rc = -1;
+	if (query_int(q, ST_DOMAIN_USERCOUNT, NULL, id, &n) < 0)
+		goto fail;
+	if (n > 0) {
+		store_seterr(s, "domain '%s' still has %lld user%s", domain, (long long)n,
+		    n == 1 ? "" : "s");
+		goto fail;
+	}
+	if ((st = stmt(q, ST_DOMAIN_DEL)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (run(q, st, "domain remove") < 0)
+		goto fail;
+	return sq_commit(s);
+fail:
+	abort_tx(q);
+	return rc;
+}
+
+static int sq_domain_list(struct store *s, const char *tenant, struct store_domain **out,
+    size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_DOMAIN_LIST);
+	struct store_domain *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (tenant != NULL)
+		bind_text(st, 1, tenant);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[cnt].id = sqlite3_column_int64(st, 0);
+		v[cnt].domain = coldup(st, 1);
+		v[cnt].tenant = coldup(st, 2);
+		v[cnt].deliver = coldup(st, 3);
+		cnt++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "domain list");
+		store_domain_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+/* alias_of (malloc'd, NULL for a primary) and tenant id of a user; 1 if none. */
+static int user_get(struct sq *q, const char *address, char **alias_of, int64_t *tenant_id)
+{
+	sqlite3_stmt *st = stmt(q, ST_USER_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*alias_of = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : coldup(st, 1);
+		*tenant_id = sqlite3_column_int64(st, 2);
+		done(st);
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "user get");
+		done(st);
+		return -1;
+	}
+	done(st);
+	return 1;
+}
+
+static int sq_user_add(struct store *s, const char *address, const char *domain,
+    const char *alias_of)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int64_t did, tid, ttid;
+	char *target_alias = NULL;
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = domain_get(q, domain, &did, &tid);
+	if (rc == 1)
+		store_seterr(s, "domain '%s' is not hosted", domain);
+	if (rc != 0)
+		goto fail;
+	if (alias_of != NULL) {
+		rc = user_get(q, alias_of, &target_alias, &ttid);
+		if (rc == 1) {
+			store_seterr(s, "alias target '%s' does not exist", alias_of);
+			rc = -1;
+		}
+		if (rc != 0)
+			goto fail;
+		rc = -1;
+		/* One level only: lookups resolve an alias in one step, and a
+		 * chain could loop. */
+		if (target_alias != NULL) {
+			store_seterr(s, "alias target '%s' is itself an alias of '%s'", alias_of,
+			    target_alias);
+			goto fail;
+		}
+		if (alias_of[0] == '@') {
+			store_seterr(s, "alias target '%s' is a catch-all, not a mailbox", alias_of);
+			goto fail;
+		}
+		if (ttid != tid) {
+			store_seterr(s, "alias target '%s' belongs to another tenant", alias_of);
+			goto fail;
+		}
+	}
+	rc = -1;
+	if ((st = stmt(q, ST_USER_ADD)) == NULL)
+		goto fail;
+	bind_text(st, 1, address);
+	if (alias_of != NULL)
+		bind_text(st, 2, alias_of);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, did);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_CONSTRAINT_UNIQUE) {
+		store_seterr(s, "user '%s' already exists", address);
+		done(st);
+		goto fail;
+	}
+	if (src != SQLITE_DONE) {
+		dberr(q, "user add");
+		done(st);
+		goto fail;
+	}
+	done(st);
+	return sq_commit(s);
+fail:
+	free(target_alias);
+	abort_tx(q);
+	return rc;
+}
+
+static int sq_user_remove(struct store *s, const char *address)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_USER_DEL);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, address);
+	/* Aliases of the address go with it (ON DELETE CASCADE). */
+	if (run(q, st, "user remove") < 0)
+		return -1;
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "user '%s' not found", address);
+		return 1;
+	}
+	return 0;
+}
+
+static int sq_user_list(struct store *s, const char *domain, struct store_user **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_USER_LIST);
+	struct store_user *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (domain != NULL)
+		bind_text(st, 1, domain);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[cnt].address = coldup(st, 0);
+		v[cnt].alias_of = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : coldup(st, 1);
+		v[cnt].tenant = coldup(st, 2);
+		cnt++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "user list");
+		store_user_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* 1 + *canonical filled when address has a user row; 0 if none; -1. */
+static int rcpt_user(struct sq *q, const char *address, const char *deliver_as,
+    struct store_rcpt *out)
+{
+	sqlite3_stmt *st = stmt(q, ST_RCPT_USER);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *alias = sqlite3_column_text(st, 0);
+		mw_strlcpy(out->canonical, alias ? (const char *)alias : deliver_as,
+		    sizeof(out->canonical));
+		done(st);
+		return 1;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "rcpt lookup");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_rcpt_lookup(struct store *s, const char *address, const char *domain,
+    const char *catchall, struct store_rcpt *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_RCPT_DOMAIN);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, domain);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		done(st);
+		if (rc != SQLITE_DONE) {
+			dberr(q, "rcpt lookup");
+			return -1;
+		}
+		out->status = RCPT_NOT_HOSTED;
+		return 0;
+	}
+	mw_strlcpy(out->deliver, (const char *)sqlite3_column_text(st, 0), sizeof(out->deliver));
+	out->tenant_id = sqlite3_column_int64(st, 1);
+	mw_strlcpy(out->tenant, (const char *)sqlite3_column_text(st, 2), sizeof(out->tenant));
+	done(st);
+
+	/* Exact address first; a catch-all only covers the rest. */
+	rc = rcpt_user(q, address, address, out);
+	if (rc == 0)
+		rc = rcpt_user(q, catchall, address, out);
+	if (rc < 0)
+		return -1;
+	out->status = rc == 1 ? RCPT_VALID : RCPT_UNKNOWN_USER;
+	return 0;
+}
+
+/* ---- recipient statistics ---------------------------------------------- */
+
+static int stat_add1(struct sq *q, const char *kind, const char *key, int valid, int64_t hour)
+{
+	sqlite3_stmt *st = stmt(q, ST_STAT_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, kind);
+	bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, hour);
+	sqlite3_bind_int(st, 4, valid ? 1 : 0);
+	sqlite3_bind_int(st, 5, valid ? 0 : 1);
+	return run(q, st, "rcpt stat add");
+}
+
+static int sq_rcpt_stat_add(struct store *s, const char *client_ip, const char *sender_domain,
+    int valid, int64_t hour)
+{
+	struct sq *q = SQ(s);
+
+	if (sq_begin(s) < 0)
+		return -1;
+	if ((client_ip != NULL && stat_add1(q, "ip", client_ip, valid, hour) < 0) ||
+	    stat_add1(q, "sender_domain", sender_domain, valid, hour) < 0) {
+		abort_tx(q);
+		return -1;
+	}
+	return sq_commit(s);
+}
+
+static int sq_rcpt_stat_get(struct store *s, const char *kind, const char *key,
+    int64_t since_hour, int64_t *valid, int64_t *invalid)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_STAT_GET);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, kind);
+	bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, since_hour);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		dberr(q, "rcpt stat get");
+		done(st);
+		return -1;
+	}
+	*valid = sqlite3_column_int64(st, 0);
+	*invalid = sqlite3_column_int64(st, 1);
+	done(st);
+	return 0;
+}
+
+/* ---- message log ---------------------------------------------------------- */
+
+static int sq_log_txn_add(struct store *s, const struct store_log_txn *t)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_LOG_TXN_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, t->ref);
+	bind_text(st, 2, t->qid);
+	sqlite3_bind_int64(st, 3, t->ts);
+	bind_text(st, 4, t->client_ip);
+	bind_text(st, 5, t->helo);
+	bind_text(st, 6, t->sender);
+	bind_text(st, 7, t->from_hdr);
+	bind_text(st, 8, t->subject);
+	bind_text(st, 9, t->message_id);
+	sqlite3_bind_int64(st, 10, t->size);
+	bind_text(st, 11, t->action);
+	bind_text(st, 12, t->reply);
+	sqlite3_bind_int(st, 13, t->tls ? 1 : 0);
+	return run(q, st, "log txn add");
+}
+
+static int sq_log_rcpt_add(struct store *s, const struct store_log_rcpt *r)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_LOG_RCPT_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, r->ref);
+	sqlite3_bind_int64(st, 2, r->ts);
+	bind_text(st, 3, r->rcpt);
+	bind_text(st, 4, r->tenant);
+	bind_text(st, 5, r->status);
+	bind_text(st, 6, r->reply);
+	return run(q, st, "log rcpt add");
+}
+
+/* Parameters of the search statement, bound in order of appearance. */
+struct params {
+	int n;
+	const char *text[16];
+	int64_t num[16];
+	int is_num[16];
+	char *owned[8];
+	int n_owned;
+};
+
+static void p_text(struct buf *sql, struct params *p, const char *fragment, const char *v)
+{
+	buf_append_str(sql, fragment);
+	p->text[p->n] = v;
+	p->is_num[p->n] = 0;
+	p->n++;
+}
+
+static void p_num(struct buf *sql, struct params *p, const char *fragment, int64_t v)
+{
+	buf_append_str(sql, fragment);
+	p->num[p->n] = v;
+	p->is_num[p->n] = 1;
+	p->n++;
+}
+
+/* "%text%" with LIKE's metacharacters escaped by '\'. */
+static const char *like_pattern(struct params *p, const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	buf_append_char(&b, '%');
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			buf_append_char(&b, '\\');
+		buf_append_char(&b, *s);
+	}
+	buf_append_char(&b, '%');
+	p->owned[p->n_owned] = buf_steal(&b);
+	return p->owned[p->n_owned++];
+}
+
+static int set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+static void log_txn_row(sqlite3_stmt *st, struct store_log_txn *t)
+{
+	t->ref = coldup(st, 0);
+	t->qid = coldup(st, 1);
+	t->ts = sqlite3_column_int64(st, 2);
+	t->client_ip = coldup(st, 3);
+	t->helo = coldup(st, 4);
+	t->sender = coldup(st, 5);
+	t->from_hdr = coldup(st, 6);
+	t->subject = coldup(st, 7);
+	t->message_id = coldup(st, 8);
+	t->size = sqlite3_column_int64(st, 9);
+	t->action = coldup(st, 10);
+	t->reply = coldup(st, 11);
+	t->tls = sqlite3_column_int(st, 12);
+}
+
+/* Fill e for ref: its transaction row (or an empty one when only recipient
+ * events exist, dated ts) and all its recipient events. */
+static int load_entry(struct sq *q, const char *ref, int64_t ts, struct store_log_entry *e)
+{
+	sqlite3_stmt *st = stmt(q, ST_LOG_TXN_BY_REF);
+	size_t cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, ref);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		log_txn_row(st, &e->txn);
+	} else {
+		e->txn.ref = xstrdup(ref);
+		e->txn.ts = ts;
+		e->txn.qid = xstrdup("");
+		e->txn.client_ip = xstrdup("");
+		e->txn.helo = xstrdup("");
+		e->txn.sender = xstrdup("");
+		e->txn.from_hdr = xstrdup("");
+		e->txn.subject = xstrdup("");
+		e->txn.message_id = xstrdup("");
+		e->txn.action = xstrdup("");
+		e->txn.reply = xstrdup("");
+	}
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberr(q, "log search");
+		return -1;
+	}
+	if ((st = stmt(q, ST_LOG_RCPT_BY_REF)) == NULL)
+		return -1;
+	bind_text(st, 1, ref);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (e->n_rcpts == cap) {
+			cap = cap ? cap * 2 : 4;
+			e->rcpts = xrealloc(e->rcpts, cap * sizeof(*e->rcpts));
+		}
+		struct store_log_rcpt *r = &e->rcpts[e->n_rcpts++];
+		r->ref = coldup(st, 0);
+		r->ts = sqlite3_column_int64(st, 1);
+		r->rcpt = coldup(st, 2);
+		r->tenant = coldup(st, 3);
+		r->status = coldup(st, 4);
+		r->reply = coldup(st, 5);
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "log search");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A "transaction" in the log is a ref: its log_txn row if there is one,
+ * else whatever recipient events carry the ref (the txn row is written
+ * when the session's transaction ends, delivery events may come days
+ * later).  The inner query yields (ref, time) for both kinds; filters on
+ * transaction fields go into the log_txn branch (and drop the recipient-
+ * only branch, which cannot match them); filters on recipients and the
+ * action are EXISTS tests on the ref.
+ */
+static int sq_log_search(struct store *s, const struct store_log_query *qr,
+    struct store_log_entry **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	struct buf sql = BUF_INIT;
+	struct params p = { 0 };
+	sqlite3_stmt *st = NULL;
+	struct store_log_entry *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int txn_only = set(qr->sender) || set(qr->subject) || set(qr->qid) ||
+	    set(qr->message_id) || set(qr->client_ip);
+	int rc, ret = -1;
+
+	buf_append_str(&sql, "SELECT e.ref, max(e.ts) AS ets FROM (SELECT ref, ts FROM log_txn t WHERE 1");
+	if (set(qr->ref))
+		p_text(&sql, &p, " AND t.ref = ?", qr->ref);
+	if (set(qr->sender))
+		p_text(&sql, &p, " AND t.sender LIKE ? ESCAPE '\\'", like_pattern(&p, qr->sender));
+	if (set(qr->subject))
+		p_text(&sql, &p, " AND t.subject LIKE ? ESCAPE '\\'", like_pattern(&p, qr->subject));
+	if (set(qr->qid))
+		p_text(&sql, &p, " AND t.qid = ?", qr->qid);
+	if (set(qr->message_id)) {
+		p_text(&sql, &p, " AND (t.message_id = ?", qr->message_id);
+		p_text(&sql, &p, " OR t.message_id = '<' || ? || '>')", qr->message_id);
+	}
+	if (set(qr->client_ip))
+		p_text(&sql, &p, " AND t.client_ip = ?", qr->client_ip);
+	if (qr->since != 0)
+		p_num(&sql, &p, " AND t.ts >= ?", qr->since);
+	if (qr->until != 0)
+		p_num(&sql, &p, " AND t.ts <= ?", qr->until);
+	if (!txn_only) {
+		buf_append_str(&sql, " UNION ALL SELECT r.ref, min(r.ts) FROM log_rcpt r WHERE "
+		    "NOT EXISTS (SELECT 1 FROM log_txn t2 WHERE t2.ref = r.ref)");
+		if (set(qr->ref))
+			p_text(&sql, &p, " AND r.ref = ?", qr->ref);
+		buf_append_str(&sql, " GROUP BY r.ref");
+	}
+	buf_append_str(&sql, ") e WHERE 1");
+	if (set(qr->recipient))
+		p_text(&sql, &p, " AND EXISTS (SELECT 1 FROM log_rcpt r3 WHERE r3.ref = e.ref "
+		    "AND r3.rcpt LIKE ? ESCAPE '\\')", like_pattern(&p, qr->recipient));
+	if (set(qr->action)) {
+		p_text(&sql, &p, " AND (EXISTS (SELECT 1 FROM log_txn t4 WHERE t4.ref = e.ref "
+		    "AND t4.action = ?)", qr->action);
+		p_text(&sql, &p, " OR EXISTS (SELECT 1 FROM log_rcpt r4 WHERE r4.ref = e.ref "
+		    "AND r4.status = ?))", qr->action);
+	}
+	buf_append_str(&sql, " GROUP BY e.ref HAVING 1");
+	if (qr->since != 0)
+		p_num(&sql, &p, " AND ets >= ?", qr->since);
+	if (qr->until != 0)
+		p_num(&sql, &p, " AND ets <= ?", qr->until);
+	p_num(&sql, &p, " ORDER BY ets DESC, e.ref LIMIT ?",
+	    qr->limit > INT64_MAX ? INT64_MAX : (int64_t)qr->limit);
+
+	if (sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		dberr(q, "log search");
+		goto out;
+	}
+	for (int i = 0; i < p.n; i++) {
+		if (p.is_num[i])
+			sqlite3_bind_int64(st, i + 1, p.num[i]);
+		else
+			bind_text(st, i + 1, p.text[i]);
+	}
+	/* Collect the refs first: load_entry() uses other statements, and
+	 * this one must be finished before we return anyway. */
+	struct { char *ref; int64_t ts; } *refs = NULL;
+	size_t nrefs = 0, rcap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nrefs == rcap) {
+			rcap = rcap ? rcap * 2 : 16;
+			refs = xrealloc(refs, rcap * sizeof(*refs));
+		}
+		refs[nrefs].ref = coldup(st, 0);
+		refs[nrefs].ts = sqlite3_column_int64(st, 1);
+		nrefs++;
+	}
+	if (rc != SQLITE_DONE)
+		dberr(q, "log search");
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		for (size_t i = 0; i < nrefs; i++) {
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			memset(&v[cnt], 0, sizeof(v[cnt]));
+			cnt++;
+			if (load_entry(q, refs[i].ref, refs[i].ts, &v[cnt - 1]) < 0) {
+				ret = -1;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < nrefs; i++)
+		free(refs[i].ref);
+	free(refs);
+out:
+	for (int i = 0; i < p.n_owned; i++)
+		free(p.owned[i]);
+	buf_free(&sql);
+	if (ret < 0) {
+		store_log_entry_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int sq_log_purge(struct store *s, int64_t before, int64_t *n)
+{
+	struct sq *q = SQ(s);
+	static const enum stmt_id ids[] = { ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT };
+	int64_t total = 0;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	for (size_t i = 0; i < MW_ARRAY_LEN(ids); i++) {
+		sqlite3_stmt *st = stmt(q, ids[i]);
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, before);
+		if (run(q, st, "log purge") < 0)
+			goto fail;
+		/* Statistics rows are not log records; they are swept along so
+		 * the table does not grow forever, but not counted. */
+		if (ids[i] != ST_PURGE_STAT)
+			total += sqlite3_changes(q->db);
+	}
+	if (sq_commit(s) < 0)
+		return -1;
+	*n = total;
+	return 0;
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+static void sq_close(struct store *s)
+{
+	struct sq *q = SQ(s);
+
+	for (int i = 0; i < ST__N; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.tenant_add = sq_tenant_add,
+	.tenant_remove = sq_tenant_remove,
+	.tenant_get = sq_tenant_get,
+	.tenant_set = sq_tenant_set,
+	.tenant_list = sq_tenant_list,
+	.domain_add = sq_domain_add,
+	.domain_remove = sq_domain_remove,
+	.domain_list = sq_domain_list,
+	.user_add = sq_user_add,
+	.user_remove = sq_user_remove,
+	.user_list = sq_user_list,
+	.rcpt_lookup = sq_rcpt_lookup,
+	.rcpt_stat_add = sq_rcpt_stat_add,
+	.rcpt_stat_get = sq_rcpt_stat_get,
+	.log_txn_add = sq_log_txn_add,
+	.log_rcpt_add = sq_log_rcpt_add,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.log_search = sq_log_search,
+	.log_purge = sq_log_purge,
+};
+
+static int get_int_cb(void *arg, int ncol, char **vals, char **names)
+{
+	if (ncol > 0 && vals[0] != NULL)
+		*(int64_t *)arg = strtoll(vals[0], NULL, 10);
+	return 0;
+}
+
+/* Create or upgrade the schema.  Inside BEGIN IMMEDIATE so two processes
+ * opening a fresh data_dir at once cannot both create it. */
+static int migrate(struct sq *q, char *err, size_t errlen)
+{
+	int64_t version = 0;
+	char *msg = NULL;
+
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA user_version", get_int_cb, &version, &msg) != SQLITE_OK)
+		goto fail;
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema version %lld is newer than this mailward "
+		    "understands (%d)", (long long)version, SCHEMA_VERSION);
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (version < 1 && sqlite3_exec(q->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 2) { ALTER ... } and so on. */
+	if (version < SCHEMA_VERSION &&
+	    sqlite3_exec(q->db, "PRAGMA user_version = 1", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "database schema: %s", msg ? msg : sqlite3_errmsg(q->db));
+	sqlite3_free(msg);
+	if (sqlite3_get_autocommit(q->db) == 0)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+struct store *store_sqlite_open(const struct conf *c, char *err, size_t errlen)
+{
+	char path[1024];
+	char *msg = NULL;
+	struct sq *q;
+	char pragmas[160];
+
+	if (mw_mkdir_p(c->data_dir, 0700) < 0) {
+		snprintf(err, errlen, "cannot create data_dir '%s': %s", c->data_dir, strerror(errno));
+		return NULL;
+	}
+	conf_path(c, "mailward.db", path, sizeof(path));
+	q = xcalloc(1, sizeof(*q));
+	q->base.ops = &sqlite_ops;
+	/* One handle per thread (store.h), so SQLite's own mutexes are waste. */
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		    q->db ? sqlite3_errmsg(q->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, 5000);
+	snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; "
+	    "PRAGMA foreign_keys = ON;", c->fsync ? "NORMAL" : "OFF");
+	if (sqlite3_exec(q->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (migrate(q, err, errlen) < 0)
+		goto fail;
+	return &q->base;
+fail:
+	sqlite3_close(q->db);
+	free(q);
+	return NULL;
+}
