@@ -424,11 +424,12 @@ cli_valid_qid(const char *s)
 {
 	size_t n = strlen(s);
 
-	/* The id becomes a file name in the spool: nothing but alphanumerics. */
+	/* The id becomes a file name in the spool: ours are [0-9A-Z] only
+	 * (refid.h), which also rules out any path trickery. */
 	if (n == 0 || n > 32)
 		return 0;
 	for (const char *p = s; *p; p++)
-		if (!isalnum((unsigned char)*p))
+		if (!isdigit((unsigned char)*p) && !isupper((unsigned char)*p))
 			return 0;
 	return 1;
 }

@@ -90,7 +90,7 @@ int cli_normalize_address(const char *in, char *out, size_t n, const char **why)
  * smtp://HOST:PORT, lmtp://HOST:PORT, maildir:/ABS/PATH (a relative maildir
  * path is made absolute against cwd).  0, or -1 with the reason in why. */
 int cli_deliver_normalize(const char *in, const char *cwd, char *out, size_t n, const char **why);
-/* A queue id names a file: [0-9A-Za-z], 1..32 characters.  1 if valid. */
+/* A queue id names a file: [0-9A-Z], 1..32 characters.  1 if valid. */
 int cli_valid_qid(const char *s);
 
 /* JSON string for possibly non-UTF-8 text: invalid bytes become U+FFFD.

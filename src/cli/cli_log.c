@@ -116,7 +116,7 @@ txn_json(const struct store_log_entry *e)
 	json_object_set_new(o, "client_ip", cli_json_str(t->client_ip));
 	json_object_set_new(o, "helo", cli_json_str(t->helo));
 	json_object_set_new(o, "sender", cli_json_str(t->sender));
-	json_object_set_new(o, "from", cli_json_str(t->from_hdr));
+	json_object_set_new(o, "from_hdr", cli_json_str(t->from_hdr));
 	json_object_set_new(o, "subject", cli_json_str(t->subject));
 	json_object_set_new(o, "message_id", cli_json_str(t->message_id));
 	json_object_set_new(o, "size", json_integer(t->size));
