@@ -423,7 +423,24 @@ static void test_dsn_to_hosted_sender(void **state)
 	assert_int_equal(spool_count(fx), 0);
 }
 
-/* Deleting a message while a worker delivers it waits for the attempt. */
+/* Crash after the last mark, before the removal: nothing is sent again. */
+static void test_all_done_is_removed(void **state)
+{
+	struct fx *fx = *state;
+	char qid[QID_LEN + 1];
+	struct spool_envelope_rcpt r[] = {
+		{ "x@far.example", NULL, "t", REFUSED, SPOOL_RCPT_DELIVERED },
+		{ "y@far.example", NULL, "t", REFUSED, SPOOL_RCPT_BOUNCED },
+	};
+
+	spool_msg(fx, "a@sender.example", mw_now(), r, 2, NULL, qid);
+	start_queue(fx);
+	queue_add(fx->q, qid);
+	wait_gone(fx, qid);
+	assert_int_equal(spool_count(fx), 0);
+}
+
+/* queue_delete works without running workers (CLI) and dedupes queue_add. */
 static void test_delete_unscheduled(void **state)
 {
 	struct fx *fx = *state;
@@ -463,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_dsn_for_null_sender_or_dsn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_dsn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsn_to_hosted_sender, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_done_is_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_unscheduled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
