@@ -83,8 +83,9 @@ static void hexrand(char *out, size_t nbytes)
 	out[2 * nbytes] = '\0';
 }
 
-/* The header block of the original, line ends made CRLF, cut at the last
- * whole line within HEADERS_MAX. */
+/* The header block of the original, line ends made CRLF, NULs made spaces,
+ * each line cut at 998 octets, the block cut at the last whole line within
+ * HEADERS_MAX. */
 static void orig_headers(struct buf *b, const char *d, size_t len)
 {
 	size_t i = 0;
@@ -99,6 +100,9 @@ static void orig_headers(struct buf *b, const char *d, size_t len)
 			i += (d[i] == '\r' && i + 1 < len && d[i + 1] == '\n') ? 2 : 1;
 		if (e == s)
 			break; /* the empty line: end of the header block */
+		/* RFC 5322 caps a line at 998 octets: cut longer ones. */
+		if (e - s > 998)
+			e = s + 998;
 		if (b->len + (e - s) + 2 > HEADERS_MAX)
 			break;
 		for (size_t k = s; k < e; k++)
@@ -164,10 +168,13 @@ int dsn_build(const struct dsn_info *info, char **out, size_t *len)
 	buf_append_str(&b, "\r\n\r\n");
 	for (size_t i = 0; i < info->n_rcpts; i++) {
 		const struct dsn_rcpt *r = &info->rcpts[i];
+		const char *why = r->diagnostic ? r->diagnostic : "no reason recorded";
 		buf_append_str(&b, "<");
 		clean(&b, r->rcpt, 512);
-		buf_append_str(&b, ">: ");
-		clean(&b, r->diagnostic ? r->diagnostic : "no reason recorded", FIELD_MAX);
+		/* Postfix style "<rcpt>: reason" on one line when it fits in
+		 * the 998-octet line limit, else the reason on the next one. */
+		buf_append_str(&b, strnlen(r->rcpt, 512) + strnlen(why, FIELD_MAX) + 4 > 990 ? ">:\r\n    " : ">: ");
+		clean(&b, why, FIELD_MAX);
 		buf_append_str(&b, "\r\n\r\n");
 	}
 
