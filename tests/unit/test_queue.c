@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -440,6 +443,56 @@ static void test_all_done_is_removed(void **state)
 	assert_int_equal(spool_count(fx), 0);
 }
 
+/* A destination that accepts the connection and never says a word: the
+ * attempt lasts until delivery_timeout. */
+static int silent_listener(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s, 16), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+/* queue_delete during an attempt waits for it, then removes the file. */
+static void test_delete_while_active(void **state)
+{
+	struct fx *fx = *state;
+	char qid[QID_LEN + 1], url[64];
+	int port, s = silent_listener(&port);
+
+	fx->conf.delivery_timeout = 1;
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+	struct spool_envelope_rcpt r[] = { { "x@far.example", NULL, "t", url, SPOOL_RCPT_PENDING } };
+	spool_msg(fx, "a@sender.example", mw_now(), r, 1, NULL, qid);
+	start_queue(fx);
+	queue_add(fx->q, qid);
+	int active = 0;
+	for (int t = 0; t < 500 && !active; t++) {
+		struct queue_entry_info *e;
+		size_t n;
+		assert_int_equal(queue_snapshot(fx->q, &e, &n), 0);
+		active = n == 1 && e[0].active;
+		free(e);
+		if (!active)
+			sleep_ms(2);
+	}
+	assert_true(active);
+	assert_int_equal(queue_delete(fx->q, qid), 0);
+	assert_false(file_exists(fx, qid));
+	struct queue_entry_info *e;
+	size_t n;
+	assert_int_equal(queue_snapshot(fx->q, &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+	close(s);
+}
+
 /* queue_delete works without running workers (CLI) and dedupes queue_add. */
 static void test_delete_unscheduled(void **state)
 {
@@ -481,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bounce_dsn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsn_to_hosted_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_done_is_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_while_active, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_unscheduled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

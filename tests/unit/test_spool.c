@@ -17,10 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/refid.h"
+#include "log/log.h"
 #include "spool/spool.h"
 
 struct fx {
@@ -637,6 +640,49 @@ static void test_bad_envelope_and_abort(void **state)
 	assert_null(spool_open("/proc/no/such/dir", 1, e2, sizeof(e2)));
 }
 
+/* X6: a write error during DATA (here EFBIG from RLIMIT_FSIZE, standing in
+ * for ENOSPC) fails the message and leaves nothing behind. */
+static void test_write_error(void **state)
+{
+	struct fx *fx = *state;
+	struct spool_envelope env = test_env();
+	char qid[QID_LEN + 1], tmp[200];
+	struct rlimit old, lim;
+	struct drained d = { 0 };
+	size_t n = 1024 * 1024;
+	char *body = make_body(n);
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	struct spool_msg *m = spool_msg_new(fx->sp, &env, qid);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, body, n), -1);
+	assert_int_equal(spool_msg_write(m, "x", 1), -1); /* sticky */
+	spool_commit_submit(fx->sp, m, 9);
+	wait_completions(fx->sp, &d, 1);
+	assert_int_equal(d.last.ok, 0);
+	assert_int_equal(d.last.err, EFBIG);
+
+	/* Synchronous path: the error surfaces at commit. */
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, body, 200 * 1024), 0); /* still buffered */
+	assert_int_equal(spool_commit_now(fx->sp, m), -1);
+	assert_int_equal(errno, EFBIG);
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", fx->spool_dir);
+	assert_int_equal(count_dir(tmp), 0);
+	snprintf(tmp, sizeof(tmp), "%s/queue", fx->spool_dir);
+	assert_int_equal(count_dir(tmp), 0);
+	free(body);
+}
+
 #define SUBMITTERS 8
 #define PER_THREAD 60
 
@@ -742,6 +788,8 @@ static void test_close_drains(void **state)
 
 int main(void)
 {
+	/* Many tests provoke errors on purpose; their log lines are noise. */
+	log_init(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_FATAL, 2);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_body, setup, teardown),
@@ -758,6 +806,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors_list_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_envelope_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
 	};
