@@ -7,11 +7,13 @@
  * job->timeout seconds so a slow or silent server costs one worker at most
  * that long per step (X17).
  *
- * Return contract (delivery.h): 0 when every recipient's result is a reply
- * from the destination (greeting, EHLO, MAIL, RCPT, DATA or end of data),
- * -1 when the attempt failed locally or on the wire (connect, DNS, TLS,
- * timeout, lost connection, malformed or oversized reply); then each result
- * is 451 with the reason.
+ * Return contract (delivery.h): -1 when the attempt failed locally or on the
+ * wire (connect, DNS, TLS, timeout, lost connection, malformed or oversized
+ * reply) before the destination answered for any recipient; then each result
+ * is 451 with the reason.  Otherwise 0: each recipient has the destination's
+ * reply (greeting, EHLO, MAIL, RCPT, DATA or end of data), and a recipient
+ * the destination had not answered for when the attempt broke (an LMTP
+ * server dropping after the first per-recipient reply) gets the local 451.
  *
  * Outbound data is always written with CRLF line ends and dot-stuffed, and a
  * bare CR or LF in the input is written as CRLF, so no bare line end and no
@@ -279,7 +281,6 @@ static int conn_tcp(struct conn *c, const char *host, int port)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
 	snprintf(ps, sizeof(ps), "%d", port);
 	rc = getaddrinfo(host, ps, &hints, &ai);
 	if (rc != 0) {
@@ -614,8 +615,13 @@ static void quit(struct conn *c)
 /* Send "VERB name" and read the reply: 0 or -1. */
 static int hello(struct session *s, const char *verb, struct smtp_reply *r)
 {
+	const char *name = s->job->helo_name;
 	char line[300];
-	int n = snprintf(line, sizeof(line), "%s %s\r\n", verb, s->job->helo_name);
+	int n;
+
+	if (name == NULL || name[0] == '\0' || !addr_ok(name) || strchr(name, ' ') != NULL)
+		name = "localhost";
+	n = snprintf(line, sizeof(line), "%s %s\r\n", verb, name);
 
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -1;
@@ -678,7 +684,7 @@ static int converse(struct session *s)
 	}
 	pipelining = (ext & SMTP_EXT_PIPELINING) != 0;
 
-	if (!addr_ok(job->sender)) {
+	if (job->sender == NULL || !addr_ok(job->sender)) {
 		res_all_local(job, res, 550, "5.1.7 bad sender address (control or angle bracket character)");
 		quit(c);
 		rc = 0;
@@ -713,8 +719,16 @@ static int converse(struct session *s)
 			if (conn_write(c, cmd.data, cmd.len) < 0)
 				goto out;
 		}
-		if (conn_reply(c, &r) < 0)
+		if (conn_reply(c, &r) < 0) {
+			/* A refused MAIL followed by a close: the MAIL reply
+			 * is the answer for everyone. */
+			if (mail.code / 100 != 2) {
+				for (size_t j = 0; j < job->n_rcpts; j++)
+					res_reply(&res[j], c, &mail);
+				rc = 0;
+			}
 			goto out;
+		}
 		if (mail.code / 100 != 2) {
 			res_reply(&res[i], c, &mail);
 		} else if (r.code / 100 == 2) {
@@ -791,8 +805,26 @@ static int deliver_host(const struct delivery_job *job, struct delivery_result *
 		rc = conn_tcp(&s.c, host, port);
 	if (rc == 0)
 		rc = converse(&s);
-	if (rc < 0)
-		res_all_local(job, res, 451, s.c.err[0] ? s.c.err : "delivery failed");
+	if (rc < 0) {
+		const char *why = s.c.err[0] ? s.c.err : "delivery failed";
+		size_t answered = 0;
+
+		/* Keep what the destination already said (a 550 at RCPT, an
+		 * LMTP 250 after the dot): only recipients without an answer
+		 * get the local 451, and then the attempt did not fail as a
+		 * whole. */
+		for (size_t i = 0; i < job->n_rcpts; i++)
+			if (res[i].code != 0)
+				answered++;
+		if (answered > 0) {
+			for (size_t i = 0; i < job->n_rcpts; i++)
+				if (res[i].code == 0)
+					res_local(&res[i], 451, why);
+			rc = 0;
+		} else {
+			res_all_local(job, res, 451, why);
+		}
+	}
 	*data_sent = s.data_sent;
 	conn_free(&s.c);
 	return rc;
@@ -905,7 +937,9 @@ int delivery_send(const struct delivery_job *job, struct delivery_result *res)
 
 	if (job->n_rcpts == 0)
 		return 0;
-	if (delivery_url_parse(job->url, kind, sizeof(kind), host, sizeof(host), &port, path, sizeof(path)) < 0) {
+	/* code 0 marks "no answer yet" (deliver_host relies on it). */
+	memset(res, 0, job->n_rcpts * sizeof(*res));
+	if (job->url == NULL || delivery_url_parse(job->url, kind, sizeof(kind), host, sizeof(host), &port, path, sizeof(path)) < 0) {
 		res_all_local(job, res, 451, "4.3.5 bad destination URL");
 		return -1;
 	}

@@ -187,6 +187,8 @@ static void sink_session(struct sink *s)
 		} else if (strncasecmp(line, "RCPT", 4) == 0) {
 			const char *rep = s->rcpt_i < 8 ? s->cfg.rcpt_replies[s->rcpt_i] : NULL;
 			rep = dflt(rep, "250 2.1.5 ok\r\n");
+			if (strcmp(rep, "DROP") == 0)
+				break;
 			if (rep[0] == '2')
 				s->accepted++;
 			s->rcpt_i++;
@@ -209,8 +211,12 @@ static void sink_session(struct sink *s)
 				goto out;
 			}
 			int n = s->cfg.lmtp ? s->accepted : 1;
-			for (int i = 0; i < n; i++)
-				sink_write(s, dflt(i < 8 ? s->cfg.dot_replies[i] : NULL, "250 2.0.0 queued\r\n"));
+			for (int i = 0; i < n; i++) {
+				const char *dr = dflt(i < 8 ? s->cfg.dot_replies[i] : NULL, "250 2.0.0 queued\r\n");
+				if (strcmp(dr, "DROP") == 0)
+					goto out;
+				sink_write(s, dr);
+			}
 		} else if (strncasecmp(line, "RSET", 4) == 0) {
 			sink_write(s, "250 ok\r\n");
 		} else if (strncasecmp(line, "QUIT", 4) == 0) {
@@ -844,6 +850,54 @@ static void test_lmtp(void **st)
 	}
 }
 
+/* The connection breaks after the destination answered for some
+ * recipients: those keep their answers, the others get a local 451, and the
+ * attempt is not a failure as a whole (no duplicate for the delivered one). */
+static void test_partial_answers(void **st)
+{
+	struct sink_cfg lm = { .lmtp = 1, .dot_replies = { "250 2.0.0 saved\r\n", "DROP" } };
+	struct sink_cfg sm = { .rcpt_replies = { NULL, "550 5.1.1 unknown\r\n" }, .no_dot_reply = 1 };
+	const char *rc[] = { "a@t", "b@t", "c@t" };
+	struct delivery_result res[3];
+	struct sink *s;
+
+	(void)st;
+	s = sink_start(&lm, 0);
+	assert_int_equal(run(s, "lmtp", rc, 3, MSG, strlen(MSG), 5, res), 0);
+	sink_join(s);
+	assert_int_equal(res[0].code, 250);
+	assert_int_equal(res[1].code, 451);
+	assert_non_null(strstr(res[1].text, "lost connection"));
+	assert_int_equal(res[2].code, 451);
+	sink_free(s);
+
+	s = sink_start(&sm, 0);
+	assert_int_equal(run(s, "smtp", rc, 2, MSG, strlen(MSG), 1, res), 0);
+	sink_join(s);
+	assert_int_equal(res[0].code, 451);
+	assert_non_null(strstr(res[0].text, "timeout"));
+	assert_int_equal(res[1].code, 550);
+	sink_free(s);
+}
+
+/* A pipelined MAIL refused and the connection closed: MAIL's reply for all. */
+static void test_mail_refused_then_close(void **st)
+{
+	struct sink_cfg cfg = { .pipelining = 1, .mail_reply = "554 5.7.1 go away\r\n", .drop_after_mail = 0 };
+	const char *rc[] = { "a@t", "b@t" };
+	struct delivery_result res[2];
+	struct sink *s;
+
+	(void)st;
+	cfg.rcpt_replies[0] = "DROP";
+	s = sink_start(&cfg, 0);
+	assert_int_equal(run(s, "smtp", rc, 2, MSG, strlen(MSG), 5, res), 0);
+	sink_join(s);
+	assert_int_equal(res[0].code, 554);
+	assert_int_equal(res[1].code, 554);
+	sink_free(s);
+}
+
 /* ---- maildir --------------------------------------------------------------- */
 
 static int files_in(const char *dir, char *first, size_t n)
@@ -988,6 +1042,8 @@ int main(void)
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_failures),
 		cmocka_unit_test(test_lmtp),
+		cmocka_unit_test(test_partial_answers),
+		cmocka_unit_test(test_mail_refused_then_close),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_maildir_threads),
 	};
