@@ -448,8 +448,8 @@ class Txn:
 
     def header(self, name):
         head = self.data.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
-        m = re.search(r"(?im)^" + re.escape(name) + r":[ \t]*(.*(?:\r\n[ \t].*)*)", head)
-        return m.group(1).replace("\r\n", "") if m else None
+        m = re.search(r"(?im)^" + re.escape(name) + r":[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head)
+        return m.group(1).replace("\r\n", "").strip() if m else None
 
     def __repr__(self):
         return f"Txn(from={self.mail_from!r}, rcpts={self.rcpts}, {len(self.raw)} bytes, reply={self.reply})"
@@ -652,8 +652,8 @@ def maildir_wait(root, rcpt, text, n=1, timeout=20):
 
 def header_of(msg, name):
     head = msg.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode(errors="replace")
-    m = re.search(r"(?im)^" + re.escape(name) + r":[ \t]*(.*(?:\n[ \t].*)*)", head)
-    return m.group(1).replace("\n", "") if m else None
+    m = re.search(r"(?im)^" + re.escape(name) + r":[ \t]*([^\r\n]*(?:\n[ \t][^\r\n]*)*)", head)
+    return m.group(1).replace("\n", "").strip() if m else None
 
 
 def bare_cr_lf(data):

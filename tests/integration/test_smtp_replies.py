@@ -354,9 +354,13 @@ def test_bare_cr_lf_in_command(std, raw):
     srv, _ = std
     with srv.session() as c:
         c.cmd("MAIL FROM:<a@example.org>", 250)
-        c.send(raw)
-        c.expect(500, "5.5.2")
-        c.cmd("NOOP", 250)
+        # A bare LF may end the bad line (Postfix-style), so the rest can be a line of
+        # its own; what matters: the bad line gets 500 5.5.2 and never runs.
+        c.send(raw + b"VRFY sync-marker\r\n")
+        codes = [c.expect(500, "5.5.2").code]
+        while codes[-1] != 252 and len(codes) < 4:
+            codes.append(c.reply().code)
+        assert codes[-1] == 252, codes
         c.cmd("DATA", 503)          # no RCPT was accepted through the bare line end
         c.cmd("QUIT", 221)
 
