@@ -1195,6 +1195,7 @@ static const struct store_ops sqlite_ops = {
 
 static int get_int_cb(void *arg, int ncol, char **vals, char **names)
 {
+	MW_UNUSED(names);
 	if (ncol > 0 && vals[0] != NULL)
 		*(int64_t *)arg = strtoll(vals[0], NULL, 10);
 	return 0;

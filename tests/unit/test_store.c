@@ -1,0 +1,658 @@
+/* Unit tests: the store on real SQLite files in a temporary data_dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "conf/conf.h"
+#include "store/store.h"
+
+struct fx {
+	char dir[64];
+	struct conf c;
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	strcpy(f->dir, "/tmp/mw-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	conf_defaults(&f->c);
+	/* A data_dir that does not exist yet: store_open creates it. */
+	snprintf(f->c.data_dir, sizeof(f->c.data_dir), "%s/data/sub", f->dir);
+	f->s = store_open(&f->c, err, sizeof(err));
+	if (f->s == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void expect_err(struct store *s, int rc, int want_rc, const char *want_text)
+{
+	if (rc != want_rc)
+		fail_msg("rc %d, want %d (error '%s')", rc, want_rc, store_error(s));
+	if (strstr(store_error(s), want_text) == NULL)
+		fail_msg("error '%s' lacks '%s'", store_error(s), want_text);
+}
+
+/* A tenant "acme" with domain example.com and "beta" with beta.org. */
+static void populate(struct store *s)
+{
+	assert_int_equal(store_tenant_add(s, "acme", NULL), 0);
+	assert_int_equal(store_tenant_add(s, "beta", "quarantine"), 0);
+	assert_int_equal(store_domain_add(s, "example.com", "acme", "smtp://10.0.0.1:25"), 0);
+	assert_int_equal(store_domain_add(s, "beta.org", "beta", "maildir:/var/mail/beta"), 0);
+}
+
+static void test_open(void **state)
+{
+	struct fx *f = *state;
+	char path[600], err[256];
+	struct stat sb;
+
+	assert_int_equal(stat(f->c.data_dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(stat(path, &sb), 0);
+
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+
+	/* Reopening an existing database keeps its content. */
+	assert_int_equal(store_tenant_add(f->s, "acme", NULL), 0);
+	struct store *b = store_open(&f->c, err, sizeof(err));
+	assert_non_null(b);
+	struct store_tenant t;
+	assert_int_equal(store_tenant_get(b, "acme", &t), 0);
+	free(t.name);
+	free(t.action);
+	store_close(b);
+
+	/* A schema from the future is refused, not misread. */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(store_open(&f->c, err, sizeof(err)));
+	assert_non_null(strstr(err, "schema version 99 is newer"));
+}
+
+static void test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct conf c = f->c;
+	char err[256];
+
+	strcpy(c.backend, "redis");
+	assert_null(store_open(&c, err, sizeof(err)));
+	assert_string_equal(err, "unknown storage back end 'redis'");
+
+	/* data_dir below a regular file cannot be created. */
+	c = f->c;
+	snprintf(c.data_dir, sizeof(c.data_dir), "%s/data/sub/mailward.db/x", f->dir);
+	assert_null(store_open(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot create data_dir"));
+
+	/* A file that is not a database. */
+	c = f->c;
+	snprintf(c.data_dir, sizeof(c.data_dir), "%s/junk", f->dir);
+	mkdir(c.data_dir, 0700);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/mailward.db", c.data_dir);
+	FILE *fp = fopen(path, "w");
+	fputs("this is not an SQLite database, not at all, not even close......\n", fp);
+	fclose(fp);
+	assert_null(store_open(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "mailward.db"));
+}
+
+static void test_tenants(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_tenant t, *list;
+	size_t n;
+
+	assert_int_equal(store_tenant_add(s, "zeta", NULL), 0);
+	assert_int_equal(store_tenant_add(s, "acme.corp_1-x", "quarantine"), 0);
+	expect_err(s, store_tenant_add(s, "zeta", "reject"), -1, "tenant 'zeta' already exists");
+	expect_err(s, store_tenant_add(s, "Zeta", NULL), -1, "bad tenant name 'Zeta'");
+	expect_err(s, store_tenant_add(s, "", NULL), -1, "bad tenant name ''");
+	expect_err(s, store_tenant_add(s, "a b", NULL), -1, "bad tenant name");
+	expect_err(s, store_tenant_add(s, NULL, NULL), -1, "bad tenant name");
+	char longname[80];
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	expect_err(s, store_tenant_add(s, longname, NULL), -1, "bad tenant name");
+	longname[64] = '\0';
+	assert_int_equal(store_tenant_add(s, longname, NULL), 0);
+	expect_err(s, store_tenant_add(s, "x", "delete"), -1, "bad action 'delete'");
+
+	assert_int_equal(store_tenant_get(s, "zeta", &t), 0);
+	assert_string_equal(t.name, "zeta");
+	assert_string_equal(t.action, "reject");
+	assert_true(t.id > 0);
+	assert_true(t.created > 1700000000);
+	free(t.name);
+	free(t.action);
+	expect_err(s, store_tenant_get(s, "nope", &t), 1, "tenant 'nope' not found");
+	expect_err(s, store_tenant_get(s, "NOPE", &t), -1, "bad tenant name");
+
+	assert_int_equal(store_tenant_list(s, &list, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].name, longname);
+	assert_string_equal(list[1].name, "acme.corp_1-x");
+	assert_string_equal(list[1].action, "quarantine");
+	assert_string_equal(list[2].name, "zeta");
+	store_tenant_free(list, n);
+
+	assert_int_equal(store_tenant_set(s, "zeta", "action", "quarantine"), 0);
+	assert_int_equal(store_tenant_get(s, "zeta", &t), 0);
+	assert_string_equal(t.action, "quarantine");
+	free(t.name);
+	free(t.action);
+	expect_err(s, store_tenant_set(s, "zeta", "color", "red"), -1,
+	    "unknown tenant setting 'color'");
+	expect_err(s, store_tenant_set(s, "zeta", "action", "drop"), -1, "bad action 'drop'");
+	expect_err(s, store_tenant_set(s, "nope", "action", "reject"), 1, "tenant 'nope' not found");
+	expect_err(s, store_tenant_set(s, "zeta", NULL, "x"), -1, "KEY=VALUE");
+
+	/* Remove refuses while domains exist. */
+	assert_int_equal(store_domain_add(s, "zeta.example", "zeta", "lmtp://127.0.0.1:24"), 0);
+	expect_err(s, store_tenant_remove(s, "zeta"), -1, "tenant 'zeta' still has 1 domain");
+	assert_int_equal(store_domain_remove(s, "zeta.example"), 0);
+	assert_int_equal(store_tenant_remove(s, "zeta"), 0);
+	expect_err(s, store_tenant_remove(s, "zeta"), 1, "tenant 'zeta' not found");
+	expect_err(s, store_tenant_remove(s, "Bad Name"), -1, "bad tenant name");
+	store_tenant_list(s, &list, &n);
+	assert_int_equal(n, 2);
+	store_tenant_free(list, n);
+	store_tenant_free(NULL, 0);
+}
+
+static void test_domains(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_domain *d;
+	size_t n;
+
+	populate(s);
+	assert_int_equal(store_domain_add(s, "Mail.Example.COM", "acme", "lmtp:/run/dovecot/lmtp"), 0);
+	expect_err(s, store_domain_add(s, "example.com", "beta", "smtp://h:25"), -1,
+	    "domain 'example.com' already exists");
+	expect_err(s, store_domain_add(s, "MAIL.example.com", "acme", "smtp://h:25"), -1,
+	    "domain 'mail.example.com' already exists");
+	expect_err(s, store_domain_add(s, "new.example", "nope", "smtp://h:25"), 1,
+	    "tenant 'nope' not found");
+	static const char *const bad_domains[] = {
+		"", ".", "a..b", "-a.com", "a-.com", "a.com.", ".a.com", "a_b.com", "a b.com",
+		"exa mple.com", "user@example.com", "[1.2.3.4]",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+	};
+	for (size_t i = 0; i < sizeof(bad_domains) / sizeof(bad_domains[0]); i++)
+		expect_err(s, store_domain_add(s, bad_domains[i], "acme", "smtp://h:25"), -1,
+		    "bad domain");
+	expect_err(s, store_domain_add(s, NULL, "acme", "smtp://h:25"), -1, "bad domain");
+	static const char *const bad_urls[] = {
+		"", "smtp://", "smtp:///x", "http://h", "maildir:", "maildir:/", "maildir:rel",
+		"lmtp:", "lmtp:/", "smtp://h :25", "SMTP://h:25", "maildir:/a\nb",
+	};
+	for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++)
+		expect_err(s, store_domain_add(s, "ok.example", "acme", bad_urls[i]), -1,
+		    "bad delivery URL");
+	expect_err(s, store_domain_add(s, "ok.example", "acme", NULL), -1, "bad delivery URL");
+	expect_err(s, store_domain_add(s, "ok.example", "Acme", "smtp://h:25"), -1,
+	    "bad tenant name");
+
+	assert_int_equal(store_domain_list(s, NULL, &d, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(d[0].domain, "beta.org");
+	assert_string_equal(d[0].tenant, "beta");
+	assert_string_equal(d[0].deliver, "maildir:/var/mail/beta");
+	assert_string_equal(d[1].domain, "example.com");
+	assert_string_equal(d[2].domain, "mail.example.com");
+	assert_string_equal(d[2].deliver, "lmtp:/run/dovecot/lmtp");
+	store_domain_free(d, n);
+	assert_int_equal(store_domain_list(s, "acme", &d, &n), 0);
+	assert_int_equal(n, 2);
+	store_domain_free(d, n);
+	assert_int_equal(store_domain_list(s, "nobody", &d, &n), 0);
+	assert_int_equal(n, 0);
+	store_domain_free(d, n);
+	expect_err(s, store_domain_list(s, "No Body", &d, &n), -1, "bad tenant name");
+
+	assert_int_equal(store_user_add(s, "a@example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "b@example.com", NULL), 0);
+	expect_err(s, store_domain_remove(s, "example.com"), -1,
+	    "domain 'example.com' still has 2 users");
+	expect_err(s, store_domain_remove(s, "nope.example"), 1, "domain 'nope.example' not found");
+	expect_err(s, store_domain_remove(s, "bad..domain"), -1, "bad domain");
+	assert_int_equal(store_domain_remove(s, "MAIL.example.com"), 0);
+	assert_int_equal(store_domain_list(s, "acme", &d, &n), 0);
+	assert_int_equal(n, 1);
+	store_domain_free(d, n);
+}
+
+static void test_users(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_user *u;
+	size_t n;
+
+	populate(s);
+	assert_int_equal(store_user_add(s, "Alice@Example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "bob@example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "a.smith@example.com", "alice@example.com"), 0);
+	assert_int_equal(store_user_add(s, "al@example.com", "ALICE@example.com"), 0);
+	assert_int_equal(store_user_add(s, "@beta.org", NULL), 0);
+	assert_int_equal(store_user_add(s, "carol@beta.org", NULL), 0);
+
+	expect_err(s, store_user_add(s, "alice@example.com", NULL), -1,
+	    "user 'alice@example.com' already exists");
+	expect_err(s, store_user_add(s, "x@elsewhere.net", NULL), 1,
+	    "domain 'elsewhere.net' is not hosted");
+	expect_err(s, store_user_add(s, "x@example.com", "ghost@example.com"), -1,
+	    "alias target 'ghost@example.com' does not exist");
+	expect_err(s, store_user_add(s, "x@example.com", "al@example.com"), -1,
+	    "is itself an alias of 'alice@example.com'");
+	expect_err(s, store_user_add(s, "x@example.com", "carol@beta.org"), -1,
+	    "belongs to another tenant");
+	expect_err(s, store_user_add(s, "x@beta.org", "@beta.org"), -1, "bad alias target");
+	expect_err(s, store_user_add(s, "x@example.com", "x@example.com"), -1,
+	    "cannot be an alias of itself");
+	static const char *const bad[] = {
+		"", "alice", "alice@", "@", "a b@example.com", "<a>@example.com", "a@bad..com",
+		"a@-x.com", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_err(s, store_user_add(s, bad[i], NULL), -1, "bad address");
+	expect_err(s, store_user_add(s, NULL, NULL), -1, "bad address");
+
+	assert_int_equal(store_user_list(s, "example.com", &u, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(u[0].address, "a.smith@example.com");
+	assert_string_equal(u[0].alias_of, "alice@example.com");
+	assert_string_equal(u[0].tenant, "acme");
+	assert_string_equal(u[2].address, "alice@example.com");
+	assert_null(u[2].alias_of);
+	store_user_free(u, n);
+	assert_int_equal(store_user_list(s, NULL, &u, &n), 0);
+	assert_int_equal(n, 6);
+	assert_string_equal(u[0].address, "@beta.org");
+	assert_string_equal(u[0].tenant, "beta");
+	store_user_free(u, n);
+	expect_err(s, store_user_list(s, "bad domain", &u, &n), -1, "bad domain");
+
+	/* Removing a primary removes its aliases. */
+	assert_int_equal(store_user_remove(s, "ALICE@example.com"), 0);
+	assert_int_equal(store_user_list(s, "example.com", &u, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(u[0].address, "bob@example.com");
+	store_user_free(u, n);
+	expect_err(s, store_user_remove(s, "alice@example.com"), 1,
+	    "user 'alice@example.com' not found");
+	expect_err(s, store_user_remove(s, "no-at-sign"), -1, "bad address");
+	assert_int_equal(store_user_remove(s, "@beta.org"), 0);
+	store_user_free(NULL, 0);
+}
+
+static void test_rcpt_lookup(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_rcpt r;
+
+	populate(s);
+	assert_int_equal(store_user_add(s, "alice@example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "a.smith@example.com", "alice@example.com"), 0);
+	assert_int_equal(store_user_add(s, "@beta.org", NULL), 0);
+	assert_int_equal(store_user_add(s, "carol@beta.org", NULL), 0);
+
+	assert_int_equal(store_rcpt_lookup(s, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	assert_string_equal(r.canonical, "alice@example.com");
+	assert_string_equal(r.tenant, "acme");
+	assert_true(r.tenant_id > 0);
+	assert_string_equal(r.deliver, "smtp://10.0.0.1:25");
+
+	assert_int_equal(store_rcpt_lookup(s, "A.Smith@EXAMPLE.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	assert_string_equal(r.canonical, "alice@example.com");
+
+	assert_int_equal(store_rcpt_lookup(s, "nobody@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_UNKNOWN_USER);
+	assert_string_equal(r.tenant, "acme"); /* known: the tenant's policy still applies */
+
+	/* Catch-all: anything at beta.org, delivered to the address as given. */
+	assert_int_equal(store_rcpt_lookup(s, "Whoever@beta.org", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	assert_string_equal(r.canonical, "whoever@beta.org");
+	assert_string_equal(r.tenant, "beta");
+	assert_string_equal(r.deliver, "maildir:/var/mail/beta");
+	assert_int_equal(store_rcpt_lookup(s, "carol@beta.org", &r), 0);
+	assert_string_equal(r.canonical, "carol@beta.org");
+
+	/* A catch-all can point at a mailbox. */
+	assert_int_equal(store_user_add(s, "@example.com", "alice@example.com"), 0);
+	assert_int_equal(store_rcpt_lookup(s, "random@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	assert_string_equal(r.canonical, "alice@example.com");
+
+	assert_int_equal(store_rcpt_lookup(s, "x@elsewhere.net", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+	assert_string_equal(r.tenant, "");
+	/* Local part with '@' in it (quoted): split at the last '@'. */
+	assert_int_equal(store_rcpt_lookup(s, "a@b@elsewhere.net", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+	/* Classic relay tricks do not make a hosted address. */
+	assert_int_equal(store_rcpt_lookup(s, "user%other.net@elsewhere.net", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+	assert_int_equal(store_rcpt_lookup(s, "no-at-sign", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+	assert_int_equal(store_rcpt_lookup(s, "", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+	assert_int_equal(store_rcpt_lookup(s, NULL, &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+}
+
+/* A change through one handle is seen by another that was opened (and
+ * used) before it: the CLI changes, the running server sees. */
+static void test_cross_handle_visibility(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = f->s, *b;
+	struct store_rcpt r;
+	char err[256];
+
+	b = store_open(&f->c, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_rcpt_lookup(b, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_NOT_HOSTED);
+
+	populate(a);
+	assert_int_equal(store_rcpt_lookup(b, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_UNKNOWN_USER);
+	assert_int_equal(store_user_add(a, "alice@example.com", NULL), 0);
+	assert_int_equal(store_rcpt_lookup(b, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	assert_int_equal(store_tenant_set(a, "acme", "action", "quarantine"), 0);
+	struct store_tenant t;
+	assert_int_equal(store_tenant_get(b, "acme", &t), 0);
+	assert_string_equal(t.action, "quarantine");
+	free(t.name);
+	free(t.action);
+	assert_int_equal(store_user_remove(a, "alice@example.com"), 0);
+	assert_int_equal(store_rcpt_lookup(b, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_UNKNOWN_USER);
+
+	/* And the other way, while b holds its own write transaction. */
+	assert_int_equal(store_begin(b), 0);
+	assert_int_equal(store_user_add(b, "bob@example.com", NULL), 0);
+	assert_int_equal(store_rcpt_lookup(a, "bob@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_UNKNOWN_USER); /* not committed yet */
+	assert_int_equal(store_commit(b), 0);
+	assert_int_equal(store_rcpt_lookup(a, "bob@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	store_close(b);
+}
+
+static void test_rcpt_stats(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	int64_t v, iv;
+	const int64_t h = INT64_C(1795773600); /* an hour boundary */
+
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "Spam.example", 0, h + 10), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "spam.example", 0, h + 20), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "spam.example", 1, h + 30), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "spam.example", 0, h + 3600 + 5), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "", 0, h - 7200), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "198.51.100.7", "spam.example", 1, h + 40), 0);
+	assert_int_equal(store_rcpt_stat_add(s, NULL, "other.example", 0, h + 40), 0);
+
+	/* Since the start of the current hour: only the last bucket. */
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", h + 3600, &v, &iv), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(iv, 1);
+	/* A since inside an hour counts that whole hour. */
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", h + 1800, &v, &iv), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(iv, 3);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", h - 86400, &v, &iv), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(iv, 4);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "spam.example", h, &v, &iv), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(iv, 3);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "", 0, &v, &iv), 0);
+	assert_int_equal(iv, 1);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "203.0.113.9", 0, &v, &iv), 0);
+	assert_int_equal(v + iv, 0);
+	expect_err(s, store_rcpt_stat_get(s, "asn", "1", 0, &v, &iv), -1, "bad statistics kind");
+
+	/* Purge sweeps old buckets too. */
+	int64_t n;
+	assert_int_equal(store_log_purge(s, h, &n), 0);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "", 0, &v, &iv), 0);
+	assert_int_equal(iv, 0);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", 0, &v, &iv), 0);
+	assert_int_equal(iv, 3);
+}
+
+static void add_txn(struct store *s, const char *ref, const char *qid, int64_t ts,
+    const char *ip, const char *sender, const char *subject, const char *mid, const char *action)
+{
+	struct store_log_txn t = {
+		.ref = (char *)ref, .qid = (char *)qid, .ts = ts, .client_ip = (char *)ip,
+		.helo = "mx.sender.example", .sender = (char *)sender, .from_hdr = (char *)sender,
+		.subject = (char *)subject, .message_id = (char *)mid, .size = 1234,
+		.action = (char *)action, .reply = "250 2.0.0 Ok", .tls = 1,
+	};
+	assert_int_equal(store_log_txn_add(s, &t), 0);
+}
+
+static void add_rcpt(struct store *s, const char *ref, int64_t ts, const char *rcpt,
+    const char *status)
+{
+	struct store_log_rcpt r = {
+		.ref = (char *)ref, .ts = ts, .rcpt = (char *)rcpt, .tenant = "acme",
+		.status = (char *)status, .reply = NULL,
+	};
+	assert_int_equal(store_log_rcpt_add(s, &r), 0);
+}
+
+static size_t search(struct store *s, const struct store_log_query *q, struct store_log_entry **e)
+{
+	size_t n = 99;
+	if (store_log_search(s, q, e, &n) != 0)
+		fail_msg("search failed: %s", store_error(s));
+	return n;
+}
+
+static void test_log(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_log_entry *e;
+	const int64_t T = 1795776000;
+
+	assert_int_equal(store_begin(s), 0);
+	add_txn(s, "AAAA-2222", "QID1", T - 3 * 86400, "192.0.2.1", "news@shop.example",
+	    "Big 50% SALE", "<m1@shop.example>", "accepted");
+	add_rcpt(s, "AAAA-2222", T - 3 * 86400, "alice@example.com", "accepted");
+	add_rcpt(s, "AAAA-2222", T - 3 * 86400 + 60, "alice@example.com", "delivered");
+	add_txn(s, "BBBB-3333", "", T - 3600, "198.51.100.7", "Spammer@Bad.example",
+	    "you won", "m2@bad.example", "rejected");
+	add_rcpt(s, "BBBB-3333", T - 3600, "bob@example.com", "rejected");
+	add_rcpt(s, "BBBB-3333", T - 3600, "carol@example.com", "rejected");
+	/* Only recipient events: a delivery report whose txn row is not (yet) there. */
+	add_rcpt(s, "CCCC-4444", T - 60, "dave@example.com", "deferred");
+	add_rcpt(s, "CCCC-4444", T - 30, "dave@example.com", "delivered");
+	assert_int_equal(store_commit(s), 0);
+	expect_err(s, store_commit(s), -1, "commit without begin");
+	struct store_log_txn noref = { 0 };
+	expect_err(s, store_log_txn_add(s, &noref), -1, "without a ref id");
+	struct store_log_rcpt norref = { 0 };
+	expect_err(s, store_log_rcpt_add(s, &norref), -1, "without a ref id");
+
+	/* Everything, newest first. */
+	struct store_log_query q = { 0 };
+	size_t n = search(s, &q, &e);
+	assert_int_equal(n, 3);
+	assert_string_equal(e[0].txn.ref, "CCCC-4444");
+	assert_int_equal(e[0].txn.ts, T - 60);
+	assert_string_equal(e[0].txn.sender, "");
+	assert_int_equal(e[0].n_rcpts, 2);
+	assert_string_equal(e[0].rcpts[0].status, "deferred");
+	assert_string_equal(e[0].rcpts[1].status, "delivered");
+	assert_string_equal(e[1].txn.ref, "BBBB-3333");
+	assert_string_equal(e[2].txn.ref, "AAAA-2222");
+	assert_string_equal(e[2].txn.qid, "QID1");
+	assert_string_equal(e[2].txn.helo, "mx.sender.example");
+	assert_string_equal(e[2].txn.reply, "250 2.0.0 Ok");
+	assert_int_equal(e[2].txn.size, 1234);
+	assert_int_equal(e[2].txn.tls, 1);
+	assert_int_equal(e[2].n_rcpts, 2);
+	assert_string_equal(e[2].rcpts[0].rcpt, "alice@example.com");
+	assert_string_equal(e[2].rcpts[0].tenant, "acme");
+	assert_string_equal(e[2].rcpts[0].reply, "");
+	store_log_entry_free(e, n);
+
+	/* Each filter. */
+	struct { struct store_log_query q; const char *first; size_t n; } cases[] = {
+		{ { .sender = "SPAMMER@bad" }, "BBBB-3333", 1 },
+		{ { .sender = "example" }, "BBBB-3333", 2 },
+		{ { .recipient = "Dave@" }, "CCCC-4444", 1 },
+		{ { .recipient = "example.com" }, "CCCC-4444", 3 },
+		{ { .subject = "50%" }, "AAAA-2222", 1 },
+		{ { .subject = "%" }, "AAAA-2222", 1 },       /* % is literal, not a wildcard */
+		{ { .subject = "_" }, NULL, 0 },
+		{ { .subject = "sale" }, "AAAA-2222", 1 },
+		{ { .ref = "bbbb3333" }, "BBBB-3333", 1 },
+		{ { .ref = "cccc-4444" }, "CCCC-4444", 1 },
+		{ { .ref = "ZZZZ-9999" }, NULL, 0 },
+		{ { .qid = "QID1" }, "AAAA-2222", 1 },
+		{ { .message_id = "m1@shop.example" }, "AAAA-2222", 1 },
+		{ { .message_id = "<m2@bad.example>" }, "BBBB-3333", 1 },
+		{ { .client_ip = "198.51.100.7" }, "BBBB-3333", 1 },
+		{ { .client_ip = "198.51.100" }, NULL, 0 },  /* exact */
+		{ { .action = "rejected" }, "BBBB-3333", 1 },
+		{ { .action = "delivered" }, "CCCC-4444", 2 },
+		{ { .action = "accepted" }, "AAAA-2222", 1 },
+		{ { .since = T - 7200 }, "CCCC-4444", 2 },
+		{ { .until = T - 7200 }, "AAAA-2222", 1 },
+		{ { .since = T - 7200, .until = T - 120 }, "BBBB-3333", 1 },
+		{ { .limit = 1 }, "CCCC-4444", 1 },
+		{ { .sender = "example", .recipient = "carol" }, "BBBB-3333", 1 },
+		{ { .sender = "shop", .action = "rejected" }, NULL, 0 },
+		{ { .recipient = "dave", .since = T - 45 }, NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = search(s, &cases[i].q, &e);
+		if (n != cases[i].n)
+			fail_msg("case %zu: %zu results, want %zu", i, n, cases[i].n);
+		if (n > 0 && strcmp(e[0].txn.ref, cases[i].first) != 0)
+			fail_msg("case %zu: first %s, want %s", i, e[0].txn.ref, cases[i].first);
+		store_log_entry_free(e, n);
+	}
+
+	/* The txn row arrives later: the entry is now complete. */
+	add_txn(s, "CCCC-4444", "QID3", T - 120, "203.0.113.5", "friend@ok.example", "hi", "",
+	    "accepted");
+	q = (struct store_log_query){ .ref = "CCCC-4444" };
+	n = search(s, &q, &e);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].txn.sender, "friend@ok.example");
+	assert_int_equal(e[0].n_rcpts, 2);
+	store_log_entry_free(e, n);
+
+	/* Purge: the 3-day-old transaction and its events go. */
+	int64_t del = 0;
+	assert_int_equal(store_log_purge(s, T - 86400, &del), 0);
+	assert_int_equal(del, 3);
+	q = (struct store_log_query){ 0 };
+	n = search(s, &q, &e);
+	assert_int_equal(n, 2);
+	store_log_entry_free(e, n);
+	store_log_entry_free(NULL, 0);
+}
+
+static void test_log_limit_default(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_log_entry *e;
+	char ref[16];
+
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_begin(s), 0); /* nested: inner pair is a no-op */
+	for (int i = 0; i < 130; i++) {
+		snprintf(ref, sizeof(ref), "R%03d-XXXX", i);
+		add_txn(s, ref, "", 1000 + i, "192.0.2.1", "a@b.example", "s", "", "accepted");
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	struct store_log_query q = { 0 };
+	size_t n = search(s, &q, &e);
+	assert_int_equal(n, 100);
+	assert_string_equal(e[0].txn.ref, "R129-XXXX");
+	store_log_entry_free(e, n);
+	q.limit = 500;
+	n = search(s, &q, &e);
+	assert_int_equal(n, 130);
+	store_log_entry_free(e, n);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open),
+		T(test_open_errors),
+		T(test_tenants),
+		T(test_domains),
+		T(test_users),
+		T(test_rcpt_lookup),
+		T(test_cross_handle_visibility),
+		T(test_rcpt_stats),
+		T(test_log),
+		T(test_log_limit_default),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
