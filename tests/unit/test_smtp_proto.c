@@ -814,6 +814,64 @@ static void test_shutdown_and_hook_sanitising(void **state)
 	fx_free(f);
 }
 
+static void test_refusal_greeting_and_null_hooks(void **state)
+{
+	(void)state;
+	struct smtp_limits l = default_limits();
+	struct smtp_hooks h = { 0 };
+	struct smtp_proto *p = smtp_proto_new(&l, &h, "mx.test");
+	size_t n;
+	smtp_proto_greet(p, 421, "4.7.0 mx.test Too many connections");
+	const char *o = smtp_proto_output(p, &n);
+	assert_int_equal(n, strlen("421 4.7.0 mx.test Too many connections\r\n"));
+	assert_memory_equal(o, "421 4.7.0 mx.test Too many connections\r\n", n);
+	assert_int_equal(smtp_proto_state(p), SMTP_S_CLOSED);
+	smtp_proto_free(p);
+
+	/* hooks left NULL: the proto accepts on its own (tests, tools) */
+	p = smtp_proto_new(&l, &h, "mx.test");
+	smtp_proto_greet(p, 220, NULL);
+	smtp_proto_output_consumed(p, (size_t)-1);
+	const char *in = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+	assert_int_equal(smtp_proto_feed(p, in, strlen(in)), strlen(in));
+	assert_int_equal(smtp_proto_feed(p, "hi\r\n.\r\n", 7), 7);
+	o = smtp_proto_output(p, &n);
+	const char *want = "250 mx.test\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+	    "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n";
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(o, want, n);
+	smtp_proto_free(p);
+}
+
+static void test_normalize_bare_cr_and_nul(void **state)
+{
+	(void)state;
+	struct smtp_limits l = default_limits();
+	l.bare_lf_normalize = 1;
+	struct fx *f = fx_new_lim(l);
+	fx_to_data(f);
+	static const char msg[] = "a\rb\0c\r\r\n.\r\r\n.\r\n";
+	assert_string_equal(fx_feedn(f, msg, sizeof(msg) - 1, 1), "250 2.0.0 Ok: queued as X\r\n");
+	const char *want = "a\r\nbc\r\n\r\n\r\n\r\n";
+	assert_int_equal(f->r.committed.len, strlen(want));
+	assert_memory_equal(f->r.committed.data, want, strlen(want));
+	assert_true(f->r.info.bare_lf);
+	fx_free(f);
+}
+
+static void test_bad_hook_code(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	fx_to_data(f);
+	f->r.pend = 1;
+	fx_feed(f, ".\r\n");
+	struct smtp_reply r = { 99, "2.0.0 Ok" };
+	smtp_proto_resume(f->p, &r);
+	assert_string_equal(fx_take(f), "451 4.3.0 Error: internal error\r\n");
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -839,6 +897,9 @@ int main(void)
 		cmocka_unit_test(test_error_budget),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_shutdown_and_hook_sanitising),
+		cmocka_unit_test(test_refusal_greeting_and_null_hooks),
+		cmocka_unit_test(test_normalize_bare_cr_and_nul),
+		cmocka_unit_test(test_bad_hook_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
