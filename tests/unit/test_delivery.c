@@ -49,6 +49,8 @@ struct sink_cfg {
 	const char *dot_replies[8];  /* SMTP: [0]; LMTP: one per accepted rcpt */
 	size_t flood;                /* send this many bytes of "220-..." instead of a greeting */
 	int drop_after_mail;
+	int drop_in_data;            /* close right after the 354 */
+	int ipv6;                    /* listen on [::1] */
 	int no_dot_reply;
 };
 
@@ -198,6 +200,8 @@ static void sink_session(struct sink *s)
 			sink_write(s, rep);
 			if (rep[0] != '3')
 				continue;
+			if (s->cfg.drop_in_data)
+				goto out;
 			for (;;) {
 				if (sink_line(s, line, 200001) < 0)
 					goto out;
@@ -289,6 +293,19 @@ static struct sink *sink_start(const struct sink_cfg *cfg, int use_unix)
 		memcpy(sun.sun_path, s->upath, strlen(s->upath) + 1);
 		s->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 		assert_int_equal(bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	} else if (cfg->ipv6) {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+		socklen_t sl = sizeof(sin6);
+		sin6.sin6_addr = in6addr_loopback;
+		s->lfd = socket(AF_INET6, SOCK_STREAM, 0);
+		if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&sin6, sizeof(sin6)) != 0) {
+			if (s->lfd >= 0)
+				close(s->lfd);
+			free(s);
+			return NULL; /* no IPv6 here */
+		}
+		getsockname(s->lfd, (struct sockaddr *)&sin6, &sl);
+		s->port = ntohs(sin6.sin6_port);
 	} else {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		socklen_t sl = sizeof(sin);
@@ -580,7 +597,7 @@ static void test_smtp_dot_stuffing(void **st)
  * boundary must still be stuffed. */
 static void test_smtp_stuffing_boundaries(void **st)
 {
-	static const size_t ks[] = { 1024, 2048, 4096, 8192, 16384, 65536 };
+	static const size_t ks[] = { 1024, 2048, 4096, 8192, 16384, 65536, 100000 };
 
 	(void)st;
 	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
@@ -898,6 +915,59 @@ static void test_mail_refused_then_close(void **st)
 	sink_free(s);
 }
 
+static void test_smtp_drop_in_data(void **st)
+{
+	struct sink_cfg cfg = { .drop_in_data = 1 };
+	struct sink *s = sink_start(&cfg, 0);
+	const char *rc[] = { "a@t", "b@t" };
+	struct delivery_result res[2];
+	size_t n = 4 << 20;
+	char *big = malloc(n);
+
+	(void)st;
+	for (size_t i = 0; i < n; i++)
+		big[i] = (i % 70 == 69) ? '\n' : 'x';
+	assert_int_equal(run(s, "smtp", rc, 2, big, n, 5, res), -1);
+	sink_join(s);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(res[i].code, 451);
+		assert_non_null(strstr(res[i].text, "lost connection with 127.0.0.1:"));
+	}
+	sink_free(s);
+	free(big);
+}
+
+static void test_ipv6_and_unix_failures(void **st)
+{
+	struct sink_cfg cfg = { .ipv6 = 1, .pipelining = 1 };
+	struct sink *s = sink_start(&cfg, 0);
+	const char *rc[] = { "a@t" };
+	struct delivery_result res[1];
+	char url[100], want[100];
+	struct delivery_job job = { .url = url, .helo_name = "gw", .sender = "a@b", .rcpts = rc, .n_rcpts = 1,
+				    .data = MSG, .len = strlen(MSG), .timeout = 5 };
+
+	(void)st;
+	if (s != NULL) {
+		snprintf(url, sizeof(url), "smtp://[::1]:%d", s->port);
+		assert_int_equal(delivery_send(&job, res), 0);
+		sink_join(s);
+		assert_int_equal(res[0].code, 250);
+		snprintf(want, sizeof(want), "host [::1]:%d said: 250 2.0.0 queued", s->port);
+		assert_string_equal(res[0].text, want);
+		sink_free(s);
+	}
+	/* LMTP socket that does not exist. */
+	snprintf(url, sizeof(url), "lmtp:/nonexistent/mw-test.sock");
+	assert_int_equal(delivery_send(&job, res), -1);
+	assert_int_equal(res[0].code, 451);
+	assert_string_equal(res[0].text, "connect to /nonexistent/mw-test.sock: No such file or directory");
+	/* maildir URL with a relative path is refused as a bad URL. */
+	snprintf(url, sizeof(url), "maildir:relative");
+	assert_int_equal(delivery_send(&job, res), -1);
+	assert_int_equal(res[0].code, 451);
+}
+
 /* ---- maildir --------------------------------------------------------------- */
 
 static int files_in(const char *dir, char *first, size_t n)
@@ -1043,6 +1113,8 @@ int main(void)
 		cmocka_unit_test(test_starttls_failures),
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_partial_answers),
+		cmocka_unit_test(test_smtp_drop_in_data),
+		cmocka_unit_test(test_ipv6_and_unix_failures),
 		cmocka_unit_test(test_mail_refused_then_close),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_maildir_threads),
