@@ -17,20 +17,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char scratch[] = "/tmp/fuzz_spool_record-XXXXXX";
+
+static void scratch_unlink(void)
+{
+	unlink(scratch);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* One scratch file per process, rewritten for every input (a memfd
 	 * would need /proc/self/fd, a symlink the reader refuses to follow). */
 	static int fd = -1;
-	static char path[] = "/tmp/fuzz_spool_record-XXXXXX";
+	const char *path = scratch;
 	char err[128];
 	struct spool_file *f = NULL;
 
 	if (fd < 0) {
 		log_init(LOG_FATAL, 2);
-		fd = mkstemp(path);
+		fd = mkstemp(scratch);
 		if (fd < 0)
 			abort();
+		atexit(scratch_unlink);
 	}
 	int mem_rc = spool_verify_bytes(data, size);
 
