@@ -203,21 +203,23 @@ static void *track_main(void *arg)
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		if (t->head == NULL && !t->stop) {
-			int64_t now = mw_now();
-			if (now >= next_purge) {
-				pthread_mutex_unlock(&t->mu);
-				purge(t);
-				next_purge = now + TRACK_PURGE_EVERY;
-				pthread_mutex_lock(&t->mu);
-				continue;
-			}
+		/* Checked before every batch, so a steady stream of records
+		 * cannot postpone the purge; next_purge = 0 makes the first one
+		 * run before anything is written. */
+		int64_t now = mw_now();
+		if (now >= next_purge) {
+			pthread_mutex_unlock(&t->mu);
+			purge(t);
+			next_purge = now + TRACK_PURGE_EVERY;
+			pthread_mutex_lock(&t->mu);
+		}
+		if (t->head == NULL) {
+			if (t->stop)
+				break;
 			struct timespec until = { .tv_sec = (time_t)next_purge };
 			pthread_cond_timedwait(&t->wake, &t->mu, &until);
 			continue;
 		}
-		if (t->head == NULL && t->stop)
-			break;
 		/* Take up to TRACK_MAX_BATCH items so one commit stays short. */
 		struct item *batch = t->head, *last = batch;
 		size_t n = 1;

@@ -475,24 +475,22 @@ static void test_rcpt_stats(void **state)
 	assert_int_equal(iv, 3);
 }
 
-static void add_txn(struct store *s, const char *ref, const char *qid, int64_t ts,
-    const char *ip, const char *sender, const char *subject, const char *mid, const char *action)
+/* char * (not const) parameters: the record structs hold char *. */
+static void add_txn(struct store *s, char *ref, char *qid, int64_t ts, char *ip, char *sender,
+    char *subject, char *mid, char *action)
 {
 	struct store_log_txn t = {
-		.ref = (char *)ref, .qid = (char *)qid, .ts = ts, .client_ip = (char *)ip,
-		.helo = "mx.sender.example", .sender = (char *)sender, .from_hdr = (char *)sender,
-		.subject = (char *)subject, .message_id = (char *)mid, .size = 1234,
-		.action = (char *)action, .reply = "250 2.0.0 Ok", .tls = 1,
+		.ref = ref, .qid = qid, .ts = ts, .client_ip = ip, .helo = "mx.sender.example",
+		.sender = sender, .from_hdr = sender, .subject = subject, .message_id = mid,
+		.size = 1234, .action = action, .reply = "250 2.0.0 Ok", .tls = 1,
 	};
 	assert_int_equal(store_log_txn_add(s, &t), 0);
 }
 
-static void add_rcpt(struct store *s, const char *ref, int64_t ts, const char *rcpt,
-    const char *status)
+static void add_rcpt(struct store *s, char *ref, int64_t ts, char *rcpt, char *status)
 {
 	struct store_log_rcpt r = {
-		.ref = (char *)ref, .ts = ts, .rcpt = (char *)rcpt, .tenant = "acme",
-		.status = (char *)status, .reply = NULL,
+		.ref = ref, .ts = ts, .rcpt = rcpt, .tenant = "acme", .status = status, .reply = NULL,
 	};
 	assert_int_equal(store_log_rcpt_add(s, &r), 0);
 }
