@@ -123,7 +123,9 @@ fuzz-run: fuzz
 # A short run in `make check` so a broken harness is caught on every change.
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== fuzz smoke $$n"; \
-		$$f -max_total_time=20 -rss_limit_mb=1024 -timeout=5 tests/fuzz/seeds/$$n 2>&1 | tail -2; done
+		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+		$$f -max_total_time=20 -rss_limit_mb=1024 -timeout=5 $(FUZZ_BUILD)/corpus-$$n tests/fuzz/seeds/$$n \
+			2>&1 | tail -2; done
 
 bench: all
 	@scripts/deps.sh bench
