@@ -832,18 +832,54 @@ static int deliver_host(const struct delivery_job *job, struct delivery_result *
 
 /* ---- MX ----------------------------------------------------------------- */
 
-struct mx {
-	int pref;
-	char host[NS_MAXDNAME];
-};
+/* Parse an MX answer: 0 (n set), -1 malformed, -2 null MX (RFC 7505). */
+int delivery_mx_parse(const unsigned char *ans, int len, struct delivery_mx *mx, size_t max, size_t *n)
+{
+	ns_msg msg;
+
+	*n = 0;
+	if (ns_initparse(ans, len, &msg) < 0)
+		return -1;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		ns_rr rr;
+		struct delivery_mx m;
+		char name[NS_MAXDNAME];
+		size_t j;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return -1;
+		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+			continue;
+		m.pref = (ns_rr_rdata(rr)[0] << 8) | ns_rr_rdata(rr)[1];
+		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name, sizeof(name)) < 0)
+			return -1;
+		if (strlen(name) >= sizeof(m.host))
+			continue; /* not a usable host name */
+		memcpy(m.host, name, strlen(name) + 1);
+		if (m.host[0] == '\0' || strcmp(m.host, ".") == 0)
+			return -2; /* null MX: the domain takes no mail */
+		/* Bounded work whatever the answer holds (X15): keep the max
+		 * most preferred. */
+		if (*n == max) {
+			if (m.pref >= mx[max - 1].pref)
+				continue;
+			(*n)--;
+		}
+		/* Insertion sort by preference; equal ones keep answer order. */
+		for (j = *n; j > 0 && mx[j - 1].pref > m.pref; j--)
+			mx[j] = mx[j - 1];
+		mx[j] = m;
+		(*n)++;
+	}
+	return 0;
+}
 
 /* Look up MX records: 0 (n set; n == 0: none, use the domain itself),
  * -1 temporary failure, -2 permanent (no such domain, null MX). */
-static int mx_lookup(const char *domain, struct mx *mx, size_t max, size_t *n)
+static int mx_lookup(const char *domain, struct delivery_mx *mx, size_t max, size_t *n)
 {
 	struct __res_state st;
-	unsigned char *ans = NULL;
-	ns_msg msg;
+	unsigned char *ans;
 	int len, rc = -1;
 
 	*n = 0;
@@ -857,36 +893,9 @@ static int mx_lookup(const char *domain, struct mx *mx, size_t max, size_t *n)
 			rc = -2;
 		else if (st.res_h_errno == NO_DATA)
 			rc = 0;
-		goto out;
+	} else {
+		rc = delivery_mx_parse(ans, len, mx, max, n);
 	}
-	if (ns_initparse(ans, len, &msg) < 0)
-		goto out;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		ns_rr rr;
-		struct mx m;
-		size_t j;
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			goto out;
-		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
-			continue;
-		m.pref = (ns_rr_rdata(rr)[0] << 8) | ns_rr_rdata(rr)[1];
-		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, m.host, sizeof(m.host)) < 0)
-			goto out;
-		if (m.host[0] == '\0' || strcmp(m.host, ".") == 0) {
-			rc = -2; /* RFC 7505 null MX: the domain takes no mail */
-			goto out;
-		}
-		if (*n == max)
-			continue; /* bounded work whatever the answer holds */
-		/* Insertion sort by preference; equal ones keep answer order. */
-		for (j = *n; j > 0 && mx[j - 1].pref > m.pref; j--)
-			mx[j] = mx[j - 1];
-		mx[j] = m;
-		(*n)++;
-	}
-	rc = 0;
-out:
 	free(ans);
 	res_nclose(&st);
 	return rc;
@@ -894,7 +903,7 @@ out:
 
 static int deliver_mx(const struct delivery_job *job, struct delivery_result *res, const char *domain)
 {
-	struct mx *mx = xcalloc(MAX_MX, sizeof(*mx));
+	struct delivery_mx *mx = xcalloc(MAX_MX, sizeof(*mx));
 	size_t n = 0;
 	int rc = mx_lookup(domain, mx, MAX_MX, &n);
 

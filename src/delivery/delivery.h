@@ -65,6 +65,15 @@ struct smtp_reply {
  * final line within SMTP_REPLY_MAX bytes). */
 int smtp_reply_parse(const char *buf, size_t len, struct smtp_reply *r, size_t *used);
 
+/* MX answer parser (used by "mx:" delivery; exposed for tests).  Fills
+ * mx[0..*n) most preferred first, keeping at most max records.  Returns 0,
+ * -1 (malformed answer) or -2 (null MX, RFC 7505: the domain takes no mail). */
+struct delivery_mx {
+	int pref;
+	char host[256];
+};
+int delivery_mx_parse(const unsigned char *ans, int len, struct delivery_mx *mx, size_t max, size_t *n);
+
 /* maildir:/PATH delivery (delivery_send() calls it; exposed for tests). */
 int delivery_maildir(const struct delivery_job *job, const char *path, struct delivery_result *res);
 

@@ -510,6 +510,77 @@ static void test_reply_parser(void **st)
 	free(big);
 }
 
+/* A DNS answer for example.org MX with the given (preference, label)
+ * records; a label "" is the root (null MX). */
+static size_t mx_answer(unsigned char *p, const int *pref, const char *const *label, int n)
+{
+	static const unsigned char hdr[] = { 0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char q[] = { 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0, 0, 15, 0, 1 };
+	size_t o = 0;
+
+	memcpy(p, hdr, sizeof(hdr));
+	p[7] = (unsigned char)n;
+	o = sizeof(hdr);
+	memcpy(p + o, q, sizeof(q));
+	o += sizeof(q);
+	for (int i = 0; i < n; i++) {
+		size_t ll = strlen(label[i]);
+		/* name: pointer to the question; type MX, class IN, TTL 256 */
+		static const unsigned char rr[] = { 0xc0, 12, 0, 15, 0, 1, 0, 0, 1, 0 };
+		memcpy(p + o, rr, sizeof(rr));
+		o += sizeof(rr);
+		if (ll == 0) {
+			p[o++] = 0;
+			p[o++] = 3;
+			p[o++] = 0;
+			p[o++] = (unsigned char)pref[i];
+			p[o++] = 0;
+			continue;
+		}
+		p[o++] = 0;
+		p[o++] = (unsigned char)(2 + 1 + ll + 2);
+		p[o++] = 0;
+		p[o++] = (unsigned char)pref[i];
+		p[o++] = (unsigned char)ll;
+		memcpy(p + o, label[i], ll);
+		o += ll;
+		p[o++] = 0xc0; /* then the domain, by pointer */
+		p[o++] = 12;
+	}
+	return o;
+}
+
+static void test_mx_parse(void **st)
+{
+	unsigned char p[1024];
+	struct delivery_mx mx[4];
+	size_t n, len;
+	const int pref[] = { 20, 10, 30, 5 };
+	const char *const lbl[] = { "mx2", "mx1", "mx3", "mx0" };
+	const char *const nul[] = { "" };
+
+	(void)st;
+	len = mx_answer(p, pref, lbl, 3);
+	assert_int_equal(delivery_mx_parse(p, (int)len, mx, 4, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(mx[0].host, "mx1.example.org");
+	assert_int_equal(mx[0].pref, 10);
+	assert_string_equal(mx[1].host, "mx2.example.org");
+	assert_string_equal(mx[2].host, "mx3.example.org");
+	/* Capped at 2: the two most preferred survive, whatever the order. */
+	len = mx_answer(p, pref, lbl, 4);
+	assert_int_equal(delivery_mx_parse(p, (int)len, mx, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(mx[0].host, "mx0.example.org");
+	assert_string_equal(mx[1].host, "mx1.example.org");
+	/* Truncated answer: malformed. */
+	assert_int_equal(delivery_mx_parse(p, (int)len - 5, mx, 4, &n), -1);
+	assert_int_equal(delivery_mx_parse(p, 5, mx, 4, &n), -1);
+	/* Null MX (RFC 7505). */
+	len = mx_answer(p, pref, nul, 1);
+	assert_int_equal(delivery_mx_parse(p, (int)len, mx, 4, &n), -2);
+}
+
 /* ---- SMTP ------------------------------------------------------------------ */
 
 static void test_smtp_transcript(void **st)
@@ -1099,6 +1170,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_parse),
 		cmocka_unit_test(test_reply_parser),
+		cmocka_unit_test(test_mx_parse),
 		cmocka_unit_test(test_smtp_transcript),
 		cmocka_unit_test(test_smtp_dot_stuffing),
 		cmocka_unit_test(test_smtp_stuffing_boundaries),
