@@ -8,7 +8,10 @@ delivered (rejected_but_delivered == 0); a token whose connection died before
 the end-of-data reply is "unknown" and may or may not be delivered; a token
 whose DATA never ended must never be delivered. Duplicates are counted.
 
-Env: MW_DURABILITY_N (default 2000 acknowledged messages), MW_DURABILITY_THREADS (16).
+The load runs until both N messages were acknowledged and the server was
+killed MIN_KILLS times.
+Env: MW_DURABILITY_N (default 2000 acknowledged messages), MW_DURABILITY_KILLS (20),
+MW_DURABILITY_THREADS (16), MW_DURABILITY_SEED.
 """
 import os
 import random
@@ -24,6 +27,7 @@ from mwtest import maildir_messages, message, token
 
 N = int(os.environ.get("MW_DURABILITY_N", "2000"))
 THREADS = int(os.environ.get("MW_DURABILITY_THREADS", "16"))
+MIN_KILLS = int(os.environ.get("MW_DURABILITY_KILLS", "20"))
 RCPT = "carol@beta.test"
 
 
@@ -45,7 +49,7 @@ class Oracle:
 def client_loop(port, oracle, stop, rng):
     """One client thread: connect (retry while the server is down), send up to
     5 messages per connection, record each outcome."""
-    while not stop.is_set() and oracle.count_acked() < N:
+    while not stop.is_set():
         try:
             c = mwtest.Client(port, timeout=10)
         except OSError:
@@ -57,7 +61,7 @@ def client_loop(port, oracle, stop, rng):
             c.expect(220)
             c.cmd("EHLO load.example", 250)
             for _ in range(rng.randint(1, 5)):
-                if stop.is_set() or oracle.count_acked() >= N:
+                if stop.is_set():
                     break
                 tok = token()
                 body = ("x" * 70 + "\r\n") * rng.randint(5, 200)
@@ -129,10 +133,8 @@ def test_kill9_under_load_X1(make_server):
     kills = 0
     deadline = t0 + 240 * mwtest.SLOW
     try:
-        while oracle.count_acked() < N and time.monotonic() < deadline:
+        while (oracle.count_acked() < N or kills < MIN_KILLS) and time.monotonic() < deadline:
             time.sleep(rng.uniform(1.0, 3.0))
-            if oracle.count_acked() >= N:
-                break
             srv.kill()
             kills += 1
             time.sleep(rng.uniform(0.0, 0.3))
@@ -170,7 +172,7 @@ def test_kill9_under_load_X1(make_server):
     if reasons:
         print("explicit rejections:", reasons)
     assert len(oracle.acked) >= N, f"only {len(oracle.acked)} acknowledged in {load_s:.0f}s"
-    assert kills >= 5, "the chaos loop did not kill the server often enough"
+    assert kills >= min(5, MIN_KILLS), "the chaos loop did not kill the server often enough"
     assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
     assert rej_deliv == [], f"rejected but delivered: {[(t, oracle.rejected[t]) for t in rej_deliv[:5]]}"
     assert aborted_deliv == [], f"incomplete DATA delivered: {aborted_deliv[:5]}"
