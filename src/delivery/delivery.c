@@ -532,6 +532,8 @@ static void res_all_local(const struct delivery_job *job, struct delivery_result
  * control byte, or an angle bracket, would let it inject commands. */
 static int addr_ok(const char *a)
 {
+	if (a == NULL)
+		return 0;
 	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>')
 			return 0;
@@ -684,7 +686,7 @@ static int converse(struct session *s)
 	}
 	pipelining = (ext & SMTP_EXT_PIPELINING) != 0;
 
-	if (job->sender == NULL || !addr_ok(job->sender)) {
+	if (!addr_ok(job->sender)) {
 		res_all_local(job, res, 550, "5.1.7 bad sender address (control or angle bracket character)");
 		quit(c);
 		rc = 0;
