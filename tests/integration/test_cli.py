@@ -9,8 +9,10 @@ written here in the documented format (src/spool/spool.h).
 """
 import json
 import os
+import socket
 import struct
 import subprocess
+import time
 import zlib
 
 import pytest
@@ -264,7 +266,7 @@ def test_log_purge(cli):
 # ---- queue -----------------------------------------------------------------
 
 def spool_file(path, qid, rcpts, sender="alice@sender.example", ref="8KQ2-7Z4M", arrival=1795773600,
-               data=b"From: Alice <alice@sender.example>\r\nSubject: hi\r\n\r\nbody\r\n"):
+               deliver="smtp://127.0.0.1:2526", data=b"From: Alice <alice@sender.example>\r\nSubject: hi\r\n\r\nbody\r\n"):
     """Writes a committed spool file in the format of src/spool/spool.h."""
     out = bytearray()
     crc = 0
@@ -284,7 +286,7 @@ def spool_file(path, qid, rcpts, sender="alice@sender.example", ref="8KQ2-7Z4M",
     rec("H", b"mail.sender.example")
     rec("S", sender.encode())
     for addr, status in rcpts:
-        rec("R", b"\0".join([addr.encode(), addr.encode(), b"acme", b"smtp://127.0.0.1:2526"]), status)
+        rec("R", b"\0".join([addr.encode(), addr.encode(), b"acme", deliver.encode()]), status)
     rec("M", data)
     end_at = len(out)
     out.extend(b"X" + struct.pack(">I", 12) + struct.pack(">I", crc & 0xffffffff) + struct.pack(">Q", end_at))
@@ -332,3 +334,45 @@ def test_queue_list_show_delete(cli):
     assert not (qdir / "0000000000000000000A").exists()
     cli.fails(1, "queue", "show", "0000000000000000000A")
     assert [m["qid"] for m in cli.json("queue", "list")["queue"]] == ["0000000000000000000B"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_queue_flush_delete_with_server(cli):
+    """flush and delete go through the running server's control socket."""
+    dead = free_port()      # nothing listens: delivery defers and the message stays queued
+    cli.config.write_text(
+        f"[storage]\ndata_dir = {cli.data_dir}\n"
+        f"[smtp]\nlisten = 127.0.0.1:{free_port()}\n"
+        f"[admin]\nlisten = 127.0.0.1:{free_port()}\n"
+        f"[queue]\nretry_min = 1h\nretry_max = 2h\ndelivery_timeout = 2s\n")
+    qdir = cli.data_dir / "spool" / "queue"
+    qid = "0000000000000000000C"
+    spool_file(qdir, qid, [("bob@acme.test", " ")], deliver=f"smtp://127.0.0.1:{dead}")
+    log = open(cli.dir / "serve.log", "wb")
+    srv = subprocess.Popen([BIN, "-c", str(cli.config), "serve"], stdout=log, stderr=log, cwd=cli.dir)
+    try:
+        deadline = time.monotonic() + 20
+        while not (cli.data_dir / "control.sock").exists():
+            assert srv.poll() is None, (cli.dir / "serve.log").read_text()
+            assert time.monotonic() < deadline, "server did not open its control socket"
+            time.sleep(0.1)
+        p = cli.ok("queue", "flush")
+        assert "ok" in p.out
+        cli.fails(1, "queue", "flush", "0000000000000000000Z")
+        cli.fails(1, "queue", "delete", "0000000000000000000Z")
+        # the first attempt failed (connection refused) and the retry is an
+        # hour away: the message is still queued
+        assert qid in [m["qid"] for m in cli.json("queue", "list")["queue"]]
+        p = cli.ok("queue", "delete", qid)
+        assert "ok" in p.out
+        assert not (qdir / qid).exists()
+        cli.fails(1, "queue", "delete", qid)
+    finally:
+        srv.terminate()
+        srv.wait(timeout=20)
+        log.close()
