@@ -189,7 +189,9 @@ tenant_set(struct store *s, const struct cli_args *a)
 		}
 		if (r != 0) {
 			/* The store knows which keys exist; an unknown key is the
-			 * usual reason it refuses, so say which one. */
+			 * usual reason it refuses, so say which one.  XXX the store
+			 * API cannot tell that apart from a real storage error,
+			 * which therefore also exits 2 here. */
 			cli_err("tenant set %s: %s", key, store_error(s));
 			free(key);
 			return CLI_USAGE;
