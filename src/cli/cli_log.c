@@ -123,36 +123,14 @@ txn_json(const struct store_log_entry *e)
 	json_object_set_new(o, "action", cli_json_str(t->action));
 	json_object_set_new(o, "reply", cli_json_str(t->reply));
 	json_object_set_new(o, "tls", json_boolean(t->tls));
-	/* One entry per recipient with its latest state (what a script wants to
-	 * know: was it delivered?), and its whole history under "events".  The
-	 * store returns the events by time, so the last one seen is the latest. */
+	/* Every recipient event (the decision at RCPT/DATA, then each delivery
+	 * attempt), in time order as the store returns them: the history is
+	 * the point of tracking, and a script can take the last per rcpt. */
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		const struct store_log_rcpt *r = &e->rcpts[i];
-		json_t *cur = NULL;
-		size_t k;
-
-		json_array_foreach(rc, k, cur) {
-			const char *have = json_string_value(json_object_get(cur, "rcpt"));
-			if (r->rcpt != NULL && have != NULL && strcmp(have, r->rcpt) == 0)
-				break;
-			cur = NULL;
-		}
-		if (cur == NULL) {
-			/* Keys in their final order; values are filled in below. */
-			cur = json_pack("{s:o, s:n, s:n, s:n, s:n, s:n, s:o}", "rcpt", cli_json_str(r->rcpt),
-			    "time", "ts", "tenant", "status", "reply", "events", json_array());
-			json_array_append_new(rc, cur);
-		}
-		json_object_set_new(cur, "time", json_string(cli_time(r->ts, ts, sizeof(ts))));
-		json_object_set_new(cur, "ts", json_integer(r->ts));
-		if (r->tenant != NULL && r->tenant[0] != '\0')
-			json_object_set_new(cur, "tenant", cli_json_str(r->tenant));
-		else if (json_is_null(json_object_get(cur, "tenant")))
-			json_object_set_new(cur, "tenant", cli_json_str(r->tenant));
-		json_object_set_new(cur, "status", cli_json_str(r->status));
-		json_object_set_new(cur, "reply", cli_json_str(r->reply));
-		json_array_append_new(json_object_get(cur, "events"), json_pack("{s:o, s:I, s:o, s:o}",
+		json_array_append_new(rc, json_pack("{s:o, s:I, s:o, s:o, s:o, s:o}",
 		    "time", json_string(cli_time(r->ts, ts, sizeof(ts))), "ts", (json_int_t)r->ts,
+		    "rcpt", cli_json_str(r->rcpt), "tenant", cli_json_str(r->tenant),
 		    "status", cli_json_str(r->status), "reply", cli_json_str(r->reply)));
 	}
 	json_object_set_new(o, "recipients", rc);
