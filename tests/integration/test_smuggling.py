@@ -208,3 +208,27 @@ def test_one_message_per_transaction_P4(normalize):
     for tok in toks:
         assert len(sink.find(tok)) == 1
     assert [t for t in sink.txns if t.mail_from == "smuggled@x"] == []
+
+
+@pytest.mark.parametrize("k", [1000, 1024, 2048, 4096, 8192])
+def test_long_line_ending_in_dot_P19(normalize, k):
+    """A text line of k octets whose last char is '.': accepted and relayed
+    byte-identical, or refused 5xx; never split so that a piece starts with an
+    unstuffed dot (plan P19). k = 1000 (incl. CRLF) is the RFC limit: accepted."""
+    srv, sink = normalize
+    tok = token()
+    line = b"A" * (k - 3) + b"."            # + CRLF = k - 1 octets... plus the dot line below
+    data = message(tok, body="") + line + b"\r\n.\r\n" + b"A" * (k - 2) + b"\r\n"
+    with srv.session() as c:
+        r = c.send_mail("sender@example.org", ["alice@acme.test"], data)
+        c.cmd("QUIT", 221)
+    if k <= 1000:
+        assert r.code == 250, r.raw
+    if r.code != 250:
+        assert 500 <= r.code < 600, r.raw
+        return
+    t = sink.wait_for(tok)[0]
+    assert bare_cr_lf(t.raw) == []
+    for l in t.raw.split(b"\r\n"):
+        assert l != b".", "unstuffed dot line relayed"
+    assert t.data.endswith(data.rstrip(b"\r\n").split(b"\r\n\r\n", 1)[1]), "long lines not relayed byte-identical"
