@@ -637,6 +637,40 @@ static void test_log_limit_default(void **state)
 	store_log_entry_free(e, n);
 }
 
+/* A writer that holds the lock longer than busy_timeout: the other
+ * handle's writes fail with -1 and a reason (a tempfail for callers),
+ * while its reads - the RCPT path - go on (WAL). */
+static void test_locked_database(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = f->s, *b;
+	struct store_rcpt r;
+	char err[256];
+
+	populate(a);
+	assert_int_equal(store_user_add(a, "alice@example.com", NULL), 0);
+	b = store_open(&f->c, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_begin(b), 0);
+	assert_int_equal(store_tenant_add(b, "held", NULL), 0);
+
+	assert_int_equal(store_rcpt_lookup(a, "alice@example.com", &r), 0);
+	assert_int_equal(r.status, RCPT_VALID);
+	/* One wait only (5 s): the statistics update is the SMTP path's
+	 * write, and its BEGIN IMMEDIATE is where every write would wait. */
+	expect_err(a, store_rcpt_stat_add(a, "192.0.2.1", "x.example", 0, 7200), -1,
+	    "database is locked");
+
+	assert_int_equal(store_commit(b), 0);
+	store_close(b);
+	/* After the failures the handle is clean: no transaction left open. */
+	assert_int_equal(store_tenant_add(a, "other", NULL), 0);
+	struct store_tenant tt;
+	assert_int_equal(store_tenant_get(a, "held", &tt), 0);
+	free(tt.name);
+	free(tt.action);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -651,6 +685,7 @@ int main(void)
 		T(test_rcpt_stats),
 		T(test_log),
 		T(test_log_limit_default),
+		T(test_locked_database),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
