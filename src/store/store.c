@@ -294,6 +294,7 @@ int store_user_add(struct store *s, const char *address, const char *alias_of)
 		return -1;
 	}
 	if (alias_of != NULL) {
+		/* allow_catchall = 0: an alias must point at a mailbox. */
 		if (!norm_address(alias_of, t, sizeof(t), 0, &tdom)) {
 			store_seterr(s, "bad alias target '%s'", alias_of);
 			return -1;

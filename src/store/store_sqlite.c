@@ -162,6 +162,8 @@ struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__N];
 	int depth;              /* begin/commit nesting */
+	long fp_countdown;      /* failpoint: the Nth prepare/step fails; 0 = off */
+	int fp_fired;           /* the current error is the injected one */
 };
 
 static struct sq *SQ(struct store *s)
@@ -171,12 +173,39 @@ static struct sq *SQ(struct store *s)
 
 static void dberr(struct sq *q, const char *what)
 {
-	store_seterr(&q->base, "database error (%s): %s", what, sqlite3_errmsg(q->db));
+	store_seterr(&q->base, "database error (%s): %s", what,
+	    q->fp_fired ? "injected failure (MAILWARD_FAILPOINT)" : sqlite3_errmsg(q->db));
+	q->fp_fired = 0;
+}
+
+/*
+ * Failpoint for tests: with MAILWARD_FAILPOINT=store_step:N in the
+ * environment when a handle is opened, its Nth prepare or step (counted
+ * from the first call after open) fails as an I/O error would.  A test
+ * walks N = 1, 2, ... until the operation succeeds, which drives every
+ * database error path of that operation, including rollback.
+ */
+static int fp_hit(struct sq *q)
+{
+	if (q->fp_countdown > 0 && --q->fp_countdown == 0) {
+		q->fp_fired = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int step(struct sq *q, sqlite3_stmt *st)
+{
+	return fp_hit(q) ? SQLITE_IOERR : sqlite3_step(st);
 }
 
 /* The cached statement, prepared on first use; NULL + error on failure. */
 static sqlite3_stmt *stmt(struct sq *q, enum stmt_id id)
 {
+	if (q->st[id] == NULL && fp_hit(q)) {
+		dberr(q, "prepare");
+		return NULL;
+	}
 	if (q->st[id] == NULL &&
 	    sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &q->st[id],
 	    NULL) != SQLITE_OK) {
@@ -208,7 +237,7 @@ static char *coldup(sqlite3_stmt *st, int i)
 /* Run a statement that returns no rows.  0 or -1. */
 static int run(struct sq *q, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = step(q, st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		dberr(q, what);
 		done(st);
@@ -287,7 +316,7 @@ static int sq_tenant_add(struct store *s, const char *name, const char *action, 
 	bind_text(st, 1, name);
 	bind_text(st, 2, action);
 	sqlite3_bind_int64(st, 3, now);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
 		store_seterr(s, "tenant '%s' already exists", name);
 		done(st);
@@ -319,7 +348,7 @@ static int sq_tenant_get(struct store *s, const char *name, struct store_tenant 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, name);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		tenant_row(st, out);
 		done(st);
@@ -335,20 +364,16 @@ static int sq_tenant_get(struct store *s, const char *name, struct store_tenant 
 	return 1;
 }
 
-/* One integer from a one-row query with one text or integer parameter. */
-static int query_int(struct sq *q, enum stmt_id id, const char *text, int64_t num,
-    int64_t *out)
+/* One integer from a one-row query with one integer parameter. */
+static int query_int(struct sq *q, enum stmt_id id, int64_t num, int64_t *out)
 {
 	sqlite3_stmt *st = stmt(q, id);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	if (text != NULL)
-		bind_text(st, 1, text);
-	else
-		sqlite3_bind_int64(st, 1, num);
-	rc = sqlite3_step(st);
+	sqlite3_bind_int64(st, 1, num);
+	rc = step(q, st);
 	if (rc != SQLITE_ROW) {
 		dberr(q, "count");
 		done(st);
@@ -373,7 +398,7 @@ static int sq_tenant_remove(struct store *s, const char *name)
 	if (rc != 0)
 		goto fail;
 	rc = -1;
-	if (query_int(q, ST_TENANT_DOMCOUNT, NULL, t.id, &n) < 0)
+	if (query_int(q, ST_TENANT_DOMCOUNT, t.id, &n) < 0)
 		goto fail;
 	if (n > 0) {
 		store_seterr(s, "tenant '%s' still has %lld domain%s", name, (long long)n,
@@ -400,7 +425,8 @@ static int sq_tenant_set(struct store *s, const char *name, const char *key, con
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 
-	/* store.c only lets known keys through; each maps to a statement. */
+	/* store.c only lets known keys through; each maps to a statement.
+	 * This check is for a front end and back end that disagree (a bug). */
 	if (strcmp(key, "action") != 0) {
 		store_seterr(s, "unknown tenant setting '%s'", key);
 		return -1;
@@ -428,7 +454,7 @@ static int sq_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
 
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(q, st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 8;
 			v = xrealloc(v, cap * sizeof(*v));
@@ -457,7 +483,7 @@ static int domain_get(struct sq *q, const char *domain, int64_t *id, int64_t *te
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, domain);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		*tenant_id = sqlite3_column_int64(st, 1);
@@ -492,7 +518,7 @@ static int sq_domain_add(struct store *s, const char *domain, const char *tenant
 	bind_text(st, 1, domain);
 	sqlite3_bind_int64(st, 2, t.id);
 	bind_text(st, 3, deliver);
-	int src = sqlite3_step(st);
+	int src = step(q, st);
 	if (src == SQLITE_CONSTRAINT_UNIQUE) {
 		store_seterr(s, "domain '%s' already exists", domain);
 		done(st);
@@ -529,7 +555,7 @@ static int sq_domain_remove(struct store *s, const char *domain)
 	if (rc != 0)
 		goto fail;
 	rc = -1;
-	if (query_int(q, ST_DOMAIN_USERCOUNT, NULL, id, &n) < 0)
+	if (query_int(q, ST_DOMAIN_USERCOUNT, id, &n) < 0)
 		goto fail;
 	if (n > 0) {
 		store_seterr(s, "domain '%s' still has %lld user%s", domain, (long long)n,
@@ -560,7 +586,7 @@ static int sq_domain_list(struct store *s, const char *tenant, struct store_doma
 		return -1;
 	if (tenant != NULL)
 		bind_text(st, 1, tenant);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(q, st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 8;
 			v = xrealloc(v, cap * sizeof(*v));
@@ -593,7 +619,7 @@ static int user_get(struct sq *q, const char *address, char **alias_of, int64_t 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, address);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		*alias_of = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : coldup(st, 1);
 		*tenant_id = sqlite3_column_int64(st, 2);
@@ -641,10 +667,6 @@ static int sq_user_add(struct store *s, const char *address, const char *domain,
 			    target_alias);
 			goto fail;
 		}
-		if (alias_of[0] == '@') {
-			store_seterr(s, "alias target '%s' is a catch-all, not a mailbox", alias_of);
-			goto fail;
-		}
 		if (ttid != tid) {
 			store_seterr(s, "alias target '%s' belongs to another tenant", alias_of);
 			goto fail;
@@ -659,7 +681,7 @@ static int sq_user_add(struct store *s, const char *address, const char *domain,
 	else
 		sqlite3_bind_null(st, 2);
 	sqlite3_bind_int64(st, 3, did);
-	int src = sqlite3_step(st);
+	int src = step(q, st);
 	if (src == SQLITE_CONSTRAINT_UNIQUE) {
 		store_seterr(s, "user '%s' already exists", address);
 		done(st);
@@ -708,7 +730,7 @@ static int sq_user_list(struct store *s, const char *domain, struct store_user *
 		return -1;
 	if (domain != NULL)
 		bind_text(st, 1, domain);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(q, st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 8;
 			v = xrealloc(v, cap * sizeof(*v));
@@ -739,7 +761,7 @@ static int rcpt_user(struct sq *q, const char *address, const char *deliver_as,
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, address);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *alias = sqlite3_column_text(st, 0);
 		mw_strlcpy(out->canonical, alias ? (const char *)alias : deliver_as,
@@ -765,7 +787,7 @@ static int sq_rcpt_lookup(struct store *s, const char *address, const char *doma
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, domain);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc != SQLITE_ROW) {
 		done(st);
 		if (rc != SQLITE_DONE) {
@@ -832,7 +854,7 @@ static int sq_rcpt_stat_get(struct store *s, const char *kind, const char *key,
 	bind_text(st, 1, kind);
 	bind_text(st, 2, key);
 	sqlite3_bind_int64(st, 3, since_hour);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (step(q, st) != SQLITE_ROW) {
 		dberr(q, "rcpt stat get");
 		done(st);
 		return -1;
@@ -959,7 +981,7 @@ static int load_entry(struct sq *q, const char *ref, int64_t ts, struct store_lo
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, ref);
-	rc = sqlite3_step(st);
+	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		log_txn_row(st, &e->txn);
 	} else {
@@ -983,7 +1005,7 @@ static int load_entry(struct sq *q, const char *ref, int64_t ts, struct store_lo
 	if ((st = stmt(q, ST_LOG_RCPT_BY_REF)) == NULL)
 		return -1;
 	bind_text(st, 1, ref);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(q, st)) == SQLITE_ROW) {
 		if (e->n_rcpts == cap) {
 			cap = cap ? cap * 2 : 4;
 			e->rcpts = xrealloc(e->rcpts, cap * sizeof(*e->rcpts));
@@ -1070,7 +1092,7 @@ static int sq_log_search(struct store *s, const struct store_log_query *qr,
 	p_num(&sql, &p, " ORDER BY ets DESC, e.ref LIMIT ?",
 	    qr->limit > INT64_MAX ? INT64_MAX : (int64_t)qr->limit);
 
-	if (sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+	if (fp_hit(q) || sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
 		dberr(q, "log search");
 		goto out;
 	}
@@ -1084,7 +1106,7 @@ static int sq_log_search(struct store *s, const struct store_log_query *qr,
 	 * this one must be finished before we return anyway. */
 	struct { char *ref; int64_t ts; } *refs = NULL;
 	size_t nrefs = 0, rcap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(q, st)) == SQLITE_ROW) {
 		if (nrefs == rcap) {
 			rcap = rcap ? rcap * 2 : 16;
 			refs = xrealloc(refs, rcap * sizeof(*refs));
@@ -1248,6 +1270,9 @@ struct store *store_sqlite_open(const struct conf *c, char *err, size_t errlen)
 	conf_path(c, "mailward.db", path, sizeof(path));
 	q = xcalloc(1, sizeof(*q));
 	q->base.ops = &sqlite_ops;
+	const char *fp = getenv("MAILWARD_FAILPOINT");
+	if (fp != NULL && strncmp(fp, "store_step:", 11) == 0)
+		q->fp_countdown = strtol(fp + 11, NULL, 10);
 	/* One handle per thread (store.h), so SQLite's own mutexes are waste. */
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

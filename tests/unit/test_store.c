@@ -671,6 +671,149 @@ static void test_locked_database(void **state)
 	free(tt.action);
 }
 
+/* Operations driven through every database failure point. */
+enum fp_op {
+	FP_TENANT_ADD, FP_TENANT_REMOVE, FP_TENANT_GET, FP_TENANT_SET, FP_TENANT_LIST,
+	FP_DOMAIN_ADD, FP_DOMAIN_REMOVE, FP_DOMAIN_LIST, FP_USER_ADD, FP_USER_REMOVE,
+	FP_USER_LIST, FP_RCPT_LOOKUP, FP_STAT_ADD, FP_STAT_GET, FP_LOG_TXN, FP_LOG_RCPT,
+	FP_LOG_SEARCH, FP_LOG_PURGE, FP_BATCH, FP__N
+};
+
+static int fp_run(struct store *s, enum fp_op op)
+{
+	struct store_tenant t;
+	struct store_tenant *tl;
+	struct store_domain *dl;
+	struct store_user *ul;
+	struct store_log_entry *e;
+	struct store_rcpt r;
+	size_t n;
+	int64_t a, b;
+	int rc = -1;
+
+	switch (op) {
+	case FP_TENANT_ADD: return store_tenant_add(s, "newt", NULL);
+	case FP_TENANT_REMOVE: return store_tenant_remove(s, "spare");
+	case FP_TENANT_GET:
+		rc = store_tenant_get(s, "acme", &t);
+		if (rc == 0) {
+			free(t.name);
+			free(t.action);
+		}
+		return rc;
+	case FP_TENANT_SET: return store_tenant_set(s, "acme", "action", "quarantine");
+	case FP_TENANT_LIST:
+		rc = store_tenant_list(s, &tl, &n);
+		if (rc == 0)
+			store_tenant_free(tl, n);
+		return rc;
+	case FP_DOMAIN_ADD: return store_domain_add(s, "new.example", "acme", "smtp://h:25");
+	case FP_DOMAIN_REMOVE: return store_domain_remove(s, "spare.example");
+	case FP_DOMAIN_LIST:
+		rc = store_domain_list(s, NULL, &dl, &n);
+		if (rc == 0)
+			store_domain_free(dl, n);
+		return rc;
+	case FP_USER_ADD: return store_user_add(s, "al@example.com", "alice@example.com");
+	case FP_USER_REMOVE: return store_user_remove(s, "bob@example.com");
+	case FP_USER_LIST:
+		rc = store_user_list(s, NULL, &ul, &n);
+		if (rc == 0)
+			store_user_free(ul, n);
+		return rc;
+	case FP_RCPT_LOOKUP:
+		rc = store_rcpt_lookup(s, "anyone@beta.org", &r);
+		return rc == 0 && r.status != RCPT_VALID ? -2 : rc;
+	case FP_STAT_ADD: return store_rcpt_stat_add(s, "192.0.2.1", "x.example", 0, 3600);
+	case FP_STAT_GET: return store_rcpt_stat_get(s, "ip", "192.0.2.1", 0, &a, &b);
+	case FP_LOG_TXN: {
+		struct store_log_txn x = { .ref = "FAIL-2222", .ts = 100 };
+		return store_log_txn_add(s, &x);
+	}
+	case FP_LOG_RCPT: {
+		struct store_log_rcpt x = { .ref = "FAIL-2222", .ts = 100 };
+		return store_log_rcpt_add(s, &x);
+	}
+	case FP_LOG_SEARCH: {
+		struct store_log_query q = { 0 };
+		rc = store_log_search(s, &q, &e, &n);
+		if (rc == 0) {
+			if (n != 3) /* OLDX, ORPH, and FAIL from the ops before */
+				rc = -2;
+			store_log_entry_free(e, n);
+		}
+		return rc;
+	}
+	case FP_LOG_PURGE: return store_log_purge(s, 50, &a);
+	case FP_BATCH: {
+		struct store_log_txn x = { .ref = "BTCH-2222", .ts = 100 };
+		if (store_begin(s) < 0)
+			return -1;
+		if (store_log_txn_add(s, &x) < 0 || store_log_txn_add(s, &x) < 0) {
+			store_commit(s);
+			return -1;
+		}
+		return store_commit(s);
+	}
+	case FP__N: break;
+	}
+	return rc;
+}
+
+static void test_failpoints(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char err[256], fp[40];
+
+	populate(s);
+	assert_int_equal(store_tenant_add(s, "spare", NULL), 0);
+	assert_int_equal(store_domain_add(s, "spare.example", "acme", "smtp://h:25"), 0);
+	assert_int_equal(store_user_add(s, "alice@example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "bob@example.com", NULL), 0);
+	assert_int_equal(store_user_add(s, "@beta.org", NULL), 0);
+	struct store_log_txn x = { .ref = "OLDX-2222", .ts = 10 };
+	assert_int_equal(store_log_txn_add(s, &x), 0);
+	struct store_log_rcpt y = { .ref = "ORPH-2222", .ts = 20 };
+	assert_int_equal(store_log_rcpt_add(s, &y), 0);
+
+	for (int op = 0; op < FP__N; op++) {
+		int n, rc = -1;
+		for (n = 1; n < 50; n++) {
+			snprintf(fp, sizeof(fp), "store_step:%d", n);
+			setenv("MAILWARD_FAILPOINT", fp, 1);
+			struct store *h = store_open(&f->c, err, sizeof(err));
+			unsetenv("MAILWARD_FAILPOINT");
+			assert_non_null(h);
+			rc = fp_run(h, (enum fp_op)op);
+			if (rc == -1 && strstr(store_error(h), "injected failure") == NULL)
+				fail_msg("op %d step %d: unexpected error '%s'", op, n, store_error(h));
+			/* The failure left no transaction behind: the clean handle
+			 * can write at once (a held lock would wait 5 s, then fail). */
+			assert_int_equal(store_rcpt_stat_add(s, "198.51.100.1", "", 1, 0), 0);
+			store_close(h);
+			if (rc != -1)
+				break;
+		}
+		if (rc != 0)
+			fail_msg("op %d: rc %d after %d failure points", op, rc, n - 1);
+		assert_true(n > 1); /* at least one failure point was hit */
+	}
+	/* The successful runs took effect exactly once. */
+	struct store_tenant t;
+	assert_int_equal(store_tenant_get(s, "spare", &t), 1);
+	assert_int_equal(store_rcpt_stat_add(s, NULL, "", 1, 0), 0);
+	int64_t v, iv;
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", 0, &v, &iv), 0);
+	assert_int_equal(iv, 1);
+	struct store_log_query q = { .ref = "BTCH-2222" };
+	struct store_log_entry *e;
+	size_t ne;
+	assert_int_equal(store_log_search(s, &q, &e, &ne), 0);
+	assert_int_equal(ne, 1);
+	store_log_entry_free(e, ne);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -686,6 +829,7 @@ int main(void)
 		T(test_log),
 		T(test_log_limit_default),
 		T(test_locked_database),
+		T(test_failpoints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
