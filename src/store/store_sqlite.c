@@ -1223,29 +1223,36 @@ static int get_int_cb(void *arg, int ncol, char **vals, char **names)
 	return 0;
 }
 
-/* Create or upgrade the schema.  Inside BEGIN IMMEDIATE so two processes
- * opening a fresh data_dir at once cannot both create it. */
+/* Create or upgrade the schema.  The common case (already current) only
+ * reads, so opening a handle never waits for another process's write
+ * lock; a change runs inside BEGIN IMMEDIATE, re-reading the version there,
+ * so two processes opening a fresh data_dir at once cannot both create it. */
 static int migrate(struct sq *q, char *err, size_t errlen)
 {
 	int64_t version = 0;
 	char *msg = NULL;
 
-	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(q->db, "PRAGMA user_version", get_int_cb, &version, &msg) != SQLITE_OK)
+	if (sqlite3_exec(q->db, "PRAGMA user_version", get_int_cb, &version, &msg) != SQLITE_OK)
 		goto fail;
+	if (version < SCHEMA_VERSION) {
+		if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(q->db, "PRAGMA user_version", get_int_cb, &version, &msg) != SQLITE_OK)
+			goto fail;
+	}
 	if (version > SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema version %lld is newer than this mailward "
 		    "understands (%d)", (long long)version, SCHEMA_VERSION);
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		if (sqlite3_get_autocommit(q->db) == 0)
+			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	if (sqlite3_get_autocommit(q->db) != 0)
+		return 0; /* current: nothing to do */
 	if (version < 1 && sqlite3_exec(q->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	/* Later versions: if (version < 2) { ALTER ... } and so on. */
-	if (version < SCHEMA_VERSION &&
-	    sqlite3_exec(q->db, "PRAGMA user_version = 1", NULL, NULL, &msg) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(q->db, "PRAGMA user_version = 1", NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:

@@ -190,6 +190,8 @@ static void test_types(void **state)
 	expect_set_err(&c, "limits", "max_message_size", "M", "is not a size");
 	expect_set_err(&c, "limits", "max_message_size", "-1M", "is not a size");
 	expect_set_err(&c, "limits", "max_message_size", "99999999999999G", "is not a size");
+	expect_set_err(&c, "limits", "max_message_size", "1234567890123456789012345678901234k",
+	    "is not a size");
 	/* durations */
 	expect_set_ok(&c, "limits", "idle_timeout", "30s");
 	assert_int_equal(c.idle_timeout, 30);
@@ -316,6 +318,7 @@ static void test_load_errors(void **state)
 	/* The first error wins, syntax or value. */
 	expect_load_err(f, "[smtp]\nfoo = 1\nbar\n", "2: [smtp] unknown key 'foo'");
 	expect_load_err(f, "[smtp]\nbar\nfoo = 1\n", "2: syntax error (expected [section] or key = value)");
+	expect_load_err(f, "[smtp]\nfoo = 1\nbar = 2\n", "2: [smtp] unknown key 'foo'");
 	/* Two keys that only conflict together: reported at the later one. */
 	expect_load_err(f, "[queue]\nretry_max = 1m\nretry_min = 2m\n",
 	    "3: [queue] retry_min (120s) is above retry_max (60s)");
@@ -348,6 +351,18 @@ static void test_load_buffer_and_missing_file(void **state)
 	assert_int_equal(conf_load_buffer(&c, "mem", part, sizeof(part) - 4, err, sizeof(err)), 0);
 	assert_int_equal(c.max_errors, 3);
 	assert_int_equal(conf_load_buffer(&c, "mem", "", 0, err, sizeof(err)), 0);
+
+	/* A file too big to be a configuration is refused before parsing. */
+	FILE *fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 120000; i++)
+		fputs("; padding\n", fp);
+	fclose(fp);
+	assert_int_equal(conf_load(&c, f->path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is larger than 1048576 bytes"));
+	/* A directory opens but cannot be read. */
+	assert_int_equal(conf_load(&c, f->dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Is a directory"));
 
 	char path[200];
 	snprintf(path, sizeof(path), "%s/missing.ini", f->dir);

@@ -208,6 +208,112 @@ static void test_open_failure_and_store_errors(void **state)
 	assert_int_equal(count_entries(&f->c, &q, NULL), 1);
 }
 
+/* Count occurrences of needle in the file at path. */
+static int count_in_file(const char *path, const char *needle)
+{
+	char buf[65536];
+	FILE *fp = fopen(path, "r");
+	size_t n;
+	int cnt = 0;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+		cnt++;
+	return cnt;
+}
+
+/*
+ * A database failure at each point of the thread's work (purge, begin,
+ * each insert, commit): every record is either in the database or named
+ * in the text log as dropped - never silently lost - and the thread goes on.
+ */
+static void test_store_failure_points(void **state)
+{
+	struct fx *f = *state;
+	char err[256], fp[40], logpath[128];
+	int saw_purge_fail = 0, saw_commit_drop = 0;
+
+	snprintf(logpath, sizeof(logpath), "%s/log.txt", f->dir);
+	for (int n = 1; n <= 16; n++) {
+		char ref[16];
+		FILE *lf = fopen(logpath, "w");
+		assert_non_null(lf);
+		log_init(LOG_INFO, fileno(lf));
+		snprintf(fp, sizeof(fp), "store_step:%d", n);
+		setenv("MAILWARD_FAILPOINT", fp, 1);
+		struct track *t = track_open(&f->c, err, sizeof(err));
+		unsetenv("MAILWARD_FAILPOINT");
+		assert_non_null(t);
+		snprintf(ref, sizeof(ref), "F%03d-AAAA", n);
+		struct store_log_txn x = { .ref = ref, .ts = mw_now(), .action = "accepted" };
+		struct store_log_rcpt r = { .ref = ref, .ts = mw_now(), .rcpt = "a@b.example",
+			.status = "accepted" };
+		track_txn(t, &x);
+		track_rcpt(t, &r);
+		track_sync(t);
+		track_close(t);
+		log_init(LOG_INFO, 2);
+		fclose(lf);
+
+		struct store_log_query q = { .ref = ref };
+		size_t rcpts;
+		size_t found = count_entries(&f->c, &q, &rcpts);
+		int dropped_txn = count_in_file(logpath, "track drop txn");
+		int dropped_rcpt = count_in_file(logpath, "track drop rcpt");
+		/* The txn row: written, or reported (a failed commit reports both). */
+		int txn_written = found == 1 && dropped_txn == 0;
+		if (!txn_written && dropped_txn == 0)
+			fail_msg("step %d: txn neither written nor reported", n);
+		if (rcpts == 0 && dropped_rcpt == 0)
+			fail_msg("step %d: rcpt neither written nor reported", n);
+		saw_purge_fail |= count_in_file(logpath, "track purge failed");
+		saw_commit_drop |= dropped_txn && dropped_rcpt;
+	}
+	assert_true(saw_purge_fail);
+	assert_true(saw_commit_drop);
+}
+
+/* While the database is stuck, memory stays bounded: records beyond the
+ * queue limit (100000) are reported and dropped, the rest written later. */
+static void test_queue_bound(void **state)
+{
+	struct fx *f = *state;
+	char err[256], logpath[128], ref[16];
+	struct store *b;
+
+	/* Hold the write lock: the thread's first purge waits on it. */
+	b = store_open(&f->c, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_begin(b), 0);
+	assert_int_equal(store_tenant_add(b, "lock", NULL), 0);
+
+	snprintf(logpath, sizeof(logpath), "%s/log.txt", f->dir);
+	FILE *lf = fopen(logpath, "w");
+	assert_non_null(lf);
+	log_init(LOG_INFO, fileno(lf));
+	struct track *t = track_open(&f->c, err, sizeof(err));
+	assert_non_null(t);
+	for (int i = 0; i < 100005; i++) {
+		snprintf(ref, sizeof(ref), "Q%06d", i);
+		struct store_log_rcpt r = { .ref = ref, .ts = 1, .status = "accepted" };
+		track_rcpt(t, &r);
+	}
+	assert_int_equal(store_commit(b), 0);
+	store_close(b);
+	track_sync(t);
+	track_close(t);
+	log_init(LOG_INFO, 2);
+	fclose(lf);
+	assert_int_equal(count_in_file(logpath, "reason=queue full"), 5);
+	struct store_log_query q = { .ref = "Q099999", .limit = 1 };
+	assert_int_equal(count_entries(&f->c, &q, NULL), 1);
+	q.ref = "Q100000";
+	assert_int_equal(count_entries(&f->c, &q, NULL), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -216,6 +322,8 @@ int main(void)
 		T(test_concurrent_producers_and_close_drains),
 		T(test_purge_at_start),
 		T(test_open_failure_and_store_errors),
+		T(test_store_failure_points),
+		T(test_queue_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
