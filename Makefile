@@ -9,6 +9,8 @@
 #   make docs       regenerate docs/config.md from the configuration table
 
 BUILD ?= build/release
+# Debian's interpreter: the test tools (python3-pytest) are Debian packages.
+PYTHON ?= /usr/bin/python3
 SAN ?= 0
 CC ?= cc
 
@@ -75,7 +77,7 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 
 integration: $(BUILD)/mailward
 	$(SAN_ENV) MAILWARD_BIN=$(abspath $(BUILD)/mailward) \
-		python3 -m pytest -q -p no:cacheprovider tests/integration
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 test: unit integration
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -71,6 +72,7 @@ struct session {
 	uint64_t id;
 	struct smtp_listener *l;
 	struct bufferevent *bev;
+	evutil_socket_t fd;      /* owned here: TLS replaces bev on the same socket */
 	struct smtp_proto *proto;
 	char ref[REFID_LEN + 1];
 	int ref_used;            /* a transaction was logged under ref: next MAIL gets a new one */
@@ -516,7 +518,6 @@ static void session_pump(struct session *s)
 		/* Plaintext pipelined behind STARTTLS must never be read as if it had
 		 * come through TLS (CVE-2011-0411). */
 		evbuffer_drain(in, evbuffer_get_length(in));
-		session_write_output(s);
 		session_start_tls(s);
 		return;
 	}
@@ -546,6 +547,7 @@ static void session_on_event(struct bufferevent *bev, short what, void *arg)
 		log_info(s->ref, "smtp starttls ip=%s version=%s", s->ip,
 		    SSL_get_version(bufferevent_openssl_get_ssl(s->bev)));
 		session_set_timeouts(s);
+		session_pump(s);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
@@ -569,18 +571,69 @@ static void session_on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Write out what is still owed in plaintext (the 220 among it) before TLS
+ * takes over the socket: a few hundred bytes, so a short blocking write. */
+static int send_all(evutil_socket_t fd, const char *p, size_t len, int64_t deadline)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if ((n < 0 && errno != EAGAIN && errno != EINTR) || mw_mono_ms() > deadline)
+			return -1;
+		struct pollfd pfd = { fd, POLLOUT, 0 };
+		poll(&pfd, 1, 100);
+	}
+	return 0;
+}
+
+static int session_flush_plain(struct session *s)
+{
+	/* A socket bufferevent freezes the front of its output buffer (no
+	 * draining, no copyout), so what it still holds is read with peek and
+	 * sent here, followed by the proto's pending replies (the 220); the old
+	 * bufferevent is then freed with its copy. */
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	int64_t deadline = mw_mono_ms() + 10000;
+	int n = evbuffer_peek(out, -1, NULL, NULL, 0);
+	if (n > 0) {
+		struct evbuffer_iovec *v = xcalloc((size_t)n, sizeof(*v));
+		evbuffer_peek(out, -1, NULL, v, n);
+		for (int i = 0; i < n; i++)
+			if (send_all(s->fd, v[i].iov_base, v[i].iov_len, deadline) < 0) {
+				free(v);
+				return -1;
+			}
+		free(v);
+	}
+	size_t len;
+	const char *pending = smtp_proto_output(s->proto, &len);
+	if (send_all(s->fd, pending, len, deadline) < 0)
+		return -1;
+	smtp_proto_output_consumed(s->proto, len);
+	return 0;
+}
+
+/* The TLS bufferevent reads the socket itself rather than filtering the
+ * plaintext one: a filter can sit on a record that arrived together with
+ * the client's Finished message and never report it. */
 static void session_start_tls(struct session *s)
 {
-	SSL *ssl = SSL_new(s->l->tls);
-	struct bufferevent *tb = ssl ? bufferevent_openssl_filter_new(s->l->base, s->bev, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	SSL *ssl = NULL;
+	struct bufferevent *tb = NULL;
+	if (session_flush_plain(s) == 0 && (ssl = SSL_new(s->l->tls)) != NULL)
+		tb = bufferevent_openssl_socket_new(s->l->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
 	if (tb == NULL) {
 		if (ssl)
 			SSL_free(ssl);
 		log_error(s->ref, "smtp starttls error=\"cannot set up TLS\"");
-		session_close(s);
+		session_free(s);
 		return;
 	}
+	bufferevent_free(s->bev);
 	s->bev = tb;
 	bufferevent_setcb(tb, session_on_read, session_on_written, session_on_event, s);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
@@ -613,6 +666,7 @@ static void session_free(struct session *s)
 		event_free(s->deadline);
 	if (s->bev)
 		bufferevent_free(s->bev);
+	evutil_closesocket(s->fd);
 	smtp_proto_free(s->proto);
 	free(s);
 }
@@ -719,7 +773,8 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	refgen_next_ref(l->refs, s->ref);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->fd = fd;
+	s->bev = bufferevent_socket_new(l->base, fd, 0);
 	struct smtp_hooks hooks = {
 		.ctx = s,
 		.helo = hook_helo,
