@@ -106,7 +106,7 @@ enum stmt_id {
 	ST_TENANT_SET_ACTION,
 	ST_DOMAIN_ADD, ST_DOMAIN_GET, ST_DOMAIN_USERCOUNT, ST_DOMAIN_DEL, ST_DOMAIN_LIST,
 	ST_USER_ADD, ST_USER_GET, ST_USER_DEL, ST_USER_LIST,
-	ST_RCPT_DOMAIN, ST_RCPT_USER,
+	ST_RCPT_LOOKUP,
 	ST_STAT_ADD, ST_STAT_GET,
 	ST_LOG_TXN_ADD, ST_LOG_RCPT_ADD, ST_LOG_TXN_BY_REF, ST_LOG_RCPT_BY_REF,
 	ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT,
@@ -136,9 +136,13 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_USER_LIST] = "SELECT u.address, u.alias_of, t.name FROM \"user\" u "
 		"JOIN domain d ON d.id = u.domain_id JOIN tenant t ON t.id = d.tenant_id "
 		"WHERE ?1 IS NULL OR d.domain = ?1 ORDER BY d.domain, u.address",
-	[ST_RCPT_DOMAIN] = "SELECT d.deliver, t.id, t.name FROM domain d "
-		"JOIN tenant t ON t.id = d.tenant_id WHERE d.domain = ?1",
-	[ST_RCPT_USER] = "SELECT alias_of FROM \"user\" WHERE address = ?1",
+	/* One statement, so one read transaction per RCPT: the domain row,
+	 * plus the exact user row (preferred) or else the catch-all row. */
+	[ST_RCPT_LOOKUP] = "SELECT d.deliver, t.id, t.name, u.address, u.alias_of FROM domain d "
+		"JOIN tenant t ON t.id = d.tenant_id "
+		"LEFT JOIN \"user\" u ON u.address = "
+		"coalesce((SELECT address FROM \"user\" WHERE address = ?1), ?2) "
+		"WHERE d.domain = ?3",
 	[ST_STAT_ADD] = "INSERT INTO rcpt_stat(kind, key, hour, valid, invalid) "
 		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, key, hour) DO UPDATE SET "
 		"valid = valid + excluded.valid, invalid = invalid + excluded.invalid",
@@ -751,42 +755,18 @@ static int sq_user_list(struct store *s, const char *domain, struct store_user *
 	return 0;
 }
 
-/* 1 + *canonical filled when address has a user row; 0 if none; -1. */
-static int rcpt_user(struct sq *q, const char *address, const char *deliver_as,
-    struct store_rcpt *out)
+static int sq_rcpt_lookup(struct store *s, const char *address, const char *domain,
+    const char *catchall, struct store_rcpt *out)
 {
-	sqlite3_stmt *st = stmt(q, ST_RCPT_USER);
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_RCPT_LOOKUP);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, address);
-	rc = step(q, st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *alias = sqlite3_column_text(st, 0);
-		mw_strlcpy(out->canonical, alias ? (const char *)alias : deliver_as,
-		    sizeof(out->canonical));
-		done(st);
-		return 1;
-	}
-	done(st);
-	if (rc != SQLITE_DONE) {
-		dberr(q, "rcpt lookup");
-		return -1;
-	}
-	return 0;
-}
-
-static int sq_rcpt_lookup(struct store *s, const char *address, const char *domain,
-    const char *catchall, struct store_rcpt *out)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, ST_RCPT_DOMAIN);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, domain);
+	bind_text(st, 2, catchall);
+	bind_text(st, 3, domain);
 	rc = step(q, st);
 	if (rc != SQLITE_ROW) {
 		done(st);
@@ -800,15 +780,17 @@ static int sq_rcpt_lookup(struct store *s, const char *address, const char *doma
 	mw_strlcpy(out->deliver, (const char *)sqlite3_column_text(st, 0), sizeof(out->deliver));
 	out->tenant_id = sqlite3_column_int64(st, 1);
 	mw_strlcpy(out->tenant, (const char *)sqlite3_column_text(st, 2), sizeof(out->tenant));
+	if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+		out->status = RCPT_UNKNOWN_USER;
+	} else {
+		/* An alias (or a catch-all pointing at a mailbox) resolves to its
+		 * target; otherwise the address itself is delivered to. */
+		const unsigned char *alias = sqlite3_column_text(st, 4);
+		out->status = RCPT_VALID;
+		mw_strlcpy(out->canonical, alias ? (const char *)alias : address,
+		    sizeof(out->canonical));
+	}
 	done(st);
-
-	/* Exact address first; a catch-all only covers the rest. */
-	rc = rcpt_user(q, address, address, out);
-	if (rc == 0)
-		rc = rcpt_user(q, catchall, address, out);
-	if (rc < 0)
-		return -1;
-	out->status = rc == 1 ? RCPT_VALID : RCPT_UNKNOWN_USER;
 	return 0;
 }
 
