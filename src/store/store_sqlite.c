@@ -1008,14 +1008,90 @@ static int load_entry(struct sq *q, const char *ref, int64_t ts, struct store_lo
 	return 0;
 }
 
+/* Candidate refs of a search, newest first. */
+struct hits {
+	struct hit { char *ref; int64_t ts; } *v;
+	size_t n, cap;
+};
+
+static void hits_free(struct hits *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].ref);
+	free(h->v);
+}
+
+/* Bind p to st, run it, append (ref, ts) rows to h.  0 or -1. */
+static int collect(struct sq *q, const char *sql, const struct params *p, struct hits *h)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (fp_hit(q) || sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		dberr(q, "log search");
+		return -1;
+	}
+	for (int i = 0; i < p->n; i++) {
+		if (p->is_num[i])
+			sqlite3_bind_int64(st, i + 1, p->num[i]);
+		else
+			bind_text(st, i + 1, p->text[i]);
+	}
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (h->n == h->cap) {
+			h->cap = h->cap ? h->cap * 2 : 16;
+			h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+		}
+		h->v[h->n].ref = coldup(st, 0);
+		h->v[h->n].ts = sqlite3_column_int64(st, 1);
+		h->n++;
+	}
+	if (rc != SQLITE_DONE)
+		dberr(q, "log search");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The filters on recipients and action, as tests on ref_col. */
+static void rcpt_filters(struct buf *sql, struct params *p, const struct store_log_query *qr,
+    const char *ref_col, const char *action_col)
+{
+	char frag[256];
+
+	/* Not correlated: SQLite runs the substring scan once and probes the
+	 * result per candidate, instead of a LIKE per candidate's events. */
+	if (set(qr->recipient)) {
+		snprintf(frag, sizeof(frag), " AND %s IN (SELECT r3.ref FROM log_rcpt r3 WHERE "
+		    "r3.rcpt LIKE ? ESCAPE '\\')", ref_col);
+		p_text(sql, p, frag, like_pattern(p, qr->recipient));
+	}
+	if (set(qr->action)) {
+		if (action_col != NULL) {
+			snprintf(frag, sizeof(frag), " AND (%s = ?", action_col);
+			p_text(sql, p, frag, qr->action);
+			buf_append_str(sql, " OR");
+		} else {
+			buf_append_str(sql, " AND (");
+		}
+		snprintf(frag, sizeof(frag), " EXISTS (SELECT 1 FROM log_rcpt r4 WHERE "
+		    "r4.ref = %s AND r4.status = ?))", ref_col);
+		p_text(sql, p, frag, qr->action);
+	}
+}
+
 /*
  * A "transaction" in the log is a ref: its log_txn row if there is one,
  * else whatever recipient events carry the ref (the txn row is written
- * when the session's transaction ends, delivery events may come days
- * later).  The inner query yields (ref, time) for both kinds; filters on
- * transaction fields go into the log_txn branch (and drop the recipient-
- * only branch, which cannot match them); filters on recipients and the
- * action are EXISTS tests on the ref.
+ * when the session's transaction ends; delivery events may come days
+ * later, and may outlive a purged txn row).  Two queries, merged here:
+ *
+ *  A. log_txn rows (the latest per ref) matching every filter, walked
+ *     newest first on the ts index and stopped at the limit, so the common
+ *     "latest N" and "since T" searches read only what they return.
+ *  B. refs with recipient events but no txn row ("orphans"), dated by
+ *     their earliest event.  Skipped when a filter needs a txn field.  If A
+ *     filled the limit, only orphans newer than A's oldest can make the
+ *     cut, so B scans just that stretch of the ts index.
  */
 static int sq_log_search(struct store *s, const struct store_log_query *qr,
     struct store_log_entry **out, size_t *n)
@@ -1023,14 +1099,17 @@ static int sq_log_search(struct store *s, const struct store_log_query *qr,
 	struct sq *q = SQ(s);
 	struct buf sql = BUF_INIT;
 	struct params p = { 0 };
-	sqlite3_stmt *st = NULL;
+	struct hits a = { 0 }, b = { 0 };
 	struct store_log_entry *v = NULL;
-	size_t cnt = 0, cap = 0;
+	size_t cnt = 0;
+	int64_t limit = qr->limit > INT64_MAX ? INT64_MAX : (int64_t)qr->limit;
 	int txn_only = set(qr->sender) || set(qr->subject) || set(qr->qid) ||
 	    set(qr->message_id) || set(qr->client_ip);
-	int rc, ret = -1;
+	int ret = -1;
 
-	buf_append_str(&sql, "SELECT e.ref, max(e.ts) AS ets FROM (SELECT ref, ts FROM log_txn t WHERE 1");
+	/* A: transactions. */
+	buf_append_str(&sql, "SELECT t.ref, t.ts FROM log_txn t WHERE NOT EXISTS "
+	    "(SELECT 1 FROM log_txn t2 WHERE t2.ref = t.ref AND t2.id > t.id)");
 	if (set(qr->ref))
 		p_text(&sql, &p, " AND t.ref = ?", qr->ref);
 	if (set(qr->sender))
@@ -1049,76 +1128,64 @@ static int sq_log_search(struct store *s, const struct store_log_query *qr,
 		p_num(&sql, &p, " AND t.ts >= ?", qr->since);
 	if (qr->until != 0)
 		p_num(&sql, &p, " AND t.ts <= ?", qr->until);
+	rcpt_filters(&sql, &p, qr, "t.ref", "t.action");
+	p_num(&sql, &p, " ORDER BY t.ts DESC, t.id DESC LIMIT ?", limit);
+	if (collect(q, sql.data, &p, &a) < 0)
+		goto out;
+
+	/* B: recipient events without a transaction row. */
 	if (!txn_only) {
-		buf_append_str(&sql, " UNION ALL SELECT r.ref, min(r.ts) FROM log_rcpt r WHERE "
-		    "NOT EXISTS (SELECT 1 FROM log_txn t2 WHERE t2.ref = r.ref)");
+		int64_t lower = qr->since;
+		if ((int64_t)a.n == limit && a.n > 0 && a.v[a.n - 1].ts > lower)
+			lower = a.v[a.n - 1].ts;
+		for (int i = 0; i < p.n_owned; i++)
+			free(p.owned[i]);
+		memset(&p, 0, sizeof(p));
+		buf_reset(&sql);
+		/* Without statistics the planner would walk the ref index (it
+		 * saves the GROUP BY sort) over the whole table; with a lower
+		 * bound the ts range is the small side. */
+		buf_append_str(&sql, "SELECT r.ref, (SELECT min(r2.ts) FROM log_rcpt r2 WHERE "
+		    "r2.ref = r.ref) AS m FROM log_rcpt r");
+		if (lower != 0)
+			buf_append_str(&sql, " INDEXED BY log_rcpt_ts");
+		buf_append_str(&sql, " WHERE NOT EXISTS (SELECT 1 FROM log_txn t WHERE t.ref = r.ref)");
 		if (set(qr->ref))
 			p_text(&sql, &p, " AND r.ref = ?", qr->ref);
-		buf_append_str(&sql, " GROUP BY r.ref");
+		/* The event that dates an orphan lies in [lower, until] itself. */
+		if (lower != 0)
+			p_num(&sql, &p, " AND r.ts >= ?", lower);
+		if (qr->until != 0)
+			p_num(&sql, &p, " AND r.ts <= ?", qr->until);
+		rcpt_filters(&sql, &p, qr, "r.ref", NULL);
+		buf_append_str(&sql, " GROUP BY r.ref HAVING 1");
+		if (qr->since != 0)
+			p_num(&sql, &p, " AND m >= ?", qr->since);
+		p_num(&sql, &p, " ORDER BY m DESC, r.ref LIMIT ?", limit);
+		if (collect(q, sql.data, &p, &b) < 0)
+			goto out;
 	}
-	buf_append_str(&sql, ") e WHERE 1");
-	if (set(qr->recipient))
-		p_text(&sql, &p, " AND EXISTS (SELECT 1 FROM log_rcpt r3 WHERE r3.ref = e.ref "
-		    "AND r3.rcpt LIKE ? ESCAPE '\\')", like_pattern(&p, qr->recipient));
-	if (set(qr->action)) {
-		p_text(&sql, &p, " AND (EXISTS (SELECT 1 FROM log_txn t4 WHERE t4.ref = e.ref "
-		    "AND t4.action = ?)", qr->action);
-		p_text(&sql, &p, " OR EXISTS (SELECT 1 FROM log_rcpt r4 WHERE r4.ref = e.ref "
-		    "AND r4.status = ?))", qr->action);
-	}
-	buf_append_str(&sql, " GROUP BY e.ref HAVING 1");
-	if (qr->since != 0)
-		p_num(&sql, &p, " AND ets >= ?", qr->since);
-	if (qr->until != 0)
-		p_num(&sql, &p, " AND ets <= ?", qr->until);
-	p_num(&sql, &p, " ORDER BY ets DESC, e.ref LIMIT ?",
-	    qr->limit > INT64_MAX ? INT64_MAX : (int64_t)qr->limit);
 
-	if (fp_hit(q) || sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-		dberr(q, "log search");
-		goto out;
-	}
-	for (int i = 0; i < p.n; i++) {
-		if (p.is_num[i])
-			sqlite3_bind_int64(st, i + 1, p.num[i]);
+	/* Merge A and B, newest first, up to the limit. */
+	size_t ia = 0, ib = 0, total = a.n + b.n;
+	if ((int64_t)total > limit)
+		total = (size_t)limit;
+	v = total ? xcalloc(total, sizeof(*v)) : NULL;
+	ret = 0;
+	while (cnt < total) {
+		struct hit *h;
+		if (ib >= b.n || (ia < a.n && a.v[ia].ts >= b.v[ib].ts))
+			h = &a.v[ia++];
 		else
-			bind_text(st, i + 1, p.text[i]);
-	}
-	/* Collect the refs first: load_entry() uses other statements, and
-	 * this one must be finished before we return anyway. */
-	struct { char *ref; int64_t ts; } *refs = NULL;
-	size_t nrefs = 0, rcap = 0;
-	while ((rc = step(q, st)) == SQLITE_ROW) {
-		if (nrefs == rcap) {
-			rcap = rcap ? rcap * 2 : 16;
-			refs = xrealloc(refs, rcap * sizeof(*refs));
-		}
-		refs[nrefs].ref = coldup(st, 0);
-		refs[nrefs].ts = sqlite3_column_int64(st, 1);
-		nrefs++;
-	}
-	if (rc != SQLITE_DONE)
-		dberr(q, "log search");
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE) {
-		ret = 0;
-		for (size_t i = 0; i < nrefs; i++) {
-			if (cnt == cap) {
-				cap = cap ? cap * 2 : 16;
-				v = xrealloc(v, cap * sizeof(*v));
-			}
-			memset(&v[cnt], 0, sizeof(v[cnt]));
-			cnt++;
-			if (load_entry(q, refs[i].ref, refs[i].ts, &v[cnt - 1]) < 0) {
-				ret = -1;
-				break;
-			}
+			h = &b.v[ib++];
+		if (load_entry(q, h->ref, h->ts, &v[cnt++]) < 0) {
+			ret = -1;
+			break;
 		}
 	}
-	for (size_t i = 0; i < nrefs; i++)
-		free(refs[i].ref);
-	free(refs);
 out:
+	hits_free(&a);
+	hits_free(&b);
 	for (int i = 0; i < p.n_owned; i++)
 		free(p.owned[i]);
 	buf_free(&sql);
