@@ -82,14 +82,16 @@ static const char *item_ref(const struct item *it)
 
 static void drop(const struct item *it, const char *why)
 {
-	char esc[256];
+	char v[256], w[320];
 
+	/* Store errors carry spaces and quotes: escaped like peer text. */
+	log_escape(why, w, sizeof(w));
 	if (it->is_txn)
 		log_error(item_ref(it), "track drop txn action=%s reason=%s",
-		    log_escape(it->txn.action, esc, sizeof(esc)), why);
+		    log_escape(it->txn.action, v, sizeof(v)), w);
 	else
 		log_error(item_ref(it), "track drop rcpt rcpt=%s status=%s reason=%s",
-		    log_escape(it->rcpt.rcpt, esc, sizeof(esc)), it->rcpt.status, why);
+		    log_escape(it->rcpt.rcpt, v, sizeof(v)), it->rcpt.status, w);
 }
 
 static void enqueue(struct track *t, struct item *it)
@@ -101,7 +103,7 @@ static void enqueue(struct track *t, struct item *it)
 		t->written++;
 		pthread_cond_broadcast(&t->progress);
 		pthread_mutex_unlock(&t->mu);
-		drop(it, "queue full");
+		drop(it, "queue-full");
 		item_free(it);
 		return;
 	}
@@ -159,11 +161,13 @@ void track_rcpt(struct track *t, const struct store_log_rcpt *r)
 static void write_batch(struct track *t, struct item *batch)
 {
 	struct item *it, *next;
+	char esc[320];
 	int in_txn = store_begin(t->st) == 0;
 	int failed = 0;
 
 	if (!in_txn)
-		log_error(NULL, "track begin failed error=\"%s\"", store_error(t->st));
+		log_error(NULL, "track begin-failed error=%s",
+		    log_escape(store_error(t->st), esc, sizeof(esc)));
 	for (it = batch; it; it = it->next) {
 		int rc = it->is_txn ? store_log_txn_add(t->st, &it->txn) :
 		    store_log_rcpt_add(t->st, &it->rcpt);
@@ -178,7 +182,7 @@ static void write_batch(struct track *t, struct item *batch)
 		for (it = batch; it; it = it->next)
 			drop(it, why);
 	} else if (failed) {
-		log_warn(NULL, "track batch written with drops");
+		log_warn(NULL, "track batch-partial");
 	}
 	for (it = batch; it; it = next) {
 		next = it->next;
@@ -188,10 +192,12 @@ static void write_batch(struct track *t, struct item *batch)
 
 static void purge(struct track *t)
 {
+	char esc[320];
 	int64_t n = 0;
 
 	if (store_log_purge(t->st, mw_now() - t->retention, &n) < 0)
-		log_error(NULL, "track purge failed error=\"%s\"", store_error(t->st));
+		log_error(NULL, "track purge-failed error=%s",
+		    log_escape(store_error(t->st), esc, sizeof(esc)));
 	else if (n > 0)
 		log_info(NULL, "track purge deleted=%lld", (long long)n);
 }

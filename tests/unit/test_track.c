@@ -269,7 +269,7 @@ static void test_store_failure_points(void **state)
 			fail_msg("step %d: txn neither written nor reported", n);
 		if (rcpts == 0 && dropped_rcpt == 0)
 			fail_msg("step %d: rcpt neither written nor reported", n);
-		saw_purge_fail |= count_in_file(logpath, "track purge failed");
+		saw_purge_fail |= count_in_file(logpath, "track purge-failed");
 		saw_commit_drop |= dropped_txn && dropped_rcpt;
 	}
 	assert_true(saw_purge_fail);
@@ -307,7 +307,7 @@ static void test_queue_bound(void **state)
 	track_close(t);
 	log_init(LOG_INFO, 2);
 	fclose(lf);
-	assert_int_equal(count_in_file(logpath, "reason=queue full"), 5);
+	assert_int_equal(count_in_file(logpath, "reason=queue-full"), 5);
 	struct store_log_query q = { .ref = "Q099999", .limit = 1 };
 	assert_int_equal(count_entries(&f->c, &q, NULL), 1);
 	q.ref = "Q100000";
