@@ -44,6 +44,11 @@ def pytest_runtest_makereport(item, call):
                                  s.stderr_tail(60)))
 
 
+def pytest_terminal_summary(terminalreporter):
+    for line in mwtest.SUMMARY:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _track_servers():
     yield

@@ -32,6 +32,7 @@ BIN = os.environ.get("MAILWARD_BIN", os.path.join(REPO, "build", "release", "mai
 SLOW = float(os.environ.get("MW_TEST_SLOW", "3" if "asan" in BIN else "1"))
 
 HOSTNAME = "mx.mailward.test"
+SUMMARY = []   # lines printed at the end of the pytest run (conftest.pytest_terminal_summary)
 REF_RE = re.compile(r"\(ref ([0-9A-Z]{4}-[0-9A-Z]{4})\)")
 QID_RE = re.compile(r"queued as ([^\s()]+)")
 

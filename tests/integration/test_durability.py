@@ -160,8 +160,10 @@ def test_kill9_under_load_X1(make_server):
     rej_deliv = sorted(set(oracle.rejected) & set(got))
     aborted_deliv = sorted(oracle.aborted & set(got))
     unknown_deliv = len(oracle.unknown & set(got))
-    print(f"\nsent={oracle.sent} acknowledged={len(oracle.acked)} delivered={len(got)} lost={len(lost)} "
-          f"duplicates={dups} rejected_but_delivered={len(rej_deliv)}")
+    line = (f"X1 kill -9: sent={oracle.sent} acknowledged={len(oracle.acked)} delivered={len(got)} "
+            f"lost={len(lost)} duplicates={dups} rejected_but_delivered={len(rej_deliv)}")
+    mwtest.SUMMARY.append(line)
+    print("\n" + line)
     print(f"kills={kills} load_seconds={load_s:.1f} rejected={len(oracle.rejected)} unknown={len(oracle.unknown)} "
           f"(delivered {unknown_deliv}) aborted_before_dot={len(oracle.aborted)} "
           f"connect_failures={oracle.conn_failures} queue_left={len(srv.spool_files('queue'))}")
