@@ -315,9 +315,8 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 		pr.accepted = 0;
 	}
 	if (pr.accepted || pr.invalid_user)
-		if (store_rcpt_stat_add(s->l->d.store, s->ip, sender_domain(t->sender ? t->sender : ""),
-		    pr.accepted, mw_now()) < 0)
-			log_warn(s->ref, "smtp rcpt-stat error=\"%s\"", store_error(s->l->d.store));
+		track_rcpt_stat(s->l->d.track, s->ip, sender_domain(t->sender ? t->sender : ""),
+		    pr.accepted, mw_now());
 	if (pr.accepted) {
 		if (t->group_key[0] == '\0')
 			mw_strlcpy(t->group_key, pr.group_key, sizeof(t->group_key));

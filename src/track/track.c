@@ -30,8 +30,11 @@
 struct item {
 	struct item *next;
 	int is_txn;
+	int is_stat;                 /* a recipient verdict for rcpt_stat (uses rcpt.ref/rcpt/status) */
 	struct store_log_txn txn;
 	struct store_log_rcpt rcpt;
+	char *stat_ip, *stat_domain;
+	int stat_valid;
 };
 
 struct track {
@@ -65,6 +68,9 @@ static void item_free(struct item *it)
 		free(it->txn.message_id);
 		free(it->txn.action);
 		free(it->txn.reply);
+	} else if (it->is_stat) {
+		free(it->stat_ip);
+		free(it->stat_domain);
 	} else {
 		free(it->rcpt.ref);
 		free(it->rcpt.rcpt);
@@ -77,7 +83,7 @@ static void item_free(struct item *it)
 
 static const char *item_ref(const struct item *it)
 {
-	return it->is_txn ? it->txn.ref : it->rcpt.ref;
+	return it->is_stat ? NULL : it->is_txn ? it->txn.ref : it->rcpt.ref;
 }
 
 static void drop(const struct item *it, const char *why)
@@ -86,7 +92,10 @@ static void drop(const struct item *it, const char *why)
 
 	/* Store errors carry spaces and quotes: escaped like peer text. */
 	log_escape(why, w, sizeof(w));
-	if (it->is_txn)
+	if (it->is_stat)
+		log_error(NULL, "track drop rcpt-stat ip=%s reason=%s",
+		    log_escape(it->stat_ip, v, sizeof(v)), w);
+	else if (it->is_txn)
 		log_error(item_ref(it), "track drop txn action=%s reason=%s",
 		    log_escape(it->txn.action, v, sizeof(v)), w);
 	else
@@ -157,6 +166,22 @@ void track_rcpt(struct track *t, const struct store_log_rcpt *r)
 	enqueue(t, it);
 }
 
+void track_rcpt_stat(struct track *t, const char *client_ip, const char *sender_domain, int valid,
+    int64_t now)
+{
+	struct item *it;
+
+	if (t == NULL || client_ip == NULL)
+		return;
+	it = xcalloc(1, sizeof(*it));
+	it->is_stat = 1;
+	it->stat_ip = dup_or_empty(client_ip);
+	it->stat_domain = dup_or_empty(sender_domain);
+	it->stat_valid = valid;
+	it->rcpt.ts = now;
+	enqueue(t, it);
+}
+
 /* Write one batch; every item is freed, written or dropped. */
 static void write_batch(struct track *t, struct item *batch)
 {
@@ -169,7 +194,9 @@ static void write_batch(struct track *t, struct item *batch)
 		log_error(NULL, "track begin-failed error=%s",
 		    log_escape(store_error(t->st), esc, sizeof(esc)));
 	for (it = batch; it; it = it->next) {
-		int rc = it->is_txn ? store_log_txn_add(t->st, &it->txn) :
+		int rc = it->is_stat ? store_rcpt_stat_add(t->st, it->stat_ip, it->stat_domain,
+		    it->stat_valid, it->rcpt.ts) :
+		    it->is_txn ? store_log_txn_add(t->st, &it->txn) :
 		    store_log_rcpt_add(t->st, &it->rcpt);
 		if (rc < 0) {
 			drop(it, store_error(t->st));

@@ -105,6 +105,35 @@ static void test_write_and_sync(void **state)
 	track_close(NULL);
 }
 
+static void test_rcpt_stat_written_by_thread(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct track *t = track_open(&f->c, err, sizeof(err));
+	int64_t now = mw_now(), valid = -1, invalid = -1;
+
+	assert_non_null(t);
+	for (int i = 0; i < 12; i++)
+		track_rcpt_stat(t, "192.0.2.7", "sender.example", i < 2, now);
+	track_rcpt_stat(t, "198.51.100.1", "", 1, now);
+	track_rcpt_stat(t, NULL, "x", 1, now);  /* ignored */
+	track_sync(t);
+	struct store *s = store_open(&f->c, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.7", now - 3600, &valid, &invalid), 0);
+	assert_int_equal(valid, 2);
+	assert_int_equal(invalid, 10);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "sender.example", now - 3600,
+	    &valid, &invalid), 0);
+	assert_int_equal(valid, 2);
+	assert_int_equal(invalid, 10);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "198.51.100.1", now - 3600, &valid, &invalid), 0);
+	assert_int_equal(valid, 1);
+	assert_int_equal(invalid, 0);
+	store_close(s);
+	track_close(t);
+}
+
 struct producer {
 	struct track *t;
 	int id;
@@ -319,6 +348,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_write_and_sync),
+		T(test_rcpt_stat_written_by_thread),
 		T(test_concurrent_producers_and_close_drains),
 		T(test_purge_at_start),
 		T(test_open_failure_and_store_errors),
