@@ -133,6 +133,9 @@ bench: all
 	@scripts/deps.sh bench
 	bench/smtp $(BUILD)/mailward
 
+# Keep fuzz objects between runs (they are intermediates of a pattern chain).
+.SECONDARY:
+
 clean:
 	rm -rf build
 
