@@ -100,6 +100,14 @@ def make_server(tmp_path):
             s.stop()
         except AssertionError:
             s.kill()
+    _check_sanitizers(made)
+
+
+def _check_sanitizers(servers):
+    for s in servers:
+        rep = s.sanitizer_report()
+        if rep:
+            pytest.fail(f"sanitizer report in {s.stderr_path}:\n{rep}", pytrace=False)
 
 
 def module_server(tmp_path_factory, name, overrides=None, env=None):
@@ -118,6 +126,7 @@ def module_server(tmp_path_factory, name, overrides=None, env=None):
         finally:
             srv.kill()
             sk.stop()
+        _check_sanitizers([srv])
 
 
 @pytest.fixture(scope="module")

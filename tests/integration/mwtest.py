@@ -29,7 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BIN = os.environ.get("MAILWARD_BIN", os.path.join(REPO, "build", "release", "mailward"))
 # Everything time-bound is scaled by this factor (ASan builds are ~3x slower).
-SLOW = float(os.environ.get("MW_TEST_SLOW", "3" if "asan" in BIN else "1"))
+SANITIZED = os.environ.get("MAILWARD_SANITIZED", "0") == "1" or "asan" in BIN
+SLOW = float(os.environ.get("MW_TEST_SLOW", "3" if SANITIZED else "1"))
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ERROR: UndefinedBehaviorSanitizer")
 
 HOSTNAME = "mx.mailward.test"
 SUMMARY = []   # lines printed at the end of the pytest run (conftest.pytest_terminal_summary)
@@ -188,6 +191,15 @@ class Server:
                 return fh.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def sanitizer_report(self):
+        """The first sanitizer report in the server's stderr (all runs), or None."""
+        text = self.stderr_text()
+        hits = [text.find(m) for m in SANITIZER_MARKS if m in text]
+        if not hits:
+            return None
+        i = min(hits)
+        return text[max(0, text.rfind("\n", 0, max(0, i - 200))):i + 4000]
 
     def stderr_tail(self, n=80):
         return "\n".join(self.stderr_text().splitlines()[-n:])
