@@ -137,6 +137,31 @@ def test_relay_denied_carries_ref_R17(std):
     assert r.ref(), f"no (ref XXXX-XXXX) in {r.raw!r}"
 
 
+def test_rejections_carry_ref_R17(std):
+    """R17: the ref id is in every rejection text (RCPT and end-of-data ones)."""
+    srv, _ = std
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+        for rcpt, code in (("nobody@acme.test", 550), ("alice@acme.test", 250), ("carol@beta.test", 452),
+                           (f"x@{D}", 554)):
+            r = c.cmd(f"RCPT TO:<{rcpt}>", code)
+            if code != 250:
+                assert r.ref(), f"no (ref XXXX-XXXX) in {r.raw!r}"
+        c.cmd("DATA", 354)
+        c.send(message(token(), ("X" * 998 + "\r\n") * 1100) + b".\r\n")
+        r = c.expect(552, timeout=30)
+        assert r.ref(), f"no (ref XXXX-XXXX) in {r.raw!r}"
+        c.cmd("QUIT", 221)
+
+
+def test_ref_in_mail_size_rejection_R17(std):
+    srv, _ = std
+    with srv.session() as c:
+        r = c.cmd("MAIL FROM:<a@example.org> SIZE=99999999", 552)
+        assert r.ref(), f"no (ref XXXX-XXXX) in {r.raw!r}"
+        c.cmd("QUIT", 221)
+
+
 # ---------------------------------------------------------------- recipients (R3)
 
 def test_unknown_user_550_and_valid_users(std):

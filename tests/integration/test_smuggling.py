@@ -232,3 +232,15 @@ def test_long_line_ending_in_dot_P19(normalize, k):
     for l in t.raw.split(b"\r\n"):
         assert l != b".", "unstuffed dot line relayed"
     assert t.data.endswith(data.rstrip(b"\r\n").split(b"\r\n\r\n", 1)[1]), "long lines not relayed byte-identical"
+
+
+def test_bare_lf_reject_reply_carries_ref_R17(reject):
+    srv, _ = reject
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sender@example.org>", 250)
+        c.cmd("RCPT TO:<alice@acme.test>", 250)
+        c.cmd("DATA", 354)
+        c.send(b"Subject: x\r\n\r\nbare\nlf\r\n.\r\n")
+        r = c.expect(550, "5.5.2")
+        assert r.ref(), f"no (ref XXXX-XXXX) in {r.raw!r}"
+        c.cmd("QUIT", 221)
