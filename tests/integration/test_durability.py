@@ -180,6 +180,7 @@ def test_kill9_under_load_X1(make_server):
     assert aborted_deliv == [], f"incomplete DATA delivered: {aborted_deliv[:5]}"
     assert dups <= max(5, len(oracle.acked) // 100), f"{dups} duplicates"
     assert srv.spool_files("queue") == [], "queue not drained"
+    assert srv.spool_files("tmp") == [], f"files left in spool/tmp: {srv.spool_files('tmp')[:5]}"
 
 
 # ------------------------------------------------------------------ failpoints (D2-D4)
