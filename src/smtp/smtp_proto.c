@@ -44,6 +44,7 @@ struct smtp_proto {
 	struct smtp_limits lim;
 	struct smtp_hooks hooks;
 	char hostname[256];
+	char ref[32];         /* appended to 4xx/5xx replies (R17); "" = none */
 	enum smtp_state state;
 	struct buf out;
 
@@ -86,9 +87,17 @@ static void proto_reply(struct smtp_proto *p, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text) - 6, fmt, ap); /* "NNN " + CRLF */
 	va_end(ap);
+	/* Every refusal names the transaction so support can find it (R17). */
+	if (code >= 400 && p->ref[0] && strstr(text, "(ref ") == NULL) {
+		size_t len = strlen(text);
+		if (len + strlen(p->ref) + 8 < sizeof(text) - 6)
+			snprintf(text + len, sizeof(text) - 6 - len, " (ref %s)", p->ref);
+	}
 	buf_printf(&p->out, "%03d %s\r\n", code, text);
 	if (code >= 400)
 		p->errors++;
+	if (p->hooks.replied)
+		p->hooks.replied(p->hooks.ctx, code, text);
 }
 
 /* Copy peer- or hook-supplied text for a reply: printable ASCII only. */
@@ -912,6 +921,11 @@ void smtp_proto_output_consumed(struct smtp_proto *p, size_t n)
 	if (n > p->out.len)
 		n = p->out.len;
 	buf_consume(&p->out, n);
+}
+
+void smtp_proto_set_ref(struct smtp_proto *p, const char *ref)
+{
+	proto_sanitize(p->ref, sizeof(p->ref), ref ? ref : "");
 }
 
 enum smtp_state smtp_proto_state(const struct smtp_proto *p)

@@ -91,6 +91,8 @@ struct smtp_hooks {
 	void (*txn_reset)(void *ctx);
 	/* 220 for STARTTLS is queued: flush it, discard input, start TLS. */
 	void (*starttls)(void *ctx);
+	/* Every single-line reply as queued (code, text without CRLF). May be NULL. */
+	void (*replied)(void *ctx, int code, const char *text);
 };
 
 struct smtp_proto;
@@ -106,6 +108,9 @@ size_t smtp_proto_feed(struct smtp_proto *p, const char *data, size_t len);
 void smtp_proto_resume(struct smtp_proto *p, const struct smtp_reply *r);
 /* TLS handshake done: reset to CONNECTED (EHLO again), STARTTLS no longer offered. */
 void smtp_proto_tls_started(struct smtp_proto *p);
+/* The reference id appended as " (ref REF)" to every 4xx/5xx reply whose
+ * text does not already carry one (R17). NULL or "" = none. */
+void smtp_proto_set_ref(struct smtp_proto *p, const char *ref);
 /* Queue "421 4.x.x ..." and go to CLOSED (shutdown, timeout). */
 void smtp_proto_shutdown(struct smtp_proto *p, const char *text);
 

@@ -58,6 +58,7 @@ struct txn {
 	struct buf hdr;          /* the header block, for the tracking log */
 	int hdr_done;
 	int write_failed;
+	int logged;              /* the transaction's log record is written */
 	uint64_t size;           /* content bytes, known at end of data */
 	char last_reply[512];
 };
@@ -74,8 +75,7 @@ struct session {
 	struct bufferevent *bev;
 	evutil_socket_t fd;      /* owned here: TLS replaces bev on the same socket */
 	struct smtp_proto *proto;
-	char ref[REFID_LEN + 1];
-	int ref_used;            /* a transaction was logged under ref: next MAIL gets a new one */
+	char ref[REFID_LEN + 1];  /* the current (or next) transaction's reference */
 	char ip[INET6_ADDRSTRLEN];
 	char helo[256];
 	int tls;
@@ -240,7 +240,10 @@ static void txn_log(struct session *s, const char *action, const char *reply, ui
 	    action, t->qid[0] ? t->qid : "-", s->ip,
 	    log_escape(t->sender ? t->sender : "", esc_sender, sizeof(esc_sender)), t->n_rcpts,
 	    t->n_rejected, (unsigned long long)size);
-	s->ref_used = 1;
+	t->logged = 1;
+	/* The next transaction on this connection gets its own reference. */
+	refgen_next_ref(s->l->refs, s->ref);
+	smtp_proto_set_ref(s->proto, s->ref);
 }
 
 /* End the transaction.  A transaction that got recipient decisions but no
@@ -248,8 +251,14 @@ static void txn_log(struct session *s, const char *action, const char *reply, ui
 static void txn_clear(struct session *s)
 {
 	struct txn *t = &s->txn;
-	if (t->active && (t->n_rcpts || t->n_rejected))
-		txn_log(s, t->n_rcpts ? "aborted" : "rejected", t->last_reply, 0);
+	if (t->active && !t->logged && (t->n_rcpts || t->n_rejected)) {
+		/* The last reply tells how it ended: a refusal at the end of data
+		 * (size, bare LF, long line), RCPTs all refused, or the client left. */
+		int code = atoi(t->last_reply);
+		const char *action = code >= 500 ? "rejected" : code >= 400 ? "tempfail" :
+		    t->n_rcpts ? "aborted" : "rejected";
+		txn_log(s, action, t->last_reply, t->size);
+	}
 	if (t->msg)
 		spool_msg_abort(t->msg);
 	for (size_t i = 0; i < t->n_rcpts; i++) {
@@ -262,14 +271,6 @@ static void txn_clear(struct session *s)
 	free(t->sender);
 	buf_free(&t->hdr);
 	memset(t, 0, sizeof(*t));
-}
-
-static void new_ref_if_used(struct session *s)
-{
-	if (s->ref_used) {
-		refgen_next_ref(s->l->refs, s->ref);
-		s->ref_used = 0;
-	}
 }
 
 /* ---- protocol hooks ---------------------------------------------------- */
@@ -286,7 +287,6 @@ static void hook_mail(void *ctx, const struct smtp_path *from, struct smtp_reply
 	struct session *s = ctx;
 	if (s->txn.active)
 		txn_clear(s);
-	new_ref_if_used(s);
 	s->txn.active = 1;
 	s->txn.ts = mw_now();
 	s->txn.sender = xstrdup(from->addr);
@@ -432,8 +432,6 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 		snprintf(r->text, sizeof(r->text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
 		snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
 		txn_log(s, "tempfail", t->last_reply, info->size);
-		t->n_rcpts = 0;  /* logged: txn_clear must not log it again */
-		t->n_rejected = 0;
 		return SMTP_HOOK_DONE;
 	}
 	struct spool_msg *m = t->msg;
@@ -444,6 +442,16 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 	bufferevent_disable(s->bev, EV_READ);
 	spool_commit_submit(s->l->d.spool, m, s->id);
 	return SMTP_HOOK_PENDING;
+}
+
+/* Keep the transaction's last refusal for its log record: the proto answers
+ * some ends of data itself (size, bare LF, long line). */
+static void hook_replied(void *ctx, int code, const char *text)
+{
+	struct session *s = ctx;
+	struct txn *t = &s->txn;
+	if (t->active && !t->logged && code >= 400)
+		snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", code, text);
 }
 
 static void hook_txn_reset(void *ctx)
@@ -698,8 +706,6 @@ static void on_completion(const struct spool_completion *c, void *arg)
 	}
 	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r.code, r.text);
 	txn_log(s, c->ok ? "accepted" : "tempfail", t->last_reply, t->size);
-	t->n_rcpts = 0;  /* already logged; txn_clear frees below */
-	t->n_rejected = 0;
 	s->waiting_commit = 0;
 	smtp_proto_resume(s->proto, &r);
 	if (s->shutdown_after || l->shutting_down) {
@@ -784,8 +790,10 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 		.data_end = hook_data_end,
 		.txn_reset = hook_txn_reset,
 		.starttls = hook_starttls,
+		.replied = hook_replied,
 	};
 	s->proto = smtp_proto_new(&l->limits, &hooks, c->hostname);
+	smtp_proto_set_ref(s->proto, s->ref);
 	session_link(s);
 	bufferevent_setcb(s->bev, session_on_read, session_on_written, session_on_event, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);

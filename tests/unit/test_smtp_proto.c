@@ -688,6 +688,26 @@ static void test_8bit(void **state)
 	fx_free(f);
 }
 
+static void test_ref_in_refusals(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	fx_take(f);
+	smtp_proto_set_ref(f->p, "8KQ2-7Z4M");
+	fx_feed(f, "EHLO x\r\n");
+	/* 4xx/5xx the proto decides get the ref; 2xx do not. */
+	assert_string_equal(fx_feed(f, "MAIL FROM:<a@b> SIZE=99999999999\r\n"),
+	    "552 5.3.4 Message size exceeds fixed maximum message size (ref 8KQ2-7Z4M)\r\n");
+	assert_string_equal(fx_feed(f, "NOOP\r\n"), "250 2.0.0 Ok\r\n");
+	assert_string_equal(fx_feed(f, "FOO\r\n"), "500 5.5.2 Error: command not recognized (ref 8KQ2-7Z4M)\r\n");
+	smtp_proto_set_ref(f->p, "\r\nINJ");   /* sanitised: never a second reply line */
+	const char *o = fx_feed(f, "FOO\r\n");
+	assert_int_equal(strstr(o, "\r\n") - o, (long)strlen(o) - 2);
+	smtp_proto_set_ref(f->p, NULL);
+	assert_string_equal(fx_feed(f, "FOO\r\n"), "500 5.5.2 Error: command not recognized\r\n");
+	fx_free(f);
+}
+
 static void test_size_param(void **state)
 {
 	(void)state;
@@ -893,6 +913,7 @@ int main(void)
 		cmocka_unit_test(test_bare_and_nul_in_command),
 		cmocka_unit_test(test_8bit),
 		cmocka_unit_test(test_size_param),
+		cmocka_unit_test(test_ref_in_refusals),
 		cmocka_unit_test(test_max_recipients),
 		cmocka_unit_test(test_error_budget),
 		cmocka_unit_test(test_starttls),
