@@ -2,11 +2,13 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +108,26 @@ static int drop_privileges(const struct conf *c, const char *spool_dir)
 	return 0;
 }
 
+/* One server per data directory: a second one would purge the first one's
+ * spool temp files at recovery and deliver its queue twice. */
+static int lock_data_dir(const struct conf *c)
+{
+	char path[1024];
+	conf_path(c, "serve.lock", path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_msg(LOG_FATAL, NULL, "server lock=%s error=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_msg(LOG_FATAL, NULL, "server error=\"another mailward serve is running on data_dir %s\"",
+		    c->data_dir);
+		close(fd);
+		return -1;
+	}
+	return fd; /* held until exit */
+}
+
 static void on_recovered(const char *qid, void *arg)
 {
 	queue_add(arg, qid);
@@ -130,6 +152,9 @@ int server_run(const struct conf *c)
 		log_msg(LOG_FATAL, NULL, "server data_dir=%s error=\"%s\"", c->data_dir, strerror(errno));
 		return 1;
 	}
+	int lock_fd = lock_data_dir(c);
+	if (lock_fd < 0)
+		return 1;
 	if ((store = store_open(c, err, sizeof(err))) == NULL ||
 	    (track = track_open(c, err, sizeof(err))) == NULL) {
 		log_msg(LOG_FATAL, NULL, "server storage error=\"%s\"", err);
@@ -194,5 +219,6 @@ out:
 		store_close(store);
 	if (srv.base)
 		event_base_free(srv.base);
+	close(lock_fd);
 	return rc;
 }
