@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install every Debian package mailward needs to build, run and test, if missing.
 # Usage: scripts/deps.sh [build|test|bench|fuzz]...   (default: build test)
+#   bench also brings the peers measured side by side (Postfix, bogofilter,
+#   Rspamd with a private redis-server) and npm for the labeled corpus.
 set -euo pipefail
 
-build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3"
+build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev"
-bench_pkgs="postfix"
+bench_pkgs="postfix bogofilter rspamd redis-server nodejs npm"
 fuzz_pkgs="clang libclang-rt-14-dev"
 
 want=""
