@@ -14,7 +14,7 @@ PYTHON ?= /usr/bin/python3
 SAN ?= 0
 CC ?= cc
 
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 inih jansson
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 inih jansson gmime-3.0 libpsl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

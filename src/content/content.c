@@ -1,0 +1,745 @@
+/*
+ * content.c - MIME parsing with GMime into our own view (content.h).
+ *
+ * GMime builds the tree (it bounds its own recursion at 1024 levels and
+ * reports GMIME_CRIT_NESTING_OVERFLOW); we then walk it iteratively with an
+ * explicit stack and depth counter, so max_depth and max_parts apply however
+ * the nesting is spelled (multipart, message/rfc822, alternating: M1-M5).
+ * Bodies are decoded by us in chunks through GMime's lenient decoders, so
+ * the decoded budget is enforced while decoding, not after.
+ *
+ * GMime and GLib types stay in this file (STYLE 7).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <gmime/gmime.h>
+
+#include "base/util.h"
+#include "content/content_int.h"
+
+#define CHUNK 16384
+
+struct content_limits content_limits_default(void)
+{
+	struct content_limits l = {
+		.max_depth = 64,
+		.max_parts = 10000,
+		.max_header_bytes = 1u << 20,
+		.max_decoded_bytes = 32u << 20,
+		.max_text_bytes = 2u << 20,
+		.max_urls = 2000,
+	};
+	return l;
+}
+
+static const char *const flag_names[] = { "LIMIT_DEPTH", "LIMIT_PARTS", "LIMIT_HEADERS",
+	"LIMIT_DECODED", "LIMIT_TEXT", "LIMIT_URLS", "BAD_BOUNDARY", "BAD_BASE64", "BAD_QP",
+	"UNKNOWN_CHARSET", "BAD_CHARSET_DATA", "MALFORMED_HEADER", "NUL_BYTES", "HTML_ONLY",
+	"MISSING_DATE", "MISSING_MESSAGE_ID", "MISSING_FROM", "BAD_ENCODED_WORD",
+	"CONFLICTING_HEADER", "TRUNCATED", "8BIT_HEADER", "NO_TEXT" };
+
+const char *content_flag_name(unsigned bit)
+{
+	for (size_t i = 0; i < MW_ARRAY_LEN(flag_names); i++)
+		if (bit == 1u << i)
+			return flag_names[i];
+	return NULL;
+}
+
+const char *content_ftype_name(enum content_ftype t)
+{
+	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
+		"pdf", "ole", "script", "text" };
+	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
+}
+
+/* g_mime_init() is process-global and not idempotent-safe across threads. */
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void gmime_init(void)
+{
+	g_mime_init();
+}
+
+/* ---- parser warnings -> flags ------------------------------------------ */
+
+static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer ud)
+{
+	unsigned *flags = ud;
+	(void)offset;
+	(void)item;
+	switch (code) {
+	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE:
+		*flags |= CONTENT_F_BAD_ENCODED_WORD;
+		break;
+	case GMIME_WARN_UNENCODED_8BIT_HEADER:
+		*flags |= CONTENT_F_8BIT_HEADER;
+		break;
+	case GMIME_WARN_MALFORMED_MULTIPART:
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+		*flags |= CONTENT_F_BAD_BOUNDARY;
+		break;
+	case GMIME_WARN_TRUNCATED_MESSAGE:
+		*flags |= CONTENT_F_TRUNCATED;
+		break;
+	case GMIME_WARN_MALFORMED_MESSAGE:
+	case GMIME_CRIT_INVALID_HEADER_NAME:
+		*flags |= CONTENT_F_MALFORMED_HEADER;
+		break;
+	case GMIME_CRIT_CONFLICTING_HEADER:
+	case GMIME_CRIT_CONFLICTING_PARAMETER:
+		*flags |= CONTENT_F_CONFLICTING_HEADER;
+		break;
+	case GMIME_CRIT_NESTING_OVERFLOW:
+		*flags |= CONTENT_F_LIMIT_DEPTH;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- raw header block checks ------------------------------------------- */
+
+/* What GMime smooths over: the header block's size, lines without a colon,
+ * a continuation line first.  Linear, one pass over the header block. */
+static void scan_raw_headers(struct content_msg *m, const char *d, size_t len)
+{
+	if (memchr(d, '\0', len) != NULL)
+		m->flags |= CONTENT_F_NUL_BYTES;
+	if (len > 0 && (d[0] == ' ' || d[0] == '\t'))
+		m->flags |= CONTENT_F_MALFORMED_HEADER;
+	size_t i = 0;
+	while (i < len) {
+		const char *nl = memchr(d + i, '\n', len - i);
+		size_t le = nl ? (size_t)(nl - d) : len;
+		size_t ll = le - i;
+		if (ll > 0 && d[le - 1] == '\r')
+			ll--;
+		if (ll == 0)
+			break; /* end of the header block */
+		if (d[i] != ' ' && d[i] != '\t') {
+			const char *colon = memchr(d + i, ':', ll);
+			if (colon == NULL) {
+				m->flags |= CONTENT_F_MALFORMED_HEADER;
+			} else {
+				for (const char *p = d + i; p < colon; p++)
+					if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+						m->flags |= CONTENT_F_MALFORMED_HEADER;
+						break;
+					}
+			}
+		}
+		i = le + 1;
+	}
+	if (i > m->lim.max_header_bytes)
+		m->flags |= CONTENT_F_LIMIT_HEADERS;
+}
+
+/* ---- headers and convenience fields ------------------------------------- */
+
+static const char *dup_utf8(struct content_msg *m, const char *s, size_t max)
+{
+	if (s == NULL)
+		return "";
+	struct buf b = BUF_INIT;
+	utf8_sanitize_append(&b, s, strlen(s), max, NULL);
+	const char *r = arena_strndup(&m->arena, b.data ? b.data : "", b.len);
+	buf_free(&b);
+	return r;
+}
+
+static void take_headers(struct content_msg *m, GMimeMessage *msg)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+	size_t budget = m->lim.max_header_bytes;
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		const char *value = g_mime_header_get_value(h);
+		size_t need = (name ? strlen(name) : 0) + (value ? strlen(value) : 0) + 2;
+		if (need > budget) {
+			m->flags |= CONTENT_F_LIMIT_HEADERS;
+			break;
+		}
+		budget -= need;
+		struct content_header *ch = VEC_PUSH(m->headers);
+		ch->name = dup_utf8(m, name, SIZE_MAX);
+		ch->value = dup_utf8(m, value, SIZE_MAX);
+	}
+	m->subject = dup_utf8(m, g_mime_message_get_subject(msg), 64 * 1024);
+	const char *from = content_header(m, "From", 0);
+	m->from = from ? from : "";
+	m->from_addr = "";
+	InternetAddressList *fl = g_mime_message_get_from(msg);
+	if (fl != NULL && internet_address_list_length(fl) > 0) {
+		InternetAddress *ia = internet_address_list_get_address(fl, 0);
+		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+			const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+			char *a = (char *)(uintptr_t)dup_utf8(m, addr, 1024);
+			char *at = strrchr(a, '@');
+			for (char *p = at; p && *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			m->from_addr = a;
+		}
+	}
+	if (content_header(m, "From", 0) == NULL)
+		m->flags |= CONTENT_F_MISSING_FROM;
+	m->message_id = dup_utf8(m, g_mime_message_get_message_id(msg), 1024);
+	if (content_header(m, "Message-ID", 0) == NULL)
+		m->flags |= CONTENT_F_MISSING_MESSAGE_ID;
+	if (content_header(m, "Date", 0) == NULL) {
+		m->flags |= CONTENT_F_MISSING_DATE;
+	} else {
+		GDateTime *dt = g_mime_message_get_date(msg);
+		if (dt != NULL) {
+			m->date = g_date_time_to_unix(dt);
+			m->has_date = 1;
+		}
+	}
+}
+
+/* ---- body decoding ------------------------------------------------------ */
+
+struct enc_check {
+	int pad_seen;
+	size_t alpha;
+};
+
+static int b64_alpha(unsigned char c)
+{
+	return isalnum(c) || c == '+' || c == '/';
+}
+
+/* Lenient base64 (M16): every non-alphabet byte, '=' included, is skipped,
+ * the way most MUAs decode; GMime's decoder stops at the first '=' and so
+ * would hide whatever follows a stray pad from the scanner. */
+struct b64_state {
+	uint32_t bits;
+	int nbits;
+};
+
+static size_t b64_decode(struct b64_state *st, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '+')
+			v = 62;
+		else if (c == '/')
+			v = 63;
+		else
+			continue;
+		st->bits = (st->bits << 6) | (uint32_t)v;
+		st->nbits += 6;
+		if (st->nbits >= 8) {
+			st->nbits -= 8;
+			out[o++] = (char)(st->bits >> st->nbits);
+		}
+	}
+	return o;
+}
+
+/* Flags what GMime's lenient decoders silently skip (M16/M17). */
+static void check_encoded(struct content_msg *m, GMimeContentEncoding enc, struct enc_check *st,
+	const char *s, size_t n)
+{
+	if (enc == GMIME_CONTENT_ENCODING_BASE64) {
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (b64_alpha(c)) {
+				if (st->pad_seen)
+					m->flags |= CONTENT_F_BAD_BASE64;
+				st->alpha++;
+			} else if (c == '=') {
+				st->pad_seen = 1;
+			} else if (c != '\r' && c != '\n' && c != ' ' && c != '\t') {
+				m->flags |= CONTENT_F_BAD_BASE64;
+			}
+		}
+	} else if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+		for (const char *p = memchr(s, '=', n); p != NULL;
+			p = memchr(p + 1, '=', n - (size_t)(p + 1 - s))) {
+			size_t left = n - (size_t)(p - s);
+			if (left < 3)
+				break; /* may continue in the next chunk */
+			if (!(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) &&
+				p[1] != '\n' && !(p[1] == '\r' && p[2] == '\n') && p[1] != ' ' && p[1] != '\t')
+				m->flags |= CONTENT_F_BAD_QP;
+			if (p + 1 >= s + n)
+				break;
+		}
+	}
+}
+
+/* Decode a leaf's body, within what is left of the decoded budget.  sink
+ * receives decoded chunks.  Returns 1 when the budget cut it short. */
+typedef void (*sink_fn)(void *ctx, const char *p, size_t n);
+
+static int decode_body(struct content_msg *m, GMimePart *part, sink_fn sink, void *ctx)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	if (w == NULL)
+		return 0;
+	GMimeStream *s = g_mime_data_wrapper_get_stream(w);
+	if (s == NULL)
+		return 0;
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+	int b64 = enc == GMIME_CONTENT_ENCODING_BASE64;
+	int transform = enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+		enc == GMIME_CONTENT_ENCODING_UUENCODE;
+	GMimeEncoding st;
+	struct b64_state bst = { 0, 0 };
+	if (transform)
+		g_mime_encoding_init_decode(&st, enc);
+	struct enc_check chk = { 0, 0 };
+	char *in = xmalloc(CHUNK);
+	/* Decoders never expand: outlen() bounds a chunk's output. */
+	char *out = xmalloc(transform ? g_mime_encoding_outlen(&st, CHUNK) + 16 : CHUNK);
+	int cut = 0;
+	g_mime_stream_reset(s);
+	for (;;) {
+		ssize_t r = g_mime_stream_read(s, in, CHUNK);
+		int last = r <= 0;
+		const char *p = in;
+		size_t n = 0;
+		if (b64) {
+			if (!last) {
+				n = b64_decode(&bst, in, (size_t)r, out);
+				check_encoded(m, enc, &chk, in, (size_t)r);
+			}
+			p = out;
+		} else if (transform) {
+			n = last ? g_mime_encoding_flush(&st, in, 0, out)
+				: g_mime_encoding_step(&st, in, (size_t)r, out);
+			p = out;
+			if (!last)
+				check_encoded(m, enc, &chk, in, (size_t)r);
+		} else if (!last) {
+			n = (size_t)r;
+		}
+		size_t left = m->lim.max_decoded_bytes - m->decoded_total;
+		if (n > left) {
+			n = left;
+			cut = 1;
+		}
+		if (n > 0) {
+			m->decoded_total += n;
+			sink(ctx, p, n);
+		}
+		if (cut || last)
+			break;
+	}
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 && chk.alpha % 4 == 1)
+		m->flags |= CONTENT_F_BAD_BASE64;
+	if (cut)
+		m->flags |= CONTENT_F_LIMIT_DECODED;
+	free(in);
+	free(out);
+	return cut;
+}
+
+static void sink_buf(void *ctx, const char *p, size_t n)
+{
+	buf_append(ctx, p, n);
+}
+
+struct att_sink {
+	EVP_MD_CTX *md;
+	unsigned char head[512];
+	size_t head_len;
+	size_t size;
+};
+
+static void sink_att(void *ctx, const char *p, size_t n)
+{
+	struct att_sink *a = ctx;
+	if (a->head_len < sizeof(a->head)) {
+		size_t k = sizeof(a->head) - a->head_len;
+		if (k > n)
+			k = n;
+		memcpy(a->head + a->head_len, p, k);
+		a->head_len += k;
+	}
+	EVP_DigestUpdate(a->md, p, n);
+	a->size += n;
+}
+
+static int has_ci(const unsigned char *h, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp((const char *)h + i, w, wl) == 0)
+			return 1;
+	return 0;
+}
+
+static enum content_ftype detect_type(const unsigned char *h, size_t n)
+{
+	static const struct { const char *magic; size_t len; enum content_ftype t; } tab[] = {
+		{ "MZ", 2, CONTENT_FT_EXE },
+		{ "\x7f" "ELF", 4, CONTENT_FT_ELF },
+		{ "PK\x03\x04", 4, CONTENT_FT_ZIP },
+		{ "PK\x05\x06", 4, CONTENT_FT_ZIP },
+		{ "PK\x07\x08", 4, CONTENT_FT_ZIP },
+		{ "Rar!\x1a\x07", 6, CONTENT_FT_RAR },
+		{ "7z\xbc\xaf\x27\x1c", 6, CONTENT_FT_7Z },
+		{ "\x1f\x8b", 2, CONTENT_FT_GZIP },
+		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
+		{ "#!", 2, CONTENT_FT_SCRIPT },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
+		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
+			return tab[i].t;
+	/* PDF readers accept the header anywhere in the first KiB. */
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (memcmp(h + i, "%PDF-", 5) == 0)
+			return CONTENT_FT_PDF;
+	if (n == 0)
+		return CONTENT_FT_UNKNOWN;
+	size_t bin = 0;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < 0x09 || (h[i] > 0x0d && h[i] < 0x20))
+			bin++;
+	if (bin * 20 > n)
+		return CONTENT_FT_UNKNOWN;
+	static const char *const script[] = { "wscript", "createobject", "powershell",
+		"@echo off", "cmd.exe", "<job", "<script", "activexobject", "shell.application",
+		"eval(", "function(", "dim ", NULL };
+	for (int i = 0; script[i]; i++)
+		if (has_ci(h, n, script[i]))
+			return CONTENT_FT_SCRIPT;
+	return CONTENT_FT_TEXT;
+}
+
+static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)
+{
+	struct att_sink as = { .md = EVP_MD_CTX_new() };
+	if (as.md == NULL)
+		mw_panic("EVP_MD_CTX_new");
+	EVP_DigestInit_ex(as.md, EVP_sha256(), NULL);
+	int cut = decode_body(m, part, sink_att, &as);
+	unsigned char dig[32];
+	unsigned dl = 0;
+	EVP_DigestFinal_ex(as.md, dig, &dl);
+	EVP_MD_CTX_free(as.md);
+
+	struct content_attachment *a = VEC_PUSH(m->atts);
+	a->filename = dup_utf8(m, g_mime_part_get_filename(part), 4096);
+	a->declared_type = dup_utf8(m, ctype, 256);
+	a->detected = detect_type(as.head, as.head_len);
+	a->size = as.size;
+	a->truncated = cut;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(a->sha256 + 2 * i, 3, "%02x", dig[i]);
+}
+
+/* Texts use "\n" line ends: tokenizers and the signature finder then see
+ * one form whatever the wire used (a lone CR becomes a line end too). */
+static void crlf_to_lf(struct buf *b)
+{
+	if (b->data == NULL || memchr(b->data, '\r', b->len) == NULL)
+		return;
+	size_t w = 0;
+	for (size_t r = 0; r < b->len; r++) {
+		if (b->data[r] == '\r') {
+			if (r + 1 < b->len && b->data[r + 1] == '\n')
+				continue;
+			b->data[w++] = '\n';
+			continue;
+		}
+		b->data[w++] = b->data[r];
+	}
+	b->len = w;
+	b->data[w] = '\0';
+}
+
+static void take_text(struct content_msg *m, GMimePart *part, int html, const char *charset)
+{
+	struct buf raw = BUF_INIT, u = BUF_INIT;
+	int cut = decode_body(m, part, sink_buf, &raw);
+	size_t max = m->lim.max_text_bytes;
+	if (charset_to_utf8(charset, raw.data ? raw.data : "", raw.len, &u, max, &m->flags))
+		cut = 1, m->flags |= CONTENT_F_LIMIT_TEXT;
+	buf_free(&raw);
+	if (html) {
+		struct buf t = BUF_INIT;
+		if (html_to_text(m, u.data ? u.data : "", u.len, &t, max))
+			cut = 1, m->flags |= CONTENT_F_LIMIT_TEXT;
+		buf_free(&u);
+		u = t;
+	}
+	crlf_to_lf(&u);
+	url_scan_text(m, u.data ? u.data : "", u.len);
+	struct content_text *ct = VEC_PUSH(m->texts);
+	ct->type = html ? CONTENT_TEXT_HTML : CONTENT_TEXT_PLAIN;
+	ct->len = u.len;
+	ct->text = buf_steal(&u); /* owned by the message, freed in content_free */
+	ct->charset = dup_utf8(m, charset, 64);
+	ct->truncated = cut;
+}
+
+static void take_leaf(struct content_msg *m, GMimePart *part)
+{
+	GMimeObject *obj = GMIME_OBJECT(part);
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	char ctype[256];
+	snprintf(ctype, sizeof(ctype), "%s/%s", type ? type : "text", sub ? sub : "plain");
+	for (char *p = ctype; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	const char *disp = g_mime_object_get_disposition(obj);
+	int attachment = disp != NULL && strcasecmp(disp, "attachment") == 0;
+	int is_plain = strcmp(ctype, "text/plain") == 0, is_html = strcmp(ctype, "text/html") == 0;
+	if ((is_plain || is_html) && !attachment) {
+		const char *cs = g_mime_object_get_content_type_parameter(obj, "charset");
+		take_text(m, part, is_html, cs ? cs : "");
+	} else {
+		take_attachment(m, part, ctype);
+	}
+}
+
+/* Bytes that are not a decodable part (prologue, unparsable message) kept
+ * as one plain text so URLs and words in them are still scored. */
+static void take_raw_text(struct content_msg *m, const char *p, size_t len)
+{
+	struct buf u = BUF_INIT;
+	size_t left = m->lim.max_decoded_bytes - m->decoded_total;
+	if (len > left) {
+		len = left;
+		m->flags |= CONTENT_F_LIMIT_DECODED;
+	}
+	m->decoded_total += len;
+	int cut = utf8_sanitize_append(&u, p, len, m->lim.max_text_bytes, NULL);
+	if (cut)
+		m->flags |= CONTENT_F_LIMIT_TEXT;
+	crlf_to_lf(&u);
+	url_scan_text(m, u.data ? u.data : "", u.len);
+	struct content_text *ct = VEC_PUSH(m->texts);
+	ct->type = CONTENT_TEXT_PLAIN;
+	ct->len = u.len;
+	ct->text = buf_steal(&u);
+	ct->charset = "";
+	ct->truncated = cut;
+}
+
+/* ---- the tree walk ------------------------------------------------------- */
+
+struct walk_item {
+	GMimeObject *obj;
+	size_t depth;
+};
+
+static void walk(struct content_msg *m, GMimeObject *root)
+{
+	VEC(struct walk_item) st = { NULL, 0, 0 };
+	*VEC_PUSH(st) = (struct walk_item){ root, 0 };
+	while (st.n > 0) {
+		struct walk_item it = st.v[--st.n];
+		if (it.obj == NULL)
+			continue;
+		if (it.depth > m->lim.max_depth) {
+			m->flags |= CONTENT_F_LIMIT_DEPTH;
+			continue;
+		}
+		if (m->parts >= m->lim.max_parts) {
+			m->flags |= CONTENT_F_LIMIT_PARTS;
+			break;
+		}
+		m->parts++;
+		if (it.depth > m->max_depth)
+			m->max_depth = it.depth;
+		if (GMIME_IS_MULTIPART(it.obj)) {
+			GMimeMultipart *mp = GMIME_MULTIPART(it.obj);
+			int n = g_mime_multipart_get_count(mp);
+			/* XXX write_end_boundary is GMime-private; its parser clears
+			 * it when the closing boundary is missing (M6). */
+			if (n == 0 || !mp->write_end_boundary)
+				m->flags |= CONTENT_F_BAD_BOUNDARY;
+			/* No child found: the content sits in the prologue (wrong or
+			 * missing boundary).  Scan it as text rather than lose it. */
+			if (n == 0 && mp->prologue != NULL)
+				take_raw_text(m, mp->prologue, strlen(mp->prologue));
+			/* Only push what the part budget can still take, so a 10^6
+			 * sibling multipart costs O(max_parts) here. */
+			size_t room = m->lim.max_parts - m->parts + 1;
+			if ((size_t)n > room) {
+				m->flags |= CONTENT_F_LIMIT_PARTS;
+				n = (int)room;
+			}
+			for (int i = n; i > 0; i--)
+				*VEC_PUSH(st) = (struct walk_item){ g_mime_multipart_get_part(mp, i - 1), it.depth + 1 };
+		} else if (GMIME_IS_MESSAGE_PART(it.obj)) {
+			GMimeMessage *sub = g_mime_message_part_get_message(GMIME_MESSAGE_PART(it.obj));
+			if (sub != NULL)
+				*VEC_PUSH(st) = (struct walk_item){ g_mime_message_get_mime_part(sub), it.depth + 1 };
+		} else if (GMIME_IS_PART(it.obj)) {
+			take_leaf(m, GMIME_PART(it.obj));
+		}
+	}
+	free(st.v);
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+static void finish(struct content_msg *m)
+{
+	int plain = 0, html = 0;
+	for (size_t i = 0; i < m->texts.n; i++) {
+		if (m->texts.v[i].type == CONTENT_TEXT_PLAIN)
+			plain = 1;
+		else
+			html = 1;
+	}
+	if (html && !plain)
+		m->flags |= CONTENT_F_HTML_ONLY;
+	if (m->texts.n == 0)
+		m->flags |= CONTENT_F_NO_TEXT;
+	struct content_html_features *h = &m->html;
+	h->image_only = h->images > 0 && h->text_chars < 50;
+	/* Signature: the first plain part, else the first converted HTML. */
+	const struct content_text *t = NULL;
+	for (size_t i = 0; i < m->texts.n && t == NULL; i++)
+		if (m->texts.v[i].type == CONTENT_TEXT_PLAIN)
+			t = &m->texts.v[i];
+	if (t == NULL && m->texts.n > 0)
+		t = &m->texts.v[0];
+	if (t != NULL)
+		signature_find(m, t->text, t->len);
+}
+
+struct content_msg *content_parse(const char *data, size_t len, const struct content_limits *lim)
+{
+	pthread_once(&gmime_once, gmime_init);
+	struct content_msg *m = xcalloc(1, sizeof(*m));
+	m->lim = lim ? *lim : content_limits_default();
+	if (m->lim.max_depth == 0 || m->lim.max_parts == 0)
+		m->lim = content_limits_default();
+	m->from = m->from_addr = m->subject = m->message_id = "";
+	if (data == NULL)
+		len = 0;
+	/* GByteArray lengths are guint; a bigger message is cut (and flagged). */
+	if (len > UINT_MAX / 2) {
+		len = UINT_MAX / 2;
+		m->flags |= CONTENT_F_LIMIT_DECODED;
+	}
+	scan_raw_headers(m, data ? data : "", len);
+
+	/* Parse from the caller's memory without a copy: the byte array borrows
+	 * data (never written: parsing only reads) and is released without
+	 * freeing it. */
+	GByteArray *ba = g_byte_array_new_take((guint8 *)(uintptr_t)(data ? data : ""), (gsize)len);
+	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(opts, on_warning, &m->flags);
+	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
+	if (msg != NULL) {
+		take_headers(m, msg);
+		walk(m, g_mime_message_get_mime_part(msg));
+		g_object_unref(msg);
+	} else {
+		/* Not even a header block: keep the bytes as one plain text. */
+		m->flags |= CONTENT_F_MALFORMED_HEADER | CONTENT_F_MISSING_DATE |
+			CONTENT_F_MISSING_MESSAGE_ID | CONTENT_F_MISSING_FROM;
+		take_raw_text(m, data ? data : "", len);
+	}
+	g_object_unref(parser);
+	g_object_unref(stream);
+	g_byte_array_free(ba, FALSE); /* frees the wrapper only, not data */
+	g_mime_parser_options_free(opts);
+	url_index_free(m);
+	finish(m);
+	return m;
+}
+
+void content_free(struct content_msg *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->texts.n; i++)
+		free((void *)(uintptr_t)m->texts.v[i].text);
+	free(m->headers.v);
+	free(m->texts.v);
+	free(m->urls.v);
+	free(m->atts.v);
+	url_index_free(m);
+	arena_free(&m->arena);
+	free(m);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+unsigned content_flags(const struct content_msg *m) { return m->flags; }
+size_t content_header_count(const struct content_msg *m) { return m->headers.n; }
+
+const struct content_header *content_header_at(const struct content_msg *m, size_t i)
+{
+	return i < m->headers.n ? &m->headers.v[i] : NULL;
+}
+
+const char *content_header(const struct content_msg *m, const char *name, size_t index)
+{
+	for (size_t i = 0; i < m->headers.n; i++)
+		if (strcasecmp(m->headers.v[i].name, name) == 0 && index-- == 0)
+			return m->headers.v[i].value;
+	return NULL;
+}
+
+const char *content_from(const struct content_msg *m) { return m->from; }
+const char *content_from_addr(const struct content_msg *m) { return m->from_addr; }
+const char *content_subject(const struct content_msg *m) { return m->subject; }
+const char *content_message_id(const struct content_msg *m) { return m->message_id; }
+
+int content_date(const struct content_msg *m, int64_t *out)
+{
+	*out = m->has_date ? m->date : 0;
+	return m->has_date ? 0 : -1;
+}
+
+size_t content_text_count(const struct content_msg *m) { return m->texts.n; }
+
+const struct content_text *content_text_at(const struct content_msg *m, size_t i)
+{
+	return i < m->texts.n ? &m->texts.v[i] : NULL;
+}
+
+const struct content_html_features *content_html(const struct content_msg *m) { return &m->html; }
+size_t content_url_count(const struct content_msg *m) { return m->urls.n; }
+
+const struct content_url *content_url_at(const struct content_msg *m, size_t i)
+{
+	return i < m->urls.n ? &m->urls.v[i] : NULL;
+}
+
+size_t content_attachment_count(const struct content_msg *m) { return m->atts.n; }
+
+const struct content_attachment *content_attachment_at(const struct content_msg *m, size_t i)
+{
+	return i < m->atts.n ? &m->atts.v[i] : NULL;
+}
+
+const char *content_signature(const struct content_msg *m, enum content_sig_method *method)
+{
+	if (method)
+		*method = m->signature ? m->sig_method : CONTENT_SIG_NONE;
+	return m->signature;
+}
+
+size_t content_part_count(const struct content_msg *m) { return m->parts; }
+size_t content_max_depth(const struct content_msg *m) { return m->max_depth; }

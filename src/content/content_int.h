@@ -1,0 +1,81 @@
+/*
+ * content_int.h - internals shared by the files of src/content/ (not for
+ * other modules).  Only our own types: the MIME library stays in content.c.
+ *
+ * Ownership: a struct content_msg owns one arena holding every string it
+ * exposes, plus growable arrays of headers, texts, URLs and attachments.
+ */
+#ifndef MW_CONTENT_INT_H
+#define MW_CONTENT_INT_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "content/content.h"
+
+struct arena_block;
+struct arena {
+	struct arena_block *head;
+};
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+void arena_free(struct arena *a);
+
+/* Growable array of fixed-size items; grows by doubling. */
+#define VEC(T) struct { T *v; size_t n, cap; }
+#define VEC_PUSH(vec) \
+	((vec).n == (vec).cap \
+		? ((vec).cap = (vec).cap ? (vec).cap * 2 : 8, \
+		   (vec).v = xrealloc((vec).v, (vec).cap * sizeof(*(vec).v))) : 0, \
+	 &(vec).v[(vec).n++])
+
+
+struct content_msg {
+	struct content_limits lim;
+	struct arena arena;
+	unsigned flags;
+	VEC(struct content_header) headers;
+	VEC(struct content_text) texts;
+	VEC(struct content_url) urls;
+	VEC(struct content_attachment) atts;
+	struct content_html_features html;
+	/* URL de-duplication: hash -> index+1 into urls (0 = empty). */
+	size_t *url_index;
+	size_t url_index_cap;
+	const char *from, *from_addr, *subject, *message_id;
+	int64_t date;
+	int has_date;
+	const char *signature;
+	enum content_sig_method sig_method;
+	size_t parts, max_depth;
+	size_t decoded_total;
+};
+
+/* content_text.c */
+/* Append len bytes of UTF-8-ish text to out, replacing invalid sequences by
+ * U+FFFD and dropping NUL; stops before out->len would exceed max.  Returns
+ * 1 when it had to stop, 0 otherwise; *bad set to 1 on a replacement. */
+int utf8_sanitize_append(struct buf *out, const char *s, size_t len, size_t max, int *bad);
+/* Convert from charset to UTF-8 into out (bounded by max).  Returns 1 when
+ * cut, 0 otherwise; sets CONTENT_F_UNKNOWN_CHARSET / BAD_CHARSET_DATA. */
+int charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out,
+	size_t max, unsigned *flags);
+/* Find the signature block of text (sets m->signature and m->sig_method). */
+void signature_find(struct content_msg *m, const char *text, size_t len);
+
+/* content_html.c: HTML to text into out (bounded by max); updates m->html
+ * and adds href/src URLs.  Returns 1 when cut. */
+int html_to_text(struct content_msg *m, const char *html, size_t len, struct buf *out, size_t max);
+
+/* content_url.c */
+void url_scan_text(struct content_msg *m, const char *text, size_t len);
+void url_add(struct content_msg *m, const char *url, size_t len, int in_href);
+/* If text (trimmed) looks like a URL or bare host name, write its registered
+ * domain to out (NUL-terminated) and return 1; else 0. */
+int url_text_regdomain(const char *text, size_t len, char *out, size_t outsz);
+/* Registered domain of url (scheme optional) into out; 1 on success. */
+int url_regdomain(const char *url, size_t len, char *out, size_t outsz);
+void url_index_free(struct content_msg *m);
+
+#endif

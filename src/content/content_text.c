@@ -1,0 +1,412 @@
+/*
+ * content_text.c - the arena, UTF-8 repair, charset conversion and the
+ * signature-block finder.  Pure byte handling (iconv from libc only).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/util.h"
+#include "content/content_int.h"
+
+/* ---- arena ---------------------------------------------------------- */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+#define ARENA_BLOCK 8192
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_block *b = a->head;
+	if (b == NULL || b->cap - b->used < need) {
+		/* Big items get a block of their own so small ones keep packing. */
+		size_t cap = need > ARENA_BLOCK / 2 ? need : ARENA_BLOCK;
+		struct arena_block *nb = xmalloc(sizeof(*nb) + cap);
+		nb->used = 0;
+		nb->cap = cap;
+		if (b != NULL && need > ARENA_BLOCK / 2) {
+			nb->next = b->next; /* keep the partly used block on top */
+			b->next = nb;
+		} else {
+			nb->next = b;
+			a->head = nb;
+		}
+		b = nb;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += need;
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	if (n)
+		memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+void arena_free(struct arena *a)
+{
+	struct arena_block *b = a->head;
+	while (b != NULL) {
+		struct arena_block *n = b->next;
+		free(b);
+		b = n;
+	}
+	a->head = NULL;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+static const char REPL[] = "\xEF\xBF\xBD";
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid
+ * (overlongs, surrogates and > U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && s[1] < 0xA0)
+			return 0;
+		if (c == 0xED && s[1] >= 0xA0)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && s[1] < 0x90)
+			return 0;
+		if (c == 0xF4 && s[1] >= 0x90)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int utf8_sanitize_append(struct buf *out, const char *s, size_t len, size_t max, int *bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	buf_reserve(out, len < max ? len : max);
+	while (i < len) {
+		/* Fast path: a run of printable ASCII. */
+		size_t j = i;
+		while (j < len && p[j] < 0x80 && p[j] != 0)
+			j++;
+		if (j > i) {
+			size_t n = j - i;
+			if (out->len + n > max) {
+				buf_append(out, s + i, max - out->len);
+				return 1;
+			}
+			buf_append(out, s + i, n);
+			i = j;
+			continue;
+		}
+		if (p[i] == 0) {
+			i++;
+			continue;
+		}
+		size_t n = utf8_seq(p + i, len - i);
+		if (n == 0) {
+			if (bad)
+				*bad = 1;
+			if (out->len + 3 > max)
+				return 1;
+			buf_append(out, REPL, 3);
+			i++;
+			continue;
+		}
+		if (out->len + n > max)
+			return 1;
+		buf_append(out, s + i, n);
+		i += n;
+	}
+	return 0;
+}
+
+static int is_utf8_name(const char *cs)
+{
+	return cs[0] == '\0' || strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
+		strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0 ||
+		strcasecmp(cs, "ansi_x3.4-1968") == 0;
+}
+
+int charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out,
+	size_t max, unsigned *flags)
+{
+	int bad = 0;
+	if (charset == NULL || is_utf8_name(charset)) {
+		int cut = utf8_sanitize_append(out, in, len, max, &bad);
+		if (bad && charset != NULL && charset[0] != '\0')
+			*flags |= CONTENT_F_BAD_CHARSET_DATA;
+		return cut;
+	}
+	/* iconv names: the common aliases mail uses that glibc lacks. */
+	const char *name = charset;
+	if (strcasecmp(charset, "ks_c_5601-1987") == 0)
+		name = "CP949";
+	else if (strcasecmp(charset, "x-sjis") == 0)
+		name = "SHIFT_JIS";
+	else if (strcasecmp(charset, "iso-8859-8-i") == 0)
+		name = "ISO-8859-8";
+	iconv_t cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1) {
+		*flags |= CONTENT_F_UNKNOWN_CHARSET;
+		return utf8_sanitize_append(out, in, len, max, &bad);
+	}
+	/* Output is converted through a small buffer and then re-validated, so
+	 * whatever iconv emits, the result stays valid UTF-8 and bounded. */
+	char tmp[4096];
+	char *ip = (char *)(uintptr_t)in;
+	size_t left = len;
+	int cut = 0;
+	while (left > 0 && !cut) {
+		char *op = tmp;
+		size_t oleft = sizeof(tmp);
+		size_t r = iconv(cd, &ip, &left, &op, &oleft);
+		int err = r == (size_t)-1 ? errno : 0;
+		cut = utf8_sanitize_append(out, tmp, (size_t)(op - tmp), max, &bad);
+		if (cut)
+			break;
+		if (err == E2BIG)
+			continue;
+		if (err == EILSEQ || err == EINVAL) {
+			/* Invalid or truncated input: one replacement, skip a byte. */
+			*flags |= CONTENT_F_BAD_CHARSET_DATA;
+			if (out->len + 3 > max) {
+				cut = 1;
+				break;
+			}
+			buf_append(out, REPL, 3);
+			ip++;
+			left--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		} else if (err != 0) {
+			break;
+		}
+	}
+	if (!cut) {
+		char *op = tmp;
+		size_t oleft = sizeof(tmp);
+		iconv(cd, NULL, NULL, &op, &oleft); /* flush shift state */
+		cut = utf8_sanitize_append(out, tmp, (size_t)(op - tmp), max, &bad);
+	}
+	iconv_close(cd);
+	return cut;
+}
+
+/* ---- signature block --------------------------------------------------- */
+
+#define SIG_MAX_BYTES 1024
+#define SIG_MAX_LINES 15
+#define HEUR_MAX_LINES 6
+#define HEUR_MAX_BYTES 400
+
+/* Line [s, e) without its CR. */
+static size_t line_len_nocr(const char *s, const char *e)
+{
+	size_t n = (size_t)(e - s);
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+static int is_sig_delim(const char *s, size_t n)
+{
+	if (n < 2 || s[0] != '-' || s[1] != '-')
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return 0;
+	return 1;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* Where quoted or forwarded material starts after a signature. */
+static int ends_signature(const char *s, size_t n)
+{
+	return (n > 0 && s[0] == '>') ||
+		(n >= 8 && memcmp(s, "-----Ori", 8) == 0) ||
+		(n >= 5 && memcmp(s, "From:", 5) == 0 && n < 200) ||
+		(n >= 6 && memcmp(s, "wrote:", 6) == 0);
+}
+
+static int has_phone(const char *s, size_t n)
+{
+	size_t digits = 0, run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (isdigit(c)) {
+			digits++;
+			run = 0;
+		} else if ((c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+' ||
+				   c == '/') && run < 2 && digits > 0) {
+			run++;
+		} else {
+			if (digits >= 7)
+				return 1;
+			digits = 0;
+			run = 0;
+		}
+	}
+	return digits >= 7;
+}
+
+static int has_word_ci(const char *s, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp(s + i, w, wl) == 0 &&
+			(i == 0 || !isalpha((unsigned char)s[i - 1])) &&
+			(i + wl == n || !isalpha((unsigned char)s[i + wl])))
+			return 1;
+	return 0;
+}
+
+static int looks_like_signature(const char *s, size_t n)
+{
+	static const char *const company[] = { "inc", "ltd", "llc", "gmbh", "corp", "co", "plc",
+		"ag", "sa", "bv", "tel", "phone", "mobile", "fax", "www", NULL };
+	static const char *const closing[] = { "regards", "thanks", "cheers", "sincerely", "best",
+		"thank you", NULL };
+	int score = 0;
+	if (has_phone(s, n))
+		score += 2;
+	const char *at = memchr(s, '@', n);
+	if (at != NULL && at > s && at + 1 < s + n && isalnum((unsigned char)at[-1]) &&
+		isalnum((unsigned char)at[1]))
+		score += 2;
+	if (has_word_ci(s, n, "http") || has_word_ci(s, n, "https") || has_word_ci(s, n, "www"))
+		score += 1;
+	for (int i = 0; company[i]; i++)
+		if (has_word_ci(s, n, company[i])) {
+			score += 1;
+			break;
+		}
+	for (int i = 0; closing[i]; i++)
+		if (has_word_ci(s, n, closing[i])) {
+			score += 1;
+			break;
+		}
+	/* Several short lines, like a name / title / company stack. */
+	size_t lines = 0, longest = 0, cur = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '\n') {
+			if (cur > longest)
+				longest = cur;
+			lines++;
+			cur = 0;
+		} else {
+			cur++;
+		}
+	}
+	if (lines >= 2 && longest <= 50)
+		score += 1;
+	return score >= 2;
+}
+
+static void set_sig(struct content_msg *m, const char *s, size_t n, enum content_sig_method how)
+{
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	while (n > 0 && (*s == '\n' || *s == '\r')) {
+		s++;
+		n--;
+	}
+	if (n == 0)
+		return;
+	struct buf b = BUF_INIT;
+	utf8_sanitize_append(&b, s, n, SIG_MAX_BYTES, NULL);
+	/* A cut may have left half a sequence: sanitize stops on boundaries. */
+	m->signature = arena_strndup(&m->arena, b.data ? b.data : "", b.len);
+	m->sig_method = how;
+	buf_free(&b);
+}
+
+void signature_find(struct content_msg *m, const char *text, size_t len)
+{
+	const char *end = text + len;
+	/* 1. RFC 3676 delimiter: the first unquoted "-- " line. */
+	for (const char *p = text; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (is_sig_delim(p, line_len_nocr(p, le))) {
+			const char *s = nl ? nl + 1 : end, *q = s;
+			size_t lines = 0;
+			while (q < end && lines < SIG_MAX_LINES) {
+				const char *n2 = memchr(q, '\n', (size_t)(end - q));
+				const char *e2 = n2 ? n2 : end;
+				if (ends_signature(q, line_len_nocr(q, e2)))
+					break;
+				lines++;
+				q = n2 ? n2 + 1 : end;
+			}
+			set_sig(m, s, (size_t)(q - s), CONTENT_SIG_DELIMITER);
+			if (m->signature != NULL)
+				return;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	/* 2. Heuristic: the last paragraph, if short and signature-like, and not
+	 * the whole text. */
+	const char *e = end;
+	while (e > text && isspace((unsigned char)e[-1]))
+		e--;
+	if (e == text)
+		return;
+	/* Walk back to the start of the last paragraph (after a blank line). */
+	const char *start = NULL;
+	const char *line_end = e;
+	size_t lines = 0;
+	for (const char *p = e; p > text;) {
+		const char *q = p;
+		while (q > text && q[-1] != '\n')
+			q--;
+		/* line is [q, p) */
+		if (is_blank(q, (size_t)(p - q))) {
+			start = p;
+			break;
+		}
+		lines++;
+		if (lines > HEUR_MAX_LINES || (size_t)(line_end - q) > HEUR_MAX_BYTES)
+			return;
+		if (q == text)
+			return; /* the whole text is one paragraph */
+		p = q - 1;  /* skip the '\n' */
+	}
+	if (start == NULL)
+		return;
+	while (start < e && (*start == '\n' || *start == '\r'))
+		start++;
+	if (start < e && looks_like_signature(start, (size_t)(e - start)))
+		set_sig(m, start, (size_t)(e - start), CONTENT_SIG_HEURISTIC);
+}

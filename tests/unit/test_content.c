@@ -1,0 +1,723 @@
+/*
+ * Unit tests: content analysis (src/content/).  Small hand-written messages
+ * live in tests/unit/data/content/; the large malformed ones (nesting and
+ * part bombs, header flood, base64 garbage, charset bombs) are generated
+ * here.  Run from the repository root (CONTENT_TEST_DATA overrides the data
+ * folder).  TEST_VERBOSE=1 dumps each parsed view.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "content/content.h"
+
+static const char *data_dir(void)
+{
+	const char *d = getenv("CONTENT_TEST_DATA");
+	return d ? d : "tests/unit/data/content";
+}
+
+static char *read_file(const char *name, size_t *len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", data_dir(), name);
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s (run from the repository root)", path);
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_append(&b, tmp, n);
+	fclose(f);
+	*len = b.len;
+	return buf_steal(&b);
+}
+
+static int valid_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = p[i];
+		size_t k;
+		unsigned min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			k = 1, min = 0x80, c &= 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			k = 2, min = 0x800, c &= 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			k = 3, min = 0x10000, c &= 0x07;
+		} else {
+			return 0;
+		}
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
+				return 0;
+			c = (c << 6) | (p[i + j] & 0x3F);
+		}
+		if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+static void dump(const char *what, const struct content_msg *m)
+{
+	if (getenv("TEST_VERBOSE") == NULL)
+		return;
+	printf("=== %s: flags", what);
+	for (unsigned b = 1; b; b <<= 1)
+		if (content_flags(m) & b)
+			printf(" %s", content_flag_name(b));
+	printf("\n parts=%zu depth=%zu subject=[%s] from=[%s] addr=[%s] mid=[%s]\n",
+		content_part_count(m), content_max_depth(m), content_subject(m), content_from(m),
+		content_from_addr(m), content_message_id(m));
+	for (size_t i = 0; i < content_header_count(m) && i < 20; i++)
+		printf(" H %s: %.80s\n", content_header_at(m, i)->name, content_header_at(m, i)->value);
+	for (size_t i = 0; i < content_text_count(m) && i < 10; i++) {
+		const struct content_text *t = content_text_at(m, i);
+		printf(" T%zu %s cs=%s len=%zu trunc=%d [%.300s]\n", i,
+			t->type == CONTENT_TEXT_HTML ? "html" : "plain", t->charset, t->len, t->truncated, t->text);
+	}
+	for (size_t i = 0; i < content_url_count(m) && i < 20; i++) {
+		const struct content_url *u = content_url_at(m, i);
+		printf(" U %s host=%s rd=%s ip=%d href=%d n=%u\n", u->url, u->host, u->reg_domain,
+			u->is_ip, u->in_href, u->count);
+	}
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		printf(" A [%s] %s det=%s size=%zu trunc=%d %s\n", a->filename, a->declared_type,
+			content_ftype_name(a->detected), a->size, a->truncated, a->sha256);
+	}
+	const struct content_html_features *h = content_html(m);
+	printf(" html parts=%u hidden=%u tiny=%u links=%u mismatch=%u img=%u forms=%u chars=%zu imgonly=%d\n",
+		h->parts, h->hidden_text, h->tiny_text, h->links, h->link_mismatch, h->images, h->forms,
+		h->text_chars, h->image_only);
+	enum content_sig_method sm;
+	const char *sig = content_signature(m, &sm);
+	printf(" sig(%d)=[%s]\n", sm, sig ? sig : "(none)");
+}
+
+static struct content_msg *parse_file(const char *name)
+{
+	size_t len;
+	char *d = read_file(name, &len);
+	struct content_msg *m = content_parse(d, len, NULL);
+	free(d);
+	assert_non_null(m);
+	dump(name, m);
+	return m;
+}
+
+static struct content_msg *parse_buf(const char *what, const struct buf *b, const struct content_limits *lim)
+{
+	struct content_msg *m = content_parse(b->data, b->len, lim);
+	assert_non_null(m);
+	dump(what, m);
+	/* Invariant for every message: all texts valid UTF-8 and bounded. */
+	struct content_limits l = lim ? *lim : content_limits_default();
+	for (size_t i = 0; i < content_text_count(m); i++) {
+		const struct content_text *t = content_text_at(m, i);
+		assert_true(valid_utf8(t->text, t->len));
+		assert_true(t->len <= l.max_text_bytes);
+		assert_int_equal(strlen(t->text), t->len);
+	}
+	return m;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct content_url *find_url(const struct content_msg *m, const char *prefix)
+{
+	for (size_t i = 0; i < content_url_count(m); i++)
+		if (strncmp(content_url_at(m, i)->url, prefix, strlen(prefix)) == 0)
+			return content_url_at(m, i);
+	return NULL;
+}
+
+static const struct content_attachment *find_att(const struct content_msg *m, const char *name)
+{
+	for (size_t i = 0; i < content_attachment_count(m); i++)
+		if (strcmp(content_attachment_at(m, i)->filename, name) == 0)
+			return content_attachment_at(m, i);
+	return NULL;
+}
+
+/* ---- well-formed messages -------------------------------------------------- */
+
+static void test_simple_headers_texts_urls(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("simple.eml");
+	assert_int_equal(content_flags(m) & ~0u, 0);
+	assert_string_equal(content_subject(m), "Quarterly report \xe2\x80\x93 \xc3\xa9" "t\xc3\xa9");
+	assert_string_equal(content_from_addr(m), "Alice@example.org");
+	assert_non_null(strstr(content_from(m), "Al\xc3\xaf" "ce"));
+	assert_string_equal(content_message_id(m), "abc123@example.org");
+	int64_t d;
+	assert_int_equal(content_date(m, &d), 0);
+	assert_int_equal(d, 1793613600); /* 2026-11-02 10:00:00 UTC */
+	assert_non_null(content_header(m, "received", 0));
+	assert_null(content_header(m, "received", 1));
+	assert_string_equal(content_header(m, "To", 0), "bob@example.net");
+
+	assert_int_equal(content_text_count(m), 2);
+	const struct content_text *p = content_text_at(m, 0), *h = content_text_at(m, 1);
+	assert_int_equal(p->type, CONTENT_TEXT_PLAIN);
+	assert_int_equal(h->type, CONTENT_TEXT_HTML);
+	assert_non_null(strstr(p->text, "Hi Bob,"));
+	/* HTML: script/style/title dropped, entities decoded, blocks on lines. */
+	assert_non_null(strstr(h->text, "Hi Bob,\n\nthe report is here & more."));
+	assert_null(strstr(h->text, "not text"));
+	assert_null(strstr(h->text, "color"));
+
+	/* URLs de-duplicated with counts; registered domain through the PSL. */
+	const struct content_url *u = find_url(m, "https://docs.a.b.example.co.uk/q3?x=1");
+	assert_non_null(u);
+	assert_string_equal(u->host, "docs.a.b.example.co.uk");
+	assert_string_equal(u->reg_domain, "example.co.uk");
+	assert_string_equal(u->scheme, "https");
+	assert_false(u->is_ip);
+	const struct content_url *plain = NULL;
+	for (size_t i = 0; i < content_url_count(m); i++)
+		if (strcmp(content_url_at(m, i)->url, "https://docs.a.b.example.co.uk/q3?x=1") == 0)
+			plain = content_url_at(m, i);
+	assert_non_null(plain);
+	assert_int_equal(plain->count, 2); /* trailing '.' not part of the URL */
+	const struct content_url *href = find_url(m, "https://docs.a.b.example.co.uk/q3?x=1&y=2");
+	assert_non_null(href);
+	assert_true(href->in_href);
+	const struct content_url *www = find_url(m, "www.example.com/page");
+	assert_non_null(www);
+	assert_string_equal(www->scheme, "http");
+	assert_string_equal(www->reg_domain, "example.com");
+
+	enum content_sig_method how;
+	const char *sig = content_signature(m, &how);
+	assert_int_equal(how, CONTENT_SIG_DELIMITER);
+	assert_string_equal(sig, "Alice Example\nExample Ltd, +44 20 7946 0958");
+	content_free(m);
+}
+
+static void test_attachments_types_names_hashes(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("attachments.eml");
+	assert_int_equal(content_attachment_count(m), 5);
+	const struct content_attachment *exe = find_att(m, "invoice.pdf.exe");
+	const struct content_attachment *pdf = find_att(m, "invoice.pdf");
+	assert_non_null(exe);
+	assert_non_null(pdf);
+	/* Declared application/pdf, content is a PE executable: both named. */
+	assert_string_equal(exe->declared_type, "application/pdf");
+	assert_int_equal(exe->detected, CONTENT_FT_EXE);
+	assert_int_equal(pdf->detected, CONTENT_FT_EXE);
+	assert_int_equal(exe->size, 16 + 256);
+	assert_string_equal(exe->sha256, pdf->sha256);
+	assert_int_equal(strlen(exe->sha256), 64);
+	/* M14: encoded word in a filename decodes to the real extension. */
+	const struct content_attachment *scr = content_attachment_at(m, 2);
+	assert_string_equal(scr->filename,
+		"\xd0\x94\xd0\xbe\xd0\xba\xd1\x83\xd0\xbc\xd0\xb5\xd0\xbd\xd1\x82.scr.uue");
+	/* RFC 2231 with a percent-encoded dot. */
+	const struct content_attachment *evil = find_att(m, "evil.exe");
+	assert_non_null(evil);
+	assert_int_equal(evil->detected, CONTENT_FT_SCRIPT);
+	const struct content_attachment *real = find_att(m, "real.pdf");
+	assert_non_null(real);
+	assert_int_equal(real->detected, CONTENT_FT_PDF);
+	assert_string_equal(content_ftype_name(real->detected), "pdf");
+	assert_int_equal(content_text_count(m), 1);
+	content_free(m);
+}
+
+static void test_charsets_converted(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("charsets.eml");
+	assert_int_equal(content_text_count(m), 4);
+	assert_string_equal(content_text_at(m, 0)->text,
+		"Caf\xc3\xa9 cr\xc3\xa8" "me \xc3\xa0 la fa\xc3\xa7" "on de Gen\xc3\xa8" "ve");
+	assert_string_equal(content_text_at(m, 1)->text,
+		"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80");
+	assert_string_equal(content_text_at(m, 2)->text,
+		"Hello UTF-16 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80");
+	/* Unknown charset: kept as UTF-8 with the bad byte replaced, flagged. */
+	const struct content_text *u = content_text_at(m, 3);
+	assert_non_null(strstr(u->text, "plain ascii in an unknown charset \xef\xbf\xbd"));
+	assert_true(content_flags(m) & CONTENT_F_UNKNOWN_CHARSET);
+	assert_string_equal(u->charset, "x-no-such-charset");
+	content_free(m);
+}
+
+static void test_html_features(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("html_features.eml");
+	const struct content_html_features *h = content_html(m);
+	assert_int_equal(h->parts, 1);
+	assert_int_equal(h->hidden_text, 3); /* display:none, font-size:0, white on white */
+	assert_int_equal(h->tiny_text, 1);
+	assert_int_equal(h->links, 2);
+	assert_int_equal(h->link_mismatch, 1); /* paypal.com text, IP href */
+	assert_int_equal(h->forms, 1);
+	assert_int_equal(h->images, 1);
+	assert_false(h->image_only);
+	assert_true(content_flags(m) & CONTENT_F_HTML_ONLY);
+	const struct content_text *t = content_text_at(m, 0);
+	assert_null(strstr(t->text, "hidden words"));
+	assert_null(strstr(t->text, "tiny words"));
+	assert_null(strstr(t->text, "white on white"));
+	assert_non_null(strstr(t->text, "<b> \xc2\xa9 \xe2\x82\xac"));
+	const struct content_url *ip = find_url(m, "http://198.51.100.7/");
+	assert_non_null(ip);
+	assert_true(ip->is_ip);
+	assert_true(ip->in_href);
+	assert_non_null(find_url(m, "https://collect.evil.example/post"));
+	assert_non_null(find_url(m, "https://cdn.evil.example/pixel.gif"));
+	/* The visible text URL is extracted too. */
+	const struct content_url *pp = find_url(m, "https://www.paypal.com/signin");
+	assert_non_null(pp);
+	assert_string_equal(pp->reg_domain, "paypal.com");
+	content_free(m);
+
+	m = parse_file("image_only.eml");
+	h = content_html(m);
+	assert_int_equal(h->images, 2);
+	assert_true(h->image_only);
+	assert_int_equal(h->link_mismatch, 0);
+	content_free(m);
+}
+
+static void test_signature_heuristic(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("sig_heuristic.eml");
+	enum content_sig_method how;
+	const char *sig = content_signature(m, &how);
+	assert_int_equal(how, CONTENT_SIG_HEURISTIC);
+	assert_non_null(sig);
+	assert_true(strncmp(sig, "Best regards", 12) == 0);
+	assert_non_null(strstr(sig, "Tel. +49 30 1234 5678"));
+	content_free(m);
+
+	m = parse_file("no_sig.eml");
+	assert_null(content_signature(m, &how));
+	assert_int_equal(how, CONTENT_SIG_NONE);
+	content_free(m);
+
+	/* "--" without the trailing space is accepted as a delimiter too; a
+	 * quoted reply after it is not part of the signature. */
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "From: a@b.example\r\nSubject: x\r\n\r\nok\r\n--\r\nEve\r\n> quoted\r\n> more\r\n");
+	m = parse_buf("sig--", &b, NULL);
+	assert_string_equal(content_signature(m, &how), "Eve");
+	assert_int_equal(how, CONTENT_SIG_DELIMITER);
+	content_free(m);
+	buf_free(&b);
+}
+
+/* ---- malformed messages (files) --------------------------------------------- */
+
+static void test_broken_boundaries(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("broken_boundary.eml");
+	assert_true(content_flags(m) & CONTENT_F_BAD_BOUNDARY);
+	assert_true(content_flags(m) & CONTENT_F_MISSING_DATE);
+	assert_true(content_flags(m) & CONTENT_F_MISSING_MESSAGE_ID);
+	/* Both parts are still seen, the attachment scanned. */
+	assert_int_equal(content_text_count(m), 1);
+	assert_int_equal(content_attachment_count(m), 1);
+	assert_int_equal(content_attachment_at(m, 0)->detected, CONTENT_FT_EXE);
+	content_free(m);
+
+	/* Undeclared boundary: no child parts; the text is kept from the
+	 * prologue so it is still scored (M6). */
+	m = parse_file("wrong_boundary.eml");
+	assert_true(content_flags(m) & CONTENT_F_BAD_BOUNDARY);
+	assert_int_equal(content_text_count(m), 1);
+	assert_non_null(strstr(content_text_at(m, 0)->text, "never declared"));
+	content_free(m);
+}
+
+static void test_bad_base64(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("bad_base64.eml");
+	assert_true(content_flags(m) & CONTENT_F_BAD_BASE64);
+	assert_int_equal(content_attachment_count(m), 1);
+	/* Lenient: the alphabet characters still decode to the MZ header. */
+	assert_int_equal(content_attachment_at(m, 0)->detected, CONTENT_FT_EXE);
+	content_free(m);
+}
+
+static void test_malformed_headers(void **state)
+{
+	(void)state;
+	struct content_msg *m = parse_file("malformed_headers.eml");
+	assert_true(content_flags(m) & CONTENT_F_MALFORMED_HEADER);
+	assert_true(content_flags(m) & CONTENT_F_NUL_BYTES);
+	content_free(m);
+
+	/* Nothing at all, or binary junk: a view, never NULL. */
+	m = content_parse("", 0, NULL);
+	assert_non_null(m);
+	content_free(m);
+	m = content_parse(NULL, 0, NULL);
+	assert_non_null(m);
+	content_free(m);
+	static const char junk[] = "\x00\xff\xfe:\r\n\r\n\x80\x81--\r\n";
+	m = content_parse(junk, sizeof(junk) - 1, NULL);
+	assert_non_null(m);
+	for (size_t i = 0; i < content_text_count(m); i++)
+		assert_true(valid_utf8(content_text_at(m, i)->text, content_text_at(m, i)->len));
+	content_free(m);
+}
+
+/* ---- generated bombs (M1-M5, M9, M15, M16) ----------------------------------- */
+
+static void hdr(struct buf *b)
+{
+	buf_append_str(b, "From: a@example.com\r\nTo: b@example.net\r\nSubject: bomb\r\n"
+		"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <bomb@example.com>\r\n"
+		"MIME-Version: 1.0\r\n");
+}
+
+/* k nested multiparts; same_boundary reuses "foobar" at every level (M2). */
+static void nested_multipart(struct buf *b, int k, int same_boundary)
+{
+	hdr(b);
+	for (int i = 0; i < k; i++) {
+		if (same_boundary)
+			buf_printf(b, "Content-Type: multipart/mixed; boundary=\"foobar\"\r\n\r\n--foobar\r\n");
+		else
+			buf_printf(b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i);
+	}
+	buf_append_str(b, "Content-Type: text/plain\r\n\r\ninnermost text http://deep.example.org/\r\n");
+	for (int i = k - 1; i >= 0; i--) {
+		if (same_boundary)
+			buf_printf(b, "--foobar--\r\n");
+		else
+			buf_printf(b, "--b%d--\r\n", i);
+	}
+}
+
+static void test_nesting_multipart_depth_limit(void **state)
+{
+	(void)state;
+	struct content_limits lim = content_limits_default();
+	struct buf b = BUF_INIT;
+	/* M1: exactly max_depth levels parse cleanly, the text is reached. */
+	nested_multipart(&b, (int)lim.max_depth, 0);
+	struct content_msg *m = parse_buf("nest64", &b, NULL);
+	assert_false(content_flags(m) & CONTENT_F_LIMIT_DEPTH);
+	assert_int_equal(content_max_depth(m), lim.max_depth);
+	assert_int_equal(content_text_count(m), 1);
+	assert_non_null(find_url(m, "http://deep.example.org/"));
+	content_free(m);
+	/* One more level: flagged, nothing below the limit processed. */
+	buf_reset(&b);
+	nested_multipart(&b, (int)lim.max_depth + 1, 0);
+	m = parse_buf("nest65", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_DEPTH);
+	assert_int_equal(content_text_count(m), 0);
+	content_free(m);
+	/* M2: the same boundary at every level: deterministic, no crash, and
+	 * parsing twice gives the same structure. */
+	buf_reset(&b);
+	nested_multipart(&b, 200, 1);
+	m = parse_buf("nest-foobar", &b, NULL);
+	struct content_msg *m2 = parse_buf("nest-foobar2", &b, NULL);
+	assert_int_equal(content_flags(m), content_flags(m2));
+	assert_int_equal(content_part_count(m), content_part_count(m2));
+	content_free(m);
+	content_free(m2);
+	buf_free(&b);
+}
+
+/* M3/M4: message/rfc822 chains, optionally alternating with multiparts. */
+static void rfc822_chain(struct buf *b, int k, int alternate)
+{
+	for (int i = 0; i < k; i++) {
+		hdr(b);
+		if (alternate && i % 2) {
+			buf_printf(b, "Content-Type: multipart/mixed; boundary=\"m%d\"\r\n\r\n--m%d\r\n", i, i);
+			buf_append_str(b, "Content-Type: message/rfc822\r\n\r\n");
+		} else {
+			buf_append_str(b, "Content-Type: message/rfc822\r\n\r\n");
+		}
+	}
+	hdr(b);
+	buf_append_str(b, "Content-Type: text/plain\r\n\r\nbottom\r\n");
+	for (int i = k - 1; i >= 0; i--)
+		if (alternate && i % 2)
+			buf_printf(b, "--m%d--\r\n", i);
+}
+
+static void test_rfc822_chains_bounded(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	int depths[] = { 1000, 10000 };
+	for (size_t i = 0; i < 2; i++) {
+		for (int alt = 0; alt < 2; alt++) {
+			buf_reset(&b);
+			rfc822_chain(&b, depths[i], alt);
+			double t0 = now_s();
+			struct content_msg *m = parse_buf("rfc822-chain", &b, NULL);
+			double dt = now_s() - t0;
+			printf("    rfc822 chain depth %d%s (%zu bytes): %.1f ms\n", depths[i],
+				alt ? " alternating" : "", b.len, dt * 1e3);
+			assert_true(content_flags(m) & CONTENT_F_LIMIT_DEPTH);
+			assert_true(content_max_depth(m) <= content_limits_default().max_depth);
+			assert_int_equal(content_text_count(m), 0);
+			content_free(m);
+		}
+	}
+	buf_free(&b);
+}
+
+static void siblings(struct buf *b, int n)
+{
+	hdr(b);
+	buf_append_str(b, "Content-Type: multipart/mixed; boundary=\"s\"\r\n\r\n");
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "--s\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i);
+	buf_append_str(b, "--s--\r\n");
+}
+
+static void test_sibling_parts_bounded(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	/* Default limit: the multipart + 10 000 leaves is one entity too many. */
+	siblings(&b, 10000);
+	double t0 = now_s();
+	struct content_msg *m = parse_buf("10k-siblings", &b, NULL);
+	double dt = now_s() - t0;
+	printf("    10 000 sibling parts (%zu bytes): %.1f ms\n", b.len, dt * 1e3);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_PARTS);
+	assert_int_equal(content_part_count(m), 10000);
+	assert_int_equal(content_text_count(m), 9999);
+	content_free(m);
+	/* M5 with a small limit: max_parts+1 flagged, max_parts not. */
+	struct content_limits lim = content_limits_default();
+	lim.max_parts = 101;
+	buf_reset(&b);
+	siblings(&b, 100);
+	m = parse_buf("100-siblings", &b, &lim);
+	assert_false(content_flags(m) & CONTENT_F_LIMIT_PARTS);
+	assert_int_equal(content_text_count(m), 100);
+	content_free(m);
+	buf_reset(&b);
+	siblings(&b, 101);
+	m = parse_buf("101-siblings", &b, &lim);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_PARTS);
+	content_free(m);
+	buf_free(&b);
+}
+
+static void test_header_flood(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	hdr(&b);
+	for (int i = 0; i < 100000; i++)
+		buf_printf(&b, "To: user%d@example.net\r\n", i);
+	buf_append_str(&b, "\r\nbody\r\n");
+	double t0 = now_s();
+	struct content_msg *m = parse_buf("header-flood", &b, NULL);
+	printf("    100 000 To: headers (%zu bytes): %.1f ms\n", b.len, (now_s() - t0) * 1e3);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_HEADERS);
+	assert_true(content_header_count(m) < 100000);
+	assert_string_equal(content_subject(m), "bomb");
+	content_free(m);
+
+	/* One unfolded 2 MiB header line. */
+	buf_reset(&b);
+	hdr(&b);
+	buf_append_str(&b, "X-Long: ");
+	for (int i = 0; i < (2 << 20) / 8; i++)
+		buf_append_str(&b, "abcdefg ");
+	buf_append_str(&b, "\r\n\r\nbody\r\n");
+	m = parse_buf("long-header", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_HEADERS);
+	content_free(m);
+	buf_free(&b);
+}
+
+static void test_base64_garbage_and_decoded_limit(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	hdr(&b);
+	buf_append_str(&b, "Content-Type: application/octet-stream; name=a.bin\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n");
+	/* 4 MB on one line: alphabet runs, junk, '=' in the middle. */
+	for (int i = 0; i < 4 << 18; i++)
+		buf_append_str(&b, i % 7 ? "QUJD" : "!=*x");
+	buf_append_str(&b, "\r\n");
+	struct content_msg *m = parse_buf("b64-garbage", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_BAD_BASE64);
+	assert_int_equal(content_attachment_count(m), 1);
+	printf("    base64 garbage: %zu encoded -> %zu decoded\n", b.len, content_attachment_at(m, 0)->size);
+	assert_true(content_attachment_at(m, 0)->size > 2 << 20);
+	content_free(m);
+
+	/* The decoded budget is enforced while decoding. */
+	struct content_limits lim = content_limits_default();
+	lim.max_decoded_bytes = 1000;
+	m = parse_buf("b64-limit", &b, &lim);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_DECODED);
+	assert_int_equal(content_attachment_at(m, 0)->size, 1000);
+	assert_true(content_attachment_at(m, 0)->truncated);
+	content_free(m);
+	buf_free(&b);
+}
+
+static void test_charset_bombs(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	/* M15: utf-16 declared on ASCII. */
+	hdr(&b);
+	buf_append_str(&b, "Content-Type: text/plain; charset=utf-16\r\n\r\n"
+		"plain ascii pretending http://x.example.com/ to be utf-16\r\n");
+	struct content_msg *m = parse_buf("utf16-ascii", &b, NULL);
+	assert_int_equal(content_text_count(m), 1);
+	content_free(m);
+	/* UTF-7 hiding markup: converted, so the scanner sees "<script>". */
+	buf_reset(&b);
+	hdr(&b);
+	buf_append_str(&b, "Content-Type: text/plain; charset=utf-7\r\n\r\n+ADw-script+AD4-alert(1)+ADw-/script+AD4-\r\n");
+	m = parse_buf("utf7", &b, NULL);
+	assert_non_null(strstr(content_text_at(m, 0)->text, "<script>alert(1)</script>"));
+	content_free(m);
+	/* 3 MB of invalid UTF-8: bounded to max_text_bytes, valid output. */
+	buf_reset(&b);
+	hdr(&b);
+	buf_append_str(&b, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	for (int i = 0; i < 3 << 20; i++)
+		buf_append_char(&b, (char)(0x80 + i % 64));
+	m = parse_buf("invalid-utf8", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_LIMIT_TEXT);
+	assert_true(content_flags(m) & CONTENT_F_BAD_CHARSET_DATA);
+	assert_true(content_text_at(m, 0)->truncated);
+	content_free(m);
+	/* Invalid windows-1251/ISO-2022-JP escapes convert with replacements. */
+	buf_reset(&b);
+	hdr(&b);
+	buf_append_str(&b, "Content-Type: text/plain; charset=iso-2022-jp\r\n\r\nabc\x1b$Bunterminated\x1b(\xff\r\n");
+	m = parse_buf("iso2022", &b, NULL);
+	assert_int_equal(content_text_count(m), 1);
+	content_free(m);
+	buf_free(&b);
+}
+
+static void test_encoded_words_subject(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "From: a@example.com\r\nSubject: =?windows-1251?B?xO7q8+zl7fIuc2NyLnV1ZQ==?= "
+		"=?x-unknown?Q?abc?= =?UTF-8?Q?ergangen?.pdf?=\r\n\r\nx\r\n");
+	struct content_msg *m = parse_buf("ew-subject", &b, NULL);
+	assert_non_null(strstr(content_subject(m),
+		"\xd0\x94\xd0\xbe\xd0\xba\xd1\x83\xd0\xbc\xd0\xb5\xd0\xbd\xd1\x82.scr.uue"));
+	assert_true(valid_utf8(content_subject(m), strlen(content_subject(m))));
+	content_free(m);
+	/* 20 000 encoded words (M13): linear, bounded. */
+	buf_reset(&b);
+	buf_append_str(&b, "From: a@example.com\r\nSubject:");
+	for (int i = 0; i < 20000; i++)
+		buf_append_str(&b, " =?UTF-8?Q?=C3=A9?=");
+	buf_append_str(&b, "\r\n\r\nx\r\n");
+	double t0 = now_s();
+	m = parse_buf("ew-flood", &b, NULL);
+	printf("    20 000 encoded words: %.1f ms\n", (now_s() - t0) * 1e3);
+	printf("    subject %zu bytes: %.60s\n", strlen(content_subject(m)), content_subject(m));
+	assert_true(strlen(content_subject(m)) > 1000);
+	content_free(m);
+	buf_free(&b);
+}
+
+/* A typical 5-20 KB message: headers, plain + HTML alternative, a small
+ * attachment.  Time is printed, never asserted. */
+static void test_parse_time_typical(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < 6; i++)
+		buf_printf(&b, "Received: from relay%d.example.net (relay%d.example.net [192.0.2.%d]) by mx.example.org with ESMTPS id ABC%d; Mon, 2 Nov 2026 10:00:0%d +0000\r\n", i, i, i, i, i);
+	buf_append_str(&b, "From: \"News Team\" <news@mail.shop.example.com>\r\nTo: bob@example.net\r\n"
+		"Subject: =?UTF-8?Q?Your_weekly_deals_=E2=80=93_up_to_50=25_off?=\r\n"
+		"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <typ@shop.example.com>\r\n"
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+		"--outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+		"--alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "Item %d: great product at https://shop.example.com/p/%d =E2=80=93 now cheaper=\r\n than ever before.\r\n", i, i % 10);
+	buf_append_str(&b, "\r\n-- \r\nShop Example Inc.\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "<tr><td style=\"font-family:Arial\"><a href=\"https://click.shop.example.com/t/%d?u=abc&amp;v=1\">Item %d</a></td><td>great product &ndash; now cheaper than ever</td></tr>\r\n", i, i);
+	buf_append_str(&b, "</body></html>\r\n--alt--\r\n--outer\r\nContent-Type: image/png; name=logo.png\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n");
+	for (int i = 0; i < 20; i++)
+		buf_append_str(&b, "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\r\n");
+	buf_append_str(&b, "--outer--\r\n");
+	struct content_msg *m = parse_buf("typical", &b, NULL);
+	assert_int_equal(content_text_count(m), 2);
+	assert_int_equal(content_attachment_count(m), 1);
+	assert_int_equal(content_flags(m) & CONTENT_F_LIMIT_DEPTH, 0);
+	content_free(m);
+	int n = 2000;
+	double t0 = now_s();
+	clock_t c0 = clock();
+	for (int i = 0; i < n; i++)
+		content_free(content_parse(b.data, b.len, NULL));
+	double wall = now_s() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+	printf("    typical %zu-byte message: %.1f us wall, %.1f us CPU per parse (%d parses, %.0f msg/CPU-s)\n",
+		b.len, wall / n * 1e6, cpu / n * 1e6, n, n / cpu);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simple_headers_texts_urls),
+		cmocka_unit_test(test_attachments_types_names_hashes),
+		cmocka_unit_test(test_charsets_converted),
+		cmocka_unit_test(test_html_features),
+		cmocka_unit_test(test_signature_heuristic),
+		cmocka_unit_test(test_broken_boundaries),
+		cmocka_unit_test(test_bad_base64),
+		cmocka_unit_test(test_malformed_headers),
+		cmocka_unit_test(test_nesting_multipart_depth_limit),
+		cmocka_unit_test(test_rfc822_chains_bounded),
+		cmocka_unit_test(test_sibling_parts_bounded),
+		cmocka_unit_test(test_header_flood),
+		cmocka_unit_test(test_base64_garbage_and_decoded_limit),
+		cmocka_unit_test(test_charset_bombs),
+		cmocka_unit_test(test_encoded_words_subject),
+		cmocka_unit_test(test_parse_time_typical),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
