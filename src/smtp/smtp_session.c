@@ -73,7 +73,7 @@ struct session {
 	uint64_t id;
 	struct smtp_listener *l;
 	struct bufferevent *bev;
-	evutil_socket_t fd;      /* owned here: TLS replaces bev on the same socket */
+	evutil_socket_t fd;      /* owned here until TLS: then the TLS bufferevent owns it (-1) */
 	struct smtp_proto *proto;
 	char ref[REFID_LEN + 1];  /* the current (or next) transaction's reference */
 	char ip[INET6_ADDRSTRLEN];
@@ -632,7 +632,8 @@ static void session_start_tls(struct session *s)
 	SSL *ssl = NULL;
 	struct bufferevent *tb = NULL;
 	if (session_flush_plain(s) == 0 && (ssl = SSL_new(s->l->tls)) != NULL)
-		tb = bufferevent_openssl_socket_new(s->l->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
+		tb = bufferevent_openssl_socket_new(s->l->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (tb == NULL) {
 		if (ssl)
 			SSL_free(ssl);
@@ -642,6 +643,7 @@ static void session_start_tls(struct session *s)
 	}
 	bufferevent_free(s->bev);
 	s->bev = tb;
+	s->fd = -1;  /* the TLS bufferevent owns the socket and the SSL object now */
 	bufferevent_setcb(tb, session_on_read, session_on_written, session_on_event, s);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 	struct timeval hs = { s->l->d.conf->idle_timeout, 0 };
@@ -673,7 +675,8 @@ static void session_free(struct session *s)
 		event_free(s->deadline);
 	if (s->bev)
 		bufferevent_free(s->bev);
-	evutil_closesocket(s->fd);
+	if (s->fd >= 0)
+		evutil_closesocket(s->fd);
 	smtp_proto_free(s->proto);
 	free(s);
 }
