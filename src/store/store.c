@@ -485,3 +485,79 @@ int store_log_purge(struct store *s, int64_t before, int64_t *n)
 	*n = 0;
 	return s->ops->log_purge(s, before, n);
 }
+
+/* ---- Bayes token counts ------------------------------------------------- */
+
+/* A message has at most this many features (the tokenizer's bounds give
+ * far fewer); a larger set is a caller bug, refused rather than stored. */
+#define BAYES_MAX_HASHES 1000000
+
+static int bayes_hashes_ok(struct store *s, const uint64_t *hashes, size_t n)
+{
+	if (n > BAYES_MAX_HASHES) {
+		store_seterr(s, "too many token hashes (%zu, at most %d)", n, BAYES_MAX_HASHES);
+		return 0;
+	}
+	if (n > 0 && hashes == NULL) {
+		store_seterr(s, "token hashes missing");
+		return 0;
+	}
+	/* Ascending and unique: a back end may walk them in one pass, and a
+	 * duplicate would count a token twice for one message. */
+	for (size_t i = 1; i < n; i++) {
+		if (hashes[i] <= hashes[i - 1]) {
+			store_seterr(s, "token hashes not strictly ascending at %zu", i);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int bayes_digest_ok(struct store *s, const char *digest)
+{
+	size_t n = digest ? strlen(digest) : 0;
+
+	if (n < 1 || n > 128) {
+		store_seterr(s, "message digest must be 1-128 characters");
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (digest[i] <= 0x20 || digest[i] >= 0x7f) {
+			store_seterr(s, "message digest must be printable ASCII");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int store_bayes_get(struct store *s, const uint64_t *hashes, size_t n,
+    struct store_bayes_count *out)
+{
+	if (!bayes_hashes_ok(s, hashes, n))
+		return -1;
+	if (n == 0)
+		return 0;
+	memset(out, 0, n * sizeof(*out));
+	return s->ops->bayes_get(s, hashes, n, out);
+}
+
+int store_bayes_learn(struct store *s, const char *digest, int is_spam, const uint64_t *hashes,
+    size_t n)
+{
+	if (!bayes_digest_ok(s, digest) || !bayes_hashes_ok(s, hashes, n))
+		return -1;
+	return s->ops->bayes_learn(s, digest, is_spam != 0, hashes, n, mw_now());
+}
+
+int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n)
+{
+	if (!bayes_digest_ok(s, digest) || !bayes_hashes_ok(s, hashes, n))
+		return -1;
+	return s->ops->bayes_unlearn(s, digest, hashes, n);
+}
+
+int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham)
+{
+	*nspam = *nham = 0;
+	return s->ops->bayes_totals(s, nspam, nham);
+}

@@ -146,4 +146,29 @@ void store_log_entry_free(struct store_log_entry *e, size_t n);
 /* Delete log records older than before. Returns number deleted via *n. */
 int store_log_purge(struct store *s, int64_t before, int64_t *n);
 
+/* ---- Bayes token counts (src/bayes/, docs/bayes.md) ------------------- */
+
+/* Message counts of one feature hash: in how many learned spam / ham
+ * messages it occurs. */
+struct store_bayes_count {
+	int64_t spam;
+	int64_t ham;
+};
+
+/* Counts for n feature hashes, which must be strictly ascending (a sorted,
+ * de-duplicated token set); out[i] belongs to hashes[i], zero if unknown. */
+int store_bayes_get(struct store *s, const uint64_t *hashes, size_t n,
+    struct store_bayes_count *out);
+/* Learn one message, identified by digest (1-128 printable ASCII bytes),
+ * with its sorted, unique feature hashes, in one transaction.  Returns 0,
+ * or 1 if it was already learned in that class (nothing changes).  A
+ * message learned in the other class is moved ("relearn"). */
+int store_bayes_learn(struct store *s, const char *digest, int is_spam, const uint64_t *hashes,
+    size_t n);
+/* Forget a learned message (the same hashes as when learned): 0, or 1 if
+ * the digest was not learned. */
+int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
+/* How many spam and ham messages are learned. */
+int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham);
+
 #endif

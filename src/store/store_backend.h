@@ -57,6 +57,15 @@ struct store_ops {
 	int (*log_search)(struct store *s, const struct store_log_query *q,
 	    struct store_log_entry **out, size_t *n);
 	int (*log_purge)(struct store *s, int64_t before, int64_t *n);
+
+	/* Hashes are strictly ascending and n is bounded (store.c checks);
+	 * digest is checked printable ASCII; now is unix seconds. */
+	int (*bayes_get)(struct store *s, const uint64_t *hashes, size_t n,
+	    struct store_bayes_count *out);
+	int (*bayes_learn)(struct store *s, const char *digest, int is_spam,
+	    const uint64_t *hashes, size_t n, int64_t now);
+	int (*bayes_unlearn)(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
+	int (*bayes_totals)(struct store *s, int64_t *nspam, int64_t *nham);
 };
 
 struct store {

@@ -32,7 +32,9 @@
 #include "base/buf.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define MW_STR_(x) #x
+#define MW_STR(x) MW_STR_(x)
 
 /* Version 1.  Strings are stored as '' rather than NULL, except
  * user.alias_of, whose NULL means "a primary address". */
@@ -96,6 +98,34 @@ static const char schema_v1[] =
 	"CREATE INDEX log_rcpt_rcpt ON log_rcpt(rcpt);"
 	"CREATE INDEX log_rcpt_ts ON log_rcpt(ts);";
 
+/* Version 2: the Bayes classifier's counts (docs/bayes.md).  Token hashes
+ * are unsigned 64-bit values stored as SQLite's signed INTEGER (same bits);
+ * an INTEGER PRIMARY KEY makes the hash the rowid, so a lookup is one
+ * B-tree probe and a row is about 20 bytes.  bayes_meta has one row. */
+static const char schema_v2[] =
+	"CREATE TABLE bayes_token ("
+	"  hash INTEGER PRIMARY KEY,"
+	"  spam INTEGER NOT NULL DEFAULT 0,"
+	"  ham INTEGER NOT NULL DEFAULT 0,"
+	"  atime INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE bayes_msg ("
+	"  digest TEXT PRIMARY KEY,"
+	"  class TEXT NOT NULL CHECK (class IN ('spam', 'ham')),"
+	"  ts INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE bayes_meta ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  nspam INTEGER NOT NULL DEFAULT 0,"
+	"  nham INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO bayes_meta(id) VALUES (1);";
+
+/* Token lookups bind this many hashes per statement execution (a short last
+ * chunk repeats its last hash), so one cached statement serves any n. */
+#define BAYES_CHUNK 256
+#define Q4 "?,?,?,?"
+#define Q16 Q4 "," Q4 "," Q4 "," Q4
+#define Q64 Q16 "," Q16 "," Q16 "," Q16
+#define Q256 Q64 "," Q64 "," Q64 "," Q64
+
 #define LOG_TXN_COLS "ref, qid, ts, client_ip, helo, sender, from_hdr, subject, message_id, " \
 	"size, action, reply, tls"
 #define LOG_RCPT_COLS "ref, ts, rcpt, tenant, status, reply"
@@ -110,6 +140,9 @@ enum stmt_id {
 	ST_STAT_ADD, ST_STAT_GET,
 	ST_LOG_TXN_ADD, ST_LOG_RCPT_ADD, ST_LOG_TXN_BY_REF, ST_LOG_RCPT_BY_REF,
 	ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT,
+	ST_BAYES_GET, ST_BAYES_MSG_GET, ST_BAYES_MSG_PUT, ST_BAYES_MSG_DEL,
+	ST_BAYES_INC_SPAM, ST_BAYES_INC_HAM, ST_BAYES_DEC_SPAM, ST_BAYES_DEC_HAM, ST_BAYES_PRUNE,
+	ST_BAYES_META_GET, ST_BAYES_META_ADD,
 	ST__N
 };
 
@@ -159,6 +192,25 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_PURGE_TXN] = "DELETE FROM log_txn WHERE ts < ?1",
 	[ST_PURGE_RCPT] = "DELETE FROM log_rcpt WHERE ts < ?1",
 	[ST_PURGE_STAT] = "DELETE FROM rcpt_stat WHERE hour < ?1",
+	[ST_BAYES_GET] = "SELECT hash, spam, ham FROM bayes_token WHERE hash IN (" Q256 ")",
+	[ST_BAYES_MSG_GET] = "SELECT class = 'spam' FROM bayes_msg WHERE digest = ?1",
+	[ST_BAYES_MSG_PUT] = "INSERT INTO bayes_msg(digest, class, ts) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(digest) DO UPDATE SET class = excluded.class, ts = excluded.ts",
+	[ST_BAYES_MSG_DEL] = "DELETE FROM bayes_msg WHERE digest = ?1",
+	[ST_BAYES_INC_SPAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, 1, 0, ?2) "
+		"ON CONFLICT(hash) DO UPDATE SET spam = spam + 1, atime = excluded.atime",
+	[ST_BAYES_INC_HAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, 0, 1, ?2) "
+		"ON CONFLICT(hash) DO UPDATE SET ham = ham + 1, atime = excluded.atime",
+	/* max(): a count never goes negative, even for tokens of a message
+	 * learned before a tokenizer change. */
+	[ST_BAYES_DEC_SPAM] = "UPDATE bayes_token SET spam = max(spam - 1, 0) WHERE hash = ?1 "
+		"RETURNING spam + ham",
+	[ST_BAYES_DEC_HAM] = "UPDATE bayes_token SET ham = max(ham - 1, 0) WHERE hash = ?1 "
+		"RETURNING spam + ham",
+	[ST_BAYES_PRUNE] = "DELETE FROM bayes_token WHERE hash = ?1 AND spam = 0 AND ham = 0",
+	[ST_BAYES_META_GET] = "SELECT nspam, nham FROM bayes_meta WHERE id = 1",
+	[ST_BAYES_META_ADD] = "UPDATE bayes_meta SET nspam = max(nspam + ?1, 0), "
+		"nham = max(nham + ?2, 0) WHERE id = 1",
 };
 
 struct sq {
@@ -1227,6 +1279,211 @@ fail:
 	return -1;
 }
 
+/* ---- Bayes token counts ---------------------------------------------------- */
+
+static int cmp_hash(const void *key, const void *elem)
+{
+	uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+	return (a > b) - (a < b);
+}
+
+/* Chunks of BAYES_CHUNK hashes per execution of one cached statement; each
+ * returned row is placed by binary search (hashes are sorted unsigned, the
+ * database orders them signed, so the row order is not used). */
+static int sq_bayes_get(struct store *s, const uint64_t *hashes, size_t n,
+    struct store_bayes_count *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_BAYES_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	for (size_t off = 0; off < n; off += BAYES_CHUNK) {
+		size_t m = n - off < BAYES_CHUNK ? n - off : BAYES_CHUNK;
+		for (size_t i = 0; i < BAYES_CHUNK; i++)
+			sqlite3_bind_int64(st, (int)i + 1, (int64_t)hashes[off + (i < m ? i : m - 1)]);
+		while ((rc = step(q, st)) == SQLITE_ROW) {
+			uint64_t h = (uint64_t)sqlite3_column_int64(st, 0);
+			const uint64_t *hit = bsearch(&h, hashes + off, m, sizeof(*hashes), cmp_hash);
+			if (hit != NULL) {
+				out[hit - hashes].spam = sqlite3_column_int64(st, 1);
+				out[hit - hashes].ham = sqlite3_column_int64(st, 2);
+			}
+		}
+		if (rc != SQLITE_DONE) {
+			dberr(q, "bayes get");
+			done(st);
+			return -1;
+		}
+		done(st);
+	}
+	return 0;
+}
+
+/* The class a digest was learned as: 0 with *is_spam set, 1 if not learned. */
+static int bayes_msg_class(struct sq *q, const char *digest, int *is_spam)
+{
+	sqlite3_stmt *st = stmt(q, ST_BAYES_MSG_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, digest);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW) {
+		*is_spam = sqlite3_column_int(st, 0);
+		done(st);
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "bayes message lookup");
+		done(st);
+		return -1;
+	}
+	done(st);
+	return 1;
+}
+
+static int bayes_tokens_inc(struct sq *q, int is_spam, const uint64_t *hashes, size_t n,
+    int64_t now)
+{
+	sqlite3_stmt *st = stmt(q, is_spam ? ST_BAYES_INC_SPAM : ST_BAYES_INC_HAM);
+
+	if (st == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, (int64_t)hashes[i]);
+		sqlite3_bind_int64(st, 2, now);
+		if (run(q, st, "bayes learn") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Rows that reach 0/0 are deleted so unlearning leaves no dead rows. */
+static int bayes_tokens_dec(struct sq *q, int is_spam, const uint64_t *hashes, size_t n)
+{
+	sqlite3_stmt *st = stmt(q, is_spam ? ST_BAYES_DEC_SPAM : ST_BAYES_DEC_HAM);
+	sqlite3_stmt *pr = stmt(q, ST_BAYES_PRUNE);
+	int rc;
+
+	if (st == NULL || pr == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, (int64_t)hashes[i]);
+		rc = step(q, st);
+		int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+		if (rc == SQLITE_ROW)
+			rc = step(q, st);   /* RETURNING: finish the statement */
+		if (rc != SQLITE_DONE) {
+			dberr(q, "bayes unlearn");
+			done(st);
+			return -1;
+		}
+		done(st);
+		if (zero) {
+			sqlite3_bind_int64(pr, 1, (int64_t)hashes[i]);
+			if (run(q, pr, "bayes prune") < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int bayes_meta_add(struct sq *q, int64_t dspam, int64_t dham)
+{
+	sqlite3_stmt *st = stmt(q, ST_BAYES_META_ADD);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dspam);
+	sqlite3_bind_int64(st, 2, dham);
+	return run(q, st, "bayes totals");
+}
+
+static int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
+    const uint64_t *hashes, size_t n, int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int was_spam = 0, rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = bayes_msg_class(q, digest, &was_spam);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0 && was_spam == is_spam)
+		return sq_commit(s) < 0 ? -1 : 1;
+	if (rc == 0) {
+		/* Relearn: take it out of the class it was in. */
+		if (bayes_tokens_dec(q, was_spam, hashes, n) < 0 ||
+		    bayes_meta_add(q, was_spam ? -1 : 0, was_spam ? 0 : -1) < 0)
+			goto fail;
+	}
+	if (bayes_tokens_inc(q, is_spam, hashes, n, now) < 0 ||
+	    bayes_meta_add(q, is_spam ? 1 : 0, is_spam ? 0 : 1) < 0)
+		goto fail;
+	if ((st = stmt(q, ST_BAYES_MSG_PUT)) == NULL)
+		goto fail;
+	bind_text(st, 1, digest);
+	bind_text(st, 2, is_spam ? "spam" : "ham");
+	sqlite3_bind_int64(st, 3, now);
+	if (run(q, st, "bayes learn") < 0)
+		goto fail;
+	return sq_commit(s);
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes,
+    size_t n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int was_spam = 0, rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = bayes_msg_class(q, digest, &was_spam);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1)
+		return sq_commit(s) < 0 ? -1 : 1;
+	if (bayes_tokens_dec(q, was_spam, hashes, n) < 0 ||
+	    bayes_meta_add(q, was_spam ? -1 : 0, was_spam ? 0 : -1) < 0)
+		goto fail;
+	if ((st = stmt(q, ST_BAYES_MSG_DEL)) == NULL)
+		goto fail;
+	bind_text(st, 1, digest);
+	if (run(q, st, "bayes unlearn") < 0)
+		goto fail;
+	return sq_commit(s);
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_BAYES_META_GET);
+
+	if (st == NULL)
+		return -1;
+	if (step(q, st) != SQLITE_ROW) {
+		dberr(q, "bayes totals");
+		done(st);
+		return -1;
+	}
+	*nspam = sqlite3_column_int64(st, 0);
+	*nham = sqlite3_column_int64(st, 1);
+	done(st);
+	return 0;
+}
+
 /* ---- open / close ----------------------------------------------------------- */
 
 static void sq_close(struct store *s)
@@ -1262,6 +1519,10 @@ static const struct store_ops sqlite_ops = {
 	.commit = sq_commit,
 	.log_search = sq_log_search,
 	.log_purge = sq_log_purge,
+	.bayes_get = sq_bayes_get,
+	.bayes_learn = sq_bayes_learn,
+	.bayes_unlearn = sq_bayes_unlearn,
+	.bayes_totals = sq_bayes_totals,
 };
 
 static int get_int_cb(void *arg, int ncol, char **vals, char **names)
@@ -1299,8 +1560,11 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		return 0; /* current: nothing to do */
 	if (version < 1 && sqlite3_exec(q->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 2) { ALTER ... } and so on. */
-	if (sqlite3_exec(q->db, "PRAGMA user_version = 1", NULL, NULL, &msg) != SQLITE_OK ||
+	if (version < 2 && sqlite3_exec(q->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 3) { ... } and so on. */
+	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
+	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	return 0;

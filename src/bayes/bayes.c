@@ -1,0 +1,311 @@
+/*
+ * bayes.c - Robinson's per-token probability and Fisher's chi-square
+ * combining over the token counts in the store (docs/bayes.md).
+ *
+ * The classifier holds reusable buffers (token set, counts, f values) so a
+ * classification allocates only its result; it borrows the store handle
+ * and, like it, belongs to one thread.
+ */
+#include "bayes/bayes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "store/store.h"
+
+struct bayes {
+	struct store *store;          /* borrowed */
+	struct bayes_params p;
+	struct bayes_tokens tok;
+	struct store_bayes_count *cnt;
+	size_t cnt_cap;
+	struct bayes_clue *cand;      /* candidates for clues, sorted in place */
+	double *f;
+	size_t f_cap;
+};
+
+void bayes_params_defaults(struct bayes_params *p)
+{
+	p->robs = 1.0;
+	p->robx = 0.5;
+	p->min_dev = 0.1;
+	p->max_clues = 150;
+	p->min_spam = 200;
+	p->min_ham = 200;
+}
+
+struct bayes *bayes_new(struct store *s)
+{
+	struct bayes *b = xcalloc(1, sizeof(*b));
+
+	b->store = s;
+	bayes_params_defaults(&b->p);
+	return b;
+}
+
+void bayes_free(struct bayes *b)
+{
+	if (b == NULL)
+		return;
+	bayes_tokens_free(&b->tok);
+	free(b->cnt);
+	free(b->cand);
+	free(b->f);
+	free(b);
+}
+
+void bayes_set_params(struct bayes *b, const struct bayes_params *p)
+{
+	b->p = *p;
+}
+
+void bayes_result_free(struct bayes_result *r)
+{
+	free(r->clues);
+	r->clues = NULL;
+	r->n_clues = 0;
+}
+
+/* ---- math ----------------------------------------------------------------------- */
+
+/*
+ * XXX: the build links no libm (Makefile LIBS), and this is the only code
+ * that needs a logarithm and an exponential, so it carries its own.  Both
+ * are accurate to a few ulps over the ranges used here (log of (0, 1],
+ * exp of [-1500, 0]); swap in <math.h>'s when -lm is linked.
+ */
+#define LN2 0.693147180559945309417232121458
+
+static double mw_log(double x)
+{
+	uint64_t bits;
+	double m, s, s2, sum, term;
+	int e;
+
+	if (!(x > 0.0))
+		return x == 0.0 ? -INFINITY : NAN;
+	if (x == INFINITY)
+		return x;
+	memcpy(&bits, &x, sizeof(bits));
+	if ((bits >> 52) == 0) {          /* subnormal: scale into the normal range */
+		x *= 18014398509481984.0;      /* 2^54 */
+		memcpy(&bits, &x, sizeof(bits));
+		e = (int)(bits >> 52) - 1023 - 54;
+	} else {
+		e = (int)(bits >> 52) - 1023;
+	}
+	bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;   /* m in [1, 2) */
+	memcpy(&m, &bits, sizeof(m));
+	if (m > 1.41421356237309504880) {  /* m in [sqrt(1/2), sqrt(2)): |s| <= 0.1716 */
+		m /= 2.0;
+		e++;
+	}
+	/* log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 ...), s = (m - 1) / (m + 1);
+	 * s^2 <= 0.0295, so 12 terms are below double precision. */
+	s = (m - 1.0) / (m + 1.0);
+	s2 = s * s;
+	sum = 0.0;
+	term = s;
+	for (int k = 1; k <= 23; k += 2) {
+		sum += term / k;
+		term *= s2;
+	}
+	return e * LN2 + 2.0 * sum;
+}
+
+/* 2^k for integer k, as a double (0 below the subnormal range). */
+static double pow2i(int k)
+{
+	double r = 1.0, f;
+	uint64_t bits;
+
+	while (k < -1000) {
+		r *= 9.332636185032189e-302;   /* 2^-1000 */
+		k += 1000;
+	}
+	bits = (uint64_t)(k + 1023) << 52;
+	memcpy(&f, &bits, sizeof(f));
+	return r * f;
+}
+
+static double mw_exp(double x)
+{
+	double k, r, sum = 1.0, term = 1.0;
+
+	if (x != x)
+		return x;
+	if (x > 709.0)
+		return INFINITY;
+	if (x < -746.0)
+		return 0.0;
+	/* x = k ln2 + r with |r| <= ln2 / 2; Taylor to r^18 / 18! (< 1e-22). */
+	k = x / LN2;
+	k = k < 0 ? (double)(long)(k - 0.5) : (double)(long)(k + 0.5);
+	r = x - k * LN2;
+	for (int i = 1; i <= 18; i++) {
+		term *= r / i;
+		sum += term;
+	}
+	return sum * pow2i((int)k);
+}
+
+/*
+ * Q(x2 | v) for even v: e^-m * sum_{i < v/2} m^i / i!, with m = x2 / 2.
+ * Summed in log space (log-sum-exp): for the hundreds of degrees of freedom
+ * a message gives, e^-m underflows to 0 long before the sum stops mattering
+ * in the direct form's first term.
+ */
+double bayes_chi2q(double x2, unsigned v)
+{
+	double m = x2 / 2.0, lm, best = -INFINITY, sum = 0.0;
+	unsigned k = v / 2;
+
+	if (x2 <= 0.0 || k == 0)
+		return 1.0;
+	lm = mw_log(m);
+	/* log of term i: -m + i log m - log i!, by recurrence.  The largest
+	 * term is found first so the sum is of values <= 1 (log-sum-exp). */
+	double t = -m;
+	for (unsigned i = 0; i < k; i++) {
+		if (i > 0)
+			t += lm - mw_log((double)i);
+		if (t > best)
+			best = t;
+	}
+	t = -m;
+	for (unsigned i = 0; i < k; i++) {
+		if (i > 0)
+			t += lm - mw_log((double)i);
+		sum += mw_exp(t - best);
+	}
+	double q = mw_exp(best + mw_log(sum));
+	return q > 1.0 ? 1.0 : q;
+}
+
+void bayes_combine(const double *f, size_t n, struct bayes_result *r)
+{
+	double lh = 0.0, ls = 0.0;
+
+	if (n == 0) {
+		r->prob = 0.5;
+		r->spamminess = r->hamminess = 0.0;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lh += mw_log(f[i]);          /* small when tokens lean ham */
+		ls += mw_log(1.0 - f[i]);    /* small when tokens lean spam */
+	}
+	/* H near 1: the f values are too small to be chance, the message is
+	 * ham-like; S likewise for spam.  Robinson's indicator (1 + S - H) / 2
+	 * is 0.5 both when nothing is significant and when the evidence
+	 * conflicts, which is what an "unsure" needs to be. */
+	r->hamminess = 1.0 - bayes_chi2q(-2.0 * lh, 2 * (unsigned)n);
+	r->spamminess = 1.0 - bayes_chi2q(-2.0 * ls, 2 * (unsigned)n);
+	r->prob = (1.0 + r->spamminess - r->hamminess) / 2.0;
+}
+
+/* Most significant first; equal ones by hash so the choice is stable. */
+static int cmp_clue(const void *a, const void *b)
+{
+	const struct bayes_clue *x = a, *y = b;
+	double dx = fabs(x->f - 0.5), dy = fabs(y->f - 0.5);
+
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+static void reserve(struct bayes *b, size_t n)
+{
+	if (n <= b->cnt_cap)
+		return;
+	b->cnt_cap = n;
+	b->cnt = xrealloc(b->cnt, n * sizeof(*b->cnt));
+	b->cand = xrealloc(b->cand, n * sizeof(*b->cand));
+	b->f = xrealloc(b->f, n * sizeof(*b->f));
+}
+
+/* ---- classify / learn ---------------------------------------------------------------- */
+
+int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out)
+{
+	int64_t nspam, nham;
+	size_t nc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->prob = 0.5;
+	if (store_bayes_totals(b->store, &nspam, &nham) < 0)
+		return -1;
+	out->nspam = nspam;
+	out->nham = nham;
+	bayes_tokenize(in, &b->tok, NULL, NULL);
+	out->n_tokens = b->tok.n;
+	if (nspam < b->p.min_spam || nham < b->p.min_ham || nspam == 0 || nham == 0) {
+		out->state = BAYES_UNTRAINED;
+		return 0;
+	}
+	reserve(b, b->tok.n);
+	if (store_bayes_get(b->store, b->tok.h, b->tok.n, b->cnt) < 0)
+		return -1;
+	for (size_t i = 0; i < b->tok.n; i++) {
+		const struct store_bayes_count *c = &b->cnt[i];
+		double n = (double)(c->spam + c->ham), ps, ph, p, f;
+		if (n == 0)
+			continue;
+		/* Frequencies relative to each class's size, so an unbalanced
+		 * training set does not shift every token toward the bigger
+		 * class; counts above the class size (a relearn race) clamp. */
+		ps = c->spam < nspam ? (double)c->spam / (double)nspam : 1.0;
+		ph = c->ham < nham ? (double)c->ham / (double)nham : 1.0;
+		p = ps / (ps + ph);
+		f = (b->p.robs * b->p.robx + n * p) / (b->p.robs + n);
+		if (fabs(f - 0.5) <= b->p.min_dev)
+			continue;
+		/* With robs = 0 a token seen in one class only is exactly 0 or
+		 * 1, and one such token would decide alone; keep f inside. */
+		if (f < 1e-6)
+			f = 1e-6;
+		if (f > 1.0 - 1e-6)
+			f = 1.0 - 1e-6;
+		b->cand[nc++] = (struct bayes_clue){ b->tok.h[i], c->spam, c->ham, f };
+	}
+	qsort(b->cand, nc, sizeof(*b->cand), cmp_clue);
+	if (nc > b->p.max_clues)
+		nc = b->p.max_clues;
+	for (size_t i = 0; i < nc; i++)
+		b->f[i] = b->cand[i].f;
+	bayes_combine(b->f, nc, out);
+	out->state = BAYES_OK;
+	if (nc > 0) {
+		out->clues = xmalloc(nc * sizeof(*out->clues));
+		memcpy(out->clues, b->cand, nc * sizeof(*out->clues));
+		out->n_clues = nc;
+	}
+	return 0;
+}
+
+int bayes_learn(struct bayes *b, const struct bayes_input *in, const char *digest, int is_spam)
+{
+	char own[17];
+
+	bayes_tokenize(in, &b->tok, NULL, NULL);
+	if (digest == NULL) {
+		bayes_tokens_digest(&b->tok, own);
+		digest = own;
+	}
+	return store_bayes_learn(b->store, digest, is_spam, b->tok.h, b->tok.n);
+}
+
+int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *digest)
+{
+	char own[17];
+
+	bayes_tokenize(in, &b->tok, NULL, NULL);
+	if (digest == NULL) {
+		bayes_tokens_digest(&b->tok, own);
+		digest = own;
+	}
+	return store_bayes_unlearn(b->store, digest, b->tok.h, b->tok.n);
+}

@@ -1,0 +1,146 @@
+/*
+ * bayes.h - the statistical classifier: a tokenizer over the parsed parts
+ * of a message and a Robinson/Fisher combiner over per-token counts kept
+ * in the store (docs/bayes.md).
+ *
+ * Ownership: struct bayes_input only borrows its strings; the caller keeps
+ * them alive for the duration of the call.  struct bayes borrows the store
+ * handle given to bayes_new() and must be used by the thread that owns that
+ * handle (one store handle per thread, store.h); there is no global state.
+ * A struct bayes_result owns its clue array: bayes_result_free().
+ *
+ * Failures: -1 means a storage error (text in store_error() of the handle);
+ * the mail path treats it as "no Bayes opinion", never as a verdict.
+ */
+#ifndef MW_BAYES_BAYES_H
+#define MW_BAYES_BAYES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/*
+ * What the scoring engine hands over after MIME parsing.  Every field may be
+ * NULL / zero.  subject and from are the decoded header values (UTF-8); if
+ * NULL, a "Subject" / "From" entry of the header arrays is used instead.
+ * header_names/header_values are parallel arrays of decoded, unfolded
+ * headers in message order.  text is the body text in UTF-8 with HTML
+ * already converted to text; urls are every URL found in the message (text
+ * and HTML hrefs), as written.
+ */
+struct bayes_input {
+	const char *subject;
+	const char *from;
+	const char *const *header_names;
+	const char *const *header_values;
+	size_t n_headers;
+	const char *text;
+	const char *const *urls;
+	size_t n_urls;
+};
+
+/* ---- tokenizer ------------------------------------------------------------ */
+
+/* Bounds that keep a hostile message cheap: body text beyond this many bytes
+ * is not read, and word features stop after this many words per part. */
+#define BAYES_MAX_TEXT_BYTES (256u * 1024u)
+#define BAYES_MAX_WORDS 20000u
+#define BAYES_MIN_WORD 2      /* bytes, after case folding */
+#define BAYES_MAX_WORD 24     /* longer words become a "skip:" token */
+#define BAYES_OSB_WINDOW 5    /* a word pairs with the 4 words before it */
+
+/* The de-duplicated feature set of one message, sorted ascending. */
+struct bayes_tokens {
+	uint64_t *h;
+	size_t n;
+	size_t cap;
+};
+
+/* Called once per feature occurrence (before de-duplication) with its hash
+ * and a printable name; used by tests and by "explain" to name hashes. */
+typedef void (*bayes_trace_fn)(void *arg, uint64_t hash, const char *name, size_t len);
+
+/* Fills out (which must be zeroed or previously used; it is reset first).
+ * trace may be NULL.  Never fails: allocation failure aborts (util.h). */
+void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
+    bayes_trace_fn trace, void *trace_arg);
+void bayes_tokens_free(struct bayes_tokens *t);
+
+/* The 64-bit feature hash of a byte string (FNV-1a with a final mix). */
+uint64_t bayes_hash(const void *p, size_t n);
+
+/* A digest of the token set, 16 lower-case hex digits + NUL: the identity of
+ * "the same message" for learning when the caller has no better one. */
+void bayes_tokens_digest(const struct bayes_tokens *t, char out[17]);
+
+/* ---- combining ------------------------------------------------------------- */
+
+/* Probability that a chi-square variable with v (even, >= 2) degrees of
+ * freedom is >= x2; computed in log space so large x2 does not underflow
+ * to a wrong answer.  Exposed for tests. */
+double bayes_chi2q(double x2, unsigned v);
+
+struct bayes_params {
+	double robs;          /* Robinson's s: strength of the prior (1.0) */
+	double robx;          /* Robinson's x: prior for a rare token (0.5) */
+	double min_dev;       /* use a token only if |f - 0.5| > min_dev (0.1) */
+	size_t max_clues;     /* at most this many tokens are combined (150) */
+	int64_t min_spam;     /* no verdict before this many spam ... (200) */
+	int64_t min_ham;      /* ... and ham messages are learned (200) */
+};
+
+void bayes_params_defaults(struct bayes_params *p);
+
+/* One token that took part in the verdict. */
+struct bayes_clue {
+	uint64_t hash;
+	int64_t spam, ham;    /* message counts of the token */
+	double f;             /* Robinson's f(w), 0..1, > 0.5 leans spam */
+};
+
+enum bayes_state {
+	BAYES_OK = 0,         /* prob is the verdict */
+	BAYES_UNTRAINED = 1,  /* fewer than min_spam / min_ham learned: prob 0.5 */
+};
+
+struct bayes_result {
+	enum bayes_state state;
+	double prob;          /* 0 = ham .. 1 = spam; 0.5 when nothing is known */
+	double spamminess;    /* Fisher S: 1 - chi2q(-2 sum ln(1-f)) */
+	double hamminess;     /* Fisher H: 1 - chi2q(-2 sum ln f) */
+	int64_t nspam, nham;  /* training totals at classification time */
+	size_t n_tokens;      /* distinct features of the message */
+	struct bayes_clue *clues;   /* owned; most significant first */
+	size_t n_clues;
+};
+
+/* Combine f values (each in (0,1)) as Fisher/Robinson does; fills prob,
+ * spamminess and hamminess of r (only).  n == 0 gives 0.5. */
+void bayes_combine(const double *f, size_t n, struct bayes_result *r);
+
+/* ---- classifier -------------------------------------------------------------- */
+
+struct bayes;
+
+/* s is borrowed and must outlive the classifier. */
+struct bayes *bayes_new(struct store *s);
+void bayes_free(struct bayes *b);
+void bayes_set_params(struct bayes *b, const struct bayes_params *p);
+
+/* 0 with *out filled (free with bayes_result_free), -1 on a storage error. */
+int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out);
+void bayes_result_free(struct bayes_result *r);
+
+/*
+ * Learn a message as spam or ham.  digest identifies the message (e.g. hex
+ * SHA-256 of the raw text); NULL uses bayes_tokens_digest().  Returns 0 when
+ * learned, 1 when it was already learned in that class (nothing changes),
+ * -1 on a storage error.  A message learned in the other class is moved.
+ */
+int bayes_learn(struct bayes *b, const struct bayes_input *in, const char *digest, int is_spam);
+/* Forget a message: 0 done, 1 it was not learned, -1 storage error.  The
+ * same input must be given, since its tokens are recomputed. */
+int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *digest);
+
+#endif
