@@ -356,6 +356,7 @@ class Rspamd:
             self.proc = None
 
     def rspamc(self, args, files, out_path, controller=False, conc=8):
+        """rspamc over FILES (conc requests in flight) -> run_measured() tuple."""
         port = self.ctl_port if controller else self.port
         cmd = ["rspamc", "-h", f"127.0.0.1:{port}", "-n", str(conc), "-t", "60"] + args + files
         with open(out_path, "w") as out:
