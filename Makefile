@@ -133,6 +133,17 @@ bench: all
 	@scripts/deps.sh bench
 	bench/smtp $(BUILD)/mailward
 
+# Classification accuracy (bench/eval) and content-scan speed (bench/scan) of
+# mailward side by side with bogofilter and Rspamd: docs/evaluation.md.
+.PHONY: eval bench-scan
+eval:
+	@scripts/deps.sh bench
+	bench/eval
+
+bench-scan:
+	@scripts/deps.sh bench
+	bench/scan
+
 # Keep fuzz objects between runs (they are intermediates of a pattern chain).
 .SECONDARY:
 
