@@ -443,8 +443,12 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	a->detected = detect_type(as.head, as.head_len);
 	a->size = as.size;
 	a->truncated = cut;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(a->sha256 + 2 * i, 3, "%02x", dig[i]);
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 32; i++) {
+		a->sha256[2 * i] = hex[dig[i] >> 4];
+		a->sha256[2 * i + 1] = hex[dig[i] & 15];
+	}
+	a->sha256[64] = '\0';
 }
 
 /* Texts use "\n" line ends: tokenizers and the signature finder then see

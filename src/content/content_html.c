@@ -28,8 +28,14 @@ struct elem {
 	int counted;     /* its hidden text was counted already */
 };
 
+struct attrs {
+	char style[ATTR_MAX], href[ATTR_MAX], src[ATTR_MAX], color[32], bgcolor[32];
+	int hidden;
+};
+
 struct html_state {
 	struct content_msg *m;
+	struct attrs attrs; /* scratch for the tag being parsed */
 	struct buf *out;
 	size_t max;
 	int cut;
@@ -330,35 +336,46 @@ static void text_segment(struct html_state *h, const char *s, size_t n)
 
 /* ---- tags ----------------------------------------------------------------- */
 
-static int name_in(const char *name, const char *const *list)
+enum { TAG_BLOCK = 1, TAG_VOID = 2, TAG_CELL = 4 };
+
+/* Sorted for bsearch: tag classes are looked up for every tag. */
+static const struct tag_class { const char *name; unsigned cls; } tag_classes[] = {
+	{ "address", TAG_BLOCK }, { "area", TAG_VOID }, { "article", TAG_BLOCK },
+	{ "base", TAG_VOID }, { "blockquote", TAG_BLOCK }, { "br", TAG_BLOCK | TAG_VOID },
+	{ "center", TAG_BLOCK }, { "col", TAG_VOID }, { "dd", TAG_BLOCK }, { "div", TAG_BLOCK },
+	{ "dt", TAG_BLOCK }, { "embed", TAG_VOID }, { "footer", TAG_BLOCK }, { "form", TAG_BLOCK },
+	{ "h1", TAG_BLOCK }, { "h2", TAG_BLOCK }, { "h3", TAG_BLOCK }, { "h4", TAG_BLOCK },
+	{ "h5", TAG_BLOCK }, { "h6", TAG_BLOCK }, { "header", TAG_BLOCK },
+	{ "hr", TAG_BLOCK | TAG_VOID }, { "img", TAG_VOID }, { "input", TAG_VOID },
+	{ "li", TAG_BLOCK }, { "link", TAG_VOID }, { "meta", TAG_VOID }, { "ol", TAG_BLOCK },
+	{ "p", TAG_BLOCK }, { "param", TAG_VOID }, { "pre", TAG_BLOCK }, { "section", TAG_BLOCK },
+	{ "source", TAG_VOID }, { "table", TAG_BLOCK }, { "td", TAG_CELL }, { "th", TAG_CELL },
+	{ "title", TAG_BLOCK }, { "tr", TAG_BLOCK }, { "track", TAG_VOID }, { "ul", TAG_BLOCK },
+	{ "wbr", TAG_VOID },
+};
+
+static int tag_cmp(const void *k, const void *e)
 {
-	for (; *list; list++)
-		if (strcmp(name, *list) == 0)
-			return 1;
-	return 0;
+	return strcmp(k, ((const struct tag_class *)e)->name);
 }
 
-static const char *const void_tags[] = { "area", "base", "br", "col", "embed", "hr", "img",
-	"input", "link", "meta", "param", "source", "track", "wbr", NULL };
-static const char *const block_tags[] = { "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4",
-	"h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr", "section", "article",
-	"header", "footer", "dt", "dd", "title", "form", "center", "address", NULL };
+static unsigned tag_class(const char *name)
+{
+	const struct tag_class *t = bsearch(name, tag_classes, MW_ARRAY_LEN(tag_classes),
+		sizeof(tag_classes[0]), tag_cmp);
+	return t ? t->cls : 0;
+}
 
 static void anchor_end(struct html_state *h)
 {
 	if (!h->in_anchor)
 		return;
 	char rd[256];
-	if (h->anchor_rd[0] != '\0' && url_text_regdomain(h->anchor_text, h->anchor_len, rd, sizeof(rd)) &&
+	if (h->anchor_rd[0] != '\0' && url_text_regdomain(h->m, h->anchor_text, h->anchor_len, rd, sizeof(rd)) &&
 		strcasecmp(rd, h->anchor_rd) != 0)
 		h->m->html.link_mismatch++;
 	h->in_anchor = 0;
 }
-
-struct attrs {
-	char style[ATTR_MAX], href[ATTR_MAX], src[ATTR_MAX], color[32], bgcolor[32];
-	int hidden;
-};
 
 /* Parse attributes in [p, e) (inside the tag, after its name). */
 static void parse_attrs(const char *p, const char *e, struct attrs *a)
@@ -452,8 +469,11 @@ static size_t unescape_amp(char *s)
 static void open_tag(struct html_state *h, const char *name, const char *p, const char *e)
 {
 	struct content_msg *m = h->m;
-	/* Attribute buffers live on the heap: worker stacks stay small. */
-	struct attrs *a = xcalloc(1, sizeof(*a));
+	/* Attribute scratch lives in the heap-allocated state (worker stacks
+	 * stay small); clearing the first bytes is enough to reset it. */
+	struct attrs *a = &h->attrs;
+	a->style[0] = a->href[0] = a->src[0] = a->color[0] = a->bgcolor[0] = '\0';
+	a->hidden = 0;
 	parse_attrs(p, e, a);
 	int selfclose = e > p && e[-1] == '/';
 
@@ -465,7 +485,7 @@ static void open_tag(struct html_state *h, const char *name, const char *p, cons
 			url_add(m, a->href, n, 1);
 			h->in_anchor = 1;
 			h->anchor_len = 0;
-			if (!url_regdomain(a->href, n, h->anchor_rd, sizeof(h->anchor_rd)))
+			if (!url_regdomain(m, a->href, n, h->anchor_rd, sizeof(h->anchor_rd)))
 				h->anchor_rd[0] = '\0';
 		}
 	} else if (strcmp(name, "img") == 0) {
@@ -477,12 +497,13 @@ static void open_tag(struct html_state *h, const char *name, const char *p, cons
 		size_t n = unescape_amp(a->src);
 		url_add(m, a->src, n, 1);
 	}
-	if (name_in(name, block_tags))
+	unsigned cls = tag_class(name);
+	if (cls & TAG_BLOCK)
 		emit_newline(h);
-	else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0)
-		emit(h, h->ws ? "" : " ", h->ws ? 0 : 1);
+	else if ((cls & TAG_CELL) && !h->ws)
+		emit(h, " ", 1);
 
-	if (!selfclose && !name_in(name, void_tags) && h->depth < STACK_MAX) {
+	if (!selfclose && !(cls & TAG_VOID) && h->depth < STACK_MAX) {
 		struct elem *el = &h->stack[h->depth];
 		*el = *top(h);
 		mw_strlcpy(el->name, name, sizeof(el->name));
@@ -510,14 +531,13 @@ static void open_tag(struct html_state *h, const char *name, const char *p, cons
 			el->color = -1;
 		h->depth++;
 	}
-	free(a);
 }
 
 static void close_tag(struct html_state *h, const char *name)
 {
 	if (strcmp(name, "a") == 0)
 		anchor_end(h);
-	if (name_in(name, block_tags))
+	if (tag_class(name) & TAG_BLOCK)
 		emit_newline(h);
 	for (size_t i = h->depth; i > 0; i--)
 		if (strcmp(h->stack[i - 1].name, name) == 0) {

@@ -48,6 +48,10 @@ struct content_msg {
 	int has_date;
 	const char *signature;
 	enum content_sig_method sig_method;
+	/* Hosts repeat within a message; the PSL lookup is the costliest step
+	 * of URL handling, so the last few answers are kept (round robin). */
+	struct { char host[128]; char rd[128]; } rd_cache[8];
+	unsigned rd_next;
 	size_t parts, max_depth;
 	size_t decoded_total;
 };
@@ -73,9 +77,9 @@ void url_scan_text(struct content_msg *m, const char *text, size_t len);
 void url_add(struct content_msg *m, const char *url, size_t len, int in_href);
 /* If text (trimmed) looks like a URL or bare host name, write its registered
  * domain to out (NUL-terminated) and return 1; else 0. */
-int url_text_regdomain(const char *text, size_t len, char *out, size_t outsz);
+int url_text_regdomain(struct content_msg *m, const char *text, size_t len, char *out, size_t outsz);
 /* Registered domain of url (scheme optional) into out; 1 on success. */
-int url_regdomain(const char *url, size_t len, char *out, size_t outsz);
+int url_regdomain(struct content_msg *m, const char *url, size_t len, char *out, size_t outsz);
 void url_index_free(struct content_msg *m);
 
 #endif

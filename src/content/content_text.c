@@ -104,7 +104,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return 0;
 }
 
+static int sanitize(struct buf *out, const char *s, size_t len, size_t max, int *bad);
+
 int utf8_sanitize_append(struct buf *out, const char *s, size_t len, size_t max, int *bad)
+{
+	int cut = sanitize(out, s, len, max, bad);
+	/* buf_reserve() does not terminate: a buffer reserved but never
+	 * appended to (empty input, immediate cut) must still be a string. */
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+	return cut;
+}
+
+static int sanitize(struct buf *out, const char *s, size_t len, size_t max, int *bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;

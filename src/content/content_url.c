@@ -143,25 +143,38 @@ static int url_parse(const char *u, size_t len, int allow_bare, struct url_parts
 	return 0;
 }
 
-static void regdomain_of(const struct url_parts *up, char *out, size_t outsz)
+static void regdomain_of(struct content_msg *m, const struct url_parts *up, char *out, size_t outsz)
 {
+	size_t hl = strlen(up->host);
+	int cacheable = !up->is_ip && hl < sizeof(m->rd_cache[0].host);
+	if (cacheable)
+		for (size_t i = 0; i < MW_ARRAY_LEN(m->rd_cache); i++)
+			if (strcmp(m->rd_cache[i].host, up->host) == 0) {
+				mw_strlcpy(out, m->rd_cache[i].rd, outsz);
+				return;
+			}
 	const char *rd = NULL;
 	const psl_ctx_t *psl = up->is_ip ? NULL : psl_get();
 	if (psl != NULL)
 		rd = psl_registrable_domain(psl, up->host);
 	mw_strlcpy(out, rd ? rd : up->host, outsz);
+	if (cacheable && strlen(out) < sizeof(m->rd_cache[0].rd)) {
+		unsigned k = m->rd_next++ % MW_ARRAY_LEN(m->rd_cache);
+		memcpy(m->rd_cache[k].host, up->host, hl + 1);
+		mw_strlcpy(m->rd_cache[k].rd, out, sizeof(m->rd_cache[k].rd));
+	}
 }
 
-int url_regdomain(const char *url, size_t len, char *out, size_t outsz)
+int url_regdomain(struct content_msg *m, const char *url, size_t len, char *out, size_t outsz)
 {
 	struct url_parts up;
 	if (url_parse(url, len, 0, &up) != 0)
 		return 0;
-	regdomain_of(&up, out, outsz);
+	regdomain_of(m, &up, out, outsz);
 	return 1;
 }
 
-int url_text_regdomain(const char *text, size_t len, char *out, size_t outsz)
+int url_text_regdomain(struct content_msg *m, const char *text, size_t len, char *out, size_t outsz)
 {
 	while (len > 0 && isspace((unsigned char)*text)) {
 		text++;
@@ -187,7 +200,7 @@ int url_text_regdomain(const char *text, size_t len, char *out, size_t outsz)
 			if (!isalpha((unsigned char)*p))
 				return 0;
 	}
-	regdomain_of(&up, out, outsz);
+	regdomain_of(m, &up, out, outsz);
 	return 1;
 }
 
@@ -257,7 +270,7 @@ void url_add(struct content_msg *m, const char *url, size_t len, int in_href)
 		return;
 	}
 	char rd[HOST_MAX];
-	regdomain_of(&up, rd, sizeof(rd));
+	regdomain_of(m, &up, rd, sizeof(rd));
 	struct content_url *cu = VEC_PUSH(m->urls);
 	struct buf tmp = BUF_INIT;
 	utf8_sanitize_append(&tmp, url, len, URL_MAX + 3, NULL);

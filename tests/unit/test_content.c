@@ -688,6 +688,14 @@ static void test_parse_time_typical(void **state)
 	assert_int_equal(content_attachment_count(m), 1);
 	assert_int_equal(content_flags(m) & CONTENT_F_LIMIT_DEPTH, 0);
 	content_free(m);
+	const char *save = getenv("CONTENT_SAVE_TYPICAL"); /* for profiling */
+	if (save != NULL) {
+		FILE *f = fopen(save, "wb");
+		if (f != NULL) {
+			fwrite(b.data, 1, b.len, f);
+			fclose(f);
+		}
+	}
 	int n = 2000;
 	double t0 = now_s();
 	clock_t c0 = clock();

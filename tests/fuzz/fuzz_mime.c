@@ -1,0 +1,141 @@
+/*
+ * fuzz_mime.c - F-MIME: content_parse() with default limits on arbitrary
+ * bytes (copied to a heap block of exactly their size, so ASan flags any
+ * read past the end).  Invariants: it never crashes and never returns NULL;
+ * parsing twice gives the same summary (flags, counts, sizes, hashes); every
+ * text and header value is valid UTF-8 of its stated length; texts are
+ * within max_text_bytes and decoded attachment bytes within
+ * max_decoded_bytes; depth and part counts within their limits.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "content/content.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int valid_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i];
+		size_t k;
+		uint32_t v, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xE0) == 0xC0)
+			k = 1, v = c & 0x1F, min = 0x80;
+		else if ((c & 0xF0) == 0xE0)
+			k = 2, v = c & 0x0F, min = 0x800;
+		else if ((c & 0xF8) == 0xF0)
+			k = 3, v = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
+				return 0;
+			v = (v << 6) | (p[i + j] & 0x3F);
+		}
+		if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+static int str_ok(const char *s)
+{
+	return s != NULL && valid_utf8(s, strlen(s));
+}
+
+struct summary {
+	unsigned flags;
+	size_t headers, texts, urls, atts, parts, depth, text_bytes, att_bytes;
+	unsigned hidden, mismatch, images;
+	uint64_t hash;
+};
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h * 31 + 7;
+}
+
+static void summarize(const struct content_msg *m, struct summary *s)
+{
+	const struct content_limits lim = content_limits_default();
+	memset(s, 0, sizeof(*s));
+	s->flags = content_flags(m);
+	s->headers = content_header_count(m);
+	s->texts = content_text_count(m);
+	s->urls = content_url_count(m);
+	s->atts = content_attachment_count(m);
+	s->parts = content_part_count(m);
+	s->depth = content_max_depth(m);
+	s->hash = 1469598103934665603ull;
+	if (s->parts > lim.max_parts || s->depth > lim.max_depth || s->urls > lim.max_urls)
+		abort();
+	for (size_t i = 0; i < s->headers; i++) {
+		const struct content_header *h = content_header_at(m, i);
+		if (!str_ok(h->name) || !str_ok(h->value))
+			abort();
+		s->hash = mix(s->hash, h->value);
+	}
+	for (size_t i = 0; i < s->texts; i++) {
+		const struct content_text *t = content_text_at(m, i);
+		if (t->len > lim.max_text_bytes || strlen(t->text) != t->len ||
+			!valid_utf8(t->text, t->len))
+			abort();
+		s->text_bytes += t->len;
+		s->hash = mix(s->hash, t->text);
+	}
+	for (size_t i = 0; i < s->urls; i++) {
+		const struct content_url *u = content_url_at(m, i);
+		if (!str_ok(u->url) || !str_ok(u->host) || !str_ok(u->reg_domain) || u->count == 0)
+			abort();
+		s->hash = mix(s->hash, u->url);
+	}
+	for (size_t i = 0; i < s->atts; i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		if (!str_ok(a->filename) || !str_ok(a->declared_type) || strlen(a->sha256) != 64)
+			abort();
+		s->att_bytes += a->size;
+		s->hash = mix(s->hash, a->sha256);
+	}
+	if (s->att_bytes > lim.max_decoded_bytes)
+		abort();
+	const char *sig = content_signature(m, NULL);
+	if (sig != NULL && !str_ok(sig))
+		abort();
+	if (!str_ok(content_subject(m)) || !str_ok(content_from(m)) || !str_ok(content_from_addr(m)) ||
+		!str_ok(content_message_id(m)))
+		abort();
+	const struct content_html_features *h = content_html(m);
+	s->hidden = h->hidden_text;
+	s->mismatch = h->link_mismatch;
+	s->images = h->images;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *copy = malloc(size ? size : 1);
+	memcpy(copy, data, size);
+	struct content_limits lim = content_limits_default();
+	struct content_msg *a = content_parse(copy, size, &lim);
+	struct content_msg *b = content_parse(copy, size, &lim);
+	free(copy);
+	if (a == NULL || b == NULL)
+		abort();
+	struct summary sa, sb;
+	summarize(a, &sa);
+	summarize(b, &sb);
+	if (memcmp(&sa, &sb, sizeof(sa)) != 0)
+		abort();
+	content_free(a);
+	content_free(b);
+	return 0;
+}
