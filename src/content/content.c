@@ -107,9 +107,16 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 /* ---- raw header block checks ------------------------------------------- */
 
 /* What GMime smooths over: the header block's size, lines without a colon,
- * a continuation line first.  Linear, one pass over the header block. */
-static void scan_raw_headers(struct content_msg *m, const char *d, size_t len)
+ * a continuation line first.  Linear, one pass over the header block.
+ * Returns 0, or when the block is over max_header_bytes / MAX_HEADER_LINES,
+ * sets *keep to the end of the last whole line within the limits and *body
+ * to where the blank line ending the block starts (M9). */
+#define MAX_HEADER_LINES 10000
+
+static int scan_raw_headers(struct content_msg *m, const char *d, size_t len, size_t *keep,
+	size_t *body)
 {
+	size_t lines = 0, cut = 0;
 	if (memchr(d, '\0', len) != NULL)
 		m->flags |= CONTENT_F_NUL_BYTES;
 	if (len > 0 && (d[0] == ' ' || d[0] == '\t'))
@@ -123,6 +130,8 @@ static void scan_raw_headers(struct content_msg *m, const char *d, size_t len)
 			ll--;
 		if (ll == 0)
 			break; /* end of the header block */
+		if (cut == 0 && (le + 1 > m->lim.max_header_bytes || ++lines > MAX_HEADER_LINES))
+			cut = i;
 		if (d[i] != ' ' && d[i] != '\t') {
 			const char *colon = memchr(d + i, ':', ll);
 			if (colon == NULL) {
@@ -137,8 +146,12 @@ static void scan_raw_headers(struct content_msg *m, const char *d, size_t len)
 		}
 		i = le + 1;
 	}
-	if (i > m->lim.max_header_bytes)
-		m->flags |= CONTENT_F_LIMIT_HEADERS;
+	if (cut == 0)
+		return 0;
+	m->flags |= CONTENT_F_LIMIT_HEADERS;
+	*keep = cut;
+	*body = i < len ? i : len;
+	return 1;
 }
 
 /* ---- headers and convenience fields ------------------------------------- */
@@ -154,26 +167,37 @@ static const char *dup_utf8(struct content_msg *m, const char *s, size_t max)
 	return r;
 }
 
+#define HEADER_VALUE_MAX (256u << 10)
+
+/* Header values are decoded by us from the raw bytes (rfc2047_decode), not
+ * taken from GMime: GMime joins adjacent base64 words before decoding and
+ * stops at the first pad, which hides the rest of a Subject (M13). */
 static void take_headers(struct content_msg *m, GMimeMessage *msg)
 {
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	int n = hl ? g_mime_header_list_get_count(hl) : 0;
 	size_t budget = m->lim.max_header_bytes;
+	struct buf v = BUF_INIT;
 	for (int i = 0; i < n; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 		const char *name = g_mime_header_get_name(h);
-		const char *value = g_mime_header_get_value(h);
-		size_t need = (name ? strlen(name) : 0) + (value ? strlen(value) : 0) + 2;
-		if (need > budget) {
+		const char *raw = g_mime_header_get_raw_value(h);
+		size_t nl = name ? strlen(name) : 0;
+		if (nl + 2 > budget) {
 			m->flags |= CONTENT_F_LIMIT_HEADERS;
 			break;
 		}
-		budget -= need;
+		buf_reset(&v);
+		size_t max = budget - nl - 2 < HEADER_VALUE_MAX ? budget - nl - 2 : HEADER_VALUE_MAX;
+		rfc2047_decode(raw ? raw : "", raw ? strlen(raw) : 0, &v, max, &m->flags);
+		budget -= nl + 2 + v.len;
 		struct content_header *ch = VEC_PUSH(m->headers);
 		ch->name = dup_utf8(m, name, SIZE_MAX);
-		ch->value = dup_utf8(m, value, SIZE_MAX);
+		ch->value = arena_strndup(&m->arena, v.data ? v.data : "", v.len);
 	}
-	m->subject = dup_utf8(m, g_mime_message_get_subject(msg), 64 * 1024);
+	buf_free(&v);
+	const char *subject = content_header(m, "Subject", 0);
+	m->subject = subject ? subject : "";
 	const char *from = content_header(m, "From", 0);
 	m->from = from ? from : "";
 	m->from_addr = "";
@@ -641,7 +665,17 @@ struct content_msg *content_parse(const char *data, size_t len, const struct con
 		len = UINT_MAX / 2;
 		m->flags |= CONTENT_F_LIMIT_DECODED;
 	}
-	scan_raw_headers(m, data ? data : "", len);
+	/* A flooded header block is cut before GMime sees it, so its cost is
+	 * bounded by the limits, not by the input (one copy, only then). */
+	size_t keep = 0, body = 0;
+	char *trimmed = NULL;
+	if (scan_raw_headers(m, data ? data : "", len, &keep, &body)) {
+		trimmed = xmalloc(keep + (len - body) + 1);
+		memcpy(trimmed, data, keep);
+		memcpy(trimmed + keep, data + body, len - body);
+		len = keep + (len - body);
+		data = trimmed;
+	}
 
 	/* Parse from the caller's memory without a copy: the byte array borrows
 	 * data (never written: parsing only reads) and is released without
@@ -667,6 +701,7 @@ struct content_msg *content_parse(const char *data, size_t len, const struct con
 	g_object_unref(stream);
 	g_byte_array_free(ba, FALSE); /* frees the wrapper only, not data */
 	g_mime_parser_options_free(opts);
+	free(trimmed);
 	url_index_free(m);
 	finish(m);
 	return m;

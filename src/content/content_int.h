@@ -65,6 +65,10 @@ int utf8_sanitize_append(struct buf *out, const char *s, size_t len, size_t max,
  * cut, 0 otherwise; sets CONTENT_F_UNKNOWN_CHARSET / BAD_CHARSET_DATA. */
 int charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out,
 	size_t max, unsigned *flags);
+/* Unfold and decode a raw header value (RFC 2047 encoded words, each word
+ * decoded on its own, adjacent same-charset words converted together) into
+ * UTF-8 in out, bounded by max.  Sets CONTENT_F_BAD_ENCODED_WORD. */
+void rfc2047_decode(const char *s, size_t n, struct buf *out, size_t max, unsigned *flags);
 /* Find the signature block of text (sets m->signature and m->sig_method). */
 void signature_find(struct content_msg *m, const char *text, size_t len);
 

@@ -422,3 +422,176 @@ void signature_find(struct content_msg *m, const char *text, size_t len)
 	if (start < e && looks_like_signature(start, (size_t)(e - start)))
 		set_sig(m, start, (size_t)(e - start), CONTENT_SIG_HEURISTIC);
 }
+
+/* ---- RFC 2047 encoded words ------------------------------------------------ */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decoded bytes of adjacent words in one charset are converted together, so
+ * a multi-byte character split across two words survives; each word's own
+ * base64 is decoded separately (a pad in one word hides nothing after it). */
+struct ew_pending {
+	struct buf bytes;
+	char charset[64];
+};
+
+static void ew_flush(struct ew_pending *p, struct buf *out, size_t max, unsigned *flags)
+{
+	if (p->bytes.len == 0)
+		return;
+	unsigned f = 0;
+	charset_to_utf8(p->charset, p->bytes.data, p->bytes.len, out, max, &f);
+	if (f & CONTENT_F_UNKNOWN_CHARSET)
+		*flags |= CONTENT_F_BAD_ENCODED_WORD;
+	buf_reset(&p->bytes);
+}
+
+/* Parse one encoded word at s (which starts with "=?"); on success append its
+ * decoded bytes to p (flushing first on a charset change) and return its
+ * length, else 0. */
+static size_t ew_word(const char *s, size_t n, struct ew_pending *p, struct buf *out, size_t max,
+	unsigned *flags)
+{
+	size_t i = 2, cs = 2;
+	while (i < n && s[i] != '?' && i - cs < 63 && !isspace((unsigned char)s[i]))
+		i++;
+	if (i + 3 >= n || s[i] != '?' || i == cs)
+		return 0;
+	size_t csl = i - cs;
+	char enc = (char)toupper((unsigned char)s[i + 1]);
+	if ((enc != 'B' && enc != 'Q') || s[i + 2] != '?')
+		return 0;
+	size_t ts = i + 3;
+	const char *end = NULL;
+	for (size_t k = ts; k + 1 < n; k++) {
+		if (s[k] == '?' && s[k + 1] == '=') {
+			end = s + k;
+			break;
+		}
+		if (s[k] == '\r' || s[k] == '\n')
+			return 0;
+	}
+	if (end == NULL)
+		return 0;
+	char charset[64];
+	memcpy(charset, s + cs, csl);
+	charset[csl] = '\0';
+	char *star = strchr(charset, '*'); /* RFC 2231 language suffix */
+	if (star != NULL)
+		*star = '\0';
+	if (strcasecmp(charset, p->charset) != 0) {
+		ew_flush(p, out, max, flags);
+		mw_strlcpy(p->charset, charset, sizeof(p->charset));
+	}
+	const char *t = s + ts;
+	size_t tl = (size_t)(end - t);
+	if (enc == 'B') {
+		uint32_t bits = 0;
+		int nb = 0;
+		for (size_t k = 0; k < tl; k++) {
+			unsigned char c = (unsigned char)t[k];
+			int v;
+			if (c >= 'A' && c <= 'Z')
+				v = c - 'A';
+			else if (c >= 'a' && c <= 'z')
+				v = c - 'a' + 26;
+			else if (c >= '0' && c <= '9')
+				v = c - '0' + 52;
+			else if (c == '+')
+				v = 62;
+			else if (c == '/')
+				v = 63;
+			else {
+				if (c != '=')
+					*flags |= CONTENT_F_BAD_ENCODED_WORD;
+				continue;
+			}
+			bits = (bits << 6) | (uint32_t)v;
+			nb += 6;
+			if (nb >= 8) {
+				nb -= 8;
+				buf_append_char(&p->bytes, (char)(bits >> nb));
+			}
+		}
+	} else {
+		for (size_t k = 0; k < tl; k++) {
+			char c = t[k];
+			if (c == '_') {
+				buf_append_char(&p->bytes, ' ');
+			} else if (c == '=' && k + 2 < tl && hexval((unsigned char)t[k + 1]) >= 0 &&
+				hexval((unsigned char)t[k + 2]) >= 0) {
+				buf_append_char(&p->bytes, (char)(hexval((unsigned char)t[k + 1]) * 16 +
+					hexval((unsigned char)t[k + 2])));
+				k += 2;
+			} else {
+				buf_append_char(&p->bytes, c);
+			}
+		}
+	}
+	return (size_t)(end - s) + 2;
+}
+
+void rfc2047_decode(const char *s, size_t n, struct buf *out, size_t max, unsigned *flags)
+{
+	struct ew_pending p = { BUF_INIT, "" };
+	size_t i = 0;
+	/* Trim, and skip the folding white space at the start. */
+	while (i < n && isspace((unsigned char)s[i]))
+		i++;
+	while (n > i && isspace((unsigned char)s[n - 1]))
+		n--;
+	int last_was_word = 0;
+	while (i < n && out->len < max) {
+		if (s[i] == '=' && i + 1 < n && s[i + 1] == '?') {
+			size_t w = ew_word(s + i, n - i, &p, out, max, flags);
+			if (w > 0) {
+				i += w;
+				last_was_word = 1;
+				continue;
+			}
+		}
+		/* A run of plain text up to the next white space or "=?". */
+		size_t j = i;
+		int ws = isspace((unsigned char)s[i]) != 0;
+		while (j < n && (isspace((unsigned char)s[j]) != 0) == ws &&
+			!(j > i && s[j] == '=' && j + 1 < n && s[j + 1] == '?'))
+			j++;
+		if (ws) {
+			/* White space between two encoded words is dropped (RFC 2047
+			 * 6.2); elsewhere folding collapses to one space. */
+			size_t k = j;
+			if (last_was_word && k + 1 < n && s[k] == '=' && s[k + 1] == '?') {
+				struct ew_pending probe = { BUF_INIT, "" };
+				struct buf dummy = BUF_INIT;
+				unsigned f = 0;
+				size_t w = ew_word(s + k, n - k, &probe, &dummy, 0, &f);
+				buf_free(&probe.bytes);
+				buf_free(&dummy);
+				if (w > 0) {
+					i = j;
+					continue;
+				}
+			}
+			ew_flush(&p, out, max, flags);
+			p.charset[0] = '\0';
+			if (out->len < max)
+				buf_append_char(out, ' ');
+		} else {
+			ew_flush(&p, out, max, flags);
+			p.charset[0] = '\0';
+			utf8_sanitize_append(out, s + i, j - i, max, NULL);
+			last_was_word = 0;
+		}
+		i = j;
+	}
+	ew_flush(&p, out, max, flags);
+	buf_free(&p.bytes);
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+}
