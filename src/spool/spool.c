@@ -38,6 +38,12 @@
 #define SPOOL_OUTBUF (64 * 1024)       /* userspace write buffer */
 #define SPOOL_DATA_CHUNK (256 * 1024)  /* message bytes per DATA record */
 
+/* Commit threads: each takes whatever is pending as its batch.  Several
+ * let batches overlap, so one batch's fsyncs wait on the journal while the
+ * next one is already being written (the file system merges concurrent
+ * fsyncs into one journal commit). */
+#define SPOOL_COMMIT_THREADS 4
+
 struct spool_msg {
 	struct spool *sp;
 	char qid[QID_LEN + 1];
@@ -51,6 +57,7 @@ struct spool_msg {
 	unsigned char *data;    /* message bytes not yet framed as a DATA record */
 	size_t data_len;
 	uint64_t token;
+	int finished;           /* 1 = END written out, -1 = finishing failed, 0 = not yet */
 	struct spool_msg *next; /* commit queue link */
 };
 
@@ -68,7 +75,8 @@ struct spool {
 	/* failpoints, read once from MAILWARD_FAILPOINT in spool_open */
 	int fail_fsync, fail_rename, fail_dirsync;
 
-	pthread_t thread;
+	pthread_t threads[SPOOL_COMMIT_THREADS];
+	int n_threads;
 	pthread_mutex_t mu;          /* guards pending, stopping */
 	pthread_cond_t cv;
 	struct spool_msg *pending_head, *pending_tail;
@@ -200,13 +208,22 @@ struct spool *spool_open(const char *spool_dir, int do_fsync, char *err, size_t 
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_cond_init(&sp->cv, NULL);
 	pthread_mutex_init(&sp->cmu, NULL);
-	int rc = pthread_create(&sp->thread, NULL, commit_thread, sp);
-	if (rc != 0) {
-		set_err(err, errlen, "pthread_create: %s", strerror(rc));
-		pthread_mutex_destroy(&sp->mu);
-		pthread_cond_destroy(&sp->cv);
-		pthread_mutex_destroy(&sp->cmu);
-		goto fail;
+	for (int i = 0; i < SPOOL_COMMIT_THREADS; i++) {
+		int rc = pthread_create(&sp->threads[i], NULL, commit_thread, sp);
+		if (rc != 0) {
+			set_err(err, errlen, "pthread_create: %s", strerror(rc));
+			pthread_mutex_lock(&sp->mu);
+			sp->stopping = 1;
+			pthread_cond_broadcast(&sp->cv);
+			pthread_mutex_unlock(&sp->mu);
+			for (int j = 0; j < sp->n_threads; j++)
+				pthread_join(sp->threads[j], NULL);
+			pthread_mutex_destroy(&sp->mu);
+			pthread_cond_destroy(&sp->cv);
+			pthread_mutex_destroy(&sp->cmu);
+			goto fail;
+		}
+		sp->n_threads++;
 	}
 	return sp;
 fail:
@@ -226,9 +243,10 @@ void spool_close(struct spool *sp)
 		return;
 	pthread_mutex_lock(&sp->mu);
 	sp->stopping = 1;
-	pthread_cond_signal(&sp->cv);
+	pthread_cond_broadcast(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
-	pthread_join(sp->thread, NULL);
+	for (int i = 0; i < sp->n_threads; i++)
+		pthread_join(sp->threads[i], NULL);
 
 	for (struct completion_node *n = sp->done_head, *next; n != NULL; n = next) {
 		next = n->next;
@@ -461,7 +479,9 @@ static int msg_commit_file(struct spool *sp, struct spool_msg *m)
 {
 	char *dst = NULL;
 
-	if (msg_finish(m) < 0)
+	if (m->finished == 0)
+		m->finished = msg_finish(m) < 0 ? -1 : 1;
+	if (m->finished < 0)
 		goto fail;
 	if (sp->fail_fsync) {
 		m->err = EIO;
@@ -581,6 +601,14 @@ static void commit_batch(struct spool *sp, struct spool_msg *batch)
 	size_t n_ok = 0;
 	int dir_err = 0;
 
+	/* Start writeback of every file of the batch before the first fsync: the
+	 * block allocations then land in one journal commit, and the fsyncs
+	 * after the first find little left to do. */
+	for (struct spool_msg *m = batch; m != NULL; m = m->next) {
+		m->finished = msg_finish(m) < 0 ? -1 : 1;
+		if (m->finished > 0 && sp->do_fsync)
+			(void)sync_file_range(m->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
 	for (struct spool_msg *m = batch; m != NULL; m = m->next) {
 		if (msg_commit_file(sp, m) == 0)
 			n_ok++;
