@@ -298,6 +298,34 @@ int bayes_learn(struct bayes *b, const struct bayes_input *in, const char *diges
 	return store_bayes_learn(b->store, digest, is_spam, b->tok.h, b->tok.n);
 }
 
+int bayes_learn_many(struct bayes *b, const struct bayes_input *in, const char *const *digests,
+    const int *is_spam, size_t n, int *results)
+{
+	struct bayes_tokens *tok = xcalloc(n ? n : 1, sizeof(*tok));
+	struct store_bayes_msg *m = xcalloc(n ? n : 1, sizeof(*m));
+	char (*own)[17] = xcalloc(n ? n : 1, sizeof(*own));
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		bayes_tokenize(&in[i], &tok[i], NULL, NULL);
+		m[i].digest = digests != NULL ? digests[i] : NULL;
+		if (m[i].digest == NULL) {
+			bayes_tokens_digest(&tok[i], own[i]);
+			m[i].digest = own[i];
+		}
+		m[i].is_spam = is_spam[i];
+		m[i].hashes = tok[i].h;
+		m[i].n = tok[i].n;
+	}
+	rc = store_bayes_learn_many(b->store, m, n, results);
+	for (size_t i = 0; i < n; i++)
+		bayes_tokens_free(&tok[i]);
+	free(tok);
+	free(m);
+	free(own);
+	return rc;
+}
+
 int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *digest)
 {
 	char own[17];

@@ -139,6 +139,12 @@ void bayes_result_free(struct bayes_result *r);
  * -1 on a storage error.  A message learned in the other class is moved.
  */
 int bayes_learn(struct bayes *b, const struct bayes_input *in, const char *digest, int is_spam);
+/* Learn n messages in one store transaction, all or nothing (0 or -1);
+ * results[i] is 0 or 1 as for bayes_learn.  digests may be NULL, or hold
+ * NULLs, for token-set digests.  A training run should use batches of a
+ * few hundred: per-message commits cost several times more (docs/bayes.md). */
+int bayes_learn_many(struct bayes *b, const struct bayes_input *in, const char *const *digests,
+    const int *is_spam, size_t n, int *results);
 /* Forget a message: 0 done, 1 it was not learned, -1 storage error.  The
  * same input must be given, since its tokens are recomputed. */
 int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *digest);

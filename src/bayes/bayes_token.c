@@ -678,10 +678,39 @@ static void header_features(struct tk *t, const char *name, const char *value, i
 
 /* ---- the whole message ---------------------------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b)
+/* LSD radix sort, 8 bits a pass.  qsort with a comparison callback was a
+ * quarter of the time of a classification (profiled); a message has a few
+ * thousand features, where 8 linear passes win. */
+static void sort_u64(uint64_t *v, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
+	uint64_t *tmp, *src = v, *dst;
+	size_t count[256];
+
+	if (n < 2)
+		return;
+	tmp = xmalloc(n * sizeof(*tmp));
+	dst = tmp;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t sum = 0;
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(src[i] >> shift) & 0xff]++;
+		if (count[(src[0] >> shift) & 0xff] == n)
+			continue;   /* every value has this byte: the pass changes nothing */
+		for (size_t d = 0; d < 256; d++) {
+			size_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+		uint64_t *x = src;
+		src = dst;
+		dst = x;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
 }
 
 void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
@@ -725,7 +754,7 @@ void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
 	/* A feature counts once per message (the counts are message counts). */
 	if (out->n > 1) {
 		size_t o = 1;
-		qsort(out->h, out->n, sizeof(*out->h), cmp_u64);
+		sort_u64(out->h, out->n);
 		for (size_t i = 1; i < out->n; i++) {
 			if (out->h[i] != out->h[o - 1])
 				out->h[o++] = out->h[i];

@@ -549,6 +549,22 @@ int store_bayes_learn(struct store *s, const char *digest, int is_spam, const ui
 	return s->ops->bayes_learn(s, digest, is_spam != 0, hashes, n, mw_now());
 }
 
+int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int *results)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!bayes_digest_ok(s, m[i].digest) || !bayes_hashes_ok(s, m[i].hashes, m[i].n)) {
+			char why[sizeof(s->err)];
+			mw_strlcpy(why, s->err, sizeof(why));
+			store_seterr(s, "message %zu of the batch: %s", i, why);
+			return -1;
+		}
+	}
+	if (n == 0)
+		return 0;
+	return s->ops->bayes_learn_many(s, m, n, results, mw_now());
+}
+
 int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n)
 {
 	if (!bayes_digest_ok(s, digest) || !bayes_hashes_ok(s, hashes, n))

@@ -165,6 +165,18 @@ int store_bayes_get(struct store *s, const uint64_t *hashes, size_t n,
  * message learned in the other class is moved ("relearn"). */
 int store_bayes_learn(struct store *s, const char *digest, int is_spam, const uint64_t *hashes,
     size_t n);
+/* Many messages in one transaction, all or nothing: a training run learns
+ * hundreds of messages per commit instead of paying a commit (and WAL
+ * checkpoints) for each.  results[i] is what store_bayes_learn would return
+ * (0 or 1) for m[i], in order; a digest repeated in the batch counts once. */
+struct store_bayes_msg {
+	const char *digest;
+	int is_spam;
+	const uint64_t *hashes;
+	size_t n;
+};
+int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int *results);
 /* Forget a learned message (the same hashes as when learned): 0, or 1 if
  * the digest was not learned. */
 int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n);

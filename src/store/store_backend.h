@@ -64,6 +64,8 @@ struct store_ops {
 	    struct store_bayes_count *out);
 	int (*bayes_learn)(struct store *s, const char *digest, int is_spam,
 	    const uint64_t *hashes, size_t n, int64_t now);
+	int (*bayes_learn_many)(struct store *s, const struct store_bayes_msg *m, size_t n,
+	    int *results, int64_t now);
 	int (*bayes_unlearn)(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
 	int (*bayes_totals)(struct store *s, int64_t *nspam, int64_t *nham);
 };

@@ -1402,40 +1402,68 @@ static int bayes_meta_add(struct sq *q, int64_t dspam, int64_t dham)
 	return run(q, st, "bayes totals");
 }
 
-static int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
+/* One message inside the caller's transaction: 0 learned, 1 already in
+ * that class, -1 error (the caller aborts the transaction). */
+static int bayes_learn_one(struct sq *q, const char *digest, int is_spam,
     const uint64_t *hashes, size_t n, int64_t now)
 {
-	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 	int was_spam = 0, rc;
 
-	if (sq_begin(s) < 0)
-		return -1;
 	rc = bayes_msg_class(q, digest, &was_spam);
 	if (rc < 0)
-		goto fail;
+		return -1;
 	if (rc == 0 && was_spam == is_spam)
-		return sq_commit(s) < 0 ? -1 : 1;
+		return 1;
 	if (rc == 0) {
 		/* Relearn: take it out of the class it was in. */
 		if (bayes_tokens_dec(q, was_spam, hashes, n) < 0 ||
 		    bayes_meta_add(q, was_spam ? -1 : 0, was_spam ? 0 : -1) < 0)
-			goto fail;
+			return -1;
 	}
 	if (bayes_tokens_inc(q, is_spam, hashes, n, now) < 0 ||
 	    bayes_meta_add(q, is_spam ? 1 : 0, is_spam ? 0 : 1) < 0)
-		goto fail;
+		return -1;
 	if ((st = stmt(q, ST_BAYES_MSG_PUT)) == NULL)
-		goto fail;
+		return -1;
 	bind_text(st, 1, digest);
 	bind_text(st, 2, is_spam ? "spam" : "ham");
 	sqlite3_bind_int64(st, 3, now);
-	if (run(q, st, "bayes learn") < 0)
-		goto fail;
+	return run(q, st, "bayes learn");
+}
+
+static int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
+    const uint64_t *hashes, size_t n, int64_t now)
+{
+	struct sq *q = SQ(s);
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	rc = bayes_learn_one(q, digest, is_spam, hashes, n, now);
+	if (rc < 0) {
+		abort_tx(q);
+		return -1;
+	}
+	return sq_commit(s) < 0 ? -1 : rc;
+}
+
+static int sq_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int *results, int64_t now)
+{
+	struct sq *q = SQ(s);
+
+	if (sq_begin(s) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc = bayes_learn_one(q, m[i].digest, m[i].is_spam != 0, m[i].hashes, m[i].n, now);
+		if (rc < 0) {
+			abort_tx(q);
+			return -1;
+		}
+		results[i] = rc;
+	}
 	return sq_commit(s);
-fail:
-	abort_tx(q);
-	return -1;
 }
 
 static int sq_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes,
@@ -1521,6 +1549,7 @@ static const struct store_ops sqlite_ops = {
 	.log_purge = sq_log_purge,
 	.bayes_get = sq_bayes_get,
 	.bayes_learn = sq_bayes_learn,
+	.bayes_learn_many = sq_bayes_learn_many,
 	.bayes_unlearn = sq_bayes_unlearn,
 	.bayes_totals = sq_bayes_totals,
 };
