@@ -433,6 +433,8 @@ static int hexval(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+#define EW_TEXT_MAX 1024
+
 /* Decoded bytes of adjacent words in one charset are converted together, so
  * a multi-byte character split across two words survives; each word's own
  * base64 is decoded separately (a pad in one word hides nothing after it). */
@@ -469,7 +471,11 @@ static size_t ew_word(const char *s, size_t n, struct ew_pending *p, struct buf 
 		return 0;
 	size_t ts = i + 3;
 	const char *end = NULL;
-	for (size_t k = ts; k + 1 < n; k++) {
+	/* RFC 2047 words are at most 75 bytes; a generous cap on the search
+	 * keeps a header full of unterminated "=?" openers linear (each attempt
+	 * would otherwise scan to the end of the value). */
+	size_t lim = n - ts > EW_TEXT_MAX ? ts + EW_TEXT_MAX : n;
+	for (size_t k = ts; k + 1 < lim; k++) {
 		if (s[k] == '?' && s[k + 1] == '=') {
 			end = s + k;
 			break;

@@ -669,6 +669,17 @@ static void test_encoded_words_subject(void **state)
 	printf("    subject %zu bytes: %.60s\n", strlen(content_subject(m)), content_subject(m));
 	assert_int_equal(strlen(content_subject(m)), 40000);
 	content_free(m);
+	/* 512 KiB of unterminated "=?" openers on one line: linear, kept as text. */
+	buf_reset(&b);
+	buf_append_str(&b, "From: a@example.com\r\nSubject: ");
+	for (int i = 0; i < (512 << 10) / 8; i++)
+		buf_append_str(&b, "=?a?B?xx");
+	buf_append_str(&b, "\r\n\r\nx\r\n");
+	t0 = now_s();
+	m = parse_buf("ew-openers", &b, NULL);
+	printf("    512 KiB of unterminated encoded words: %.1f ms\n", (now_s() - t0) * 1e3);
+	assert_true(strncmp(content_subject(m), "=?a?B?xx=?a?B?xx", 16) == 0);
+	content_free(m);
 	buf_free(&b);
 }
 
