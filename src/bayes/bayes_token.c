@@ -595,13 +595,36 @@ static const struct {
 	{ "date", "", H_SKIP },
 };
 
-/* Our own and other filters' verdict headers would teach the classifier to
- * echo an earlier verdict. */
-static int foreign_verdict(const char *name)
+/*
+ * Headers that say nothing at all, not even by their presence:
+ *  - other filters' and our own verdicts (the classifier would learn to
+ *    echo an earlier verdict);
+ *  - what receiving systems and mailbox software add (trace variants,
+ *    authentication results, mbox state): in a training corpus these
+ *    describe how the corpus was collected, and in production the gateway
+ *    sees mail before any of them exist.
+ * lname is lower-case.
+ */
+static int silent_header(const char *lname)
 {
-	return mw_str_casecmp_prefix(name, "x-spam") || mw_str_casecmp_prefix(name, "x-mailward") ||
-	    mw_str_casecmp_prefix(name, "x-virus") || mw_str_casecmp_prefix(name, "x-bogosity") ||
-	    mw_str_casecmp_prefix(name, "x-rspamd");
+	static const char *const prefixes[] = { "x-spam", "x-mailward", "x-virus", "x-bogosity",
+		"x-rspamd", "x-mailscanner", "x-amavis", "arc-", "x-original-", "x-envelope-",
+		"x-forwarded-", "x-ms-exchange-", "x-gm-", "x-google-" };
+	static const char *const names[] = { "authentication-results", "received-spf",
+		"envelope-to", "status", "x-status", "x-keywords", "x-uid", "x-uidl", "lines",
+		"content-length", "x-mozilla-status", "x-mozilla-status2", "x-evolution" };
+
+	if (strstr(lname, "received") != NULL)   /* X-Received, Received-SPF, ... */
+		return 1;
+	for (size_t i = 0; i < MW_ARRAY_LEN(prefixes); i++) {
+		if (strncmp(lname, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	}
+	for (size_t i = 0; i < MW_ARRAY_LEN(names); i++) {
+		if (strcmp(lname, names[i]) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static void msgid_features(struct tk *t, const char *v, size_t n)
@@ -627,9 +650,9 @@ static void header_features(struct tk *t, const char *name, const char *value, i
 	size_t nl = strnlen(name, 64), vl;
 	struct words ws;
 
-	if (foreign_verdict(name))
-		return;
 	lower_copy(lname, name, nl);
+	if (silent_header(lname))
+		return;
 	if (strcmp(lname, "subject") == 0) {
 		if (!skip_subject) {
 			words_init(&ws, "s:", 1);

@@ -196,14 +196,16 @@ static void test_tok_headers(void **state)
 	struct bayes_tokens t = { 0 };
 	struct names nm = { 0 };
 	const char *hn[] = { "Received", "Content-Type", "X-Mailer", "X-Spam-Status", "Message-ID",
-		"X-Unusual", "Subject", "Reply-To", "To", "List-Id" };
+		"X-Unusual", "Subject", "Reply-To", "To", "List-Id", "X-Received",
+		"Authentication-Results", "ARC-Seal", "Status", "X-UID" };
 	const char *hv[] = { "from evil.example (1.2.3.4) by mx", "text/html; charset=\"utf-8\"",
 		"Mass Mailer 5.0", "Yes, score=20", "<abc.123@mta.Sender.example>", "1",
-		"ignored subject", "nobody", "victim@example.net", "<news.list.example>" };
+		"ignored subject", "nobody", "victim@example.net", "<news.list.example>", "x",
+		"mx; spf=pass", "i=1", "RO", "42" };
 	struct bayes_input in = {
 		.subject = "Cheap PILLS now",
 		.from = "\"Big Sale\" <Deals@Promo.Example.com>",
-		.header_names = hn, .header_values = hv, .n_headers = 10,
+		.header_names = hn, .header_values = hv, .n_headers = 15,
 	};
 	(void)state;
 
@@ -233,6 +235,11 @@ static void test_tok_headers(void **state)
 	assert_false(has_sub(&nm, "score"));    /* other filters' verdicts */
 	assert_false(has_sub(&nm, "spam-status"));
 	assert_false(has_sub(&nm, "victim"));   /* To is skipped */
+	/* Added by receivers and mailboxes: not even their presence. */
+	assert_false(has_sub(&nm, "authentication"));
+	assert_false(has_sub(&nm, "arc-"));
+	ASSERT_NOT(&nm, "hdr:status");
+	ASSERT_NOT(&nm, "hdr:x-uid");
 	/* Header words never meet body words: "pills" in the body differs. */
 	assert_int_not_equal(bayes_hash("s:pills", 7), bayes_hash("pills", 5));
 	bayes_tokens_free(&t);
