@@ -378,6 +378,18 @@ static void test_malformed_headers(void **state)
 	assert_true(content_flags(m) & CONTENT_F_NUL_BYTES);
 	content_free(m);
 
+	/* M7: two Content-Type headers; raw 8-bit in a header. */
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "From: a@example.com\r\nSubject: caf\xc3\xa9\r\nContent-Type: text/plain\r\n"
+		"Content-Type: text/html\r\n\r\n<b>x</b>\r\n");
+	m = parse_buf("two-ctypes", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_CONFLICTING_HEADER);
+	assert_true(content_flags(m) & CONTENT_F_8BIT_HEADER);
+	assert_string_equal(content_subject(m), "caf\xc3\xa9");
+	assert_int_equal(content_header_count(m), 4);
+	content_free(m);
+	buf_free(&b);
+
 	/* Nothing at all, or binary junk: a view, never NULL. */
 	m = content_parse("", 0, NULL);
 	assert_non_null(m);
