@@ -1,0 +1,68 @@
+/*
+ * score.h - the scan engine: a message's bytes in, a verdict out (R7, R8).
+ *
+ * score_message() parses the message (src/content/), runs the heuristic
+ * rules and the Bayesian classifier (src/bayes/), and sums the weighted
+ * symbols that fired into a score and a class.  The verdict always carries
+ * its full explanation: every symbol with its weight and a one-line reason.
+ *
+ * Ownership: a struct score_engine borrows the store handle given to
+ * score_engine_new() and is used by the thread that owns that handle.  A
+ * struct score_verdict owns its symbol array: score_verdict_free().
+ * Failures: score_message() returns -1 only on allocation-class failures;
+ * a Bayes storage error yields a verdict without Bayes plus a symbol saying
+ * so, never a refusal of the message.
+ */
+#ifndef MW_SCORE_SCORE_H
+#define MW_SCORE_SCORE_H
+
+#include <stddef.h>
+
+struct store;
+struct score_engine;
+
+enum score_class {
+	SCORE_CLEAN = 0,
+	SCORE_BULK,            /* graymail: newsletters, marketing (not spam) */
+	SCORE_POSSIBLE_SPAM,   /* >= tag: delivered with X-Mailward-Spam: yes */
+	SCORE_PROBABLE_SPAM,   /* >= probable_spam: the tenant's action applies */
+};
+
+struct score_thresholds {
+	double tag;            /* documented default in docs/scoring.md */
+	double probable_spam;
+};
+
+struct score_symbol {
+	char name[48];         /* e.g. "BAYES_SPAM", "HTML_ONLY", "GTUBE" */
+	char group[24];        /* "bayes", "header", "html", "url", "attachment", "bulk", "test" */
+	double score;          /* weight actually added (may be scaled, e.g. by Bayes probability) */
+	char reason[256];      /* one human line: what was seen */
+};
+
+struct score_verdict {
+	double score;
+	enum score_class cls;
+	double bayes_prob;     /* 0..1, or -1 when the classifier gave no opinion */
+	struct score_symbol *symbols;  /* sorted by |score| descending */
+	size_t n_symbols;
+};
+
+struct score_thresholds score_thresholds_default(void);
+/* st may be NULL: no Bayes (rules only). */
+struct score_engine *score_engine_new(struct store *st, const struct score_thresholds *th);
+void score_engine_free(struct score_engine *e);
+
+int score_message(struct score_engine *e, const char *data, size_t len, struct score_verdict *out);
+void score_verdict_free(struct score_verdict *v);
+const char *score_class_name(enum score_class c);  /* "clean" "bulk" "possible-spam" "probable-spam" */
+
+/* Training: parse + tokenize + learn, batched.  Returns the number newly
+ * learned, or -1 on a storage error. */
+struct score_trainer;
+struct score_trainer *score_trainer_new(struct store *st);
+int score_trainer_add(struct score_trainer *t, const char *data, size_t len, int is_spam);
+int score_trainer_flush(struct score_trainer *t);    /* commits the batch; returns learned count */
+void score_trainer_free(struct score_trainer *t);    /* flushes first */
+
+#endif
