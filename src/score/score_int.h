@@ -1,0 +1,94 @@
+/*
+ * score_int.h - private to src/score/: the symbol registry, the rule runner,
+ * and the bridge from a parsed message to the classifier's input.  Nothing
+ * outside src/score/ includes this; the public contract is score.h.
+ *
+ * Ownership: a struct score_hits owns its symbol array (score_hits_free or
+ * handed over to a verdict).  A struct score_binput owns the arrays and the
+ * concatenated text it points the bayes_input at, and borrows every other
+ * string from the content_msg it was filled from: free the binput before (or
+ * together with) the message.
+ */
+#ifndef MW_SCORE_SCORE_INT_H
+#define MW_SCORE_SCORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/util.h"
+#include "bayes/bayes.h"
+#include "score/score.h"
+
+struct content_msg;
+
+/* One row per symbol: the registry is data, docs/scoring.md mirrors it. */
+enum score_sym_id {
+	SYM_GTUBE,
+	SYM_MIME_LIMIT_EXCEEDED,
+	SYM_MISSING_DATE,
+	SYM_MISSING_MESSAGE_ID,
+	SYM_MISSING_FROM,
+	SYM_DATE_AFTER_RECEIVED,
+	SYM_DATE_BEFORE_RECEIVED,
+	SYM_HTML_ONLY,
+	SYM_HTML_HIDDEN_TEXT,
+	SYM_HTML_IMAGE_ONLY,
+	SYM_HTML_LINK_MISMATCH,
+	SYM_URL_IP_LITERAL,
+	SYM_URL_SHORTENER,
+	SYM_SUBJECT_ALL_CAPS,
+	SYM_SUBJECT_PUNCT,
+	SYM_UNKNOWN_CHARSET,
+	SYM_BAD_CHARSET_DATA,
+	SYM_BAD_BASE64,
+	SYM_BAD_QP,
+	SYM_BAD_ENCODED_WORD,
+	SYM_EXE_ATTACHMENT,
+	SYM_FROM_DISPLAY_NAME_SPOOF,
+	SYM_BULK_LIST_UNSUBSCRIBE,
+	SYM_BULK_PRECEDENCE,
+	SYM_BAYES_SPAM,
+	SYM_BAYES_HAM,
+	SYM_BAYES_UNSURE,
+	SYM_BAYES_UNAVAILABLE,
+	SYM_COUNT
+};
+
+struct score_sym_def {
+	const char *name;
+	const char *group;
+	double weight;       /* full weight; a rule may add a fraction of it */
+	const char *doc;     /* when it fires (docs/scoring.md) */
+};
+
+extern const struct score_sym_def score_sym_table[SYM_COUNT];
+
+struct score_hits {
+	struct score_symbol *v;
+	size_t n, cap;
+};
+
+/* Record symbol id with scale * its weight and a printf reason. */
+void score_hit(struct score_hits *h, enum score_sym_id id, double scale, const char *fmt, ...)
+    MW_PRINTF(4, 5);
+void score_hits_free(struct score_hits *h);
+
+/* Every heuristic rule over the parsed message (raw bytes for GTUBE). */
+void score_rules_run(const struct content_msg *m, const char *raw, size_t len, struct score_hits *h);
+
+/* RFC 5322 date-time ("Tue, 1 Oct 2002 10:00:00 +0100") to unix seconds.
+ * Exposed for tests; 0 or -1. */
+int score_parse_rfc5322_date(const char *s, int64_t *out);
+
+struct score_binput {
+	struct bayes_input in;
+	const char **names;   /* owned arrays, borrowed strings */
+	const char **values;
+	const char **urls;
+	char *text;           /* owned: text parts joined by newlines */
+};
+
+void score_binput_fill(struct score_binput *bi, const struct content_msg *m);
+void score_binput_free(struct score_binput *bi);
+
+#endif
