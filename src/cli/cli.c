@@ -36,6 +36,9 @@ static const struct {
 	{ "log", "         [--client-ip IP] [--action A] [--limit N] [--json] [--bounce FILE|-]" },
 	{ "log", "  log purge [--before T]" },
 	{ "queue", "  queue list [--json] | show QID [--json] | flush [QID] | delete QID" },
+	{ "scan", "  scan [--json] [--explain] FILE|DIR...   score messages offline" },
+	{ "scan", "         exit 0 clean/bulk, 1 some possible/probable spam, 3 unreadable" },
+	{ "train", "  train --spam|--ham FILE|DIR...          teach the Bayes classifier" },
 	{ "help", "  help [COMMAND]" },
 };
 
@@ -91,6 +94,10 @@ cli_main(const struct conf *c, int argc, char **argv)
 		return cli_log(c, argc, argv);
 	if (strcmp(cmd, "queue") == 0)
 		return cli_queue(c, argc, argv);
+	if (strcmp(cmd, "scan") == 0)
+		return cli_scan(c, argc, argv);
+	if (strcmp(cmd, "train") == 0)
+		return cli_train(c, argc, argv);
 	cli_err("unknown command '%s' (try 'mailward help')", cmd);
 	return CLI_USAGE;
 }

@@ -1,6 +1,7 @@
 /*
  * cli.h - the administration sub-commands of the `mailward` program (R20):
- * tenant, domain, user, log, queue, help.  docs/cli.md is the user's manual.
+ * tenant, domain, user, log, queue, scan, train, help.  docs/cli.md is the
+ * user's manual.
  *
  * main() parses the global options, loads the configuration and calls
  * cli_main() for every sub-command it does not run itself (serve,
@@ -105,6 +106,34 @@ int cli_domain(const struct conf *c, int argc, char **argv);
 int cli_user(const struct conf *c, int argc, char **argv);
 int cli_log(const struct conf *c, int argc, char **argv);
 int cli_queue(const struct conf *c, int argc, char **argv);
+int cli_scan(const struct conf *c, int argc, char **argv);   /* cli_scan.c */
+int cli_train(const struct conf *c, int argc, char **argv);  /* cli_train.c */
+
+/* ---- message files (cli_scan.c), shared by scan and train ---- */
+
+/* A message file larger than this is refused (the gateway's own size limit
+ * is far below it; this only bounds memory for a stray big file). */
+#define CLI_MSG_MAX (32u * 1024u * 1024u)
+
+/* Calls message() for every message named by paths: a file, "-" (stdin),
+ * or a directory walked recursively in name order, skipping dotfiles,
+ * symlinked directories and anything not a regular file.  data is valid
+ * only during the call.  A file that cannot be read gets a warning line
+ * "mailward: warning: PATH: reason" on stderr, then unreadable() if set,
+ * and the walk goes on.  message() returning -1 stops the walk (*aborted).
+ * Returns the number of unreadable files. */
+struct cli_msg_walk {
+	int (*message)(void *arg, const char *path, const char *data, size_t len);
+	void (*unreadable)(void *arg, const char *path, const char *why);
+	void *arg;
+};
+size_t cli_msg_walk(const struct cli_msg_walk *w, char *const *paths, size_t n, int *aborted);
+/* Arguments of scan/train: argv[1..] are flags from the NULL-terminated
+ * list (set[i] = 1 when flags[i] is given) or paths, any number of them
+ * ("--" ends the flags).  *paths is a heap array of borrowed argv strings:
+ * free() it in every case.  0, 1 for --help, -1 after printing the reason. */
+int cli_msg_args(int argc, char **argv, const char *const *flags, int *set, char ***paths,
+    size_t *npaths);
 
 /* ---- bounce parsing (cli_bounce.c), pure, for `log search --bounce` ---- */
 

@@ -1,0 +1,143 @@
+/*
+ * cli_train.c - `mailward train --spam|--ham FILE|DIR...`: teach the Bayes
+ * classifier from messages on disk (R8, R20; docs/bayes.md).
+ *
+ * Messages go to the engine's trainer, which learns them in batches of one
+ * store transaction each: a training run over thousands of messages pays a
+ * few commits, not one per message.  A message already learned in the same
+ * class is recognised by its digest and changes nothing ("already known"),
+ * so running the same training twice is harmless; one learned in the other
+ * class is moved.  The store is the server's (<data_dir>/mailward.db), so
+ * training works while the server runs.
+ *
+ * Exit status: 0 done, 2 bad usage, 3 a file could not be read (the others
+ * are learned) or a storage error (the batch in progress is not learned).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "cli/cli.h"
+#include "conf/conf.h"
+#include "score/score.h"
+#include "store/store.h"
+
+/* Messages per flush.  docs/bayes.md: a few hundred per transaction is
+ * where the commit cost stops mattering.  Not above the trainer's own batch
+ * (500), so after a storage error `pending` is exactly the lost batch. */
+#define TRAIN_BATCH 500
+
+struct train {
+	struct score_trainer *t;
+	int is_spam;
+	size_t added;       /* messages handed to the trainer */
+	size_t pending;     /* ... since the last flush */
+	size_t learned;     /* newly learned (flush results) */
+	int store_failed;
+};
+
+static int
+train_flush(struct train *tr)
+{
+	int r = score_trainer_flush(tr->t);
+
+	if (r < 0) {
+		tr->store_failed = 1;
+		return -1;
+	}
+	tr->learned += (size_t)r;
+	tr->pending = 0;
+	return 0;
+}
+
+static int
+train_one(void *arg, const char *path, const char *data, size_t len)
+{
+	struct train *tr = arg;
+
+	/* the trainer parses now (content.h: the input is borrowed for the
+	 * call only), so the walker's buffer may be reused for the next file.
+	 * It also flushes by itself when its own batch fills: a positive
+	 * return is what that flush learned. */
+	int r = score_trainer_add(tr->t, data, len, tr->is_spam);
+
+	if (r < 0) {
+		tr->store_failed = 1;
+		return -1;
+	}
+	tr->learned += (size_t)r;
+	tr->added++;
+	if (++tr->pending >= TRAIN_BATCH)
+		return train_flush(tr);
+	return 0;
+}
+
+int
+cli_train(const struct conf *c, int argc, char **argv)
+{
+	static const char *const flags[] = { "--spam", "--ham", NULL };
+	enum { F_SPAM, F_HAM };
+	int set[2] = { 0, 0 };
+	char **paths = NULL;
+	size_t npaths = 0, unreadable;
+	struct store *st;
+	struct train tr;
+	int r;
+
+	memset(&tr, 0, sizeof(tr));
+	r = cli_msg_args(argc, argv, flags, set, &paths, &npaths);
+	if (r != 0) {
+		free(paths);
+		if (r > 0) {
+			cli_usage_group("train");
+			return CLI_OK;
+		}
+		return CLI_USAGE;
+	}
+	if (set[F_SPAM] == set[F_HAM] || npaths == 0) {
+		free(paths);
+		cli_err(set[F_SPAM] && set[F_HAM] ? "train: give either --spam or --ham, not both"
+		                                  : "usage: train --spam|--ham FILE|DIR...");
+		return CLI_USAGE;
+	}
+	tr.is_spam = set[F_SPAM];
+	if ((st = cli_store_open(c)) == NULL) {
+		free(paths);
+		return CLI_FAIL;
+	}
+	if ((tr.t = score_trainer_new(st)) == NULL) {
+		cli_err("cannot set up the trainer");
+		store_close(st);
+		free(paths);
+		return CLI_FAIL;
+	}
+
+	struct cli_msg_walk w = { .message = train_one, .unreadable = NULL, .arg = &tr };
+	unreadable = cli_msg_walk(&w, paths, npaths, NULL);
+	if (!tr.store_failed && tr.pending > 0)
+		train_flush(&tr);
+
+	int rc = CLI_OK;
+	if (tr.store_failed) {
+		/* batches are all or nothing: what was flushed before stays */
+		cli_store_fail(st, "training");
+		rc = CLI_FAIL;
+	}
+	/* learned + already known = what the trainer took; a failed batch is
+	 * neither, so it is left out of both counts */
+	size_t committed = tr.added - tr.pending;
+	printf("learned %zu %s, %zu already known", tr.learned, tr.is_spam ? "spam" : "ham",
+	    committed >= tr.learned ? committed - tr.learned : 0);
+	if (unreadable > 0)
+		printf(", %zu unreadable", unreadable);
+	fputc('\n', stdout);
+	if (unreadable > 0)
+		rc = CLI_FAIL;
+	/* the trainer flushes on free: nothing is pending here (flushed above,
+	 * or the store failed and there is nothing more to commit) */
+	score_trainer_free(tr.t);
+	store_close(st);
+	free(paths);
+	return rc;
+}

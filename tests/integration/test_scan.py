@@ -1,0 +1,267 @@
+"""End-to-end checks of `mailward scan` and `mailward train` (docs/cli.md).
+
+Self-contained like test_cli.py: each test has its own data_dir and config
+under tmp_path and runs the real binary ($MAILWARD_BIN, default
+build/release/mailward).  Messages are written here: GTUBE for a certain
+verdict, a plain message for a clean one, and for Bayes a synthetic corpus
+with two disjoint vocabularies, big enough to pass the classifier's minimum
+training (200 spam and 200 ham, docs/bayes.md).
+"""
+import json
+import os
+import random
+import subprocess
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MAILWARD_BIN", os.path.join(REPO, "build", "release", "mailward"))
+if not os.path.isabs(BIN):
+    BIN = os.path.join(REPO, BIN)
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def message(subject, body, sender="alice@example.org", n=0):
+    return (f"From: Alice <{sender}>\r\n"
+            f"To: bob@example.com\r\n"
+            f"Subject: {subject}\r\n"
+            f"Date: Tue, 01 Oct 2024 10:{n % 60:02d}:00 +0000\r\n"
+            f"Message-ID: <m{n}.{abs(hash(body)) % 10 ** 9}@example.org>\r\n"
+            f"MIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset=us-ascii\r\n"
+            f"\r\n{body}\r\n")
+
+
+CLEAN = message("Lunch on Thursday", "Hi Bob,\r\n\r\nshall we meet for lunch on Thursday at noon?\r\n\r\n"
+                "Alice")
+SPAMMY = message("Test", f"This is the GTUBE test string:\r\n\r\n{GTUBE}\r\n")
+
+
+class Cli:
+    def __init__(self, tmp_path):
+        self.dir = tmp_path
+        self.data_dir = tmp_path / "var"
+        self.config = tmp_path / "mailward.conf"
+        self.config.write_text(f"[storage]\ndata_dir = {self.data_dir}\nfsync = no\n")
+
+    def run(self, *args, stdin=None):
+        p = subprocess.run([BIN, "-c", str(self.config)] + [str(a) for a in args],
+                           input=stdin.encode() if stdin is not None else None,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir, timeout=300)
+        p.out = p.stdout.decode(errors="replace")
+        p.err = p.stderr.decode(errors="replace")
+        return p
+
+    def expect(self, code, *args, **kw):
+        p = self.run(*args, **kw)
+        assert p.returncode == code, f"{args}: exit {p.returncode} (want {code})\n{p.out}\n{p.err}"
+        if code == 2:
+            # one line, prefixed, on stderr
+            assert p.err.startswith("mailward: "), p.err
+            assert p.err.count("\n") == 1, p.err
+        return p
+
+    def scan_json(self, code, *args):
+        p = self.expect(code, "scan", "--json", *args)
+        doc = json.loads(p.out)
+        return doc, {os.path.basename(r["file"]): r for r in doc["results"]}
+
+    def write(self, rel, text):
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode() if isinstance(text, str) else text)
+        return path
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path)
+
+
+def names(result):
+    return [s["name"] for s in result["symbols"]]
+
+
+# ---- scan, rules only ------------------------------------------------------
+
+def test_gtube_is_probable_spam(cli):
+    f = cli.write("gtube.eml", SPAMMY)
+    p = cli.expect(1, "scan", f)
+    lines = p.out.splitlines()
+    assert lines[0].split() == ["FILE", "SCORE", "CLASS", "SYMBOLS"]
+    assert len(lines) == 2
+    assert lines[1].startswith(str(f) + "  ")
+    assert "probable-spam" in lines[1].split() and "GTUBE" in lines[1]
+    doc, res = cli.scan_json(1, f)
+    r = res["gtube.eml"]
+    assert r["class"] == "probable-spam"
+    assert r["file"] == str(f)
+    assert isinstance(r["score"], float) and r["score"] > 0
+    gt = [s for s in r["symbols"] if s["name"] == "GTUBE"]
+    assert gt and gt[0]["reason"].strip() and gt[0]["score"] > 0
+    assert set(gt[0]) >= {"name", "score", "reason"}
+    # no trained store: rules only, and the scan created no data_dir
+    assert r["bayes"] is None and doc["bayes"] is False
+    assert doc["summary"]["messages"] == 1 and doc["summary"]["probable-spam"] == 1
+    assert doc["errors"] == []
+    assert not cli.data_dir.exists()
+
+
+def test_clean_message_exit_0(cli):
+    f = cli.write("clean.eml", CLEAN)
+    doc, res = cli.scan_json(0, f)
+    assert res["clean.eml"]["class"] in ("clean", "bulk")
+    assert "GTUBE" not in names(res["clean.eml"])
+    p = cli.expect(0, "scan", f)
+    assert len(p.out.splitlines()) == 2
+
+
+def test_explain_shows_reasons(cli):
+    f = cli.write("gtube.eml", SPAMMY)
+    _, res = cli.scan_json(1, f)
+    reason = [s["reason"] for s in res["gtube.eml"]["symbols"] if s["name"] == "GTUBE"][0]
+    plain = cli.expect(1, "scan", f).out
+    assert reason not in plain
+    p = cli.expect(1, "scan", "--explain", f)
+    detail = [ln for ln in p.out.splitlines()[2:] if ln.startswith("    GTUBE ")]
+    assert detail, p.out
+    assert reason in detail[0] and "+" in detail[0]
+
+
+def test_stdin(cli):
+    p = cli.run("scan", "--json", "-", stdin=SPAMMY)
+    assert p.returncode == 1, p.err
+    r = json.loads(p.out)["results"][0]
+    assert r["file"] == "-" and r["class"] == "probable-spam"
+
+
+def test_directory_recursive_sorted_skips_dotfiles(cli):
+    cli.write("mail/b.eml", SPAMMY)
+    cli.write("mail/a.eml", CLEAN)
+    cli.write("mail/sub/c.eml", CLEAN)
+    cli.write("mail/.hidden.eml", SPAMMY)
+    cli.write("mail/.git/x.eml", SPAMMY)
+    os.symlink(cli.dir / "mail", cli.dir / "mail" / "sub" / "loop")
+    doc, res = cli.scan_json(1, cli.dir / "mail")
+    files = [os.path.relpath(r["file"], cli.dir) for r in doc["results"]]
+    assert files == ["mail/a.eml", "mail/b.eml", "mail/sub/c.eml"]
+    assert res["b.eml"]["class"] == "probable-spam"
+    assert doc["summary"]["messages"] == 3
+    # a directory of clean mail only: exit 0
+    cli.expect(0, "scan", cli.dir / "mail" / "sub")
+
+
+def test_unreadable_file_warns_and_exits_3(cli):
+    good = cli.write("good.eml", SPAMMY)
+    missing = cli.dir / "nope.eml"
+    p = cli.expect(3, "scan", missing, good)
+    assert f"mailward: warning: {missing}:" in p.err
+    assert "GTUBE" in p.out  # the readable one was still scanned
+    doc, _ = cli.scan_json(3, missing, good)
+    assert [e["file"] for e in doc["errors"]] == [str(missing)]
+    assert doc["errors"][0]["error"]
+    assert len(doc["results"]) == 1 and doc["summary"]["failed"] == 1
+
+
+def test_too_large_file_refused(cli):
+    big = cli.dir / "big.eml"
+    with open(big, "wb") as fh:   # sparse: costs no disk
+        fh.truncate(33 * 1024 * 1024)
+    p = cli.expect(3, "scan", big)
+    assert "32 MiB" in p.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads mode-000 files")
+def test_permission_denied(cli):
+    f = cli.write("secret.eml", CLEAN)
+    f.chmod(0)
+    p = cli.expect(3, "scan", f)
+    assert "warning" in p.err
+
+
+def test_usage_errors(cli):
+    f = cli.write("x.eml", CLEAN)
+    cli.expect(2, "scan")
+    cli.expect(2, "scan", "--bogus", f)
+    cli.expect(2, "train", f)
+    cli.expect(2, "train", "--spam", "--ham", f)
+    cli.expect(2, "train", "--spam")
+    cli.expect(2, "train", "--untrain", "--spam", f)
+
+
+def test_help(cli):
+    assert "scan [--json] [--explain]" in cli.expect(0, "scan", "--help").out
+    assert "train --spam|--ham" in cli.expect(0, "help", "train").out
+
+
+# ---- training and Bayes ----------------------------------------------------
+
+SPAM_WORDS = ("viagra casino lottery winner jackpot cheap pills discount offer million dollars "
+              "bonus credit refinance mortgage guaranteed income rolex replica pharmacy prize "
+              "claim urgent wire transfer beneficiary investment crypto").split()
+HAM_WORDS = ("meeting agenda project quarterly review kernel patch compiler release notes "
+             "lunch thursday budget draft minutes committee schedule roadmap benchmark "
+             "regression bisect merge branch upstream maintainer").split()
+
+
+def corpus(rng, words, n, start, tag):
+    out = []
+    for i in range(start, start + n):
+        body = " ".join(rng.choice(words) for _ in range(60))
+        subj = " ".join(rng.choice(words) for _ in range(3))
+        out.append(message(subj, f"{body}\r\n\r\n{tag} item {i}\r\n", n=i))
+    return out
+
+
+@pytest.fixture
+def trained(cli):
+    rng = random.Random(1234)
+    for cls, words in (("spam", SPAM_WORDS), ("ham", HAM_WORDS)):
+        for i, m in enumerate(corpus(rng, words, 220, 0, cls)):
+            cli.write(f"train/{cls}/{i:04d}.eml", m)
+        for i, m in enumerate(corpus(rng, words, 5, 10000, cls)):
+            cli.write(f"test/{cls}/{i:04d}.eml", m)
+    p = cli.expect(0, "train", "--spam", cli.dir / "train" / "spam")
+    assert p.out.strip() == "learned 220 spam, 0 already known", p.out
+    p = cli.expect(0, "train", "--ham", cli.dir / "train" / "ham")
+    assert p.out.strip() == "learned 220 ham, 0 already known", p.out
+    return cli
+
+
+def test_train_then_bayes_decides(trained):
+    cli = trained
+    doc, _ = cli.scan_json(0, cli.dir / "test" / "ham")
+    assert doc["bayes"] is True
+    for r in doc["results"]:
+        assert "BAYES_HAM" in names(r), r
+        assert r["bayes"] is not None and r["bayes"] < 0.2, r
+        assert r["class"] in ("clean", "bulk")
+    p = cli.run("scan", "--json", cli.dir / "test" / "spam")
+    assert p.returncode in (0, 1), p.err
+    spam = json.loads(p.out)["results"]
+    assert len(spam) == 5
+    for r in spam:
+        assert "BAYES_SPAM" in names(r), r
+        assert r["bayes"] is not None and r["bayes"] > 0.8, r
+        bs = [s for s in r["symbols"] if s["name"] == "BAYES_SPAM"][0]
+        assert bs["score"] > 0 and bs["reason"].strip()
+    assert min(r["score"] for r in spam) > max(r["score"] for r in doc["results"])
+
+
+def test_train_twice_already_known(trained):
+    cli = trained
+    p = cli.expect(0, "train", "--spam", cli.dir / "train" / "spam")
+    assert p.out.strip() == "learned 0 spam, 220 already known", p.out
+    # a file and a directory holding it: the second copy is known too
+    one = cli.dir / "train" / "ham" / "0000.eml"
+    p = cli.expect(0, "train", "--ham", one, one)
+    assert p.out.strip() == "learned 0 ham, 2 already known", p.out
+
+
+def test_train_unreadable_exit_3(cli):
+    good = cli.write("one.eml", CLEAN)
+    missing = cli.dir / "missing.eml"
+    p = cli.expect(3, "train", "--ham", missing, good)
+    assert f"mailward: warning: {missing}:" in p.err
+    assert p.out.strip() == "learned 1 ham, 0 already known, 1 unreadable", p.out
