@@ -1,0 +1,858 @@
+/* Unit tests: the scan engine - every rule fires and stays quiet, GTUBE,
+ * thresholds and classes, Bayes end to end on a real SQLite store in a
+ * temporary data_dir, idempotent training, hostile input, and a speed
+ * figure (printed, not asserted). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "conf/conf.h"
+#include "score/score.h"
+#include "score/score_int.h"
+#include "store/store.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static const struct score_symbol *sym(const struct score_verdict *v, const char *name)
+{
+	for (size_t i = 0; i < v->n_symbols; i++)
+		if (strcmp(v->symbols[i].name, name) == 0)
+			return &v->symbols[i];
+	return NULL;
+}
+
+static void dump(const char *what, const struct score_verdict *v)
+{
+	if (getenv("SCORE_TEST_VERBOSE") == NULL)
+		return;
+	fprintf(stderr, "-- %s: %.2f %s\n", what, v->score, score_class_name(v->cls));
+	for (size_t i = 0; i < v->n_symbols; i++)
+		fprintf(stderr, "   %-24s %8.2f  %s\n", v->symbols[i].name, v->symbols[i].score, v->symbols[i].reason);
+}
+
+/* Scan with a rules-only engine (default thresholds). */
+static void scan(const char *msg, struct score_verdict *v)
+{
+	struct score_engine *e = score_engine_new(NULL, NULL);
+	assert_int_equal(score_message(e, msg, strlen(msg), v), 0);
+	dump(msg, v);
+	score_engine_free(e);
+}
+
+#define ASSERT_FIRES(msg, name) do { \
+	struct score_verdict v_; \
+	scan((msg), &v_); \
+	if (sym(&v_, (name)) == NULL) fail_msg("%s did not fire", (name)); \
+	score_verdict_free(&v_); \
+} while (0)
+
+#define ASSERT_QUIET(msg, name) do { \
+	struct score_verdict v_; \
+	scan((msg), &v_); \
+	if (sym(&v_, (name)) != NULL) fail_msg("%s fired: %s", (name), sym(&v_, (name))->reason); \
+	score_verdict_free(&v_); \
+} while (0)
+
+/* A well-formed message: extra headers and body as given. */
+static char *mk(const char *subject, const char *extra, const char *body)
+{
+	return xasprintf("Received: from mx.example.org by mx.example.net; Tue, 1 Oct 2002 10:05:00 +0000\n"
+	    "From: Alice <alice@example.org>\n"
+	    "To: bob@example.net\n"
+	    "Subject: %s\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\n"
+	    "Message-ID: <1@example.org>\n"
+	    "%s"
+	    "\n"
+	    "%s", subject, extra, body);
+}
+
+static const char plain_body[] = "Hello Bob,\n\nthe minutes of the meeting are below.\n\nAlice\n";
+
+/* ---- a clean message ------------------------------------------------------------- */
+
+static void test_clean(void **state)
+{
+	(void)state;
+	char *m = mk("Minutes of the meeting", "", plain_body);
+	struct score_verdict v;
+	scan(m, &v);
+	/* Only the "no store" note: no rule fires on an ordinary message. */
+	assert_int_equal(v.n_symbols, 1);
+	assert_string_equal(v.symbols[0].name, "BAYES_UNAVAILABLE");
+	assert_non_null(strstr(v.symbols[0].reason, "no Bayes store"));
+	assert_true(v.score == 0.0);
+	assert_int_equal(v.cls, SCORE_CLEAN);
+	assert_true(v.bayes_prob < 0);
+	score_verdict_free(&v);
+	free(m);
+}
+
+/* ---- GTUBE ---------------------------------------------------------------------------- */
+
+#define GTUBE "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+static void test_gtube(void **state)
+{
+	(void)state;
+	char *m = mk("test", "", "This is the GTUBE\n" GTUBE "\n");
+	struct score_verdict v;
+	scan(m, &v);
+	assert_non_null(sym(&v, "GTUBE"));
+	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
+	assert_true(v.score >= 1000.0);
+	assert_string_equal(v.symbols[0].name, "GTUBE");   /* largest first */
+	score_verdict_free(&v);
+	free(m);
+
+	/* Inside a base64 body only the decoded text carries it. */
+	char *b64 = mk("test", "MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n",
+	    "WEpTKkM0SkRCUUFETjEuTlNCTjMqMklETkVOKkdUVUJFLVNUQU5EQVJELUFOVEktVUJFLVRF\n"
+	    "U1QtRU1BSUwqQy4zNFgK\n");
+	scan(b64, &v);
+	assert_non_null(sym(&v, "GTUBE"));
+	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
+	score_verdict_free(&v);
+	free(b64);
+
+	/* Part of the string is not the string. */
+	m = mk("test", "", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD\n");
+	ASSERT_QUIET(m, "GTUBE");
+	free(m);
+}
+
+/* ---- header rules ----------------------------------------------------------------------- */
+
+static void test_missing_headers(void **state)
+{
+	(void)state;
+	const char *no_date = "From: a@example.org\nTo: b@example.net\nSubject: hi\nMessage-ID: <2@example.org>\n\nhello there\n";
+	const char *no_mid = "From: a@example.org\nTo: b@example.net\nSubject: hi\nDate: Tue, 1 Oct 2002 10:00:00 +0000\n\nhello there\n";
+	const char *no_from = "To: b@example.net\nSubject: hi\nDate: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <3@x.org>\n\nhello there\n";
+	char *full = mk("hi", "", plain_body);
+
+	ASSERT_FIRES(no_date, "MISSING_DATE");
+	ASSERT_QUIET(no_date, "MISSING_MESSAGE_ID");
+	ASSERT_FIRES(no_mid, "MISSING_MESSAGE_ID");
+	ASSERT_QUIET(no_mid, "MISSING_DATE");
+	ASSERT_FIRES(no_from, "MISSING_FROM");
+	ASSERT_QUIET(full, "MISSING_DATE");
+	ASSERT_QUIET(full, "MISSING_MESSAGE_ID");
+	ASSERT_QUIET(full, "MISSING_FROM");
+	free(full);
+}
+
+static char *with_dates(const char *date, const char *received_date)
+{
+	return xasprintf("Received: from a by b with ESMTP id 1234\n\t(version=TLS);\n\t%s\n"
+	    "Received: from c by a; Tue, 1 Jan 2030 00:00:00 +0000\n"
+	    "From: a@example.org\nTo: b@example.net\nSubject: hi\nDate: %s\nMessage-ID: <4@example.org>\n\nhello\n",
+	    received_date, date);
+}
+
+static void test_date_vs_received(void **state)
+{
+	(void)state;
+	/* Date two days after the top Received: forged future date. */
+	char *m = with_dates("Thu, 3 Oct 2002 12:00:00 +0000", "Tue, 1 Oct 2002 10:05:00 +0000");
+	struct score_verdict v;
+	scan(m, &v);
+	assert_non_null(sym(&v, "DATE_AFTER_RECEIVED"));
+	assert_non_null(strstr(sym(&v, "DATE_AFTER_RECEIVED")->reason, "49.9 hours"));
+	assert_null(sym(&v, "DATE_BEFORE_RECEIVED"));
+	score_verdict_free(&v);
+	free(m);
+
+	/* Date ten days before. */
+	m = with_dates("Sat, 21 Sep 2002 10:05:00 +0000", "Tue, 1 Oct 2002 10:05:00 +0000");
+	ASSERT_FIRES(m, "DATE_BEFORE_RECEIVED");
+	ASSERT_QUIET(m, "DATE_AFTER_RECEIVED");
+	free(m);
+
+	/* Same instant in different zones, and an hour of clock skew: quiet.
+	 * The second Received (2030) is not the top one and is ignored, and
+	 * the wall clock (years after 2002) plays no part. */
+	m = with_dates("Tue, 1 Oct 2002 12:05:00 +0200", "Tue, 01 Oct 2002 06:05:00 -0400 (EDT)");
+	ASSERT_QUIET(m, "DATE_AFTER_RECEIVED");
+	ASSERT_QUIET(m, "DATE_BEFORE_RECEIVED");
+	free(m);
+	m = with_dates("Tue, 1 Oct 2002 11:05:00 +0000", "Tue, 1 Oct 2002 10:05:00 GMT");
+	ASSERT_QUIET(m, "DATE_AFTER_RECEIVED");
+	free(m);
+
+	/* No Received at all: nothing to compare with. */
+	const char *nr = "From: a@example.org\nSubject: hi\nDate: Thu, 3 Oct 2030 12:00:00 +0000\nMessage-ID: <5@x.org>\n\nhi\n";
+	ASSERT_QUIET(nr, "DATE_AFTER_RECEIVED");
+	ASSERT_QUIET(nr, "DATE_BEFORE_RECEIVED");
+}
+
+static void test_rfc5322_date(void **state)
+{
+	(void)state;
+	int64_t t;
+
+	assert_int_equal(score_parse_rfc5322_date("Tue, 1 Oct 2002 10:05:00 +0000", &t), 0);
+	assert_int_equal(t, 1033466700);
+	assert_int_equal(score_parse_rfc5322_date(" 1 Oct 2002 12:05:00 +0200 (CEST)", &t), 0);
+	assert_int_equal(t, 1033466700);
+	assert_int_equal(score_parse_rfc5322_date("Tue, 01 Oct 02 06:05 EDT", &t), 0);
+	assert_int_equal(t, 1033466700);
+	assert_int_equal(score_parse_rfc5322_date("Sun, 29 Feb 2004 00:00:00 +0000", &t), 0);
+	assert_int_equal(t, 1078012800);
+	assert_int_equal(score_parse_rfc5322_date("", &t), -1);
+	assert_int_equal(score_parse_rfc5322_date("Tue, 1 Foo 2002 10:05:00 +0000", &t), -1);
+	assert_int_equal(score_parse_rfc5322_date("Tue, 1 Oct 2002", &t), -1);
+	assert_int_equal(score_parse_rfc5322_date("Tue, 1 Oct 2002 25:00:00 +0000", &t), -1);
+	assert_int_equal(score_parse_rfc5322_date("(((((", &t), -1);
+}
+
+static void test_subject(void **state)
+{
+	(void)state;
+	char *caps = mk("MAKE MONEY FAST AT HOME", "", plain_body);
+	struct score_verdict v;
+	scan(caps, &v);
+	assert_non_null(sym(&v, "SUBJECT_ALL_CAPS"));
+	assert_non_null(strstr(sym(&v, "SUBJECT_ALL_CAPS")->reason, "Subject is 100% capitals"));
+	score_verdict_free(&v);
+	free(caps);
+
+	char *short_caps = mk("RE: FYI OK", "", plain_body);   /* 7 letters */
+	ASSERT_QUIET(short_caps, "SUBJECT_ALL_CAPS");
+	free(short_caps);
+	char *mixed = mk("Meeting NOTES for THE board", "", plain_body);
+	ASSERT_QUIET(mixed, "SUBJECT_ALL_CAPS");
+	free(mixed);
+
+	char *bang = mk("Act now!!! Limited offer", "", plain_body);
+	scan(bang, &v);
+	assert_non_null(sym(&v, "SUBJECT_PUNCT"));
+	assert_non_null(strstr(sym(&v, "SUBJECT_PUNCT")->reason, "\"!!!\""));
+	score_verdict_free(&v);
+	free(bang);
+	char *dollars = mk("Earn $$$ today", "", plain_body);
+	ASSERT_FIRES(dollars, "SUBJECT_PUNCT");
+	free(dollars);
+	char *calm = mk("Really? Yes! It costs $5", "", plain_body);
+	ASSERT_QUIET(calm, "SUBJECT_PUNCT");
+	free(calm);
+}
+
+static void test_from_spoof(void **state)
+{
+	(void)state;
+	const char *spoof = "From: \"service@paypal.com\" <x@evil.example>\nTo: b@example.net\nSubject: hi\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <6@x.org>\n\nhello\n";
+	struct score_verdict v;
+	scan(spoof, &v);
+	assert_non_null(sym(&v, "FROM_DISPLAY_NAME_SPOOF"));
+	assert_non_null(strstr(sym(&v, "FROM_DISPLAY_NAME_SPOOF")->reason, "paypal.com"));
+	assert_non_null(strstr(sym(&v, "FROM_DISPLAY_NAME_SPOOF")->reason, "evil.example"));
+	score_verdict_free(&v);
+
+	/* The same domain (or a subdomain) in the display name is honest. */
+	const char *same = "From: \"alice@example.org\" <alice@mail.example.org>\nTo: b@example.net\nSubject: hi\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <7@x.org>\n\nhello\n";
+	ASSERT_QUIET(same, "FROM_DISPLAY_NAME_SPOOF");
+	char *plain = mk("hi", "", plain_body);
+	ASSERT_QUIET(plain, "FROM_DISPLAY_NAME_SPOOF");
+	free(plain);
+}
+
+/* ---- HTML and URL rules ------------------------------------------------------------------- */
+
+static const char html_phish[] =
+    "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n";
+static const char html_phish_body[] =
+    "<html><body><p>Dear customer, please verify your account.</p>\n"
+    "<div style=\"display: none\">hidden words for bayes poisoning</div>\n"
+    "<p>Log in at <a href=\"http://192.0.2.1/login.php\">https://www.paypal.com/signin</a></p>\n"
+    "</body></html>\n";
+
+static const char alt_headers[] =
+    "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n";
+static const char alt_body[] =
+    "--b1\nContent-Type: text/plain; charset=utf-8\n\nSee https://www.example.org/news for the news.\n"
+    "--b1\nContent-Type: text/html; charset=utf-8\n\n"
+    "<html><body><p>See <a href=\"https://www.example.org/news\">https://www.example.org/news</a>"
+    " for the news.</p></body></html>\n--b1--\n";
+
+static void test_html(void **state)
+{
+	(void)state;
+	char *phish = mk("Your account", html_phish, html_phish_body);
+	struct score_verdict v;
+	scan(phish, &v);
+	assert_non_null(sym(&v, "HTML_ONLY"));
+	assert_non_null(sym(&v, "HTML_HIDDEN_TEXT"));
+	assert_non_null(sym(&v, "URL_IP_LITERAL"));
+	assert_non_null(strstr(sym(&v, "URL_IP_LITERAL")->reason, "192.0.2.1"));
+	const struct score_symbol *lm = sym(&v, "HTML_LINK_MISMATCH");
+	assert_non_null(lm);
+	assert_non_null(strstr(lm->reason, "text shows paypal.com, href goes to 192.0.2.1"));
+	assert_null(sym(&v, "HTML_IMAGE_ONLY"));
+	score_verdict_free(&v);
+	free(phish);
+
+	/* A newsletter-style multipart/alternative with an honest link. */
+	char *alt = mk("News", alt_headers, alt_body);
+	ASSERT_QUIET(alt, "HTML_ONLY");
+	ASSERT_QUIET(alt, "HTML_HIDDEN_TEXT");
+	ASSERT_QUIET(alt, "HTML_LINK_MISMATCH");
+	ASSERT_QUIET(alt, "URL_IP_LITERAL");
+	ASSERT_QUIET(alt, "HTML_IMAGE_ONLY");
+	free(alt);
+
+	char *img = mk("look", html_phish,
+	    "<html><body><a href=\"https://shop.example/buy\"><img src=\"https://img.shop.example/a.png\"></a>\n"
+	    "<img src=\"https://img.shop.example/b.png\"></body></html>\n");
+	scan(img, &v);
+	assert_non_null(sym(&v, "HTML_IMAGE_ONLY"));
+	assert_non_null(strstr(sym(&v, "HTML_IMAGE_ONLY")->reason, "2 images"));
+	score_verdict_free(&v);
+	free(img);
+}
+
+static void test_url_shortener(void **state)
+{
+	(void)state;
+	char *m = mk("link", "", "Look at this: https://bit.ly/3xYz12 now\n");
+	struct score_verdict v;
+	scan(m, &v);
+	assert_non_null(sym(&v, "URL_SHORTENER"));
+	assert_non_null(strstr(sym(&v, "URL_SHORTENER")->reason, "bit.ly/3xYz12"));
+	assert_null(sym(&v, "URL_IP_LITERAL"));
+	score_verdict_free(&v);
+	free(m);
+	m = mk("link", "", "Look at this: http://tinyurl.com/abc\n");
+	ASSERT_FIRES(m, "URL_SHORTENER");
+	free(m);
+	/* A host that merely ends like a shortener is not one. */
+	m = mk("link", "", "Look at https://www.orbit.ly.example.org/x and https://habit.ly.com/\n");
+	ASSERT_QUIET(m, "URL_SHORTENER");
+	free(m);
+}
+
+/* ---- MIME flags ----------------------------------------------------------------------- */
+
+static void test_mime_flags(void **state)
+{
+	(void)state;
+	char *cs = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain; charset=x-no-such-charset\n",
+	    "plain ascii in an unknown charset \xff\n");
+	struct score_verdict v;
+	scan(cs, &v);
+	assert_non_null(sym(&v, "UNKNOWN_CHARSET"));
+	assert_non_null(strstr(sym(&v, "UNKNOWN_CHARSET")->reason, "x-no-such-charset"));
+	score_verdict_free(&v);
+	free(cs);
+
+	char *b64 = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n",
+	    "SGVsbG8g!!d29y*bGQ=\n");
+	ASSERT_FIRES(b64, "BAD_BASE64");
+	ASSERT_QUIET(b64, "UNKNOWN_CHARSET");
+	free(b64);
+
+	char *qp = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n",
+	    "caf=E9 and =ZZ broken\n");
+	ASSERT_FIRES(qp, "BAD_QP");
+	free(qp);
+
+	char *good = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n",
+	    "SGVsbG8gd29ybGQK\n");
+	ASSERT_QUIET(good, "BAD_BASE64");
+	ASSERT_QUIET(good, "UNKNOWN_CHARSET");
+	ASSERT_QUIET(good, "BAD_QP");
+	ASSERT_QUIET(good, "MIME_LIMIT_EXCEEDED");
+	free(good);
+}
+
+/* Nested multiparts, depth levels deep. */
+static char *nested(int depth)
+{
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "From: a@example.org\nSubject: nest\nDate: Tue, 1 Oct 2002 10:00:00 +0000\n"
+	    "Message-ID: <n@x.org>\nMIME-Version: 1.0\n");
+	for (int i = 0; i < depth; i++)
+		buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+	buf_append_str(&b, "Content-Type: text/plain\n\ndeep text\n");
+	for (int i = depth - 1; i >= 0; i--)
+		buf_printf(&b, "--b%d--\n", i);
+	return b.data;
+}
+
+static void test_mime_limit(void **state)
+{
+	(void)state;
+	char *bomb = nested(200);
+	struct score_verdict v;
+	scan(bomb, &v);
+	const struct score_symbol *s = sym(&v, "MIME_LIMIT_EXCEEDED");
+	assert_non_null(s);
+	assert_non_null(strstr(s->reason, "LIMIT_DEPTH"));
+	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
+	score_verdict_free(&v);
+	free(bomb);
+
+	char *ok = nested(3);
+	ASSERT_QUIET(ok, "MIME_LIMIT_EXCEEDED");
+	free(ok);
+}
+
+/* ---- attachments ----------------------------------------------------------------------- */
+
+static char *with_attachment(const char *name, const char *type, const char *b64)
+{
+	return xasprintf("From: a@example.org\nTo: b@example.net\nSubject: files\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <8@x.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"zz\"\n\n"
+	    "--zz\nContent-Type: text/plain\n\nsee attached\n"
+	    "--zz\nContent-Type: %s; name=\"%s\"\nContent-Disposition: attachment; filename=\"%s\"\n"
+	    "Content-Transfer-Encoding: base64\n\n%s\n--zz--\n", type, name, name, b64);
+}
+
+static void test_exe_attachment(void **state)
+{
+	(void)state;
+	/* "MZ" + padding: a Windows executable by content, innocent name. */
+	const char *mz = "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=";
+	const char *pdf = "JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+Pg==";
+	struct score_verdict v;
+
+	char *m = with_attachment("report.dat", "application/octet-stream", mz);
+	scan(m, &v);
+	assert_non_null(sym(&v, "EXE_ATTACHMENT"));
+	assert_non_null(strstr(sym(&v, "EXE_ATTACHMENT")->reason, "report.dat"));
+	score_verdict_free(&v);
+	free(m);
+
+	m = with_attachment("invoice.pdf.exe", "application/octet-stream", pdf);
+	scan(m, &v);
+	assert_non_null(sym(&v, "EXE_ATTACHMENT"));
+	assert_non_null(strstr(sym(&v, "EXE_ATTACHMENT")->reason, "double extension"));
+	score_verdict_free(&v);
+	free(m);
+
+	m = with_attachment("update.JS", "application/octet-stream", "dmFyIHggPSAxOwo=");
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+	m = with_attachment("screensaver.scr", "application/octet-stream", pdf);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+
+	/* A PDF named .pdf, and a shell script on a technical list: quiet. */
+	m = with_attachment("invoice.pdf", "application/pdf", pdf);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	m = with_attachment("build.sh", "application/x-sh", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");   /* #!/bin/sh */
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+}
+
+/* ---- bulk and classes ---------------------------------------------------------------------- */
+
+static void test_bulk(void **state)
+{
+	(void)state;
+	char *lu = mk("Weekly news", "List-Unsubscribe: <mailto:leave@lists.example.org>\n", plain_body);
+	struct score_verdict v;
+	scan(lu, &v);
+	assert_non_null(sym(&v, "BULK_LIST_UNSUBSCRIBE"));
+	assert_int_equal(v.cls, SCORE_BULK);
+	score_verdict_free(&v);
+	free(lu);
+
+	char *li = mk("Weekly news", "List-Id: Friends <friends.lists.example.org>\n", plain_body);
+	scan(li, &v);
+	assert_non_null(strstr(sym(&v, "BULK_LIST_UNSUBSCRIBE")->reason, "friends.lists.example.org"));
+	score_verdict_free(&v);
+	free(li);
+
+	char *pr = mk("Weekly news", "Precedence: bulk\n", plain_body);
+	ASSERT_FIRES(pr, "BULK_PRECEDENCE");
+	free(pr);
+	char *urgent = mk("Weekly news", "Precedence: urgent\n", plain_body);
+	ASSERT_QUIET(urgent, "BULK_PRECEDENCE");
+	ASSERT_QUIET(urgent, "BULK_LIST_UNSUBSCRIBE");
+	free(urgent);
+
+	/* Bulk markers on spam do not make it "bulk": the score decides. */
+	char *spammy = mk("FREE MONEY FOR YOU NOW!!!", "Precedence: bulk\n" "MIME-Version: 1.0\nContent-Type: text/html\n",
+	    html_phish_body);
+	scan(spammy, &v);
+	assert_true(v.score >= 5.0);
+	assert_true(v.cls >= SCORE_POSSIBLE_SPAM);
+	score_verdict_free(&v);
+	free(spammy);
+}
+
+static void test_thresholds(void **state)
+{
+	(void)state;
+	struct score_thresholds d = score_thresholds_default();
+	assert_true(d.tag == 5.0 && d.probable_spam == 10.0);
+	assert_string_equal(score_class_name(SCORE_CLEAN), "clean");
+	assert_string_equal(score_class_name(SCORE_BULK), "bulk");
+	assert_string_equal(score_class_name(SCORE_POSSIBLE_SPAM), "possible-spam");
+	assert_string_equal(score_class_name(SCORE_PROBABLE_SPAM), "probable-spam");
+
+	/* MISSING_DATE (1.0) + MISSING_MESSAGE_ID (0.5) = 1.5 against
+	 * thresholds around it: the boundary is inclusive. */
+	const char *m = "From: a@example.org\nSubject: hi\n\nhello\n";
+	struct score_thresholds th[] = { { 1.5, 3.0 }, { 1.0, 1.5 }, { 1.6, 3.0 } };
+	enum score_class want[] = { SCORE_POSSIBLE_SPAM, SCORE_PROBABLE_SPAM, SCORE_CLEAN };
+	for (size_t i = 0; i < MW_ARRAY_LEN(th); i++) {
+		struct score_engine *e = score_engine_new(NULL, &th[i]);
+		struct score_verdict v;
+		assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+		assert_true(fabs(v.score - 1.5) < 1e-9);
+		assert_int_equal(v.cls, want[i]);
+		/* Sorted by |score|: MISSING_DATE before MISSING_MESSAGE_ID
+		 * before the zero-weight BAYES_UNAVAILABLE. */
+		assert_string_equal(v.symbols[0].name, "MISSING_DATE");
+		assert_string_equal(v.symbols[1].name, "MISSING_MESSAGE_ID");
+		assert_string_equal(v.symbols[v.n_symbols - 1].name, "BAYES_UNAVAILABLE");
+		score_verdict_free(&v);
+		score_engine_free(e);
+	}
+}
+
+/* Every symbol in the registry has a name, a group of score.h's list and a
+ * doc line; the names fit the verdict's field. */
+static void test_registry(void **state)
+{
+	(void)state;
+	static const char *const groups[] = { "bayes", "header", "html", "url", "attachment", "bulk", "test", "mime" };
+	for (size_t i = 0; i < SYM_COUNT; i++) {
+		const struct score_sym_def *d = &score_sym_table[i];
+		assert_non_null(d->name);
+		assert_true(strlen(d->name) < sizeof(((struct score_symbol *)0)->name));
+		assert_non_null(d->doc);
+		int ok = 0;
+		for (size_t g = 0; g < MW_ARRAY_LEN(groups); g++)
+			ok |= strcmp(d->group, groups[g]) == 0;
+		if (!ok)
+			fail_msg("%s: unknown group %s", d->name, d->group);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(d->name, score_sym_table[j].name);
+	}
+}
+
+/* ---- hostile input ------------------------------------------------------------------------- */
+
+static void test_malformed(void **state)
+{
+	(void)state;
+	struct score_engine *e = score_engine_new(NULL, NULL);
+	struct score_verdict v;
+
+	assert_int_equal(score_message(e, "", 0, &v), 0);
+	assert_non_null(sym(&v, "MISSING_FROM"));
+	score_verdict_free(&v);
+	assert_int_equal(score_message(e, NULL, 0, &v), 0);
+	score_verdict_free(&v);
+
+	/* Binary garbage with NULs, deterministic. */
+	char *g = xmalloc(65536);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < 65536; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		g[i] = (char)(x & 0xff);
+	}
+	assert_int_equal(score_message(e, g, 65536, &v), 0);
+	assert_true(isfinite(v.score));
+	score_verdict_free(&v);
+	/* Every prefix length class: header only, cut mid-line. */
+	const char *cut = "From: a@example.org\nSubject: =?utf-8?B?SGVsbG8=?=\nContent-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/html\n\n<a href=\"http://1.2.3.4/";
+	for (size_t n = 0; n <= strlen(cut); n++) {
+		assert_int_equal(score_message(e, cut, n, &v), 0);
+		score_verdict_free(&v);
+	}
+	free(g);
+	score_engine_free(e);
+}
+
+/* ---- Bayes end to end ------------------------------------------------------------------------ */
+
+struct fx {
+	char dir[64];
+	struct conf c;
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	strcpy(f->dir, "/tmp/mw-score-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	conf_defaults(&f->c);
+	snprintf(f->c.data_dir, sizeof(f->c.data_dir), "%s/data", f->dir);
+	f->s = store_open(&f->c, err, sizeof(err));
+	if (f->s == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static const char *const spam_words[] = {
+	"viagra", "casino", "winner", "lottery", "prize", "cheap", "pills", "mortgage", "refinance",
+	"credit", "offer", "unsubscribe", "guaranteed", "discount", "bonus", "cash", "loan", "rolex",
+};
+static const char *const ham_words[] = {
+	"meeting", "agenda", "minutes", "kernel", "patch", "review", "release", "build", "compiler",
+	"thanks", "lunch", "project", "deadline", "report", "schedule", "budget", "design", "test",
+};
+static const char *const common_words[] = {
+	"the", "and", "you", "for", "this", "that", "with", "have", "will", "your", "from", "are",
+};
+
+static uint32_t rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* A synthetic message of one class: class words mixed with common words,
+ * numbered so that no two are the same message. */
+static char *synth(int spam, unsigned n, uint32_t *seed)
+{
+	const char *const *w = spam ? spam_words : ham_words;
+	size_t nw = spam ? MW_ARRAY_LEN(spam_words) : MW_ARRAY_LEN(ham_words);
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "From: %s%u@%s\nTo: bob@example.net\nSubject: %s %s %u\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <%u.%d@x.example>\n\n",
+	    spam ? "deals" : "colleague", n, spam ? "promo.example" : "work.example",
+	    w[rnd(seed) % nw], w[rnd(seed) % nw], n, n, spam);
+	for (int i = 0; i < 60; i++) {
+		if (rnd(seed) % 3 == 0)
+			buf_printf(&b, "%s ", w[rnd(seed) % nw]);
+		else
+			buf_printf(&b, "%s ", common_words[rnd(seed) % MW_ARRAY_LEN(common_words)]);
+		if (i % 12 == 11)
+			buf_append_char(&b, '\n');
+	}
+	buf_printf(&b, "\nref %u\n", n * 7919u);
+	return b.data;
+}
+
+static void train(struct store *st, unsigned nper, uint32_t *seed)
+{
+	struct score_trainer *t = score_trainer_new(st);
+	int learned = 0;
+
+	for (unsigned i = 0; i < nper; i++) {
+		for (int spam = 0; spam <= 1; spam++) {
+			char *m = synth(spam, i, seed);
+			int r = score_trainer_add(t, m, strlen(m), spam);
+			assert_true(r >= 0);
+			learned += r;
+			free(m);
+		}
+	}
+	int r = score_trainer_flush(t);
+	assert_true(r >= 0);
+	learned += r;
+	assert_int_equal(learned, (int)(2 * nper));
+	score_trainer_free(t);
+}
+
+static void test_bayes_untrained(void **state)
+{
+	struct fx *f = *state;
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	struct score_verdict v;
+	char *m = mk("hi", "", plain_body);
+
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	const struct score_symbol *s = sym(&v, "BAYES_UNAVAILABLE");
+	assert_non_null(s);
+	assert_non_null(strstr(s->reason, "not enough training: 0 spam and 0 ham"));
+	assert_null(sym(&v, "BAYES_SPAM"));
+	assert_true(v.bayes_prob < 0);
+	score_verdict_free(&v);
+	score_engine_free(e);
+	free(m);
+}
+
+static void test_bayes_end_to_end(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 12345;
+
+	train(f->s, 250, &seed);
+	int64_t ns, nh;
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_int_equal(ns, 250);
+	assert_int_equal(nh, 250);
+
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	unsigned spam_hits = 0, ham_hits = 0;
+	for (unsigned i = 0; i < 20; i++) {
+		for (int spam = 0; spam <= 1; spam++) {
+			char *m = synth(spam, 100000 + i, &seed);   /* held out: never trained */
+			struct score_verdict v;
+			assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+			dump(m, &v);
+			const struct score_symbol *s = sym(&v, spam ? "BAYES_SPAM" : "BAYES_HAM");
+			if (s != NULL) {
+				/* The reason carries the probability the verdict has. */
+				const char *pr = strstr(s->reason, "Bayes spam probability ");
+				assert_non_null(pr);
+				assert_true(fabs(strtod(pr + 23, NULL) - v.bayes_prob) < 0.0001);
+				assert_non_null(strstr(s->reason, "trained on 250 spam, 250 ham"));
+				if (spam) {
+					spam_hits++;
+					assert_true(v.bayes_prob >= 0.9);
+					assert_true(s->score >= 3.0 && s->score <= 6.0);
+				} else {
+					ham_hits++;
+					assert_true(v.bayes_prob <= 0.1);
+					assert_true(s->score <= -2.0 && s->score >= -4.0);
+				}
+			}
+			assert_null(sym(&v, spam ? "BAYES_HAM" : "BAYES_SPAM"));
+			score_verdict_free(&v);
+			free(m);
+		}
+	}
+	assert_int_equal(spam_hits, 20);
+	assert_int_equal(ham_hits, 20);
+	score_engine_free(e);
+}
+
+static void test_train_idempotent(void **state)
+{
+	struct fx *f = *state;
+	char *m = mk("once", "", plain_body);
+	struct score_trainer *t = score_trainer_new(f->s);
+
+	/* Twice in one batch, then again in a later batch, and with CRLF line
+	 * ends: the same message each time. */
+	assert_int_equal(score_trainer_add(t, m, strlen(m), 1), 0);
+	assert_int_equal(score_trainer_add(t, m, strlen(m), 1), 0);
+	assert_int_equal(score_trainer_flush(t), 1);
+	assert_int_equal(score_trainer_add(t, m, strlen(m), 1), 0);
+	assert_int_equal(score_trainer_flush(t), 0);
+	struct buf crlf = BUF_INIT;
+	for (const char *p = m; *p; p++) {
+		if (*p == '\n')
+			buf_append_char(&crlf, '\r');
+		buf_append_char(&crlf, *p);
+	}
+	assert_int_equal(score_trainer_add(t, crlf.data, crlf.len, 1), 0);
+	assert_int_equal(score_trainer_flush(t), 0);
+	assert_int_equal(score_trainer_flush(t), 0);   /* empty batch */
+	score_trainer_free(t);
+
+	int64_t ns, nh;
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_int_equal(ns, 1);
+	assert_int_equal(nh, 0);
+
+	/* Freeing flushes what is pending. */
+	t = score_trainer_new(f->s);
+	char *m2 = mk("second", "", plain_body);
+	assert_int_equal(score_trainer_add(t, m2, strlen(m2), 0), 0);
+	score_trainer_free(t);
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_int_equal(nh, 1);
+	buf_free(&crlf);
+	free(m);
+	free(m2);
+}
+
+/* Per-message time of a typical message (a few KiB, multipart/alternative,
+ * a few URLs) with a trained store: printed for the record, not asserted
+ * (machines and sanitizer builds differ). */
+static void test_speed(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 777;
+	train(f->s, 250, &seed);
+
+	struct buf body = BUF_INIT;
+	buf_append_str(&body, alt_body);
+	char *syn = synth(0, 4242, &seed);
+	char *text = strstr(syn, "\n\n");
+	for (int i = 0; i < 6; i++)
+		buf_append_str(&body, text);
+	char *m = mk("Re: the release schedule", alt_headers, body.data);
+
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	const int n = getenv("MAILWARD_SANITIZED") && strcmp(getenv("MAILWARD_SANITIZED"), "1") == 0 ? 200 : 3000;
+	struct timespec a, b;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++) {
+		struct score_verdict v;
+		assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+		score_verdict_free(&v);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	double us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / n;
+	printf("score_message: %.1f us CPU per message (%zu bytes, %d runs, parse + rules + Bayes)\n",
+	    us, strlen(m), n);
+	score_engine_free(e);
+	free(m);
+	free(syn);
+	buf_free(&body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_gtube),
+		cmocka_unit_test(test_missing_headers),
+		cmocka_unit_test(test_date_vs_received),
+		cmocka_unit_test(test_rfc5322_date),
+		cmocka_unit_test(test_subject),
+		cmocka_unit_test(test_from_spoof),
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_url_shortener),
+		cmocka_unit_test(test_mime_flags),
+		cmocka_unit_test(test_mime_limit),
+		cmocka_unit_test(test_exe_attachment),
+		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test_setup_teardown(test_bayes_untrained, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bayes_end_to_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_train_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
