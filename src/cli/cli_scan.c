@@ -258,8 +258,8 @@ cli_msg_args(int argc, char **argv, const char *const *flags, int *set, char ***
 struct scan {
 	struct score_engine *e;
 	int explain;
-	json_t *results;    /* --json: the per-message objects; NULL for the table */
-	json_t *errors;
+	int json;           /* --json: results are streamed, one object a line */
+	json_t *errors;     /* --json: files not scanned (few: kept to the end) */
 	size_t count[4];    /* by class */
 	size_t n;
 	size_t scan_failed;
@@ -287,6 +287,21 @@ verdict_json(const char *path, const struct score_verdict *v)
 	json_object_set_new(o, "bayes", v->bayes_prob >= 0 ? json_real(v->bayes_prob) : json_null());
 	json_object_set_new(o, "symbols", syms);
 	return o;
+}
+
+/* Prints one result of the "results" array as it is made, so memory stays
+ * flat however many messages a run scans; the document is closed at the
+ * end (scan_json_end). */
+static void
+result_emit(struct scan *s, json_t *o)
+{
+	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (t == NULL)
+		mw_panic("json_dumps: out of memory");
+	printf("%s\n  %s", s->n > 1 ? "," : "", t);
+	free(t);
+	json_decref(o);
 }
 
 static void
@@ -340,8 +355,8 @@ scan_one(void *arg, const char *path, const char *data, size_t len)
 	s->n++;
 	if ((unsigned)v.cls < MW_ARRAY_LEN(s->count))
 		s->count[v.cls]++;
-	if (s->results != NULL)
-		json_array_append_new(s->results, verdict_json(path, &v));
+	if (s->json)
+		result_emit(s, verdict_json(path, &v));
 	else
 		verdict_print(s, path, &v);
 	score_verdict_free(&v);
@@ -359,6 +374,35 @@ scan_unreadable(void *arg, const char *path, const char *why)
 	json_object_set_new(j, "file", cli_json_str(path));
 	json_object_set_new(j, "error", cli_json_str(why));
 	json_array_append_new(s->errors, j);
+}
+
+/* Closes the document result_emit() opened: the rest of it as one object's
+ * members, printed by jansson so escaping stays its business. */
+static int
+scan_json_end(struct scan *s, int bayes, size_t unreadable)
+{
+	json_t *tail = json_object(), *sum = json_object();
+	char *t;
+
+	json_object_set_new(sum, "messages", json_integer((json_int_t)s->n));
+	for (int k = SCORE_CLEAN; k <= SCORE_PROBABLE_SPAM; k++)
+		json_object_set_new(sum, score_class_name((enum score_class)k),
+		    json_integer((json_int_t)s->count[k]));
+	json_object_set_new(sum, "failed", json_integer((json_int_t)(unreadable + s->scan_failed)));
+	json_object_set_new(tail, "errors", s->errors);
+	s->errors = NULL;
+	json_object_set_new(tail, "summary", sum);
+	json_object_set_new(tail, "bayes", json_boolean(bayes));
+	t = json_dumps(tail, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(tail);
+	if (t == NULL) {
+		cli_err("cannot format JSON");
+		return -1;
+	}
+	/* t is "{...}": its members follow the results array */
+	printf("%s],\n %s\n", s->n > 0 ? "\n" : "", t + 1);
+	free(t);
+	return 0;
 }
 
 /* The store, when it holds a trained Bayes database; NULL otherwise.
@@ -435,8 +479,9 @@ cli_scan(const struct conf *c, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if (set[F_JSON]) {
-		s.results = json_array();
+		s.json = 1;
 		s.errors = json_array();
+		fputs("{\"results\": [", stdout);
 	} else {
 		fputs("FILE  SCORE  CLASS  SYMBOLS\n", stdout);
 	}
@@ -447,22 +492,8 @@ cli_scan(const struct conf *c, int argc, char **argv)
 	rc = unreadable > 0 || s.scan_failed > 0 ? CLI_FAIL
 	    : s.count[SCORE_POSSIBLE_SPAM] + s.count[SCORE_PROBABLE_SPAM] > 0 ? 1
 	    : CLI_OK;
-	if (set[F_JSON]) {
-		json_t *doc = json_object(), *sum = json_object();
-
-		json_object_set_new(sum, "messages", json_integer((json_int_t)s.n));
-		for (int k = SCORE_CLEAN; k <= SCORE_PROBABLE_SPAM; k++)
-			json_object_set_new(sum, score_class_name((enum score_class)k),
-			    json_integer((json_int_t)s.count[k]));
-		json_object_set_new(sum, "failed", json_integer((json_int_t)(unreadable + s.scan_failed)));
-		json_object_set_new(doc, "bayes", json_boolean(st != NULL));
-		json_object_set_new(doc, "summary", sum);
-		json_object_set_new(doc, "results", s.results);
-		json_object_set_new(doc, "errors", s.errors);
-		if (cli_json_print(doc) != 0)
-			rc = CLI_FAIL;
-		json_decref(doc);
-	}
+	if (set[F_JSON] && scan_json_end(&s, st != NULL, unreadable) != 0)
+		rc = CLI_FAIL;
 	if (fflush(stdout) != 0) {
 		cli_err("cannot write the output");
 		rc = CLI_FAIL;

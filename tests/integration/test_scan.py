@@ -152,6 +152,21 @@ def test_directory_recursive_sorted_skips_dotfiles(cli):
     cli.expect(0, "scan", cli.dir / "mail" / "sub")
 
 
+def test_empty_directory_and_odd_names(cli):
+    (cli.dir / "empty").mkdir()
+    doc, _ = cli.scan_json(0, cli.dir / "empty")
+    assert doc["results"] == [] and doc["summary"]["messages"] == 0
+    # a file name that is not UTF-8 still gives one valid JSON document
+    (cli.dir / "odd").mkdir()
+    odd = os.path.join(os.fsencode(cli.dir / "odd"), b"caf\xe9\x01.eml")
+    with open(odd, "wb") as fh:
+        fh.write(SPAMMY.encode())
+    doc, _ = cli.scan_json(1, cli.dir / "odd")
+    assert len(doc["results"]) == 1 and doc["results"][0]["file"].endswith("\ufffd\x01.eml")
+    p = cli.expect(1, "scan", cli.dir / "odd")
+    assert "\x01" not in p.out   # control bytes of names never reach the terminal
+
+
 def test_unreadable_file_warns_and_exits_3(cli):
     good = cli.write("good.eml", SPAMMY)
     missing = cli.dir / "nope.eml"
