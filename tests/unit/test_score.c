@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "base/buf.h"
 #include "base/util.h"
@@ -368,12 +369,22 @@ static void test_mime_flags(void **state)
 	ASSERT_FIRES(qp, "BAD_QP");
 	free(qp);
 
-	char *good = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n",
+	char *bad8 = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n",
+	    "broken \xc3\x28 utf-8 \xff\xfe here\n");
+	ASSERT_FIRES(bad8, "BAD_CHARSET_DATA");
+	free(bad8);
+	char *ew = mk("=?utf-8?B?!!!notbase64***?= and =?x-nope?Q?abc?=", "", plain_body);
+	ASSERT_FIRES(ew, "BAD_ENCODED_WORD");
+	free(ew);
+
+	char *good = mk("=?utf-8?B?SGVsbG8=?=", "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n",
 	    "SGVsbG8gd29ybGQK\n");
 	ASSERT_QUIET(good, "BAD_BASE64");
 	ASSERT_QUIET(good, "UNKNOWN_CHARSET");
 	ASSERT_QUIET(good, "BAD_QP");
 	ASSERT_QUIET(good, "MIME_LIMIT_EXCEEDED");
+	ASSERT_QUIET(good, "BAD_CHARSET_DATA");
+	ASSERT_QUIET(good, "BAD_ENCODED_WORD");
 	free(good);
 }
 
@@ -738,6 +749,11 @@ static void test_bayes_end_to_end(void **state)
 					spam_hits++;
 					assert_true(v.bayes_prob >= 0.9);
 					assert_true(s->score >= 5.0 && s->score <= 10.0);
+					/* Full weight only at 1 - p <= 1e-10 (log-odds scale). */
+					if (1.0 - v.bayes_prob <= 1e-10)
+						assert_true(s->score == 10.0);
+					else
+						assert_true(s->score < 10.0);
 				} else {
 					ham_hits++;
 					assert_true(v.bayes_prob <= 0.1);
@@ -793,6 +809,39 @@ static void test_train_idempotent(void **state)
 	buf_free(&crlf);
 	free(m);
 	free(m2);
+}
+
+/* The Bayes tables vanish behind the store's back: scanning goes on without
+ * Bayes and says so; training reports the error. */
+static void test_bayes_storage_error(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	sqlite3 *db;
+	char *m = mk("hi", "", plain_body);
+
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE bayes_token; DROP TABLE bayes_msg; DROP TABLE bayes_meta;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	struct score_verdict v;
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	const struct score_symbol *s = sym(&v, "BAYES_UNAVAILABLE");
+	assert_non_null(s);
+	assert_string_equal(s->reason, "Bayes storage error");
+	assert_true(v.bayes_prob < 0);
+	assert_int_equal(v.cls, SCORE_CLEAN);
+	score_verdict_free(&v);
+	score_engine_free(e);
+
+	struct score_trainer *t = score_trainer_new(f->s);
+	assert_int_equal(score_trainer_add(t, m, strlen(m), 1), 0);
+	assert_int_equal(score_trainer_flush(t), -1);
+	score_trainer_free(t);
+	free(m);
 }
 
 /* Per-message time of a typical message (a few KiB, multipart/alternative,
@@ -853,6 +902,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bayes_untrained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_end_to_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_train_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bayes_storage_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
