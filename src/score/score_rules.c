@@ -335,6 +335,7 @@ static void rule_html(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
+/* Kept in strcmp order: looked up with bsearch. */
 static const char *const shorteners[] = {
 	"bit.ly", "bitly.com", "buff.ly", "cutt.ly", "goo.gl", "is.gd", "ow.ly", "rb.gy",
 	"rebrand.ly", "shorturl.at", "t.co", "t.ly", "tiny.cc", "tinyurl.com", "v.gd", "x.co",
@@ -389,7 +390,8 @@ static void rule_subject(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
-/* Names Windows (and the JVM) run on a double click. */
+/* Names Windows (and the JVM) run on a double click.  This table and the
+ * next are kept in strcmp order: looked up with bsearch. */
 static const char *const exe_exts[] = {
 	"bat", "cmd", "com", "cpl", "exe", "hta", "jar", "js", "jse", "lnk", "msi", "pif",
 	"ps1", "scr", "vbe", "vbs", "wsf", "wsh",

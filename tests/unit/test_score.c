@@ -338,6 +338,17 @@ static void test_url_shortener(void **state)
 	m = mk("link", "", "Look at this: http://tinyurl.com/abc\n");
 	ASSERT_FIRES(m, "URL_SHORTENER");
 	free(m);
+	/* Every entry of the table is found (it is searched by bsearch: an
+	 * entry out of order would go missing). */
+	static const char *const all[] = { "bit.ly", "bitly.com", "buff.ly", "cutt.ly", "goo.gl", "is.gd",
+		"ow.ly", "rb.gy", "rebrand.ly", "shorturl.at", "t.co", "t.ly", "tiny.cc", "tinyurl.com", "v.gd", "x.co" };
+	for (size_t i = 0; i < MW_ARRAY_LEN(all); i++) {
+		char *body = xasprintf("see https://%s/Ab12 now\n", all[i]);
+		char *sm = mk("link", "", body);
+		ASSERT_FIRES(sm, "URL_SHORTENER");
+		free(sm);
+		free(body);
+	}
 	/* A host that merely ends like a shortener is not one. */
 	m = mk("link", "", "Look at https://www.orbit.ly.example.org/x and https://habit.ly.com/\n");
 	ASSERT_QUIET(m, "URL_SHORTENER");
@@ -460,6 +471,16 @@ static void test_exe_attachment(void **state)
 	m = with_attachment("screensaver.scr", "application/octet-stream", pdf);
 	ASSERT_FIRES(m, "EXE_ATTACHMENT");
 	free(m);
+
+	static const char *const exts[] = { "bat", "cmd", "com", "cpl", "exe", "hta", "jar", "js", "jse", "lnk",
+		"msi", "pif", "ps1", "scr", "vbe", "vbs", "wsf", "wsh" };
+	for (size_t i = 0; i < MW_ARRAY_LEN(exts); i++) {
+		char *name = xasprintf("file.%s", exts[i]);
+		m = with_attachment(name, "application/octet-stream", pdf);
+		ASSERT_FIRES(m, "EXE_ATTACHMENT");
+		free(m);
+		free(name);
+	}
 
 	/* A PDF named .pdf, and a shell script on a technical list: quiet. */
 	m = with_attachment("invoice.pdf", "application/pdf", pdf);
