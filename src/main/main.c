@@ -25,6 +25,8 @@ static void usage(FILE *out)
 	    "  tenant|domain|user ...        hosted tenants, domains and valid recipients\n"
 	    "  log search|purge ...          the message log\n"
 	    "  queue list|show|flush|delete  the delivery queue\n"
+	    "  scan [--json] [--explain] FILE|DIR...  score messages offline\n"
+	    "  train --spam|--ham FILE|DIR...         teach the Bayesian classifier\n"
 	    "  config-doc                    print the configuration reference (Markdown)\n"
 	    "  help                          this text; `mailward help COMMAND` for more\n");
 }

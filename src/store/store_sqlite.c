@@ -1610,7 +1610,7 @@ struct store *store_sqlite_open(const struct conf *c, char *err, size_t errlen)
 	char path[1024];
 	char *msg = NULL;
 	struct sq *q;
-	char pragmas[160];
+	char pragmas[256];
 
 	if (mw_mkdir_p(c->data_dir, 0700) < 0) {
 		snprintf(err, errlen, "cannot create data_dir '%s': %s", c->data_dir, strerror(errno));
@@ -1631,8 +1631,13 @@ struct store *store_sqlite_open(const struct conf *c, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, 5000);
+	/* The Bayes token table is read a page at a time per message: map the
+	 * file (pages shared with the OS cache, not copied) and let each handle
+	 * keep up to 16 MiB of hot pages; with the defaults a scan spent most
+	 * of its time in pread. */
 	snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; "
-	    "PRAGMA foreign_keys = ON;", c->fsync ? "NORMAL" : "OFF");
+	    "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;",
+	    c->fsync ? "NORMAL" : "OFF");
 	if (sqlite3_exec(q->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
