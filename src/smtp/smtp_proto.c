@@ -128,6 +128,26 @@ static void proto_reply_hook(struct smtp_proto *p, const struct smtp_reply *r)
 	proto_reply(p, r->code, "%s", text);
 }
 
+/* The reply for a MAIL/RCPT path the parser refused; 0 when it parsed.
+ * bad_addr is the verb's own text for a malformed address. */
+static int proto_path_refused(struct smtp_proto *p, enum smtp_path_err e, const char *bad_addr)
+{
+	switch (e) {
+	case SMTP_PATH_OK:
+		return 0;
+	case SMTP_PATH_EPARAM:
+		proto_reply(p, 501, "5.5.4 Error: bad parameter syntax");
+		break;
+	case SMTP_PATH_E8BIT:
+		proto_reply(p, 500, "5.5.2 Error: bad UTF-8 syntax");
+		break;
+	default:
+		proto_reply(p, 501, "%s", bad_addr);
+		break;
+	}
+	return 1;
+}
+
 /* ---- transaction -------------------------------------------------------- */
 
 static int proto_in_txn(const struct smtp_proto *p)
@@ -294,18 +314,8 @@ static void cmd_mail(struct smtp_proto *p, const char *arg, size_t rest)
 		return;
 	}
 	e = smtp_path_parse(a, 1, &path);
-	if (e == SMTP_PATH_EPARAM) {
-		proto_reply(p, 501, "5.5.4 Error: bad parameter syntax");
+	if (proto_path_refused(p, e, "5.1.7 Bad sender address syntax"))
 		return;
-	}
-	if (e == SMTP_PATH_E8BIT) {
-		proto_reply(p, 500, "5.5.2 Error: bad UTF-8 syntax");
-		return;
-	}
-	if (e != SMTP_PATH_OK) {
-		proto_reply(p, 501, "5.1.7 Bad sender address syntax");
-		return;
-	}
 	for (size_t i = 0; i < path.n_params; i++) {
 		const struct smtp_param *pr = &path.params[i];
 
@@ -388,18 +398,8 @@ static void cmd_rcpt(struct smtp_proto *p, const char *arg, size_t rest)
 		return;
 	}
 	e = smtp_path_parse(a, 0, &path);
-	if (e == SMTP_PATH_EPARAM) {
-		proto_reply(p, 501, "5.5.4 Error: bad parameter syntax");
+	if (proto_path_refused(p, e, "5.1.3 Bad recipient address syntax"))
 		return;
-	}
-	if (e == SMTP_PATH_E8BIT) {
-		proto_reply(p, 500, "5.5.2 Error: bad UTF-8 syntax");
-		return;
-	}
-	if (e != SMTP_PATH_OK) {
-		proto_reply(p, 501, "5.1.3 Bad recipient address syntax");
-		return;
-	}
 	if (path.n_params > 0) {
 		/* No DSN: NOTIFY/ORCPT are refused rather than silently dropped. */
 		proto_reply(p, 555, "5.5.4 Unsupported parameter");
