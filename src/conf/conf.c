@@ -111,6 +111,33 @@ static int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+/* "8", "-2.5", "7.25" -> hundredths.  No exponent, at most two decimals:
+ * thresholds are written by people, and exactness beats range. */
+int conf_parse_score(const char *s, int64_t *out)
+{
+	char num[32];
+	const char *dot = strchr(s, '.');
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	int64_t ip, frac = 0;
+	int neg = s[0] == '-';
+
+	if (ilen == 0 || ilen >= sizeof(num) || (neg && ilen == 1))
+		return -1;
+	memcpy(num, s, ilen);
+	num[ilen] = '\0';
+	if (parse_int(num, &ip) < 0 || ip > INT64_MAX / 100 || ip < -(INT64_MAX / 100))
+		return -1;
+	if (dot != NULL) {
+		const char *f = dot + 1;
+		size_t flen = strlen(f);
+		if (flen == 0 || flen > 2 || strspn(f, "0123456789") != flen)
+			return -1;
+		frac = (f[0] - '0') * 10 + (flen == 2 ? f[1] - '0' : 0);
+	}
+	*out = neg ? ip * 100 - frac : ip * 100 + frac;
+	return 0;
+}
+
 static int parse_bool(const char *s, int64_t *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -146,6 +173,20 @@ static int choice_index(const char *choices, const char *value)
 	}
 }
 
+void conf_format_score(int64_t v, char *out, size_t n)
+{
+	int64_t a = v < 0 ? -v : v;
+
+	if (a % 100 == 0)
+		snprintf(out, n, "%s%lld", v < 0 ? "-" : "", (long long)(a / 100));
+	else if (a % 10 == 0)
+		snprintf(out, n, "%s%lld.%lld", v < 0 ? "-" : "", (long long)(a / 100),
+		    (long long)(a % 100 / 10));
+	else
+		snprintf(out, n, "%s%lld.%02lld", v < 0 ? "-" : "", (long long)(a / 100),
+		    (long long)(a % 100));
+}
+
 /* Render a number the way the operator would write it for this type. */
 static void fmt_value(enum conf_type type, int64_t v, char *out, size_t n)
 {
@@ -175,6 +216,10 @@ static void fmt_value(enum conf_type type, int64_t v, char *out, size_t n)
 				return;
 			}
 		}
+	}
+	if (type == CONF_SCORE) {
+		conf_format_score(v, out, n);
+		return;
 	}
 	snprintf(out, n, "%lld", (long long)v);
 }
@@ -292,6 +337,13 @@ int conf_set(struct conf *c, const char *section, const char *name, const char *
 		if (parse_size(value, &v) < 0) {
 			seterr(err, errlen, "[%s] %s: '%s' is not a size (bytes, or a number with "
 			    "suffix k, M or G)", section, name, value);
+			return -1;
+		}
+		break;
+	case CONF_SCORE:
+		if (conf_parse_score(value, &v) < 0) {
+			seterr(err, errlen, "[%s] %s: '%s' is not a score (a decimal number with at "
+			    "most two decimals, e.g. 8 or 7.5)", section, name, value);
 			return -1;
 		}
 		break;
@@ -428,6 +480,16 @@ static int check_combined(struct load_ctx *x)
 		    (long long)x->c->retry_min, (long long)x->c->retry_max);
 		return -1;
 	}
+	if (x->c->scan_tag > x->c->scan_probable_spam) {
+		char a[32], b[32];
+		l1 = key_line_of(x, "scan", "tag");
+		l2 = key_line_of(x, "scan", "probable_spam");
+		x->err_line = l1 > l2 ? l1 : l2;
+		conf_format_score(x->c->scan_tag, a, sizeof(a));
+		conf_format_score(x->c->scan_probable_spam, b, sizeof(b));
+		snprintf(x->err, sizeof(x->err), "[scan] tag (%s) is above probable_spam (%s)", a, b);
+		return -1;
+	}
 	if ((x->c->tls_cert[0] == '\0') != (x->c->tls_key[0] == '\0')) {
 		l1 = key_line_of(x, "tls", "cert");
 		l2 = key_line_of(x, "tls", "key");
@@ -510,6 +572,7 @@ static const char *type_name(enum conf_type t)
 	case CONF_SIZE: return "size";
 	case CONF_DURATION: return "duration";
 	case CONF_ENUM: return "enum";
+	case CONF_SCORE: return "score";
 	}
 	return "?";
 }
@@ -563,6 +626,7 @@ static void md_key(FILE *out, const struct conf_key *k)
 	case CONF_INT:
 	case CONF_SIZE:
 	case CONF_DURATION:
+	case CONF_SCORE:
 		fmt_value(k->type, k->min, lo, sizeof(lo));
 		fmt_value(k->type, k->max, hi, sizeof(hi));
 		fprintf(out, "%s .. %s", lo, hi);
@@ -599,6 +663,7 @@ void conf_write_markdown(FILE *out)
 	    "(binary: `1k` = 1024, `25M` = 26214400).\n"
 	    "- **duration**: seconds, or a number with suffix `s`, `m`, `h`, `d` "
 	    "(`30s`, `5m`, `2h`, `5d`).\n"
+	    "- **score**: a decimal number with at most two decimals (`8`, `7.5`, `-2.25`).\n"
 	    "- **one of**: exactly one of the listed words.\n", out);
 	for (const struct conf_key *k = conf_keys; k->name != NULL; k++) {
 		if (prev == NULL || strcmp(prev, k->section) != 0) {

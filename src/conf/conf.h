@@ -51,13 +51,21 @@ struct conf {
 	/* [log] */
 	int64_t log_retention;       /* seconds the message log is kept */
 	char log_level[16];
+	/* [scan] */
+	int64_t scan_workers;        /* threads scanning messages before DATA is answered */
+	int64_t scan_queue;          /* messages waiting for a scan thread before 451 */
+	int64_t scan_max_size;       /* bytes of a message handed to the scanner */
+	int64_t scan_tag;            /* default tag threshold, hundredths of a point */
+	int64_t scan_probable_spam;  /* default probable-spam threshold, hundredths */
 	/* [admin] */
 	char admin_listen[128];
 	/* [run] */
 	char user[64];               /* drop privileges to this user when started as root */
 };
 
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_SIZE, CONF_DURATION, CONF_ENUM };
+/* CONF_SCORE: a decimal with at most two fractional digits ("8", "7.5"),
+ * stored in hundredths so that every type stays an exact int64_t. */
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_SIZE, CONF_DURATION, CONF_ENUM, CONF_SCORE };
 
 struct conf_key {
 	const char *section;
@@ -87,6 +95,10 @@ int conf_set(struct conf *c, const char *section, const char *name, const char *
     char *err, size_t errlen);
 /* Write docs/config.md content. */
 void conf_write_markdown(FILE *out);
+/* The score type's text form (shared with the CLI's tenant thresholds):
+ * parse gives hundredths (0 or -1); format writes the shortest exact form. */
+int conf_parse_score(const char *s, int64_t *out);
+void conf_format_score(int64_t v, char *out, size_t n);
 /* Derived paths under data_dir. */
 void conf_path(const struct conf *c, const char *rel, char *out, size_t n);
 

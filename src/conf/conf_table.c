@@ -111,6 +111,24 @@ const struct conf_key conf_keys[] = {
 	STRCH("log", "level", log_level, "info", "debug|info|warn|error",
 	    "Lowest level written to the text log."),
 
+	/* ---- [scan] -------------------------------------------------------- */
+	NUM("scan", "workers", CONF_INT, scan_workers, "2", 1, 64,
+	    "Threads that scan messages (content rules, Bayes) before the end of DATA is "
+	    "answered; the SMTP event loop never scans itself."),
+	NUM("scan", "queue", CONF_INT, scan_queue, "32", 0, 100000,
+	    "Messages that may wait for a free scan thread. When all threads are busy and "
+	    "this many wait, DATA is answered 451 4.3.2 (try again later) rather than "
+	    "queueing without bound."),
+	NUM("scan", "max_size", CONF_SIZE, scan_max_size, "4M", 64 * KiB, GiB,
+	    "Bytes of a message given to the scanner; a longer message is scanned on its "
+	    "first max_size bytes (symbol SCAN_TRUNCATED) and delivered whole."),
+	NUM("scan", "tag", CONF_SCORE, scan_tag, "8", -100000, 100000,
+	    "Default score from which a message is possible spam: delivered with "
+	    "X-Mailward-Spam: yes. A tenant may set its own (mailward tenant set)."),
+	NUM("scan", "probable_spam", CONF_SCORE, scan_probable_spam, "10", -100000, 100000,
+	    "Default score from which a message is probable spam: the tenant's action "
+	    "applies (reject: 554 5.7.1 with the ref id). A tenant may set its own."),
+
 	/* ---- [admin] ------------------------------------------------------- */
 	STR("admin", "listen", admin_listen, "127.0.0.1:8025",
 	    "Address and port of the HTTP API, web console and metrics."),

@@ -203,8 +203,17 @@ int store_tenant_set(struct store *s, const char *name, const char *key, const c
 			store_seterr(s, "bad action '%s' (reject or quarantine)", value);
 			return -1;
 		}
+	} else if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0) {
+		int64_t v;
+		if (strcmp(value, "default") != 0 &&
+		    (conf_parse_score(value, &v) < 0 || v < -100000 || v > 100000)) {
+			store_seterr(s, "bad %s '%s' (a score from -1000 to 1000 with at most two "
+			    "decimals, or 'default')", key, value);
+			return -1;
+		}
 	} else {
-		store_seterr(s, "unknown tenant setting '%s' (known: action)", key);
+		store_seterr(s, "unknown tenant setting '%s' (known: action, tag, probable_spam)",
+		    key);
 		return -1;
 	}
 	return s->ops->tenant_set(s, name, key, value);
@@ -460,6 +469,8 @@ static void log_txn_free_members(struct store_log_txn *t)
 	free(t->message_id);
 	free(t->action);
 	free(t->reply);
+	free(t->cls);
+	free(t->symbols);
 }
 
 void store_log_entry_free(struct store_log_entry *e, size_t n)

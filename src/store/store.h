@@ -26,11 +26,16 @@ const char *store_error(struct store *s);
 
 /* ---- tenants, domains, users ---------------------------------------- */
 
+/* A tenant threshold that is not set: the [scan] default of the configuration applies. */
+#define STORE_SCORE_DEFAULT INT64_MIN
+
 struct store_tenant {
 	int64_t id;
 	char *name;
 	char *action;        /* "reject" | "quarantine" */
 	int64_t created;
+	int64_t tag;           /* hundredths of a point, or STORE_SCORE_DEFAULT */
+	int64_t probable_spam; /* hundredths of a point, or STORE_SCORE_DEFAULT */
 };
 
 struct store_domain {
@@ -72,6 +77,9 @@ struct store_rcpt {
 	char tenant[128];
 	char deliver[512];
 	char canonical[320];   /* the address to deliver to (alias resolved) */
+	char action[16];       /* the tenant's action for probable spam */
+	int64_t tag;           /* the tenant's thresholds, hundredths, or STORE_SCORE_DEFAULT */
+	int64_t probable_spam;
 };
 int store_rcpt_lookup(struct store *s, const char *address, struct store_rcpt *out);
 
@@ -103,6 +111,10 @@ struct store_log_txn {
 	char *action;
 	char *reply;          /* the full SMTP reply given at the end */
 	int tls;
+	int scanned;          /* 0: no verdict (refused before the scan, or not scanned) */
+	double score;
+	char *cls;            /* "clean" "bulk" "possible-spam" "probable-spam" or "" */
+	char *symbols;        /* one per line: NAME TAB score TAB reason */
 };
 
 /* One recipient decision or a later delivery event for a recipient. */

@@ -32,7 +32,7 @@
 #include "base/buf.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -118,6 +118,17 @@ static const char schema_v2[] =
 	"  nham INTEGER NOT NULL DEFAULT 0);"
 	"INSERT INTO bayes_meta(id) VALUES (1);";
 
+/* Version 3: the scan verdict.  Tenant thresholds are hundredths of a point,
+ * NULL meaning "the [scan] default of the configuration"; the message log
+ * keeps the score (NULL: not scanned), class and symbols of each message
+ * (one symbol per line: NAME TAB score TAB reason). */
+static const char schema_v3[] =
+	"ALTER TABLE tenant ADD COLUMN tag INTEGER;"
+	"ALTER TABLE tenant ADD COLUMN probable_spam INTEGER;"
+	"ALTER TABLE log_txn ADD COLUMN score REAL;"
+	"ALTER TABLE log_txn ADD COLUMN class TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE log_txn ADD COLUMN symbols TEXT NOT NULL DEFAULT '';";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -127,13 +138,13 @@ static const char schema_v2[] =
 #define Q256 Q64 "," Q64 "," Q64 "," Q64
 
 #define LOG_TXN_COLS "ref, qid, ts, client_ip, helo, sender, from_hdr, subject, message_id, " \
-	"size, action, reply, tls"
+	"size, action, reply, tls, score, class, symbols"
 #define LOG_RCPT_COLS "ref, ts, rcpt, tenant, status, reply"
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_TENANT_ADD, ST_TENANT_GET, ST_TENANT_LIST, ST_TENANT_DOMCOUNT, ST_TENANT_DEL,
-	ST_TENANT_SET_ACTION,
+	ST_TENANT_SET_ACTION, ST_TENANT_SET_TAG, ST_TENANT_SET_PROBABLE,
 	ST_DOMAIN_ADD, ST_DOMAIN_GET, ST_DOMAIN_USERCOUNT, ST_DOMAIN_DEL, ST_DOMAIN_LIST,
 	ST_USER_ADD, ST_USER_GET, ST_USER_DEL, ST_USER_LIST,
 	ST_RCPT_LOOKUP,
@@ -151,11 +162,15 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_TENANT_ADD] = "INSERT INTO tenant(name, action, created) VALUES (?1, ?2, ?3)",
-	[ST_TENANT_GET] = "SELECT id, name, action, created FROM tenant WHERE name = ?1",
-	[ST_TENANT_LIST] = "SELECT id, name, action, created FROM tenant ORDER BY name",
+	[ST_TENANT_GET] = "SELECT id, name, action, created, tag, probable_spam FROM tenant "
+		"WHERE name = ?1",
+	[ST_TENANT_LIST] = "SELECT id, name, action, created, tag, probable_spam FROM tenant "
+		"ORDER BY name",
 	[ST_TENANT_DOMCOUNT] = "SELECT count(*) FROM domain WHERE tenant_id = ?1",
 	[ST_TENANT_DEL] = "DELETE FROM tenant WHERE id = ?1",
 	[ST_TENANT_SET_ACTION] = "UPDATE tenant SET action = ?2 WHERE name = ?1",
+	[ST_TENANT_SET_TAG] = "UPDATE tenant SET tag = ?2 WHERE name = ?1",
+	[ST_TENANT_SET_PROBABLE] = "UPDATE tenant SET probable_spam = ?2 WHERE name = ?1",
 	[ST_DOMAIN_ADD] = "INSERT INTO domain(domain, tenant_id, deliver) VALUES (?1, ?2, ?3)",
 	[ST_DOMAIN_GET] = "SELECT id, tenant_id FROM domain WHERE domain = ?1",
 	[ST_DOMAIN_USERCOUNT] = "SELECT count(*) FROM \"user\" WHERE domain_id = ?1",
@@ -171,7 +186,8 @@ static const char *const stmt_sql[ST__N] = {
 		"WHERE ?1 IS NULL OR d.domain = ?1 ORDER BY d.domain, u.address",
 	/* One statement, so one read transaction per RCPT: the domain row,
 	 * plus the exact user row (preferred) or else the catch-all row. */
-	[ST_RCPT_LOOKUP] = "SELECT d.deliver, t.id, t.name, u.address, u.alias_of FROM domain d "
+	[ST_RCPT_LOOKUP] = "SELECT d.deliver, t.id, t.name, u.address, u.alias_of, "
+		"t.action, t.tag, t.probable_spam FROM domain d "
 		"JOIN tenant t ON t.id = d.tenant_id "
 		"LEFT JOIN \"user\" u ON u.address = "
 		"coalesce((SELECT address FROM \"user\" WHERE address = ?1), ?2) "
@@ -182,7 +198,7 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_STAT_GET] = "SELECT coalesce(sum(valid), 0), coalesce(sum(invalid), 0) FROM rcpt_stat "
 		"WHERE kind = ?1 AND key = ?2 AND hour >= ?3",
 	[ST_LOG_TXN_ADD] = "INSERT INTO log_txn(" LOG_TXN_COLS ") "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	[ST_LOG_RCPT_ADD] = "INSERT INTO log_rcpt(" LOG_RCPT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	/* A ref written twice (e.g. a retried batch): the last row wins. */
 	[ST_LOG_TXN_BY_REF] = "SELECT " LOG_TXN_COLS " FROM log_txn WHERE ref = ?1 "
@@ -393,6 +409,10 @@ static void tenant_row(sqlite3_stmt *st, struct store_tenant *t)
 	t->name = coldup(st, 1);
 	t->action = coldup(st, 2);
 	t->created = sqlite3_column_int64(st, 3);
+	t->tag = sqlite3_column_type(st, 4) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
+	    sqlite3_column_int64(st, 4);
+	t->probable_spam = sqlite3_column_type(st, 5) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
+	    sqlite3_column_int64(st, 5);
 }
 
 static int sq_tenant_get(struct store *s, const char *name, struct store_tenant *out)
@@ -480,17 +500,37 @@ static int sq_tenant_set(struct store *s, const char *name, const char *key, con
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
+	enum stmt_id id;
 
-	/* store.c only lets known keys through; each maps to a statement.
-	 * This check is for a front end and back end that disagree (a bug). */
-	if (strcmp(key, "action") != 0) {
+	/* store.c only lets known keys through, already checked; each maps to a
+	 * statement.  This check is for a front end and back end that disagree. */
+	if (strcmp(key, "action") == 0)
+		id = ST_TENANT_SET_ACTION;
+	else if (strcmp(key, "tag") == 0)
+		id = ST_TENANT_SET_TAG;
+	else if (strcmp(key, "probable_spam") == 0)
+		id = ST_TENANT_SET_PROBABLE;
+	else {
 		store_seterr(s, "unknown tenant setting '%s'", key);
 		return -1;
 	}
-	if ((st = stmt(q, ST_TENANT_SET_ACTION)) == NULL)
+	if ((st = stmt(q, id)) == NULL)
 		return -1;
 	bind_text(st, 1, name);
-	bind_text(st, 2, value);
+	if (id == ST_TENANT_SET_ACTION) {
+		bind_text(st, 2, value);
+	} else {
+		int64_t v;
+		if (strcmp(value, "default") == 0)
+			sqlite3_bind_null(st, 2);
+		else if (conf_parse_score(value, &v) == 0)
+			sqlite3_bind_int64(st, 2, v);
+		else {
+			done(st);
+			store_seterr(s, "bad score '%s'", value);
+			return -1;
+		}
+	}
 	if (run(q, st, "tenant set") < 0)
 		return -1;
 	if (sqlite3_changes(q->db) == 0) {
@@ -842,6 +882,12 @@ static int sq_rcpt_lookup(struct store *s, const char *address, const char *doma
 		mw_strlcpy(out->canonical, alias ? (const char *)alias : address,
 		    sizeof(out->canonical));
 	}
+	const unsigned char *action = sqlite3_column_text(st, 5);
+	mw_strlcpy(out->action, action ? (const char *)action : "reject", sizeof(out->action));
+	out->tag = sqlite3_column_type(st, 6) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
+	    sqlite3_column_int64(st, 6);
+	out->probable_spam = sqlite3_column_type(st, 7) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
+	    sqlite3_column_int64(st, 7);
 	done(st);
 	return 0;
 }
@@ -921,6 +967,12 @@ static int sq_log_txn_add(struct store *s, const struct store_log_txn *t)
 	bind_text(st, 11, t->action);
 	bind_text(st, 12, t->reply);
 	sqlite3_bind_int(st, 13, t->tls ? 1 : 0);
+	if (t->scanned)
+		sqlite3_bind_double(st, 14, t->score);
+	else
+		sqlite3_bind_null(st, 14);
+	bind_text(st, 15, t->cls);
+	bind_text(st, 16, t->symbols);
 	return run(q, st, "log txn add");
 }
 
@@ -1002,6 +1054,10 @@ static void log_txn_row(sqlite3_stmt *st, struct store_log_txn *t)
 	t->action = coldup(st, 10);
 	t->reply = coldup(st, 11);
 	t->tls = sqlite3_column_int(st, 12);
+	t->scanned = sqlite3_column_type(st, 13) != SQLITE_NULL;
+	t->score = t->scanned ? sqlite3_column_double(st, 13) : 0;
+	t->cls = coldup(st, 14);
+	t->symbols = coldup(st, 15);
 }
 
 /* Fill e for ref: its transaction row (or an empty one when only recipient
@@ -1591,7 +1647,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 2 && sqlite3_exec(q->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 3) { ... } and so on. */
+	if (version < 3 && sqlite3_exec(q->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 4) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

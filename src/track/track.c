@@ -68,6 +68,8 @@ static void item_free(struct item *it)
 		free(it->txn.message_id);
 		free(it->txn.action);
 		free(it->txn.reply);
+		free(it->txn.cls);
+		free(it->txn.symbols);
 	} else if (it->is_stat) {
 		free(it->stat_ip);
 		free(it->stat_domain);
@@ -147,6 +149,10 @@ void track_txn(struct track *t, const struct store_log_txn *x)
 	it->txn.action = dup_or_empty(x->action);
 	it->txn.reply = dup_or_empty(x->reply);
 	it->txn.tls = x->tls;
+	it->txn.scanned = x->scanned;
+	it->txn.score = x->score;
+	it->txn.cls = dup_or_empty(x->cls);
+	it->txn.symbols = dup_or_empty(x->symbols);
 	enqueue(t, it);
 }
 

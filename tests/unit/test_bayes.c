@@ -483,14 +483,17 @@ static void test_store_schema(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	totals(f->s, 0, 0);
 
 	/* A version-1 database (tables of v1 only) gains the Bayes tables and
-	 * keeps its content. */
+	 * the verdict columns of v3, and keeps its content. */
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE bayes_token; DROP TABLE bayes_msg; "
-	    "DROP TABLE bayes_meta; PRAGMA user_version = 1; "
+	    "DROP TABLE bayes_meta; ALTER TABLE tenant DROP COLUMN tag; "
+	    "ALTER TABLE tenant DROP COLUMN probable_spam; ALTER TABLE log_txn DROP COLUMN score; "
+	    "ALTER TABLE log_txn DROP COLUMN class; ALTER TABLE log_txn DROP COLUMN symbols; "
+	    "PRAGMA user_version = 1; "
 	    "INSERT INTO tenant(name, action, created) VALUES ('old', 'reject', 1)",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -499,6 +502,7 @@ static void test_store_schema(void **state)
 	assert_non_null(s2);
 	struct store_tenant t;
 	assert_int_equal(store_tenant_get(s2, "old", &t), 0);
+	assert_true(t.tag == STORE_SCORE_DEFAULT && t.probable_spam == STORE_SCORE_DEFAULT);
 	free(t.name);
 	free(t.action);
 	uint64_t h[] = { 1, 2, 3 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/util.h"
 #include "conf/conf.h"
 
 struct fx {
@@ -166,6 +167,28 @@ static void test_types(void **state)
 	expect_set_err(&c, "queue", "delivery_workers", "4x", "is not a whole number");
 	expect_set_err(&c, "queue", "delivery_workers", "", "is not a whole number");
 	expect_set_err(&c, "queue", "delivery_workers", "99999999999999999999", "is not a whole number");
+	/* scores: hundredths, exact */
+	static const struct { const char *in; int64_t v; } sc[] = {
+		{ "8", 800 }, { "7.5", 750 }, { "7.25", 725 }, { "-2.5", -250 }, { "-0.05", -5 },
+		{ "0", 0 }, { "1000", 100000 }, { "-1000", -100000 }, { "0.10", 10 },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(sc); i++) {
+		expect_set_ok(&c, "scan", "tag", sc[i].in);
+		assert_int_equal(c.scan_tag, sc[i].v);
+	}
+	static const char *const badsc[] = { "", "x", "7.", ".5", "7.255", "1e3", "7,5", "-", "--1",
+		"7.5x", "8 " };
+	for (size_t i = 0; i < MW_ARRAY_LEN(badsc); i++)
+		expect_set_err(&c, "scan", "tag", badsc[i], "is not a score");
+	expect_set_err(&c, "scan", "tag", "1000.01", "1000.01 is above the maximum 1000");
+	expect_set_err(&c, "scan", "probable_spam", "-1000.5", "is below the minimum -1000");
+	char fs[32];
+	conf_format_score(-5, fs, sizeof(fs));
+	assert_string_equal(fs, "-0.05");
+	conf_format_score(750, fs, sizeof(fs));
+	assert_string_equal(fs, "7.5");
+	conf_format_score(-1200, fs, sizeof(fs));
+	assert_string_equal(fs, "-12");
 	expect_set_err(&c, "limits", "max_recipients", "5", "5 is below the minimum 100");
 	expect_set_err(&c, "limits", "max_command_line", "511", "below the minimum 512");
 	expect_set_err(&c, "limits", "max_text_line", "999", "below the minimum 1000");
@@ -323,6 +346,8 @@ static void test_load_errors(void **state)
 	expect_load_err(f, "[queue]\nretry_max = 1m\nretry_min = 2m\n",
 	    "3: [queue] retry_min (120s) is above retry_max (60s)");
 	expect_load_err(f, "[tls]\ncert = /a.pem\n", "2: [tls] cert and key must be set together");
+	expect_load_err(f, "[scan]\nprobable_spam = 6\ntag = 6.5\n",
+	    "3: [scan] tag (6.5) is above probable_spam (6)");
 	/* An over-long line would otherwise be split by inih into two. */
 	char text[600];
 	snprintf(text, sizeof(text), "[storage]\ndata_dir = /%0300d\n", 0);

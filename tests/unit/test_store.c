@@ -91,7 +91,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);   /* 2: Bayes tables (docs/bayes.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 3);   /* 3: scan verdicts (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -190,6 +190,30 @@ static void test_tenants(void **state)
 	expect_err(s, store_tenant_set(s, "zeta", "action", "drop"), -1, "bad action 'drop'");
 	expect_err(s, store_tenant_set(s, "nope", "action", "reject"), 1, "tenant 'nope' not found");
 	expect_err(s, store_tenant_set(s, "zeta", NULL, "x"), -1, "KEY=VALUE");
+
+	/* Thresholds: hundredths; "default" clears back to the configuration's. */
+	assert_int_equal(store_tenant_get(s, "zeta", &t), 0);
+	assert_true(t.tag == STORE_SCORE_DEFAULT && t.probable_spam == STORE_SCORE_DEFAULT);
+	free(t.name);
+	free(t.action);
+	assert_int_equal(store_tenant_set(s, "zeta", "tag", "6.5"), 0);
+	assert_int_equal(store_tenant_set(s, "zeta", "probable_spam", "-0.25"), 0);
+	assert_int_equal(store_tenant_get(s, "zeta", &t), 0);
+	assert_int_equal(t.tag, 650);
+	assert_int_equal(t.probable_spam, -25);
+	free(t.name);
+	free(t.action);
+	assert_int_equal(store_tenant_set(s, "zeta", "tag", "default"), 0);
+	assert_int_equal(store_tenant_get(s, "zeta", &t), 0);
+	assert_true(t.tag == STORE_SCORE_DEFAULT);
+	assert_int_equal(t.probable_spam, -25);
+	free(t.name);
+	free(t.action);
+	expect_err(s, store_tenant_set(s, "zeta", "tag", "high"), -1, "bad tag 'high'");
+	expect_err(s, store_tenant_set(s, "zeta", "probable_spam", "1000.5"), -1,
+	    "bad probable_spam '1000.5'");
+	expect_err(s, store_tenant_set(s, "nope", "tag", "5"), 1, "tenant 'nope' not found");
+	assert_int_equal(store_tenant_set(s, "zeta", "probable_spam", "default"), 0);
 
 	/* Remove refuses while domains exist. */
 	assert_int_equal(store_domain_add(s, "zeta.example", "zeta", "lmtp://127.0.0.1:24"), 0);
@@ -350,6 +374,12 @@ static void test_rcpt_lookup(void **state)
 	assert_string_equal(r.tenant, "acme");
 	assert_true(r.tenant_id > 0);
 	assert_string_equal(r.deliver, "smtp://10.0.0.1:25");
+	assert_string_equal(r.action, "reject");
+	assert_true(r.tag == STORE_SCORE_DEFAULT && r.probable_spam == STORE_SCORE_DEFAULT);
+	assert_int_equal(store_tenant_set(s, "acme", "probable_spam", "12.5"), 0);
+	assert_int_equal(store_rcpt_lookup(s, "alice@example.com", &r), 0);
+	assert_int_equal(r.probable_spam, 1250);
+	assert_true(r.tag == STORE_SCORE_DEFAULT);
 
 	assert_int_equal(store_rcpt_lookup(s, "A.Smith@EXAMPLE.com", &r), 0);
 	assert_int_equal(r.status, RCPT_VALID);
@@ -365,6 +395,7 @@ static void test_rcpt_lookup(void **state)
 	assert_string_equal(r.canonical, "whoever@beta.org");
 	assert_string_equal(r.tenant, "beta");
 	assert_string_equal(r.deliver, "maildir:/var/mail/beta");
+	assert_string_equal(r.action, "quarantine");
 	assert_int_equal(store_rcpt_lookup(s, "carol@beta.org", &r), 0);
 	assert_string_equal(r.canonical, "carol@beta.org");
 
@@ -615,6 +646,35 @@ static void test_log(void **state)
 	store_log_entry_free(NULL, 0);
 }
 
+/* The scan verdict of a message travels with its log row. */
+static void test_log_verdict(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_log_entry *e;
+	const int64_t T = 1795776000;
+
+	struct store_log_txn scanned = {
+		.ref = "DDDD-5555", .ts = T - 10, .action = "rejected", .scanned = 1, .score = 1003.25,
+		.cls = "probable-spam", .symbols = "GTUBE\t1000.00\tthe GTUBE test string\n",
+	};
+	assert_int_equal(store_log_txn_add(s, &scanned), 0);
+	struct store_log_query qs = { .ref = "DDDD-5555" };
+	assert_int_equal(search(s, &qs, &e), 1);
+	assert_true(e[0].txn.scanned);
+	assert_true(e[0].txn.score > 1003.24 && e[0].txn.score < 1003.26);
+	assert_string_equal(e[0].txn.cls, "probable-spam");
+	assert_string_equal(e[0].txn.symbols, scanned.symbols);
+	store_log_entry_free(e, 1);
+	add_txn(s, "AAAA-2222", "QID1", T - 3 * 86400, "192.0.2.1", "news@shop.example",
+	    "Big 50% SALE", "<m1@shop.example>", "accepted");
+	qs.ref = "AAAA-2222";
+	assert_int_equal(search(s, &qs, &e), 1);
+	assert_false(e[0].txn.scanned);   /* NULL score: never scanned */
+	assert_string_equal(e[0].txn.cls, "");
+	store_log_entry_free(e, 1);
+}
+
 static void test_log_limit_default(void **state)
 {
 	struct fx *f = *state;
@@ -837,6 +897,7 @@ int main(void)
 		T(test_cross_handle_visibility),
 		T(test_rcpt_stats),
 		T(test_log),
+		T(test_log_verdict),
 		T(test_log_limit_default),
 		T(test_locked_database),
 		T(test_failpoints),
