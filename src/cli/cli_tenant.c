@@ -13,6 +13,7 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "conf/conf.h"
 #include "store/store.h"
 
 static int
@@ -62,9 +63,22 @@ tenant_json(const struct store_tenant *t)
 {
 	char ts[32];
 
-	return json_pack("{s:o, s:o, s:o}", "name", cli_json_str(t->name), "action",
+	/* A threshold not set is null: the server's [scan] default applies. */
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", cli_json_str(t->name), "action",
 	    cli_json_str(t->action), "created",
-	    t->created > 0 ? json_string(cli_time(t->created, ts, sizeof(ts))) : json_null());
+	    t->created > 0 ? json_string(cli_time(t->created, ts, sizeof(ts))) : json_null(),
+	    "tag", t->tag == STORE_SCORE_DEFAULT ? json_null() : json_real((double)t->tag / 100.0),
+	    "probable_spam", t->probable_spam == STORE_SCORE_DEFAULT ? json_null() :
+	    json_real((double)t->probable_spam / 100.0));
+}
+
+static const char *
+threshold_text(int64_t v, char *buf, size_t n)
+{
+	if (v == STORE_SCORE_DEFAULT)
+		return "default ([scan] in the configuration)";
+	conf_format_score(v, buf, n);
+	return buf;
 }
 
 static int
@@ -138,7 +152,10 @@ tenant_show(struct store *s, const struct cli_args *a)
 		json_decref(o);
 	} else {
 		printf("tenant:   %s\n", t.name);
+		char b1[32], b2[32];
 		printf("action:   %s\n", t.action ? t.action : "-");
+		printf("tag:      %s\n", threshold_text(t.tag, b1, sizeof(b1)));
+		printf("probable_spam: %s\n", threshold_text(t.probable_spam, b2, sizeof(b2)));
 		printf("created:  %s\n", cli_time(t.created, ts, sizeof(ts)));
 		printf("domains:  %zu\n", nd);
 		for (size_t i = 0; i < nd; i++)

@@ -154,6 +154,12 @@ static int cmp_symbol(const void *a, const void *b)
 
 int score_message(struct score_engine *e, const char *data, size_t len, struct score_verdict *out)
 {
+	return score_message_th(e, data, len, &e->th, out);
+}
+
+int score_message_th(struct score_engine *e, const char *data, size_t len,
+    const struct score_thresholds *th, struct score_verdict *out)
+{
 	struct content_limits lim = content_limits_default();
 	struct score_hits h = { 0 };
 
@@ -179,9 +185,9 @@ int score_message(struct score_engine *e, const char *data, size_t len, struct s
 	out->score = sum;
 	out->symbols = h.v;   /* the verdict takes the array */
 	out->n_symbols = h.n;
-	if (sum >= e->th.probable_spam)
+	if (sum >= th->probable_spam)
 		out->cls = SCORE_PROBABLE_SPAM;
-	else if (sum >= e->th.tag)
+	else if (sum >= th->tag)
 		out->cls = SCORE_POSSIBLE_SPAM;
 	else
 		out->cls = bulk ? SCORE_BULK : SCORE_CLEAN;

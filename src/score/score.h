@@ -54,6 +54,10 @@ struct score_engine *score_engine_new(struct store *st, const struct score_thres
 void score_engine_free(struct score_engine *e);
 
 int score_message(struct score_engine *e, const char *data, size_t len, struct score_verdict *out);
+/* The same with other thresholds than the engine's: the mail path scans for
+ * many tenants, each with its own. */
+int score_message_th(struct score_engine *e, const char *data, size_t len,
+    const struct score_thresholds *th, struct score_verdict *out);
 void score_verdict_free(struct score_verdict *v);
 const char *score_class_name(enum score_class c);  /* "clean" "bulk" "possible-spam" "probable-spam" */
 

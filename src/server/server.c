@@ -20,6 +20,7 @@
 #include "control/control.h"
 #include "log/log.h"
 #include "queue/queue.h"
+#include "score/score_pool.h"
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -142,6 +143,7 @@ int server_run(const struct conf *c)
 	struct store *store = NULL;
 	struct track *track = NULL;
 	struct spool *spool = NULL;
+	struct score_pool *scan = NULL;
 	struct queue *queue = NULL;
 	struct control *ctl = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -169,7 +171,11 @@ int server_run(const struct conf *c)
 		log_warn(NULL, "server fsync=no: acknowledged mail can be lost in a crash");
 	queue = queue_new(c, spool, track);
 	srv.base = event_base_new();
-	struct smtp_deps deps = { c, store, spool, queue, track };
+	if ((scan = score_pool_new(c, err, sizeof(err))) == NULL) {
+		log_msg(LOG_FATAL, NULL, "server scan error=\"%s\"", err);
+		goto out;
+	}
+	struct smtp_deps deps = { c, store, spool, queue, track, scan };
 	if ((srv.smtp = smtp_listener_new(srv.base, &deps, err, sizeof(err))) == NULL) {
 		log_msg(LOG_FATAL, NULL, "server smtp error=\"%s\"", err);
 		goto out;
@@ -209,6 +215,8 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	/* After the listener: no session waits on a scan any more. */
+	score_pool_free(scan);
 	if (queue)
 		queue_free(queue);
 	if (spool)

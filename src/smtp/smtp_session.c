@@ -28,6 +28,7 @@
 #include "log/log.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
+#include "score/score_pool.h"
 #include "smtp/smtp_proto.h"
 #include "spool/spool.h"
 #include "store/store.h"
@@ -53,6 +54,9 @@ struct txn {
 	size_t n_rcpts;
 	size_t n_rejected;
 	char group_key[160];
+	char action[16];         /* the group's (tenant's) action for probable spam */
+	int64_t tag, probable;   /* its thresholds, hundredths, or STORE_SCORE_DEFAULT */
+	int64_t arrival;         /* for our Received line */
 	struct spool_msg *msg;
 	char qid[QID_LEN + 1];
 	struct buf hdr;          /* the header block, for the tracking log */
@@ -61,6 +65,12 @@ struct txn {
 	int logged;              /* the transaction's log record is written */
 	uint64_t size;           /* content bytes, known at end of data */
 	char last_reply[512];
+	struct buf body;         /* the message as received, up to [scan] max_size */
+	uint64_t body_seen;      /* bytes received, kept or not */
+	int scanned;             /* the verdict below is filled */
+	double score;
+	char cls[16];
+	char *symbols;           /* the log's form: NAME TAB score TAB reason lines */
 };
 
 struct ip_count {
@@ -81,6 +91,7 @@ struct session {
 	int tls;
 	int closing;             /* close once output is written */
 	int waiting_commit;
+	int waiting_scan;
 	int shutdown_after;      /* listener shutting down: 421 after the pending reply */
 	struct event *deadline;  /* session_timeout */
 	struct txn txn;
@@ -92,6 +103,7 @@ struct smtp_listener {
 	struct smtp_deps d;
 	struct evconnlistener *evl;
 	struct event *completion_ev;
+	struct event *scan_ev;
 	SSL_CTX *tls;
 	struct refgen *refs;
 	uint64_t next_id;
@@ -233,13 +245,20 @@ static void txn_log(struct session *s, const char *action, const char *reply, ui
 		.action = (char *)(uintptr_t)action,
 		.reply = (char *)(uintptr_t)reply,
 		.tls = s->tls,
+		.scanned = t->scanned,
+		.score = t->score,
+		.cls = t->cls,
+		.symbols = t->symbols,
 	};
 	track_txn(s->l->d.track, &rec);
 	char esc_sender[300];
-	log_info(s->ref, "smtp txn action=%s qid=%s ip=%s sender=%s rcpts=%zu rejected=%zu size=%llu",
+	char verdict[64] = "";
+	if (t->scanned)
+		snprintf(verdict, sizeof(verdict), " score=%.2f class=%s", t->score, t->cls);
+	log_info(s->ref, "smtp txn action=%s qid=%s ip=%s sender=%s rcpts=%zu rejected=%zu size=%llu%s",
 	    action, t->qid[0] ? t->qid : "-", s->ip,
 	    log_escape(t->sender ? t->sender : "", esc_sender, sizeof(esc_sender)), t->n_rcpts,
-	    t->n_rejected, (unsigned long long)size);
+	    t->n_rejected, (unsigned long long)size, verdict);
 	t->logged = 1;
 	/* The next transaction on this connection gets its own reference. */
 	refgen_next_ref(s->l->refs, s->ref);
@@ -270,6 +289,8 @@ static void txn_clear(struct session *s)
 	free(t->rcpts);
 	free(t->sender);
 	buf_free(&t->hdr);
+	buf_free(&t->body);
+	free(t->symbols);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -318,8 +339,14 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 		track_rcpt_stat(s->l->d.track, s->ip, sender_domain(t->sender ? t->sender : ""),
 		    pr.accepted, mw_now());
 	if (pr.accepted) {
-		if (t->group_key[0] == '\0')
+		if (t->group_key[0] == '\0') {
+			/* The group key is the tenant: its settings hold for the
+			 * whole transaction. */
 			mw_strlcpy(t->group_key, pr.group_key, sizeof(t->group_key));
+			mw_strlcpy(t->action, pr.r.action, sizeof(t->action));
+			t->tag = pr.r.tag;
+			t->probable = pr.r.probable_spam;
+		}
 		t->rcpts = xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*t->rcpts));
 		struct rcpt_entry *e = &t->rcpts[t->n_rcpts++];
 		e->addr = xstrdup(to->addr);
@@ -344,10 +371,23 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	    log_escape(to->addr, esc, sizeof(esc)), r->code);
 }
 
+static void reply_busy(struct session *s, struct smtp_reply *r)
+{
+	r->code = 451;
+	snprintf(r->text, sizeof(r->text),
+	    "4.3.2 System busy scanning other mail, try again later (ref %s)", s->ref);
+}
+
 static void hook_data_start(void *ctx, struct smtp_reply *r)
 {
 	struct session *s = ctx;
 	struct txn *t = &s->txn;
+	/* Saturated scanners: refuse before the client sends the body. */
+	if (s->l->d.scan != NULL && score_pool_full(s->l->d.scan)) {
+		log_warn(s->ref, "smtp scan-busy ip=%s at=data", s->ip);
+		reply_busy(s, r);
+		return;
+	}
 	struct spool_envelope_rcpt *er = xcalloc(t->n_rcpts, sizeof(*er));
 	for (size_t i = 0; i < t->n_rcpts; i++) {
 		er[i].rcpt = t->rcpts[i].canonical;
@@ -373,18 +413,7 @@ static void hook_data_start(void *ctx, struct smtp_reply *r)
 		snprintf(r->text, sizeof(r->text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
 		return;
 	}
-	char date[64];
-	timefmt_rfc5322(env.arrival, date, sizeof(date));
-	struct buf h = BUF_INIT;
-	buf_printf(&h, "Received: from %s ([%s])\r\n\tby %s (mailward) with %s id %s",
-	    s->helo[0] ? s->helo : "unknown", s->ip, s->l->d.conf->hostname,
-	    s->tls ? "ESMTPS" : "ESMTP", t->qid);
-	if (t->n_rcpts == 1)
-		buf_printf(&h, "\r\n\tfor <%s>", t->rcpts[0].addr);
-	buf_printf(&h, "; %s\r\nX-Mailward-Ref: %s\r\n", date, s->ref);
-	if (spool_msg_write(t->msg, h.data, h.len) < 0)
-		t->write_failed = 1;
-	buf_free(&h);
+	t->arrival = env.arrival;
 	r->code = 354;
 	mw_strlcpy(r->text, "End data with <CR><LF>.<CR><LF>", sizeof(r->text));
 }
@@ -419,7 +448,68 @@ static int hook_data_write(void *ctx, const char *p, size_t n)
 		t->write_failed = 1;
 		return -1;
 	}
+	if (s->l->d.scan != NULL) {
+		size_t cap = (size_t)s->l->d.conf->scan_max_size;
+		if (t->body.len < cap)
+			buf_append(&t->body, p, n < cap - t->body.len ? n : cap - t->body.len);
+		t->body_seen += n;
+	}
 	return 0;
+}
+
+/* Our header lines, put before the message at delivery (a PREPEND record):
+ * trace first, then the verdict.  Ours come first, so a filter downstream
+ * that reads the first X-Mailward-* line cannot be fooled by a copy the
+ * sender wrote into the message. */
+static void build_prepend(struct session *s, const struct score_verdict *v, struct buf *h)
+{
+	struct txn *t = &s->txn;
+	char date[64];
+	timefmt_rfc5322(t->arrival, date, sizeof(date));
+	buf_printf(h, "Received: from %s ([%s])\r\n\tby %s (mailward) with %s id %s",
+	    s->helo[0] ? s->helo : "unknown", s->ip, s->l->d.conf->hostname,
+	    s->tls ? "ESMTPS" : "ESMTP", t->qid);
+	if (t->n_rcpts == 1)
+		buf_printf(h, "\r\n\tfor <%s>", t->rcpts[0].addr);
+	buf_printf(h, "; %s\r\nX-Mailward-Ref: %s\r\n", date, s->ref);
+	if (v == NULL)
+		return;
+	buf_printf(h, "X-Mailward-Score: %.2f (%s)\r\n", v->score, score_class_name(v->cls));
+	/* Folded at symbol boundaries: RFC 5322 wants lines under 78 octets. */
+	char line[2048], *save = NULL;
+	score_symbols_line(v, line, sizeof(line));
+	buf_printf(h, "X-Mailward-Symbols:");
+	size_t col = strlen("X-Mailward-Symbols:");
+	for (char *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		size_t n = strlen(tok);
+		if (col + 1 + n > 76 && col > strlen("X-Mailward-Symbols:")) {
+			buf_printf(h, "\r\n\t%s", tok);
+			col = 1 + n;
+		} else {
+			buf_printf(h, " %s", tok);
+			col += 1 + n;
+		}
+	}
+	buf_printf(h, "\r\n");
+	if (v->cls >= SCORE_POSSIBLE_SPAM)
+		buf_printf(h, "X-Mailward-Spam: yes\r\n");
+}
+
+static void commit_message(struct session *s, const struct score_verdict *v)
+{
+	struct txn *t = &s->txn;
+	struct buf h = BUF_INIT;
+	build_prepend(s, v, &h);
+	int rc = spool_msg_prepend(t->msg, h.data, h.len);
+	buf_free(&h);
+	struct spool_msg *m = t->msg;
+	t->msg = NULL;
+	if (rc < 0) {
+		/* The commit fails on the sticky error and answers 451. */
+		log_error(s->ref, "smtp spool-prepend error=\"%s\"", strerror(errno));
+	}
+	s->waiting_commit = 1;
+	spool_commit_submit(s->l->d.spool, m, s->id);
 }
 
 static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct smtp_reply *r)
@@ -434,13 +524,33 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 		txn_log(s, "tempfail", t->last_reply, info->size);
 		return SMTP_HOOK_DONE;
 	}
-	struct spool_msg *m = t->msg;
-	t->msg = NULL;
-	s->waiting_commit = 1;
 	t->hdr_done = 1;
 	t->size = info->size;
+	if (s->l->d.scan == NULL) {
+		bufferevent_disable(s->bev, EV_READ);
+		commit_message(s, NULL);
+		return SMTP_HOOK_PENDING;
+	}
+	const struct conf *c = s->l->d.conf;
+	struct score_thresholds th = {
+		.tag = (double)(t->tag != STORE_SCORE_DEFAULT ? t->tag : c->scan_tag) / 100.0,
+		.probable_spam = (double)(t->probable != STORE_SCORE_DEFAULT ? t->probable :
+		    c->scan_probable_spam) / 100.0,
+	};
+	size_t len = t->body.len;
+	char *data = len ? buf_steal(&t->body) : xstrdup("");
+	if (score_pool_submit(s->l->d.scan, s->id, data, len, (size_t)t->body_seen, &th) < 0) {
+		free(data);
+		log_warn(s->ref, "smtp scan-busy ip=%s at=end-of-data", s->ip);
+		reply_busy(s, r);
+		snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+		txn_log(s, "tempfail", t->last_reply, info->size);
+		spool_msg_abort(t->msg);
+		t->msg = NULL;
+		return SMTP_HOOK_DONE;
+	}
+	s->waiting_scan = 1;
 	bufferevent_disable(s->bev, EV_READ);
-	spool_commit_submit(s->l->d.spool, m, s->id);
 	return SMTP_HOOK_PENDING;
 }
 
@@ -655,7 +765,7 @@ static void session_on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	MW_UNUSED(fd);
 	MW_UNUSED(what);
-	if (s->waiting_commit) {
+	if (s->waiting_commit || s->waiting_scan) {
 		s->shutdown_after = 1;
 		return;
 	}
@@ -681,7 +791,101 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-/* ---- commit completions ------------------------------------------------ */
+/* ---- commit and scan completions --------------------------------------- */
+
+/* Answer the end of data and go on reading (or close, when shutting down). */
+static void session_resume(struct session *s, const struct smtp_reply *r)
+{
+	smtp_proto_resume(s->proto, r);
+	if (s->shutdown_after || s->l->shutting_down) {
+		smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
+		session_write_output(s);
+		session_close(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_pump(s);
+}
+
+/* End the transaction at the end of data without a queue file. */
+static void refuse_message(struct session *s, const struct smtp_reply *r, const char *action)
+{
+	struct txn *t = &s->txn;
+	spool_msg_abort(t->msg);
+	t->msg = NULL;
+	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+	txn_log(s, action, t->last_reply, t->size);
+	session_resume(s, r);
+}
+
+/* An orderly close (or reset) from the client, seen without reading: a
+ * peek that returns 0 bytes.  Pipelined input still waiting is not "gone". */
+static int peer_gone(struct session *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	char c;
+	if (fd < 0)
+		return 0;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void on_scan_done(const struct score_pool_result *res, void *arg)
+{
+	struct smtp_listener *l = arg;
+	struct session *s = session_find(l, res->token);
+	if (s == NULL || !s->waiting_scan) {
+		/* The client left during the scan: its message was never acked. */
+		log_info(NULL, "smtp scan-orphan session=%llu", (unsigned long long)res->token);
+		return;
+	}
+	struct txn *t = &s->txn;
+	struct smtp_reply r;
+	s->waiting_scan = 0;
+	if (peer_gone(s)) {
+		/* Reading is off while we scan, so a client that gave up is only
+		 * seen now.  It never got a 250: queueing its message would make
+		 * a duplicate of the copy it will send again. */
+		log_info(s->ref, "smtp disconnect ip=%s during=scan", s->ip);
+		session_free(s);
+		return;
+	}
+	if (!res->ok) {
+		log_error(s->ref, "smtp scan-failed ip=%s", s->ip);
+		r.code = 451;
+		snprintf(r.text, sizeof(r.text), "4.3.0 Error: message scan failed, try again later "
+		    "(ref %s)", s->ref);
+		refuse_message(s, &r, "tempfail");
+		return;
+	}
+	t->scanned = 1;
+	t->score = res->v.score;
+	mw_strlcpy(t->cls, score_class_name(res->v.cls), sizeof(t->cls));
+	free(t->symbols);
+	t->symbols = score_symbols_text(&res->v);
+	char line[1024];
+	score_symbols_line(&res->v, line, sizeof(line));
+	log_info(s->ref, "smtp scan score=%.2f class=%s ms=%.1f symbols=\"%s\"", res->v.score,
+	    t->cls, res->ms, line);
+	/* Until quarantine exists, a quarantine tenant gets probable spam
+	 * delivered and tagged rather than refused (docs/scoring.md). */
+	if (res->v.cls == SCORE_PROBABLE_SPAM && strcmp(t->action, "quarantine") != 0) {
+		r.code = 554;
+		snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam (ref %s)",
+		    s->ref);
+		refuse_message(s, &r, "rejected");
+		return;
+	}
+	commit_message(s, &res->v);
+}
+
+static void on_scan_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_listener *l = arg;
+	MW_UNUSED(fd);
+	MW_UNUSED(what);
+	score_pool_drain(l->d.scan, on_scan_done, l);
+}
 
 static void on_completion(const struct spool_completion *c, void *arg)
 {
@@ -710,15 +914,7 @@ static void on_completion(const struct spool_completion *c, void *arg)
 	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r.code, r.text);
 	txn_log(s, c->ok ? "accepted" : "tempfail", t->last_reply, t->size);
 	s->waiting_commit = 0;
-	smtp_proto_resume(s->proto, &r);
-	if (s->shutdown_after || l->shutting_down) {
-		smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
-		session_write_output(s);
-		session_close(s);
-		return;
-	}
-	bufferevent_enable(s->bev, EV_READ);
-	session_pump(s);
+	session_resume(s, &r);
 }
 
 static void on_completion_fd(evutil_socket_t fd, short what, void *arg)
@@ -901,6 +1097,11 @@ struct smtp_listener *smtp_listener_new(struct event_base *base, const struct sm
 	l->completion_ev = event_new(base, spool_completion_fd(deps->spool), EV_READ | EV_PERSIST,
 	    on_completion_fd, l);
 	event_add(l->completion_ev, NULL);
+	if (deps->scan != NULL) {
+		l->scan_ev = event_new(base, score_pool_fd(deps->scan), EV_READ | EV_PERSIST,
+		    on_scan_fd, l);
+		event_add(l->scan_ev, NULL);
+	}
 	return l;
 fail:
 	if (l->tls)
@@ -920,7 +1121,7 @@ void smtp_listener_shutdown(struct smtp_listener *l)
 		struct session *s = l->sessions[b];
 		while (s) {
 			struct session *next = s->next;
-			if (s->waiting_commit) {
+			if (s->waiting_commit || s->waiting_scan) {
 				s->shutdown_after = 1;
 			} else if (!s->closing) {
 				txn_clear(s);
@@ -953,6 +1154,8 @@ void smtp_listener_free(struct smtp_listener *l)
 		}
 	if (l->completion_ev)
 		event_free(l->completion_ev);
+	if (l->scan_ev)
+		event_free(l->scan_ev);
 	if (l->evl)
 		evconnlistener_free(l->evl);
 	if (l->tls)

@@ -19,6 +19,7 @@ struct store;
 struct spool;
 struct queue;
 struct track;
+struct score_pool;
 struct smtp_listener;
 
 struct smtp_deps {
@@ -27,6 +28,7 @@ struct smtp_deps {
 	struct spool *spool;
 	struct queue *queue;
 	struct track *track;
+	struct score_pool *scan; /* NULL: messages are not scanned (tests of the core only) */
 };
 
 /* Binds conf->smtp_listen (and loads [tls] cert/key).  NULL + err on failure. */

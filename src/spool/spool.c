@@ -33,6 +33,7 @@
 #define SPOOL_MAX_RCPTS 100000
 #define SPOOL_MAX_ATTRS 1000
 #define SPOOL_MAX_DATA_REC (16u << 20) /* the writer emits <= SPOOL_DATA_CHUNK */
+#define SPOOL_MAX_PREPEND (64 * 1024)
 #define SPOOL_HDR 5                    /* type(1) + length(4) */
 #define SPOOL_END_LEN 12               /* crc(4) + byte count(8) */
 #define SPOOL_OUTBUF (64 * 1024)       /* userspace write buffer */
@@ -58,6 +59,7 @@ struct spool_msg {
 	size_t data_len;
 	uint64_t token;
 	int finished;           /* 1 = END written out, -1 = finishing failed, 0 = not yet */
+	int prepended;          /* the PREPEND record is written: no more data */
 	struct spool_msg *next; /* commit queue link */
 };
 
@@ -425,6 +427,10 @@ int spool_msg_write(struct spool_msg *m, const void *data, size_t len)
 {
 	const char *p = data;
 
+	if (m->prepended) {
+		m->err = EINVAL;
+		return -1;
+	}
 	/* Message bytes are framed in SPOOL_DATA_CHUNK records however the
 	 * caller slices them, so per-line writes cost no per-record overhead. */
 	while (len > 0) {
@@ -441,6 +447,19 @@ int spool_msg_write(struct spool_msg *m, const void *data, size_t len)
 			return -1;
 	}
 	return m->err ? -1 : 0;
+}
+
+int spool_msg_prepend(struct spool_msg *m, const void *hdrs, size_t len)
+{
+	if (m->prepended || len > SPOOL_MAX_PREPEND) {
+		m->err = EINVAL;
+		return -1;
+	}
+	if (data_flush(m) < 0 || rec_header(m, SPOOL_REC_PREPEND, len) < 0 ||
+	    out_append(m, hdrs, len, 1) < 0)
+		return -1;
+	m->prepended = 1;
+	return 0;
 }
 
 void spool_msg_abort(struct spool_msg *m)
@@ -847,7 +866,7 @@ static int parse_file(struct rd *r, struct spool_file *f, const char **why)
 	unsigned char *pl = xmalloc(SPOOL_MAX_RCPT_REC + 1);
 	char **single[] = { &f->ref, &f->client_ip, &f->helo, &f->sender };
 	const int single_type[] = { SPOOL_REC_REF, SPOOL_REC_CLIENT, SPOOL_REC_HELO, SPOOL_REC_SENDER };
-	int seen_time = 0, in_data = 0, rc = -1;
+	int seen_time = 0, in_data = 0, prepended = 0, rc = -1;
 
 	*why = "truncated";
 	for (uint64_t nrec = 0;; nrec++) {
@@ -885,6 +904,27 @@ static int parse_file(struct rd *r, struct spool_file *f, const char **why)
 				goto out;
 			}
 			break;
+		}
+		if (prepended) {
+			*why = "record after PREPEND";
+			goto out;
+		}
+		if (type == SPOOL_REC_PREPEND) {
+			if (len > SPOOL_MAX_PREPEND) {
+				*why = "PREPEND record too long";
+				goto out;
+			}
+			if (!in_data)
+				f->data_offset = (int64_t)rec_start;
+			in_data = 1;
+			prepended = 1;
+			f->prepend_offset = (int64_t)r->pos;
+			f->prepend_len = len;
+			if (rd_skip(r, len) < 0) {
+				*why = "read error";
+				goto out;
+			}
+			continue;
 		}
 		if (type == SPOOL_REC_DATA) {
 			if (len > SPOOL_MAX_DATA_REC) {
@@ -1060,8 +1100,9 @@ int spool_file_read_data(struct spool_file *f, char **data, size_t *n)
 {
 	unsigned char hdr[SPOOL_HDR];
 	struct rd r = { .mem = NULL, .fd = f->fd, .pos = (uint64_t)f->data_offset };
-	char *buf = xmalloc((size_t)f->data_len + 1);
+	char *buf = xmalloc((size_t)f->prepend_len + (size_t)f->data_len + 1);
 	uint64_t got = 0;
+	const size_t pre = (size_t)f->prepend_len;
 
 	*data = NULL;
 	*n = 0;
@@ -1072,13 +1113,13 @@ int spool_file_read_data(struct spool_file *f, char **data, size_t *n)
 			goto fail;
 		r.pos += SPOOL_HDR;
 		uint32_t len = get_be32(hdr + 1);
-		if (hdr[0] == SPOOL_REC_END)
+		if (hdr[0] == SPOOL_REC_END || hdr[0] == SPOOL_REC_PREPEND)
 			break;
 		if (hdr[0] != SPOOL_REC_DATA || len > (uint64_t)f->data_len - got) {
 			errno = EIO;
 			goto fail;
 		}
-		if (rd_pread(&r, buf + got, len, r.pos) < 0)
+		if (rd_pread(&r, buf + pre + got, len, r.pos) < 0)
 			goto fail;
 		r.pos += len;
 		got += len;
@@ -1087,9 +1128,11 @@ int spool_file_read_data(struct spool_file *f, char **data, size_t *n)
 		errno = EIO;
 		goto fail;
 	}
-	buf[got] = '\0';
+	if (pre > 0 && rd_pread(&r, buf, pre, (uint64_t)f->prepend_offset) < 0)
+		goto fail;
+	buf[pre + got] = '\0';
 	*data = buf;
-	*n = (size_t)got;
+	*n = pre + (size_t)got;
 	return 0;
 fail:
 	free(buf);

@@ -11,6 +11,10 @@
  * END record and the byte count before it (8, BE).  A file without a valid
  * END record is incomplete: recovery moves it to corrupt/.
  *
+ * A PREPEND record, at most one and only as the last record before END,
+ * holds header lines decided after the message was received (our Received
+ * line, the scan verdict): delivery reads them first, then the DATA bytes.
+ *
  * A recipient record's payload starts with one status byte that delivery
  * rewrites in place (pwrite + fdatasync) - the per-recipient done mark:
  *   ' ' pending, 'D' delivered, 'B' bounced (DSN queued), 'E' expired (DSN queued),
@@ -45,6 +49,7 @@ enum spool_rec {
 	SPOOL_REC_RCPT = 'R',     /* status(1) then "rcpt\0original\0tenant\0deliver-url" */
 	SPOOL_REC_ATTR = 'A',     /* "name=value" (e.g. dsn=1 marks our own DSN) */
 	SPOOL_REC_DATA = 'M',     /* message bytes, CRLF lines, not dot-stuffed */
+	SPOOL_REC_PREPEND = 'P',  /* header lines put before the message bytes at delivery */
 	SPOOL_REC_END = 'X',
 };
 
@@ -93,6 +98,9 @@ int spool_recover(struct spool *sp, void (*found)(const char *qid, void *arg), v
 /* Writing (any thread, one owner per msg). qid_out gets QID_LEN+1 bytes. */
 struct spool_msg *spool_msg_new(struct spool *sp, const struct spool_envelope *env, char *qid_out);
 int spool_msg_write(struct spool_msg *m, const void *data, size_t len);   /* -1 on write error */
+/* Header lines (CRLF-terminated) that delivery puts before the message;
+ * once, after the last spool_msg_write.  -1 on write error or misuse. */
+int spool_msg_prepend(struct spool_msg *m, const void *hdrs, size_t len);
 void spool_msg_abort(struct spool_msg *m);                                  /* unlinks, frees */
 /* Hand over to the commit thread; m is owned by the spool from now on. */
 void spool_commit_submit(struct spool *sp, struct spool_msg *m, uint64_t token);
@@ -133,7 +141,9 @@ struct spool_file {
 	char **attrs;
 	size_t n_attrs;
 	int64_t data_offset;    /* first DATA record */
-	int64_t data_len;       /* total message bytes */
+	int64_t data_len;       /* total message bytes as received */
+	int64_t prepend_offset; /* payload of the PREPEND record */
+	int64_t prepend_len;    /* 0: none */
 	int fd;                 /* open read-write while the struct lives */
 };
 
@@ -143,7 +153,8 @@ int spool_file_open(struct spool *sp, const char *qid, struct spool_file **out, 
 int spool_file_open_path(const char *path, struct spool_file **out, char *err, size_t errlen);
 /* Verify a buffer holding a whole file (fuzz target): 0 valid, -1 invalid. */
 int spool_verify_bytes(const unsigned char *buf, size_t len);
-/* Read the message bytes into a heap buffer (len in *n). -1 on error. */
+/* Read the message as delivered, PREPEND lines first, into a heap buffer
+ * (len in *n). -1 on error. */
 int spool_file_read_data(struct spool_file *f, char **data, size_t *n);
 /* Durable in-place status update of recipient i. 0 or -1. */
 int spool_file_mark(struct spool_file *f, size_t i, char status, int do_fsync);

@@ -261,6 +261,68 @@ static void test_empty_body(void **state)
 	spool_file_close(f);
 }
 
+/* Header lines decided after the body (the scan verdict) come first at
+ * delivery; the record is the last before END and only once. */
+static void test_prepend(void **state)
+{
+	struct fx *fx = *state;
+	char qid[QID_LEN + 1], err[128], path[256];
+	struct spool_envelope env = test_env();
+	struct spool_file *f;
+	char *data;
+	size_t dn;
+	const char *pre = "X-Mailward-Score: 1.50\r\n";
+	char *body = make_body(300000);   /* more than one DATA record */
+
+	for (int empty = 0; empty < 2; empty++) {
+		struct spool_msg *m = spool_msg_new(fx->sp, &env, qid);
+		assert_non_null(m);
+		if (!empty)
+			assert_int_equal(spool_msg_write(m, body, 300000), 0);
+		assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+		assert_int_equal(spool_msg_write(m, "late", 4), -1);        /* data after it: misuse */
+		spool_msg_abort(m);
+
+		m = spool_msg_new(fx->sp, &env, qid);
+		if (!empty)
+			assert_int_equal(spool_msg_write(m, body, 300000), 0);
+		assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+		assert_int_equal(spool_commit_now(fx->sp, m), 0);
+		assert_int_equal(spool_file_open(fx->sp, qid, &f, err, sizeof(err)), 0);
+		assert_int_equal(f->data_len, empty ? 0 : 300000);
+		assert_int_equal(f->prepend_len, (int64_t)strlen(pre));
+		assert_int_equal(spool_file_read_data(f, &data, &dn), 0);
+		assert_int_equal(dn, strlen(pre) + (empty ? 0 : 300000));
+		assert_memory_equal(data, pre, strlen(pre));
+		if (!empty)
+			assert_memory_equal(data + strlen(pre), body, 300000);
+		free(data);
+		spool_file_close(f);
+	}
+	/* Twice, or too long: refused. */
+	struct spool_msg *m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+	assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), -1);
+	spool_msg_abort(m);
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_prepend(m, body, 65 * 1024), -1);
+	spool_msg_abort(m);
+	free(body);
+
+	/* Every truncation of a file with a PREPEND record is caught. */
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_write(m, "Subject: x\r\n\r\nhi\r\n", 19), 0);
+	assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+	assert_int_equal(spool_commit_now(fx->sp, m), 0);
+	snprintf(path, sizeof(path), "%s/%s", spool_dir_queue(fx->sp), qid);
+	size_t n;
+	unsigned char *b = slurp(path, &n);
+	assert_int_equal(spool_verify_bytes(b, n), 0);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_equal(spool_verify_bytes(b, cut), -1);
+	free(b);
+}
+
 static unsigned char *committed_bytes(struct fx *fx, size_t body_len, size_t *n, char *path, size_t pn)
 {
 	char qid[QID_LEN + 1];
@@ -793,6 +855,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_crc_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation_every_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_tail, setup, teardown),
