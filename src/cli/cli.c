@@ -36,6 +36,11 @@ static const struct {
 	{ "log", "         [--client-ip IP] [--action A] [--limit N] [--json] [--bounce FILE|-]" },
 	{ "log", "  log purge [--before T]" },
 	{ "queue", "  queue list [--json] | show QID [--json] | flush [QID] | delete QID" },
+	{ "quarantine", "  quarantine list [--tenant T] [--user ADDR] [--sender S] [--subject S]" },
+	{ "quarantine", "         [--state held|released|deleted|expired|all] [--since T] [--until T]" },
+	{ "quarantine", "         [--limit N] [--json]" },
+	{ "quarantine", "  quarantine show ID [--json] [--raw] | release ID... [--by WHO]" },
+	{ "quarantine", "  quarantine delete ID... [--by WHO] | expire" },
 	{ "scan", "  scan [--json] [--explain] FILE|DIR...   score messages offline" },
 	{ "scan", "         exit 0 clean/bulk, 1 some possible/probable spam, 3 unreadable" },
 	{ "train", "  train --spam|--ham FILE|DIR...          teach the Bayes classifier" },
@@ -96,6 +101,8 @@ cli_main(const struct conf *c, int argc, char **argv)
 		return cli_queue(c, argc, argv);
 	if (strcmp(cmd, "scan") == 0)
 		return cli_scan(c, argc, argv);
+	if (strcmp(cmd, "quarantine") == 0)
+		return cli_quarantine(c, argc, argv);
 	if (strcmp(cmd, "train") == 0)
 		return cli_train(c, argc, argv);
 	cli_err("unknown command '%s' (try 'mailward help')", cmd);

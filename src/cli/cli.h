@@ -108,6 +108,7 @@ int cli_log(const struct conf *c, int argc, char **argv);
 int cli_queue(const struct conf *c, int argc, char **argv);
 int cli_scan(const struct conf *c, int argc, char **argv);   /* cli_scan.c */
 int cli_train(const struct conf *c, int argc, char **argv);  /* cli_train.c */
+int cli_quarantine(const struct conf *c, int argc, char **argv);   /* cli_quarantine.c */
 
 /* ---- message files (cli_scan.c), shared by scan and train ---- */
 

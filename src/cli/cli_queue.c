@@ -29,6 +29,7 @@ status_word(char st)
 	case SPOOL_RCPT_BOUNCED: return "bounced";
 	case SPOOL_RCPT_EXPIRED: return "expired";
 	case SPOOL_RCPT_DROPPED: return "dropped";
+	case SPOOL_RCPT_QUARANTINED: return "quarantined";
 	default: return "unknown";
 	}
 }

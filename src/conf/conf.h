@@ -57,6 +57,8 @@ struct conf {
 	int64_t scan_max_size;       /* bytes of a message handed to the scanner */
 	int64_t scan_tag;            /* default tag threshold, hundredths of a point */
 	int64_t scan_probable_spam;  /* default probable-spam threshold, hundredths */
+	/* [quarantine] */
+	int64_t quarantine_retention; /* seconds a held message is kept */
 	/* [admin] */
 	char admin_listen[128];
 	/* [run] */

@@ -129,6 +129,11 @@ const struct conf_key conf_keys[] = {
 	    "Default score from which a message is probable spam: the tenant's action "
 	    "applies (reject: 554 5.7.1 with the ref id). A tenant may set its own."),
 
+	/* ---- [quarantine] -------------------------------------------------- */
+	NUM("quarantine", "retention", CONF_DURATION, quarantine_retention, "14d", 1, 3650 * DAY,
+	    "How long a quarantined message is held before it expires (removed, logged). "
+	    "Messages live under data_dir/quarantine/."),
+
 	/* ---- [admin] ------------------------------------------------------- */
 	STR("admin", "listen", admin_listen, "127.0.0.1:8025",
 	    "Address and port of the HTTP API, web console and metrics."),

@@ -86,6 +86,11 @@ static void control_answer(struct control *ctl, char *line, char *out, size_t n)
 		int r = queue_flush(ctl->q, arg && *arg ? arg : NULL);
 		mw_strlcpy(out, r == 0 ? "ok" : "not found", n);
 		log_info(NULL, "control flush qid=%s result=%s", arg ? arg : "*", out);
+	} else if (strcmp(line, "queue") == 0 && arg && *arg) {
+		/* A queue file written by another process (a quarantine release). */
+		queue_add(ctl->q, arg);
+		mw_strlcpy(out, "ok", n);
+		log_info(NULL, "control queue qid=%s", arg);
 	} else if (strcmp(line, "delete") == 0 && arg && *arg) {
 		int r = queue_delete(ctl->q, arg);
 		mw_strlcpy(out, r == 0 ? "ok" : r == 1 ? "not found" : "error: delete failed", n);

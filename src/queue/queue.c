@@ -12,6 +12,7 @@
  * sender domains; when it is unavailable DSNs go to the relayhost or MX.
  */
 #include "queue/queue.h"
+#include "quarantine/quarantine.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -249,6 +250,22 @@ static void enhanced_status(const char *text, int code, char *out, size_t n)
 	snprintf(out, n, "%d.0.0", code / 100 == 5 ? 5 : 4);
 }
 
+/* The worker's own store handle, opened on first need (DSN routing, the
+ * quarantine); NULL when the database cannot be opened. */
+static struct store *worker_store(struct worker *w)
+{
+	char err[256];
+
+	if (w->store == NULL && !w->store_failed) {
+		w->store = store_open(w->q->conf, err, sizeof(err));
+		if (w->store == NULL) {
+			w->store_failed = 1;
+			log_warn(NULL, "queue store_unavailable error=\"%s\"", err);
+		}
+	}
+	return w->store;
+}
+
 /* Where a DSN to sender goes: the tenant hosting the sender's domain, else
  * the relayhost, else the sender domain's MX. */
 static void dsn_route(struct worker *w, const char *sender, char *rcpt, size_t rn,
@@ -256,18 +273,10 @@ static void dsn_route(struct worker *w, const char *sender, char *rcpt, size_t r
 {
 	const struct conf *c = w->q->conf;
 	const char *at = strrchr(sender, '@');
-	char err[256];
 
 	mw_strlcpy(rcpt, sender, rn);
 	tenant[0] = '\0';
-	if (w->store == NULL && !w->store_failed) {
-		w->store = store_open(c, err, sizeof(err));
-		if (w->store == NULL) {
-			w->store_failed = 1;
-			log_warn(NULL, "queue dsn store_unavailable error=\"%s\"", err);
-		}
-	}
-	if (w->store != NULL) {
+	if (worker_store(w) != NULL) {
 		struct store_rcpt r;
 		char *lower = xstrdup(sender);
 		mw_str_lower(lower);
@@ -374,6 +383,37 @@ static void mark(struct queue *q, struct spool_file *f, size_t i, char status)
 		log_error(f->ref, "queue mark qid=%s rcpt=%zu error=\"%s\"", f->qid, i, strerror(errno));
 }
 
+/* A message the scan marked for the quarantine: its pending recipients
+ * are held there instead of delivered.  The marks come after the rows, so a
+ * crash repeats the put (rows are unique per queue id and recipient). */
+static void quarantine_pending(struct worker *w, struct spool_file *f, const char *data,
+    size_t len, size_t *n_pending)
+{
+	struct queue *q = w->q;
+	size_t *idx = xcalloc(f->n_rcpts, sizeof(*idx));
+	size_t k = 0;
+	char err[256] = "";
+
+	for (size_t i = 0; i < f->n_rcpts; i++)
+		if (f->rcpts[i].status == SPOOL_RCPT_PENDING)
+			idx[k++] = i;
+	struct store *s = worker_store(w);
+	if (k > 0 && (s == NULL || quarantine_put(s, q->conf, f, idx, k, data, len, err,
+	    sizeof(err)) < 0)) {
+		log_error(f->ref, "queue quarantine qid=%s error=\"%s\"", f->qid,
+		    s ? err : "no database");
+		*n_pending += k;
+		free(idx);
+		return;
+	}
+	for (size_t j = 0; j < k; j++) {
+		mark(q, f, idx[j], SPOOL_RCPT_QUARANTINED);
+		track_event(q, f, idx[j], "quarantined", "held in quarantine");
+		log_info(f->ref, "queue quarantined qid=%s rcpt=%s", f->qid, f->rcpts[idx[j]].rcpt);
+	}
+	free(idx);
+}
+
 static enum attempt_result attempt(struct worker *w, const char *qid)
 {
 	struct queue *q = w->q;
@@ -400,7 +440,17 @@ static enum attempt_result attempt(struct worker *w, const char *qid)
 	struct failed *expd = xcalloc(n, sizeof(*expd));
 	size_t n_bounced = 0, n_expd = 0, n_pending = 0;
 	int data_err = 0;
+	const char *disp = spool_file_attr(f, "disposition");
 
+	if (disp != NULL && strcmp(disp, "quarantine") == 0) {
+		if (spool_file_read_data(f, &data, &data_len) < 0) {
+			log_error(f->ref, "queue read qid=%s error=\"%s\"", f->qid, strerror(errno));
+			n_pending++;
+		} else {
+			quarantine_pending(w, f, data, data_len, &n_pending);
+		}
+		memset(handled, 1, n);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (f->rcpts[i].status != SPOOL_RCPT_PENDING || handled[i])
 			continue;

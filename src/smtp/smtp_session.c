@@ -68,6 +68,7 @@ struct txn {
 	struct buf body;         /* the message as received, up to [scan] max_size */
 	uint64_t body_seen;      /* bytes received, kept or not */
 	int scanned;             /* the verdict below is filled */
+	int quarantine;          /* committed for the quarantine, not for delivery */
 	double score;
 	char cls[16];
 	char *symbols;           /* the log's form: NAME TAB score TAB reason lines */
@@ -830,6 +831,41 @@ static int peer_gone(struct session *s)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* The tenant keeps probable spam in its quarantine: the sender gets the
+ * ordinary 250 (it must not learn where the message went), and the spool
+ * file says where the delivery worker puts it, with the verdict that the
+ * quarantine shows. */
+static int mark_quarantine(struct session *s, const struct score_verdict *v)
+{
+	struct txn *t = &s->txn;
+	char a[64];
+	struct buf sym = BUF_INIT;
+
+	buf_append_str(&sym, "symbols=");
+	/* The attribute is capped (4 KiB): the strongest symbols first, whole
+	 * lines only; the message log keeps them all. */
+	const char *p = t->symbols ? t->symbols : "";
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) + 1 : strlen(p);
+		if (sym.len + n > 4000)
+			break;
+		buf_append(&sym, p, n);
+		p += n;
+	}
+	int rc = spool_msg_attr(t->msg, "disposition=quarantine");
+	snprintf(a, sizeof(a), "score=%.2f", v->score);
+	rc |= spool_msg_attr(t->msg, a);
+	snprintf(a, sizeof(a), "class=%s", score_class_name(v->cls));
+	rc |= spool_msg_attr(t->msg, a);
+	rc |= spool_msg_attr(t->msg, sym.data);
+	buf_free(&sym);
+	if (rc < 0)
+		log_error(s->ref, "smtp spool-attr error=\"%s\"", strerror(errno));
+	t->quarantine = 1;
+	return rc < 0 ? -1 : 0;
+}
+
 static void on_scan_done(const struct score_pool_result *res, void *arg)
 {
 	struct smtp_listener *l = arg;
@@ -867,13 +903,17 @@ static void on_scan_done(const struct score_pool_result *res, void *arg)
 	score_symbols_line(&res->v, line, sizeof(line));
 	log_info(s->ref, "smtp scan score=%.2f class=%s ms=%.1f symbols=\"%s\"", res->v.score,
 	    t->cls, res->ms, line);
-	/* Until quarantine exists, a quarantine tenant gets probable spam
-	 * delivered and tagged rather than refused (docs/scoring.md). */
 	if (res->v.cls == SCORE_PROBABLE_SPAM && strcmp(t->action, "quarantine") != 0) {
 		r.code = 554;
 		snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam (ref %s)",
 		    s->ref);
 		refuse_message(s, &r, "rejected");
+		return;
+	}
+	if (res->v.cls == SCORE_PROBABLE_SPAM && mark_quarantine(s, &res->v) < 0) {
+		r.code = 451;
+		snprintf(r.text, sizeof(r.text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
+		refuse_message(s, &r, "tempfail");
 		return;
 	}
 	commit_message(s, &res->v);
@@ -912,7 +952,8 @@ static void on_completion(const struct spool_completion *c, void *arg)
 		t->qid[0] = '\0';
 	}
 	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r.code, r.text);
-	txn_log(s, c->ok ? "accepted" : "tempfail", t->last_reply, t->size);
+	txn_log(s, !c->ok ? "tempfail" : t->quarantine ? "quarantined" : "accepted", t->last_reply,
+	    t->size);
 	s->waiting_commit = 0;
 	session_resume(s, &r);
 }

@@ -142,7 +142,7 @@ static int qid_valid(const char *qid)
 static int status_valid(int c)
 {
 	return c == SPOOL_RCPT_PENDING || c == SPOOL_RCPT_DELIVERED || c == SPOOL_RCPT_BOUNCED ||
-	    c == SPOOL_RCPT_EXPIRED || c == SPOOL_RCPT_DROPPED;
+	    c == SPOOL_RCPT_EXPIRED || c == SPOOL_RCPT_DROPPED || c == SPOOL_RCPT_QUARANTINED;
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -447,6 +447,17 @@ int spool_msg_write(struct spool_msg *m, const void *data, size_t len)
 			return -1;
 	}
 	return m->err ? -1 : 0;
+}
+
+int spool_msg_attr(struct spool_msg *m, const char *attr)
+{
+	if (m->prepended || strchr(attr, '=') == NULL) {
+		m->err = EINVAL;
+		return -1;
+	}
+	if (data_flush(m) < 0)
+		return -1;
+	return rec_str(m, SPOOL_REC_ATTR, attr);
 }
 
 int spool_msg_prepend(struct spool_msg *m, const void *hdrs, size_t len)
@@ -866,7 +877,7 @@ static int parse_file(struct rd *r, struct spool_file *f, const char **why)
 	unsigned char *pl = xmalloc(SPOOL_MAX_RCPT_REC + 1);
 	char **single[] = { &f->ref, &f->client_ip, &f->helo, &f->sender };
 	const int single_type[] = { SPOOL_REC_REF, SPOOL_REC_CLIENT, SPOOL_REC_HELO, SPOOL_REC_SENDER };
-	int seen_time = 0, in_data = 0, prepended = 0, rc = -1;
+	int seen_time = 0, in_data = 0, prepended = 0, post_attr = 0, rc = -1;
 
 	*why = "truncated";
 	for (uint64_t nrec = 0;; nrec++) {
@@ -927,6 +938,10 @@ static int parse_file(struct rd *r, struct spool_file *f, const char **why)
 			continue;
 		}
 		if (type == SPOOL_REC_DATA) {
+			if (post_attr) {
+				*why = "DATA after a post-data ATTR";
+				goto out;
+			}
 			if (len > SPOOL_MAX_DATA_REC) {
 				*why = "DATA record too long";
 				goto out;
@@ -941,10 +956,11 @@ static int parse_file(struct rd *r, struct spool_file *f, const char **why)
 			}
 			continue;
 		}
-		if (in_data) {
+		if (in_data && type != SPOOL_REC_ATTR) {
 			*why = "envelope record after DATA";
 			goto out;
 		}
+		post_attr |= in_data;
 		size_t cap = type == SPOOL_REC_RCPT ? SPOOL_MAX_RCPT_REC : SPOOL_MAX_FIELD;
 		if (len > cap) {
 			*why = "record too long";
@@ -1115,6 +1131,10 @@ int spool_file_read_data(struct spool_file *f, char **data, size_t *n)
 		uint32_t len = get_be32(hdr + 1);
 		if (hdr[0] == SPOOL_REC_END || hdr[0] == SPOOL_REC_PREPEND)
 			break;
+		if (hdr[0] == SPOOL_REC_ATTR) {
+			r.pos += len;        /* a decision recorded after the data */
+			continue;
+		}
 		if (hdr[0] != SPOOL_REC_DATA || len > (uint64_t)f->data_len - got) {
 			errno = EIO;
 			goto fail;

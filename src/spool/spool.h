@@ -11,6 +11,9 @@
  * END record and the byte count before it (8, BE).  A file without a valid
  * END record is incomplete: recovery moves it to corrupt/.
  *
+ * ATTR records may also follow the DATA (decisions taken after the message
+ * was received); no DATA may follow them.
+ *
  * A PREPEND record, at most one and only as the last record before END,
  * holds header lines decided after the message was received (our Received
  * line, the scan verdict): delivery reads them first, then the DATA bytes.
@@ -18,7 +21,7 @@
  * A recipient record's payload starts with one status byte that delivery
  * rewrites in place (pwrite + fdatasync) - the per-recipient done mark:
  *   ' ' pending, 'D' delivered, 'B' bounced (DSN queued), 'E' expired (DSN queued),
- *   'T' trap/dropped by policy (never delivered).
+ *   'T' trap/dropped by policy (never delivered), 'Q' put in the quarantine.
  * The status byte is excluded from the CRC (it is the only mutable byte).
  *
  * Commit: the writer fills a temp file in tmp/; spool_commit_submit() hands
@@ -59,6 +62,7 @@ enum spool_rcpt_status {
 	SPOOL_RCPT_BOUNCED = 'B',
 	SPOOL_RCPT_EXPIRED = 'E',
 	SPOOL_RCPT_DROPPED = 'T',
+	SPOOL_RCPT_QUARANTINED = 'Q',
 };
 
 struct spool;       /* one per process; thread-safe where noted */
@@ -101,6 +105,10 @@ int spool_msg_write(struct spool_msg *m, const void *data, size_t len);   /* -1 
 /* Header lines (CRLF-terminated) that delivery puts before the message;
  * once, after the last spool_msg_write.  -1 on write error or misuse. */
 int spool_msg_prepend(struct spool_msg *m, const void *hdrs, size_t len);
+/* A "name=value" attribute decided after the data (e.g. the scan's
+ * disposition=quarantine): after the last write, before the prepend.
+ * spool_file_attr() finds it like an envelope attribute.  -1 on error. */
+int spool_msg_attr(struct spool_msg *m, const char *attr);
 void spool_msg_abort(struct spool_msg *m);                                  /* unlinks, frees */
 /* Hand over to the commit thread; m is owned by the spool from now on. */
 void spool_commit_submit(struct spool *sp, struct spool_msg *m, uint64_t token);

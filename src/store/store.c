@@ -421,6 +421,11 @@ int store_begin(struct store *s)
 	return s->ops->begin(s);
 }
 
+int store_rollback(struct store *s)
+{
+	return s->ops->rollback(s);
+}
+
 int store_commit(struct store *s)
 {
 	return s->ops->commit(s);
@@ -495,6 +500,101 @@ int store_log_purge(struct store *s, int64_t before, int64_t *n)
 {
 	*n = 0;
 	return s->ops->log_purge(s, before, n);
+}
+
+/* ---- quarantine ------------------------------------------------------------ */
+
+static int valid_qstate(const char *st)
+{
+	return st != NULL && (strcmp(st, "released") == 0 || strcmp(st, "deleted") == 0 ||
+	    strcmp(st, "expired") == 0);
+}
+
+int store_quarantine_add(struct store *s, const struct store_quarantine *q, size_t n,
+    int64_t *ids)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].qid == NULL || q[i].qid[0] == '\0' || q[i].rcpt == NULL ||
+		    q[i].rcpt[0] == '\0' || q[i].deliver == NULL || q[i].deliver[0] == '\0') {
+			store_seterr(s, "quarantine entry without queue id, recipient or destination");
+			return -1;
+		}
+	}
+	if (n == 0)
+		return 0;
+	return s->ops->quarantine_add(s, q, n, ids, mw_now());
+}
+
+int store_quarantine_get(struct store *s, int64_t id, struct store_quarantine *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->quarantine_get(s, id, out);
+}
+
+int store_quarantine_search(struct store *s, const struct store_quarantine_query *q,
+    struct store_quarantine **out, size_t *n)
+{
+	struct store_quarantine_query nq = *q;
+
+	*out = NULL;
+	*n = 0;
+	if (nq.limit == 0)
+		nq.limit = 100;
+	return s->ops->quarantine_search(s, &nq, out, n);
+}
+
+int store_quarantine_finish(struct store *s, int64_t id, const char *state, const char *actor,
+    int64_t now, const char *release_qid)
+{
+	if (!valid_qstate(state)) {
+		store_seterr(s, "bad quarantine state '%s'", state ? state : "");
+		return -1;
+	}
+	return s->ops->quarantine_finish(s, id, state, actor ? actor : "", now,
+	    release_qid ? release_qid : "");
+}
+
+int store_quarantine_held(struct store *s, const char *qid, int64_t *n)
+{
+	*n = 0;
+	return s->ops->quarantine_held(s, qid ? qid : "", n);
+}
+
+int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n)
+{
+	*ids = NULL;
+	*n = 0;
+	return s->ops->quarantine_due(s, before, max ? max : 1000, ids, n);
+}
+
+void store_quarantine_free(struct store_quarantine *q, size_t n)
+{
+	if (q == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(q[i].qid);
+		free(q[i].ref);
+		free(q[i].tenant);
+		free(q[i].rcpt);
+		free(q[i].deliver);
+		free(q[i].sender);
+		free(q[i].from_hdr);
+		free(q[i].subject);
+		free(q[i].cls);
+		free(q[i].symbols);
+		free(q[i].state);
+		free(q[i].actor);
+		free(q[i].release_qid);
+	}
+	free(q);
+}
+
+void store_quarantine_clear(struct store_quarantine *q)
+{
+	struct store_quarantine *copy = xmalloc(sizeof(*copy));
+	*copy = *q;
+	store_quarantine_free(copy, 1);
+	memset(q, 0, sizeof(*q));
 }
 
 /* ---- Bayes token counts ------------------------------------------------- */

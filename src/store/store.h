@@ -132,6 +132,8 @@ int store_log_rcpt_add(struct store *s, const struct store_log_rcpt *r);
 /* Batched writes for the tracking thread: between begin and commit. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
+/* Undo since the outermost begin (an inner one leaves it to the outer). */
+int store_rollback(struct store *s);
 
 struct store_log_query {
 	const char *sender;       /* substring match, case-insensitive */
@@ -157,6 +159,59 @@ int store_log_search(struct store *s, const struct store_log_query *q,
 void store_log_entry_free(struct store_log_entry *e, size_t n);
 /* Delete log records older than before. Returns number deleted via *n. */
 int store_log_purge(struct store *s, int64_t before, int64_t *n);
+
+/* ---- quarantine (src/quarantine/, docs/quarantine.md) ------------------ */
+
+/* One quarantined recipient of a message.  The message file is shared by
+ * the message's recipients; state moves only from "held", once:
+ * held -> released | deleted | expired. */
+struct store_quarantine {
+	int64_t id;
+	char *qid;            /* the original queue id: names the message file */
+	char *ref;
+	int64_t ts;           /* when it was quarantined */
+	char *tenant;
+	char *rcpt;
+	char *deliver;        /* where a release sends it */
+	char *sender;
+	char *from_hdr;
+	char *subject;
+	double score;
+	char *cls;
+	char *symbols;        /* NAME TAB score TAB reason lines, as in the log */
+	char *state;          /* "held" "released" "deleted" "expired" */
+	char *actor;          /* who released or deleted it ("" for expiry) */
+	int64_t acted;        /* when; 0 while held */
+	char *release_qid;    /* the queue id of the released copy */
+};
+
+struct store_quarantine_query {
+	const char *tenant;       /* exact */
+	const char *rcpt;         /* substring, case-insensitive */
+	const char *sender;       /* substring */
+	const char *subject;      /* substring */
+	const char *state;        /* exact; NULL = any */
+	int64_t since, until;     /* 0 = open */
+	size_t limit;             /* 0 = 100 */
+};
+
+/* Adds one row per recipient (q[i].state is ignored: "held"), atomically;
+ * ids[i] gets each new id.  */
+int store_quarantine_add(struct store *s, const struct store_quarantine *q, size_t n,
+    int64_t *ids);
+int store_quarantine_get(struct store *s, int64_t id, struct store_quarantine *out); /* 1 = not found */
+int store_quarantine_search(struct store *s, const struct store_quarantine_query *q,
+    struct store_quarantine **out, size_t *n);
+/* held -> state ("released" "deleted" "expired"), only if still held:
+ * 0 done, 1 not held (or no such id). */
+int store_quarantine_finish(struct store *s, int64_t id, const char *state, const char *actor,
+    int64_t now, const char *release_qid);
+/* Rows of this message file still held (the file is removed at 0). */
+int store_quarantine_held(struct store *s, const char *qid, int64_t *n);
+/* Ids of held rows quarantined before `before` (oldest first, at most max). */
+int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n);
+void store_quarantine_free(struct store_quarantine *q, size_t n);   /* members of n items and the array */
+void store_quarantine_clear(struct store_quarantine *q);             /* members of one (from _get) */
 
 /* ---- Bayes token counts (src/bayes/, docs/bayes.md) ------------------- */
 

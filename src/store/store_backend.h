@@ -53,10 +53,22 @@ struct store_ops {
 	/* Nest: only the outermost begin/commit pair is a transaction. */
 	int (*begin)(struct store *s);
 	int (*commit)(struct store *s);
+	int (*rollback)(struct store *s);
 	/* q->ref is canonical, q->message_id has no <>, q->limit is set. */
 	int (*log_search)(struct store *s, const struct store_log_query *q,
 	    struct store_log_entry **out, size_t *n);
 	int (*log_purge)(struct store *s, int64_t before, int64_t *n);
+
+	int (*quarantine_add)(struct store *s, const struct store_quarantine *q, size_t n,
+	    int64_t *ids, int64_t now);
+	int (*quarantine_get)(struct store *s, int64_t id, struct store_quarantine *out);
+	/* q->limit is set. */
+	int (*quarantine_search)(struct store *s, const struct store_quarantine_query *q,
+	    struct store_quarantine **out, size_t *n);
+	int (*quarantine_finish)(struct store *s, int64_t id, const char *state, const char *actor,
+	    int64_t now, const char *release_qid);
+	int (*quarantine_held)(struct store *s, const char *qid, int64_t *n);
+	int (*quarantine_due)(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n);
 
 	/* Hashes are strictly ascending and n is bounded (store.c checks);
 	 * digest is checked printable ASCII; now is unix seconds. */

@@ -12,6 +12,7 @@
  * without end - tracking must never stop mail.
  */
 #include "track/track.h"
+#include "quarantine/quarantine.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +41,7 @@ struct item {
 struct track {
 	struct store *st;            /* used only by the thread after open */
 	int64_t retention;
+	const struct conf *conf;     /* for the quarantine's expiry */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;         /* work arrived or stop */
@@ -233,6 +235,12 @@ static void purge(struct track *t)
 		    log_escape(store_error(t->st), esc, sizeof(esc)));
 	else if (n > 0)
 		log_info(NULL, "track purge deleted=%lld", (long long)n);
+	/* The quarantine's retention is housekeeping of the same kind. */
+	char err[256];
+	if (quarantine_expire(t->st, t->conf, mw_now(), &n, err, sizeof(err)) < 0)
+		log_error(NULL, "track quarantine-expire error=%s", log_escape(err, esc, sizeof(esc)));
+	else if (n > 0)
+		log_info(NULL, "track quarantine-expire expired=%lld", (long long)n);
 }
 
 static void *track_main(void *arg)
@@ -289,6 +297,7 @@ struct track *track_open(const struct conf *c, char *err, size_t errlen)
 	int rc;
 
 	t->retention = c->log_retention;
+	t->conf = c;
 	t->st = store_open(c, err, errlen);
 	if (t->st == NULL) {
 		free(t);

@@ -309,6 +309,37 @@ static void test_prepend(void **state)
 	spool_msg_abort(m);
 	free(body);
 
+	/* Attributes decided after the data: found like envelope ones; no DATA
+	 * may follow them, nor anything but END after the PREPEND. */
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_write(m, "Subject: q\r\n\r\nbody\r\n", 21), 0);
+	assert_int_equal(spool_msg_attr(m, "disposition=quarantine"), 0);
+	assert_int_equal(spool_msg_attr(m, "symbols=GTUBE\t1000.00\tx\n"), 0);
+	assert_int_equal(spool_msg_attr(m, "no-equals-sign"), -1);
+	spool_msg_abort(m);
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_write(m, "Subject: q\r\n\r\nbody\r\n", 21), 0);
+	assert_int_equal(spool_msg_attr(m, "disposition=quarantine"), 0);
+	assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+	assert_int_equal(spool_msg_attr(m, "late=1"), -1);
+	spool_msg_abort(m);
+	m = spool_msg_new(fx->sp, &env, qid);
+	assert_int_equal(spool_msg_write(m, "Subject: q\r\n\r\nbody\r\n", 21), 0);
+	assert_int_equal(spool_msg_attr(m, "disposition=quarantine"), 0);
+	assert_int_equal(spool_msg_prepend(m, pre, strlen(pre)), 0);
+	assert_int_equal(spool_commit_now(fx->sp, m), 0);
+	assert_int_equal(spool_file_open(fx->sp, qid, &f, err, sizeof(err)), 0);
+	assert_string_equal(spool_file_attr(f, "disposition"), "quarantine");
+	assert_int_equal(spool_file_read_data(f, &data, &dn), 0);
+	assert_int_equal(dn, strlen(pre) + 21);
+	assert_memory_equal(data + strlen(pre), "Subject: q\r\n\r\nbody\r\n", 21);
+	free(data);
+	assert_int_equal(spool_file_mark(f, 0, SPOOL_RCPT_QUARANTINED, 1), 0);
+	spool_file_close(f);
+	assert_int_equal(spool_file_open(fx->sp, qid, &f, err, sizeof(err)), 0);
+	assert_int_equal(f->rcpts[0].status, SPOOL_RCPT_QUARANTINED);
+	spool_file_close(f);
+
 	/* Every truncation of a file with a PREPEND record is caught. */
 	m = spool_msg_new(fx->sp, &env, qid);
 	assert_int_equal(spool_msg_write(m, "Subject: x\r\n\r\nhi\r\n", 19), 0);
@@ -365,7 +396,7 @@ static void test_verify_crc_end(void **state)
 	spool_file_close(f);
 	b[off] = SPOOL_RCPT_DELIVERED;
 	assert_int_equal(spool_verify_bytes(b, n), 0);
-	b[off] = 'Q'; /* not a status */
+	b[off] = 'Z'; /* not a status */
 	assert_int_equal(spool_verify_bytes(b, n), -1);
 	free(b);
 }

@@ -91,7 +91,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 3);   /* 3: scan verdicts (docs/storage.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 4);   /* 4: quarantine (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -675,6 +675,95 @@ static void test_log_verdict(void **state)
 	store_log_entry_free(e, 1);
 }
 
+/* Rows per recipient; a state leaves "held" once; filters; expiry list. */
+static void test_quarantine(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	int64_t ids[2], held;
+	struct store_quarantine rows[2] = {
+		{ .qid = "Q1", .ref = "AAAA-1111", .tenant = "acme", .rcpt = "alice@example.com",
+		  .deliver = "smtp://10.0.0.1:25", .sender = "spam@bad.example", .subject = "Win 100%",
+		  .score = 1004.5, .cls = "probable-spam", .symbols = "GTUBE\t1000.00\tx\n", .ts = 1000 },
+		{ .qid = "Q1", .ref = "AAAA-1111", .tenant = "acme", .rcpt = "bob@example.com",
+		  .deliver = "smtp://10.0.0.1:25", .sender = "spam@bad.example", .subject = "Win 100%",
+		  .ts = 1000 },
+	};
+
+	assert_int_equal(store_quarantine_add(s, rows, 2, ids), 0);
+	assert_true(ids[0] > 0 && ids[1] == ids[0] + 1);
+	/* The same recipient of the same message again (a repeated put): no new row. */
+	assert_int_equal(store_quarantine_add(s, rows, 1, NULL), 0);
+	struct store_quarantine_query q = { .state = NULL };
+	struct store_quarantine *v;
+	size_t n;
+	assert_int_equal(store_quarantine_search(s, &q, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_quarantine_free(v, n);
+	struct store_quarantine one;
+	assert_int_equal(store_quarantine_get(s, ids[0], &one), 0);
+	assert_string_equal(one.state, "held");
+	assert_string_equal(one.symbols, rows[0].symbols);
+	assert_true(one.score > 1004.4 && one.score < 1004.6);
+	store_quarantine_clear(&one);
+	expect_err(s, store_quarantine_get(s, 999, &one), 1, "no quarantined message 999");
+	struct store_quarantine bad = { .qid = "Q2" };
+	expect_err(s, store_quarantine_add(s, &bad, 1, NULL), -1, "without queue id, recipient");
+
+	/* Filters: substring on recipient, subject with LIKE metacharacters, state. */
+	q.rcpt = "ALICE";
+	assert_int_equal(store_quarantine_search(s, &q, &v, &n), 0);
+	assert_int_equal(n, 1);
+	store_quarantine_free(v, n);
+	q.rcpt = NULL;
+	q.subject = "100%";
+	assert_int_equal(store_quarantine_search(s, &q, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_quarantine_free(v, n);
+	q.subject = "1000%";
+	assert_int_equal(store_quarantine_search(s, &q, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_quarantine_free(v, n);
+
+	/* Once: the second transition finds nothing held. */
+	assert_int_equal(store_quarantine_held(s, "Q1", &held), 0);
+	assert_int_equal(held, 2);
+	assert_int_equal(store_quarantine_finish(s, ids[0], "released", "admin", 2000, "QNEW"), 0);
+	expect_err(s, store_quarantine_finish(s, ids[0], "deleted", "x", 2001, NULL), 1, "is not held");
+	expect_err(s, store_quarantine_finish(s, ids[1], "held", "x", 2001, NULL), -1,
+	    "bad quarantine state");
+	assert_int_equal(store_quarantine_held(s, "Q1", &held), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(store_quarantine_get(s, ids[0], &one), 0);
+	assert_string_equal(one.state, "released");
+	assert_string_equal(one.actor, "admin");
+	assert_string_equal(one.release_qid, "QNEW");
+	assert_int_equal(one.acted, 2000);
+	store_quarantine_clear(&one);
+	q.subject = NULL;
+	q.state = "held";
+	assert_int_equal(store_quarantine_search(s, &q, &v, &n), 0);
+	assert_int_equal(n, 1);
+	store_quarantine_free(v, n);
+
+	/* Due for expiry: held and older than the cut. */
+	int64_t *due;
+	assert_int_equal(store_quarantine_due(s, 1000, 10, &due, &n), 0);
+	assert_int_equal(n, 0);
+	free(due);
+	assert_int_equal(store_quarantine_due(s, 1001, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0], ids[1]);
+	free(due);
+	/* Rollback undoes a transition inside a transaction. */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_quarantine_finish(s, ids[1], "deleted", "x", 3000, NULL), 0);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_quarantine_held(s, "Q1", &held), 0);
+	assert_int_equal(held, 1);
+	expect_err(s, store_rollback(s), -1, "rollback without begin");
+}
+
 static void test_log_limit_default(void **state)
 {
 	struct fx *f = *state;
@@ -898,6 +987,7 @@ int main(void)
 		T(test_rcpt_stats),
 		T(test_log),
 		T(test_log_verdict),
+		T(test_quarantine),
 		T(test_log_limit_default),
 		T(test_locked_database),
 		T(test_failpoints),

@@ -255,8 +255,8 @@ static int count_in_file(const char *path, const char *needle)
 }
 
 /*
- * A database failure at each point of the thread's work (purge, begin,
- * each insert, commit): every record is either in the database or named
+ * A database failure at each point of the thread's work (purge, quarantine
+ * expiry, begin, each insert, commit): every record is either in the database or named
  * in the text log as dropped - never silently lost - and the thread goes on.
  */
 static void test_store_failure_points(void **state)
@@ -266,7 +266,7 @@ static void test_store_failure_points(void **state)
 	int saw_purge_fail = 0, saw_commit_drop = 0;
 
 	snprintf(logpath, sizeof(logpath), "%s/log.txt", f->dir);
-	for (int n = 1; n <= 16; n++) {
+	for (int n = 1; n <= 24; n++) {
 		char ref[16];
 		FILE *lf = fopen(logpath, "w");
 		assert_non_null(lf);
