@@ -68,5 +68,9 @@ struct score_trainer *score_trainer_new(struct store *st);
 int score_trainer_add(struct score_trainer *t, const char *data, size_t len, int is_spam);
 int score_trainer_flush(struct score_trainer *t);    /* commits the batch; returns learned count */
 void score_trainer_free(struct score_trainer *t);    /* flushes first */
+/* Untrain: forget a message learned before (the same bytes; line ends may
+ * differ), in its own transaction after the pending batch is flushed.
+ * 0 forgotten, 1 it was not learned (nothing changes), -1 storage error. */
+int score_trainer_forget(struct score_trainer *t, const char *data, size_t len);
 
 #endif

@@ -230,7 +230,10 @@ static void test_tok_headers(void **state)
 	ASSERT_HAS(&nm, "hdr:x-unusual");
 	ASSERT_HAS(&nm, "rt:noaddr");
 	ASSERT_HAS(&nm, "list:news.list.example");
-	assert_false(has_sub(&nm, "evil"));     /* Received is skipped */
+	/* The only Received is the bottom one: its "from" part (the client
+	 * that handed the message in) counts, the "by" part does not. */
+	ASSERT_HAS(&nm, "rcvd:evil.example");
+	ASSERT_NOT(&nm, "rcvd:mx");
 	assert_false(has_sub(&nm, "received"));
 	assert_false(has_sub(&nm, "score"));    /* other filters' verdicts */
 	assert_false(has_sub(&nm, "spam-status"));
@@ -1075,6 +1078,68 @@ static void test_learn_many(void **state)
 	assert_int_equal(store_bayes_learn_many(f->s, bad, 0, res), 0);
 }
 
+/* ==== tokenizer: gateway-visible trace headers and emphasis ==========================
+ * (scoring issue, accuracy work; docs/bayes.md "Features").  Each assertion
+ * fails if its feature breaks: Date shape and zone, To/Cc shape, the bottom
+ * Received's client part only, punctuation runs. */
+
+static void test_tok_trace_shapes(void **state)
+{
+	struct bayes_tokens t = { 0 };
+	struct names nm = { 0 };
+	const char *hn[] = { "Received", "Received", "Date", "To", "Cc" };
+	const char *hv[] = {
+		"from top.collector.example by mx.collector.example; Tue, 1 Oct 2002 10:00:00 +0100",
+		"from [10.1.2.3] (helo=spamhost.example) by mx1.first.example; Tue, 1 Oct 2002",
+		"Tue, 1 Oct 2002 10:00:00 -0700 (PDT)",
+		"Undisclosed-Recipients:;",
+		"\"A\" <a@x.example>, b@y.example, c@z.example" };
+	struct bayes_input in = { .header_names = hn, .header_values = hv, .n_headers = 5 };
+	(void)state;
+
+	tokenize(&in, &t, &nm);
+	/* Date: its shape and zone, never a day, month, year or time. */
+	ASSERT_HAS(&nm, "date:fmt:w, d w d d:d:d -d (w)");
+	ASSERT_HAS(&nm, "date:tz:-0700");
+	assert_false(has_sub(&nm, "oct"));
+	assert_false(has_sub(&nm, "2002"));
+	/* To/Cc: how many, named or not, undisclosed - never who. */
+	ASSERT_HAS(&nm, "to:n:0");
+	ASSERT_HAS(&nm, "to:undisclosed");
+	ASSERT_HAS(&nm, "cc:n:2-3");
+	ASSERT_HAS(&nm, "cc:named");
+	assert_false(has_sub(&nm, "x.example"));
+	/* Received: only the bottom one (the origin), only its "from" part. */
+	ASSERT_HAS(&nm, "rcvd:spamhost.example");
+	ASSERT_HAS(&nm, "rcvd:helo");
+	assert_false(has_sub(&nm, "collector"));
+	assert_false(has_sub(&nm, "first.example"));
+	bayes_tokens_free(&t);
+	names_free(&nm);
+}
+
+static void test_tok_punct_runs(void **state)
+{
+	struct bayes_tokens t = { 0 };
+	struct names nm = { 0 };
+	struct bayes_input in = text_input("Act now!!! Cash $$ fast?? ok! fine? $5");
+	(void)state;
+
+	in.subject = "WIN!!";
+	tokenize(&in, &t, &nm);
+	ASSERT_HAS(&nm, "punct:!!+");
+	ASSERT_HAS(&nm, "punct:$$");
+	ASSERT_HAS(&nm, "punct:??");
+	ASSERT_HAS(&nm, "s:punct:!!");
+	ASSERT_NOT(&nm, "punct:!!");     /* the body's run is three long */
+	ASSERT_HAS(&nm, "$5");           /* a single $ before digits stays a word */
+	ASSERT_HAS(&nm, "now");
+	bayes_tokens_free(&t);
+	names_free(&nm);
+}
+
+/* ==== end of the trace-header / emphasis block ====================================== */
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1087,6 +1152,8 @@ int main(void)
 		cmocka_unit_test(test_tok_empty_and_bad_utf8),
 		cmocka_unit_test(test_tok_huge_bounded),
 		cmocka_unit_test(test_tok_digest),
+		cmocka_unit_test(test_tok_trace_shapes),
+		cmocka_unit_test(test_tok_punct_runs),
 		cmocka_unit_test(test_chi2q),
 		cmocka_unit_test(test_combine),
 		T(test_store_schema),
