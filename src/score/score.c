@@ -59,6 +59,12 @@ struct score_engine *score_engine_new(struct store *st, const struct score_thres
 	return e;
 }
 
+void score_engine_set_bayes_cache(struct score_engine *e, struct bayes_cache *c)
+{
+	if (e->bayes != NULL)
+		bayes_set_cache(e->bayes, c);
+}
+
 void score_engine_free(struct score_engine *e)
 {
 	if (e == NULL)
