@@ -264,6 +264,25 @@ def test_train_then_bayes_decides(trained):
     assert min(r["score"] for r in spam) > max(r["score"] for r in doc["results"])
 
 
+def test_same_verdicts_from_memory_and_database(trained):
+    """A directory is scanned from the in-memory token snapshot, a few files
+    from the database, message by message (docs/bayes.md): the same
+    results to the last digit."""
+    cli = trained
+    dirs = [cli.dir / "test" / "spam", cli.dir / "test" / "ham"]
+    p = cli.run("scan", "--json", *dirs)
+    assert p.returncode in (0, 1), p.err
+    assert p.err == "", p.err
+    from_memory = {r["file"]: r for r in json.loads(p.out)["results"]}
+    files = sorted(from_memory)
+    assert len(files) == 10
+    p = cli.run("scan", "--json", *files)
+    assert p.returncode in (0, 1), p.err
+    from_db = {r["file"]: r for r in json.loads(p.out)["results"]}
+    assert from_db == from_memory
+    assert all(r["bayes"] is not None for r in from_db.values())
+
+
 def test_train_twice_already_known(trained):
     cli = trained
     p = cli.expect(0, "train", "--spam", cli.dir / "train" / "spam")
