@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "bayes/bayes_snapshot.h"
 #include "store/store.h"
 
 struct bayes {
 	struct store *store;          /* borrowed */
+	struct bayes_cache *cache;    /* borrowed; NULL: counts from the store */
 	struct bayes_params p;
 	struct bayes_tokens tok;
 	struct store_bayes_count *cnt;
@@ -59,6 +61,11 @@ void bayes_free(struct bayes *b)
 void bayes_set_params(struct bayes *b, const struct bayes_params *p)
 {
 	b->p = *p;
+}
+
+void bayes_set_cache(struct bayes *b, struct bayes_cache *c)
+{
+	b->cache = c;
 }
 
 void bayes_result_free(struct bayes_result *r)
@@ -229,26 +236,48 @@ static void reserve(struct bayes *b, size_t n)
 
 /* ---- classify / learn ---------------------------------------------------------------- */
 
+/* The training totals: from the snapshot when there is one (its counts go
+ * with them), else from the store. */
+static int totals_get(struct bayes *b, struct bayes_snapshot *snap, int64_t *nspam, int64_t *nham)
+{
+	if (snap != NULL) {
+		bayes_snapshot_totals(snap, nspam, nham);
+		return 0;
+	}
+	return store_bayes_totals(b->store, nspam, nham);
+}
+
 int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out)
 {
+	struct bayes_snapshot *snap = NULL;
 	int64_t nspam, nham;
 	size_t nc = 0;
+	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	out->prob = 0.5;
-	if (store_bayes_totals(b->store, &nspam, &nham) < 0)
-		return -1;
+	/* No snapshot (being loaded by another thread, or not loadable): the
+	 * store gives the same counts, only slower. */
+	if (b->cache != NULL && bayes_cache_acquire(b->cache, b->store, &snap) != 0)
+		snap = NULL;
+	if (totals_get(b, snap, &nspam, &nham) < 0)
+		goto out;
 	out->nspam = nspam;
 	out->nham = nham;
 	bayes_tokenize(in, &b->tok, NULL, NULL);
 	out->n_tokens = b->tok.n;
+	rc = 0;
 	if (nspam < b->p.min_spam || nham < b->p.min_ham || nspam == 0 || nham == 0) {
 		out->state = BAYES_UNTRAINED;
-		return 0;
+		goto out;
 	}
 	reserve(b, b->tok.n);
-	if (store_bayes_get(b->store, b->tok.h, b->tok.n, b->cnt) < 0)
-		return -1;
+	if (snap != NULL)
+		bayes_snapshot_get(snap, b->tok.h, b->tok.n, b->cnt);
+	else if (store_bayes_get(b->store, b->tok.h, b->tok.n, b->cnt) < 0) {
+		rc = -1;
+		goto out;
+	}
 	for (size_t i = 0; i < b->tok.n; i++) {
 		const struct store_bayes_count *c = &b->cnt[i];
 		double n = (double)(c->spam + c->ham), ps, ph, p, f;
@@ -283,7 +312,9 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 		memcpy(out->clues, b->cand, nc * sizeof(*out->clues));
 		out->n_clues = nc;
 	}
-	return 0;
+out:
+	bayes_snapshot_unref(snap);
+	return rc;
 }
 
 int bayes_learn(struct bayes *b, const struct bayes_input *in, const char *digest, int is_spam)

@@ -127,6 +127,13 @@ struct bayes;
 struct bayes *bayes_new(struct store *s);
 void bayes_free(struct bayes *b);
 void bayes_set_params(struct bayes *b, const struct bayes_params *p);
+/* Classify from the in-memory token snapshot of c (bayes_snapshot.h), which
+ * any number of classifiers in any threads may share; the verdict is the
+ * one the store gives for the snapshot's state.  Without a snapshot (not
+ * loaded yet, or not loadable) the store is asked.  c is borrowed and must
+ * outlive b; NULL detaches.  Learning always writes to the store. */
+struct bayes_cache;
+void bayes_set_cache(struct bayes *b, struct bayes_cache *c);
 
 /* 0 with *out filled (free with bayes_result_free), -1 on a storage error. */
 int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out);

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 
 #define MAX_URLS 1000
+
 #define MAX_HEADER_BYTES (16u * 1024u)
 #define NAME_MAX_LEN 300     /* longest printable feature name we build */
 
@@ -79,6 +81,7 @@ struct tk {
 	bayes_trace_fn trace;
 	void *arg;
 	int bad_utf8;
+	int last_rcvd;       /* the header being read is the bottom Received */
 	char name[NAME_MAX_LEN + 1];
 };
 
@@ -353,6 +356,19 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 				in_word = 1;   /* "$100" keeps its currency sign */
 			}
 		}
+		/* Runs of "!!", "??", "$$" in body and Subject are a feature of
+		 * their own ("punct:!!+" for three or more): the words around
+		 * them cannot carry the emphasis. */
+		if (ws->osb && !in_word && cl == 1 && (cp == '!' || cp == '$' || cp == '?') &&
+		    i + 1 < len && p[i + 1] == cp) {
+			size_t r = 1;
+			while (i + r < len && p[i + r] == cp)
+				r++;
+			char pb[8];
+			int pl = snprintf(pb, sizeof(pb), "%c%c%s", (char)cp, (char)cp, r > 2 ? "+" : "");
+			emit(t, ws->prefix[0] ? "s:punct:" : "punct:", pb, (size_t)pl);
+			i += r - 1;
+		}
 		if (in_word) {
 			char enc[4];
 			size_t el = utf8_encode(fold(cp), enc);
@@ -586,13 +602,10 @@ static const struct {
 	{ "organization", "org:", H_WORDS },
 	{ "message-id", "mid:", H_MSGID },
 	/* Trace headers describe the path, not the sender: in a training
-	 * corpus they teach where the corpus was collected. */
-	{ "received", "", H_SKIP },
+	 * corpus they teach where the corpus was collected.  (Received, To,
+	 * Cc and Date give only the narrow features of header_features().) */
 	{ "delivered-to", "", H_SKIP },
 	{ "x-original-to", "", H_SKIP },
-	{ "to", "", H_SKIP },
-	{ "cc", "", H_SKIP },
-	{ "date", "", H_SKIP },
 };
 
 /*
@@ -643,6 +656,38 @@ static void msgid_features(struct tk *t, const char *v, size_t n)
 	host_features(t, "mid:", dom);
 }
 
+/* Shape of a value: a run of digits becomes 'd', a run of letters 'w',
+ * the rest is kept, so "Tue, 1 Oct 2002 10:00:00 +0100 (IST)" is
+ * "w, d w d d:d:d +d (w)" and a spamware's "01 Oct 02 10:00 AM" differs -
+ * while no date, month or time of day is learned (the corpus's spam and
+ * ham were collected in different months; the issue forbids judging a
+ * message by when it was written). */
+static void shape_features(struct tk *t, const char *prefix, const char *v, size_t n)
+{
+	char b[80];
+	size_t bl = 0;
+
+	for (size_t i = 0; i < n && bl < sizeof(b) - 1; i++) {
+		char c = v[i], k = c;
+		if (c >= '0' && c <= '9')
+			k = 'd';
+		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			k = 'w';
+		if ((k == 'd' || k == 'w') && bl > 0 && b[bl - 1] == k)
+			continue;
+		b[bl++] = k;
+	}
+	emit(t, prefix, b, bl);
+}
+
+static size_t count_addrs(const char *v, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += v[i] == '@';
+	return c;
+}
+
 static void header_features(struct tk *t, const char *name, const char *value, int skip_subject,
     int skip_from)
 {
@@ -651,6 +696,36 @@ static void header_features(struct tk *t, const char *name, const char *value, i
 	struct words ws;
 
 	lower_copy(lname, name, nl);
+	vl = strnlen(value, MAX_HEADER_BYTES);
+	if (strcmp(lname, "date") == 0) {
+		shape_features(t, "date:fmt:", value, vl);
+		const char *z = strpbrk(value, "+-");
+		while (z != NULL && !(z[1] >= '0' && z[1] <= '9' && strlen(z) >= 5))
+			z = strpbrk(z + 1, "+-");
+		if (z != NULL)
+			emit(t, "date:tz:", z, 5);
+		return;
+	}
+	if (strcmp(lname, "to") == 0 || strcmp(lname, "cc") == 0) {
+		size_t c = count_addrs(value, vl);
+		char b[32];
+		snprintf(b, sizeof(b), "%s:n:%s", lname, c == 0 ? "0" : c == 1 ? "1" : c <= 3 ? "2-3" :
+		    c <= 10 ? "4-10" : "11+");
+		emit_str(t, "", b);
+		if (strchr(value, '<') != NULL)
+			emit_str(t, lname, ":named");
+		if (strstr(value, "ndisclosed") != NULL)
+			emit_str(t, lname, ":undisclosed");
+		return;
+	}
+	if (strcmp(lname, "received") == 0) {
+		if (t->last_rcvd) {
+			words_init(&ws, "rcvd:", 0);
+			const char *by = strstr(value, " by ");
+			scan_words(t, &ws, value, by == NULL ? vl : (size_t)(by - value));
+		}
+		return;
+	}
 	if (silent_header(lname))
 		return;
 	if (strcmp(lname, "subject") == 0) {
@@ -667,7 +742,6 @@ static void header_features(struct tk *t, const char *name, const char *value, i
 			continue;
 		if (header_rules[i].mode == H_SKIP)
 			return;
-		vl = strnlen(value, MAX_HEADER_BYTES);
 		switch (header_rules[i].mode) {
 		case H_WHOLE: {
 			/* The whole value identifies a mailer version exactly. */
@@ -698,6 +772,7 @@ static void header_features(struct tk *t, const char *name, const char *value, i
 	}
 	emit(t, "hdr:", lname, nl);
 }
+
 
 /* ---- the whole message ---------------------------------------------------------------- */
 
@@ -741,7 +816,6 @@ void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
 {
 	struct tk t = { .out = out, .trace = trace, .arg = trace_arg };
 	struct words ws;
-
 	out->n = 0;
 	if (in->subject != NULL) {
 		words_init(&ws, "s:", 1);
@@ -749,9 +823,15 @@ void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
 	}
 	if (in->from != NULL)
 		addr_features(&t, "from:", in->from, strnlen(in->from, MAX_HEADER_BYTES));
+	size_t last_rcvd = (size_t)-1;
+	for (size_t i = 0; i < in->n_headers; i++) {
+		if (in->header_names[i] != NULL && strcasecmp(in->header_names[i], "received") == 0)
+			last_rcvd = i;
+	}
 	for (size_t i = 0; i < in->n_headers; i++) {
 		if (in->header_names[i] == NULL || in->header_values[i] == NULL)
 			continue;
+		t.last_rcvd = i == last_rcvd;
 		header_features(&t, in->header_names[i], in->header_values[i], in->subject != NULL,
 		    in->from != NULL);
 	}

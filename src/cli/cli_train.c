@@ -1,6 +1,7 @@
 /*
  * cli_train.c - `mailward train --spam|--ham FILE|DIR...`: teach the Bayes
- * classifier from messages on disk (R8, R20; docs/bayes.md).
+ * classifier from messages on disk (R8, R20; docs/bayes.md); and
+ * `mailward train --untrain FILE|DIR...`: forget messages learned before.
  *
  * Messages go to the engine's trainer, which learns them in batches of one
  * store transaction each: a training run over thousands of messages pays a
@@ -10,8 +11,13 @@
  * class is moved.  The store is the server's (<data_dir>/mailward.db), so
  * training works while the server runs.
  *
- * Exit status: 0 done, 2 bad usage, 3 a file could not be read (the others
- * are learned) or a storage error (the batch in progress is not learned).
+ * Untraining takes each message out in its own transaction (it is for
+ * correcting a few mistakes, not for bulk work); a message that was never
+ * learned is named on stderr and counted, and changes nothing.
+ *
+ * Exit status: 0 done, 1 (untrain) at least one message was not learned,
+ * 2 bad usage, 3 a file could not be read (the others are processed) or a
+ * storage error (the batch in progress is not learned).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,8 @@ struct train {
 	size_t added;       /* messages handed to the trainer */
 	size_t pending;     /* ... since the last flush */
 	size_t learned;     /* newly learned (flush results) */
+	size_t forgotten;   /* untrain: taken out */
+	size_t not_learned; /* untrain: were not in the store */
 	int store_failed;
 };
 
@@ -73,12 +81,63 @@ train_one(void *arg, const char *path, const char *data, size_t len)
 	return 0;
 }
 
+static int
+untrain_one(void *arg, const char *path, const char *data, size_t len)
+{
+	struct train *tr = arg;
+	int r = score_trainer_forget(tr->t, data, len);
+
+	if (r < 0) {
+		tr->store_failed = 1;
+		return -1;
+	}
+	if (r == 1) {
+		fprintf(stderr, "mailward: warning: %s: not learned, nothing to forget\n", path);
+		tr->not_learned++;
+	} else {
+		tr->forgotten++;
+	}
+	return 0;
+}
+
+static int
+cli_untrain(const struct conf *c, char **paths, size_t npaths)
+{
+	struct train tr;
+	struct store *st;
+
+	memset(&tr, 0, sizeof(tr));
+	if ((st = cli_store_open(c)) == NULL)
+		return CLI_FAIL;
+	if ((tr.t = score_trainer_new(st)) == NULL) {
+		cli_err("cannot set up the trainer");
+		store_close(st);
+		return CLI_FAIL;
+	}
+	struct cli_msg_walk w = { .message = untrain_one, .unreadable = NULL, .arg = &tr };
+	size_t unreadable = cli_msg_walk(&w, paths, npaths, NULL);
+	int rc = tr.not_learned > 0 ? CLI_NOTFOUND : CLI_OK;
+	if (tr.store_failed) {
+		cli_store_fail(st, "untraining");
+		rc = CLI_FAIL;
+	}
+	printf("forgot %zu, %zu not learned", tr.forgotten, tr.not_learned);
+	if (unreadable > 0) {
+		printf(", %zu unreadable", unreadable);
+		rc = CLI_FAIL;
+	}
+	fputc('\n', stdout);
+	score_trainer_free(tr.t);   /* nothing pending: forget commits each message */
+	store_close(st);
+	return rc;
+}
+
 int
 cli_train(const struct conf *c, int argc, char **argv)
 {
-	static const char *const flags[] = { "--spam", "--ham", NULL };
-	enum { F_SPAM, F_HAM };
-	int set[2] = { 0, 0 };
+	static const char *const flags[] = { "--spam", "--ham", "--untrain", NULL };
+	enum { F_SPAM, F_HAM, F_UNTRAIN };
+	int set[3] = { 0, 0, 0 };
 	char **paths = NULL;
 	size_t npaths = 0, unreadable;
 	struct store *st;
@@ -95,11 +154,17 @@ cli_train(const struct conf *c, int argc, char **argv)
 		}
 		return CLI_USAGE;
 	}
-	if (set[F_SPAM] == set[F_HAM] || npaths == 0) {
+	if (set[F_SPAM] + set[F_HAM] + set[F_UNTRAIN] != 1 || npaths == 0) {
 		free(paths);
-		cli_err(set[F_SPAM] && set[F_HAM] ? "train: give either --spam or --ham, not both"
-		                                  : "usage: train --spam|--ham FILE|DIR...");
+		cli_err(set[F_SPAM] + set[F_HAM] + set[F_UNTRAIN] > 1 ?
+		    "train: give one of --spam, --ham and --untrain" :
+		    "usage: train --spam|--ham|--untrain FILE|DIR...");
 		return CLI_USAGE;
+	}
+	if (set[F_UNTRAIN]) {
+		int urc = cli_untrain(c, paths, npaths);
+		free(paths);
+		return urc;
 	}
 	tr.is_spam = set[F_SPAM];
 	if ((st = cli_store_open(c)) == NULL) {

@@ -52,6 +52,12 @@ struct score_thresholds score_thresholds_default(void);
 /* st may be NULL: no Bayes (rules only). */
 struct score_engine *score_engine_new(struct store *st, const struct score_thresholds *th);
 void score_engine_free(struct score_engine *e);
+/* Bayes counts from the in-memory token snapshot of c, shared by the engines
+ * of every thread (src/bayes/bayes_snapshot.h): same verdicts, no database
+ * lookup per message.  c is borrowed and must outlive e; without a store
+ * (rules only) this does nothing. */
+struct bayes_cache;
+void score_engine_set_bayes_cache(struct score_engine *e, struct bayes_cache *c);
 
 int score_message(struct score_engine *e, const char *data, size_t len, struct score_verdict *out);
 /* The same with other thresholds than the engine's: the mail path scans for
@@ -68,5 +74,9 @@ struct score_trainer *score_trainer_new(struct store *st);
 int score_trainer_add(struct score_trainer *t, const char *data, size_t len, int is_spam);
 int score_trainer_flush(struct score_trainer *t);    /* commits the batch; returns learned count */
 void score_trainer_free(struct score_trainer *t);    /* flushes first */
+/* Untrain: forget a message learned before (the same bytes; line ends may
+ * differ), in its own transaction after the pending batch is flushed.
+ * 0 forgotten, 1 it was not learned (nothing changes), -1 storage error. */
+int score_trainer_forget(struct score_trainer *t, const char *data, size_t len);
 
 #endif

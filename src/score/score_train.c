@@ -128,6 +128,31 @@ int score_trainer_add(struct score_trainer *t, const char *data, size_t len, int
 	return learned;
 }
 
+int score_trainer_forget(struct score_trainer *t, const char *data, size_t len)
+{
+	struct content_limits lim = content_limits_default();
+	struct score_binput bi;
+	char digest[65];
+
+	/* A message added to this batch and forgotten right after must be
+	 * learned first, or the forget finds nothing and the learn wins. */
+	if (t->n > 0 && score_trainer_flush(t) < 0)
+		return -1;
+	if (data == NULL)
+		data = "";
+	struct content_msg *m = content_parse(data, len, &lim);
+	if (m == NULL)
+		return -1;
+	/* The same tokens and digest as learning: bayes_unlearn() takes the
+	 * counts back down token by token. */
+	score_binput_fill(&bi, m);
+	digest_normalised(data, len, digest);
+	int r = bayes_unlearn(t->bayes, &bi.in, digest);
+	score_binput_free(&bi);
+	content_free(m);
+	return r;
+}
+
 void score_trainer_free(struct score_trainer *t)
 {
 	if (t == NULL)

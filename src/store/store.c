@@ -688,3 +688,18 @@ int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham)
 	*nspam = *nham = 0;
 	return s->ops->bayes_totals(s, nspam, nham);
 }
+
+int store_bayes_state(struct store *s, struct store_bayes_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->bayes_state(s, out);
+}
+
+int store_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb)
+{
+	if (cb == NULL || cb->begin == NULL || cb->token == NULL) {
+		store_seterr(s, "bayes scan without its callbacks");
+		return -1;
+	}
+	return s->ops->bayes_scan(s, cb);
+}

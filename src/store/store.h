@@ -249,5 +249,30 @@ int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, siz
 int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
 /* How many spam and ham messages are learned. */
 int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham);
+/* The totals and a version that changes with every learn, relearn and
+ * unlearn that changed counts (compare for equality only): an in-memory
+ * copy of the counts checks it to know whether it is stale. */
+struct store_bayes_state {
+	int64_t nspam;
+	int64_t nham;
+	int64_t version;
+};
+int store_bayes_state(struct store *s, struct store_bayes_state *out);
+/* Every stored token count, for an in-memory snapshot (src/bayes/
+ * bayes_snapshot.h): one sequential read instead of one probe per token.
+ * The state and the tokens are read as one consistent state (one read
+ * transaction), so a trainer committing meanwhile is either wholly in the
+ * result or not at all.  begin is called once, first, with the state and
+ * the number of tokens that follow (0 if a back end cannot tell cheaply);
+ * then token once per stored token, in no promised order (SQLite gives
+ * ascending unsigned hashes).  Each returns 0 to go on, non-zero to stop.
+ * Returns 0 when every token was delivered, 1 when a callback stopped the
+ * scan, -1 on a storage error. */
+struct store_bayes_scan_cb {
+	int (*begin)(void *arg, const struct store_bayes_state *st, size_t ntokens);
+	int (*token)(void *arg, uint64_t hash, int64_t spam, int64_t ham);
+	void *arg;
+};
+int store_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb);
 
 #endif

@@ -80,6 +80,9 @@ struct store_ops {
 	    int *results, int64_t now);
 	int (*bayes_unlearn)(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
 	int (*bayes_totals)(struct store *s, int64_t *nspam, int64_t *nham);
+	int (*bayes_state)(struct store *s, struct store_bayes_state *out);
+	/* Both callbacks are set; see store_bayes_scan() for the contract. */
+	int (*bayes_scan)(struct store *s, const struct store_bayes_scan_cb *cb);
 };
 
 struct store {

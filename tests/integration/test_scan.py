@@ -264,6 +264,25 @@ def test_train_then_bayes_decides(trained):
     assert min(r["score"] for r in spam) > max(r["score"] for r in doc["results"])
 
 
+def test_same_verdicts_from_memory_and_database(trained):
+    """A directory is scanned from the in-memory token snapshot, a few files
+    from the database, message by message (docs/bayes.md): the same
+    results to the last digit."""
+    cli = trained
+    dirs = [cli.dir / "test" / "spam", cli.dir / "test" / "ham"]
+    p = cli.run("scan", "--json", *dirs)
+    assert p.returncode in (0, 1), p.err
+    assert p.err == "", p.err
+    from_memory = {r["file"]: r for r in json.loads(p.out)["results"]}
+    files = sorted(from_memory)
+    assert len(files) == 10
+    p = cli.run("scan", "--json", *files)
+    assert p.returncode in (0, 1), p.err
+    from_db = {r["file"]: r for r in json.loads(p.out)["results"]}
+    assert from_db == from_memory
+    assert all(r["bayes"] is not None for r in from_db.values())
+
+
 def test_train_twice_already_known(trained):
     cli = trained
     p = cli.expect(0, "train", "--spam", cli.dir / "train" / "spam")
@@ -280,3 +299,55 @@ def test_train_unreadable_exit_3(cli):
     p = cli.expect(3, "train", "--ham", missing, good)
     assert f"mailward: warning: {missing}:" in p.err
     assert p.out.strip() == "learned 1 ham, 0 already known, 1 unreadable", p.out
+
+
+# ---- untraining ------------------------------------------------------------
+
+def bayes_state(cli):
+    """Totals, learned digests and token counts, read from the SQLite file."""
+    import sqlite3
+    db = sqlite3.connect(cli.data_dir / "mailward.db")
+    try:
+        totals = db.execute("SELECT nspam, nham FROM bayes_meta WHERE id = 1").fetchone() or (0, 0)
+        msgs = db.execute("SELECT count(*) FROM bayes_msg").fetchone()[0]
+        tokens = db.execute("SELECT hash, spam, ham FROM bayes_token ORDER BY hash").fetchall()
+    finally:
+        db.close()
+    return tuple(totals), msgs, tokens
+
+
+def test_untrain_then_retrain_restores_counts(trained):
+    cli = trained
+    before = bayes_state(cli)
+    assert before[0] == (220, 220) and before[1] == 440 and before[2]
+    five = sorted((cli.dir / "train" / "spam").iterdir())[:5]
+    p = cli.expect(0, "train", "--untrain", *five)
+    assert p.out.strip() == "forgot 5, 0 not learned", p.out
+    mid = bayes_state(cli)
+    assert mid[0] == (215, 220) and mid[1] == 435
+    assert mid[2] != before[2]
+    # learned again: every token count is back where it was
+    p = cli.expect(0, "train", "--spam", *five)
+    assert p.out.strip() == "learned 5 spam, 0 already known", p.out
+    assert bayes_state(cli) == before
+    # everything forgotten: nothing is left, not even zero rows
+    p = cli.expect(0, "train", "--untrain", cli.dir / "train")
+    assert p.out.strip() == "forgot 440, 0 not learned", p.out
+    assert bayes_state(cli) == ((0, 0), 0, [])
+
+
+def test_untrain_never_learned_reports_it(trained):
+    cli = trained
+    before = bayes_state(cli)
+    fresh = cli.dir / "test" / "spam" / "0000.eml"
+    known = cli.dir / "train" / "ham" / "0000.eml"
+    p = cli.expect(1, "train", "--untrain", fresh, known)
+    assert f"mailward: warning: {fresh}: not learned" in p.err
+    assert str(known) not in p.err
+    assert p.out.strip() == "forgot 1, 1 not learned", p.out
+    totals, msgs, _ = bayes_state(cli)
+    assert totals == (220, 219) and msgs == 439
+    # forgetting twice: the second time it is not learned any more
+    p = cli.expect(1, "train", "--untrain", known)
+    assert p.out.strip() == "forgot 0, 1 not learned", p.out
+    assert bayes_state(cli)[0] == (220, 219)

@@ -648,6 +648,53 @@ static void test_charset_bombs(void **state)
 	buf_free(&b);
 }
 
+/* ISO-8859-1 is converted without iconv (content_text.c); every byte must
+ * come out as glibc's iconv makes it, which an alias the fast path does not
+ * know (ISO_8859-1:1987) still goes through. Also: the output bound cuts
+ * both the same way. */
+static void test_latin1_as_iconv(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "iso-8859-1", "ISO8859-1", "iso_8859-1", "Latin1" };
+	struct content_limits lim = content_limits_default();
+	struct buf body = BUF_INIT, b = BUF_INIT;
+
+	for (int rep = 0; rep < 8; rep++)
+		for (int c = 1; c < 256; c++)
+			if (c != '\r' && c != '\n')
+				buf_append_char(&body, (char)c);
+	buf_append_str(&body, "\r\n");
+	for (int cap = 0; cap < 2; cap++) {
+		/* cap 1: a bound that falls inside a two-byte character */
+		lim.max_text_bytes = cap ? 1001 : content_limits_default().max_text_bytes;
+		buf_reset(&b);
+		hdr(&b);
+		buf_append_str(&b, "Content-Type: text/plain; charset=ISO_8859-1:1987\r\n\r\n");
+		buf_append(&b, body.data, body.len);
+		struct content_msg *want = parse_buf("latin1-iconv", &b, &lim);
+		const struct content_text *w = content_text_at(want, 0);
+		assert_false(content_flags(want) & CONTENT_F_UNKNOWN_CHARSET);
+		for (size_t i = 0; i < MW_ARRAY_LEN(names); i++) {
+			buf_reset(&b);
+			hdr(&b);
+			buf_append_str(&b, "Content-Type: text/plain; charset=");
+			buf_append_str(&b, names[i]);
+			buf_append_str(&b, "\r\n\r\n");
+			buf_append(&b, body.data, body.len);
+			struct content_msg *m = parse_buf("latin1-fast", &b, &lim);
+			const struct content_text *t = content_text_at(m, 0);
+			assert_int_equal(t->len, w->len);
+			assert_memory_equal(t->text, w->text, w->len);
+			assert_int_equal(t->truncated, w->truncated);
+			assert_int_equal(content_flags(m), content_flags(want));
+			content_free(m);
+		}
+		content_free(want);
+	}
+	buf_free(&body);
+	buf_free(&b);
+}
+
 static void test_encoded_words_subject(void **state)
 {
 	(void)state;
@@ -760,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_header_flood),
 		cmocka_unit_test(test_base64_garbage_and_decoded_limit),
 		cmocka_unit_test(test_charset_bombs),
+		cmocka_unit_test(test_latin1_as_iconv),
 		cmocka_unit_test(test_encoded_words_subject),
 		cmocka_unit_test(test_parse_time_typical),
 	};

@@ -489,6 +489,14 @@ static void test_exe_attachment(void **state)
 	m = with_attachment("build.sh", "application/x-sh", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");   /* #!/bin/sh */
 	ASSERT_QUIET(m, "EXE_ATTACHMENT");
 	free(m);
+	/* A Unix tool without an extension (two ham of the corpus), quiet; the
+	 * same script under a document's name fires. */
+	m = with_attachment("rotate", "application/octet-stream", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	m = with_attachment("invoice.doc", "application/msword", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
 }
 
 /* ---- bulk and classes ---------------------------------------------------------------------- */
@@ -518,14 +526,20 @@ static void test_bulk(void **state)
 	ASSERT_QUIET(urgent, "BULK_LIST_UNSUBSCRIBE");
 	free(urgent);
 
-	/* Bulk markers on spam do not make it "bulk": the score decides. */
+	/* Bulk markers on spam do not make it "bulk": the score decides.  The
+	 * rules alone (no Bayes here) give this one about 5 points, so a tag of
+	 * 4 shows the order of the decision; at the default tag it is Bayes'
+	 * weight that carries spam over (docs/scoring.md). */
 	char *spammy = mk("FREE MONEY FOR YOU NOW!!!", "Precedence: bulk\n" "MIME-Version: 1.0\nContent-Type: text/html\n",
 	    html_phish_body);
-	scan(spammy, &v);
+	struct score_thresholds low = { .tag = 4.0, .probable_spam = 10.0 };
+	struct score_engine *le = score_engine_new(NULL, &low);
+	assert_int_equal(score_message(le, spammy, strlen(spammy), &v), 0);
 	assert_non_null(sym(&v, "BULK_PRECEDENCE"));
-	assert_true(v.score >= 8.0);
+	assert_true(v.score >= 4.0);
 	assert_true(v.cls >= SCORE_POSSIBLE_SPAM);
 	score_verdict_free(&v);
+	score_engine_free(le);
 	free(spammy);
 }
 
@@ -769,12 +783,14 @@ static void test_bayes_end_to_end(void **state)
 				if (spam) {
 					spam_hits++;
 					assert_true(v.bayes_prob >= 0.9);
-					assert_true(s->score >= 5.0 && s->score <= 10.0);
-					/* Full weight only at 1 - p <= 1e-10 (log-odds scale). */
-					if (1.0 - v.bayes_prob <= 1e-10)
-						assert_true(s->score == 10.0);
-					else
-						assert_true(s->score < 10.0);
+					assert_true(s->score >= 5.0 && s->score <= 12.0);
+					/* 2.5 (L + 1), L = -log10(1 - p): the full 12 from
+					 * 1 - p = 1.6e-4, at most probable_spam (10) while
+					 * 1 - p >= 1e-3. */
+					if (1.0 - v.bayes_prob <= 1e-4)
+						assert_true(s->score == 12.0);
+					else if (1.0 - v.bayes_prob >= 1e-3)
+						assert_true(s->score <= 10.0 + 1e-9);
 				} else {
 					ham_hits++;
 					assert_true(v.bayes_prob <= 0.1);
@@ -827,6 +843,21 @@ static void test_train_idempotent(void **state)
 	score_trainer_free(t);
 	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
 	assert_int_equal(nh, 1);
+
+	/* Untrain: forgotten once (CRLF copy of what was learned with LF),
+	 * then "not learned"; a message still pending in the batch is
+	 * learned first, so forgetting it right after works too. */
+	t = score_trainer_new(f->s);
+	assert_int_equal(score_trainer_forget(t, crlf.data, crlf.len), 0);
+	assert_int_equal(score_trainer_forget(t, m, strlen(m)), 1);
+	char *m3 = mk("third", "", plain_body);
+	assert_int_equal(score_trainer_add(t, m3, strlen(m3), 0), 0);
+	assert_int_equal(score_trainer_forget(t, m3, strlen(m3)), 0);
+	score_trainer_free(t);
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nh, 1);
+	free(m3);
 	buf_free(&crlf);
 	free(m);
 	free(m2);
