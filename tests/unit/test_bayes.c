@@ -1393,20 +1393,41 @@ static void test_snapshot_same_verdicts(void **state)
 		bayes_result_free(&b);
 	}
 	assert_true(clues > 300 * 20);
-	/* max_clues cuts the same way (and 0 clues is 0.5 both ways) */
+	/* max_clues cuts the same way (and 0 clues is 0.5 both ways); other
+	 * parameters and other totals are seen at once by a classifier that
+	 * remembers f values (compared with a fresh one). */
 	struct bayes_params p;
 	bayes_params_defaults(&p);
-	for (size_t k = 0; k < 3; k++) {
-		p.max_clues = (size_t[]){ 0, 1, 7 }[k];
+	for (size_t k = 0; k < 5; k++) {
+		p.max_clues = (size_t[]){ 0, 1, 7, SIZE_MAX, SIZE_MAX }[k];
+		p.robs = k < 3 ? 1.0 : 0.3;
+		p.min_dev = k < 4 ? 0.1 : 0.2;
 		bayes_set_params(viastore, &p);
 		bayes_set_params(f->b, &p);
+		struct bayes *fresh = bayes_new(f->s);
+		bayes_set_params(fresh, &p);
 		assert_int_equal(bayes_classify(viastore, &in, &a), 0);
 		assert_int_equal(bayes_classify(f->b, &in, &b), 0);
 		same_result(&a, &b);
-		assert_int_equal(a.n_clues, p.max_clues);
+		assert_true(a.n_clues == p.max_clues || (p.max_clues == SIZE_MAX && a.n_clues > 0));
+		bayes_result_free(&b);
+		bayes_set_cache(fresh, c);
+		assert_int_equal(bayes_classify(fresh, &in, &b), 0);
+		same_result(&a, &b);
 		bayes_result_free(&a);
 		bayes_result_free(&b);
+		bayes_free(fresh);
 	}
+	train_synth(f, 3, &seed);
+	assert_int_equal(bayes_classify(viastore, &in, &a), 0);
+	struct bayes *fresh = bayes_new(f->s);
+	bayes_set_params(fresh, &p);
+	assert_int_equal(bayes_classify(fresh, &in, &b), 0);
+	same_result(&a, &b);
+	assert_int_equal(a.nspam + a.nham, 503);
+	bayes_result_free(&a);
+	bayes_result_free(&b);
+	bayes_free(fresh);
 	bayes_set_cache(f->b, NULL);
 	bayes_cache_free(c);
 	bayes_free(viastore);
