@@ -19,6 +19,7 @@
 
 #include "base/util.h"
 #include "base/buf.h"
+#include "bayes/bayes_snapshot.h"
 #include "conf/conf.h"
 #include "log/log.h"
 #include "store/store.h"
@@ -51,6 +52,7 @@ struct score_pool {
 	long sleep_ms;              /* failpoint scan_sleep */
 	struct worker *w;
 	size_t n_workers, n_started;
+	struct bayes_cache *bayes;  /* the Bayes counts in memory, for every worker */
 };
 
 static double now_ms(void)
@@ -179,6 +181,30 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 			log_error(NULL, "scan store-open worker=%zu error=\"%s\"", i, err);
 		w->engine = score_engine_new(w->store, &th);
 	}
+	/* One in-memory copy of the Bayes counts for all workers, reloaded
+	 * when training changes the store (docs/bayes.md, "Token snapshot");
+	 * loaded now, through a worker's handle before its thread runs, so the
+	 * first message does not wait for it. */
+	p->bayes = bayes_cache_new(BAYES_CACHE_REFRESH_MS);
+	for (size_t i = 0; i < p->n_workers; i++)
+		score_engine_set_bayes_cache(p->w[i].engine, p->bayes);
+	for (size_t i = 0; i < p->n_workers; i++) {
+		char why[256];
+		double t0 = now_ms();
+		if (p->w[i].store == NULL)
+			continue;
+		if (bayes_cache_reload(p->bayes, p->w[i].store, why, sizeof(why)) != 0)
+			log_warn(NULL, "scan bayes-snapshot error=\"%s\" (asking the database per message)",
+			    why);
+		else {
+			struct bayes_snapshot *sn = NULL;
+			if (bayes_cache_acquire(p->bayes, p->w[i].store, &sn) == 0 && sn != NULL)
+				log_info(NULL, "scan bayes-snapshot tokens=%zu bytes=%zu ms=%.0f",
+				    bayes_snapshot_tokens(sn), bayes_snapshot_bytes(sn), now_ms() - t0);
+			bayes_snapshot_unref(sn);
+		}
+		break;
+	}
 	for (size_t i = 0; i < p->n_workers; i++) {
 		int rc = pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]);
 		if (rc != 0) {
@@ -206,6 +232,7 @@ void score_pool_free(struct score_pool *p)
 		if (p->w[i].store)
 			store_close(p->w[i].store);
 	}
+	bayes_cache_free(p->bayes);
 	free(p->w);
 	for (struct job *j = p->in_head, *n; j; j = n) {
 		n = j->next;
