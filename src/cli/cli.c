@@ -36,6 +36,12 @@ static const struct {
 	{ "log", "         [--client-ip IP] [--action A] [--limit N] [--json] [--bounce FILE|-]" },
 	{ "log", "  log purge [--before T]" },
 	{ "queue", "  queue list [--json] | show QID [--json] | flush [QID] | delete QID" },
+	{ "allow", "  allow add PATTERN --tenant NAME|--user ADDRESS [--no-auth] [--by WHO]" },
+	{ "allow", "  allow remove PATTERN --tenant NAME|--user ADDRESS [--by WHO]" },
+	{ "allow", "  allow list [--tenant NAME|--user ADDRESS] [--json]" },
+	{ "allow", "         PATTERN: user@example.org | example.org | .example.org (and subdomains)" },
+	{ "block", "  block add|remove|list ...             the same, for senders to refuse" },
+	{ "audit", "  audit [--since T] [--limit N] [--json]   who changed policy or acted on mail" },
 	{ "quarantine", "  quarantine list [--tenant T] [--user ADDR] [--sender S] [--subject S]" },
 	{ "quarantine", "         [--state held|released|deleted|expired|all] [--since T] [--until T]" },
 	{ "quarantine", "         [--limit N] [--json]" },
@@ -103,6 +109,10 @@ cli_main(const struct conf *c, int argc, char **argv)
 		return cli_scan(c, argc, argv);
 	if (strcmp(cmd, "quarantine") == 0)
 		return cli_quarantine(c, argc, argv);
+	if (strcmp(cmd, "allow") == 0 || strcmp(cmd, "block") == 0)
+		return cli_list(c, cmd, argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return cli_audit(c, argc, argv);
 	if (strcmp(cmd, "train") == 0)
 		return cli_train(c, argc, argv);
 	cli_err("unknown command '%s' (try 'mailward help')", cmd);

@@ -109,6 +109,8 @@ int cli_queue(const struct conf *c, int argc, char **argv);
 int cli_scan(const struct conf *c, int argc, char **argv);   /* cli_scan.c */
 int cli_train(const struct conf *c, int argc, char **argv);  /* cli_train.c */
 int cli_quarantine(const struct conf *c, int argc, char **argv);   /* cli_quarantine.c */
+int cli_list(const struct conf *c, const char *kind, int argc, char **argv);  /* cli_list.c */
+int cli_audit(const struct conf *c, int argc, char **argv);        /* cli_list.c */
 
 /* ---- message files (cli_scan.c), shared by scan and train ---- */
 

@@ -33,13 +33,15 @@ static void reply_set(struct smtp_reply *r, int code, const char *fmt, const cha
 		mw_strlcpy(r->text, text, sizeof(r->text));
 }
 
-void policy_group_key(const struct store_rcpt *r, char *out, size_t n)
+void policy_group_key(const struct store_rcpt *r, const struct list_match *m, char *out,
+    size_t n)
 {
-	snprintf(out, n, "tenant=%lld", (long long)r->tenant_id);
+	snprintf(out, n, "tenant=%lld list=%s", (long long)r->tenant_id,
+	    sender_list_verdict_name(m ? m->verdict : LIST_NONE));
 }
 
-int policy_check_rcpt(struct store *s, const struct smtp_path *to, const char *ref,
-    struct policy_rcpt *out)
+int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,
+    const struct smtp_path *to, const char *ref, struct policy_rcpt *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (to->flags & SMTP_PATH_POSTMASTER) {
@@ -70,9 +72,24 @@ int policy_check_rcpt(struct store *s, const struct smtp_path *to, const char *r
 	case RCPT_VALID:
 		break;
 	}
+	struct store_list_entry *e = NULL;
+	size_t ne = 0;
+	if (store_list_for_rcpt(s, out->r.tenant, out->r.canonical, &e, &ne) < 0) {
+		reply_set(&out->reply, 451, "4.3.0 <%s>: Temporary lookup failure, try again later",
+		    to->addr, ref);
+		return -1;
+	}
+	char lsender[512];
+	mw_strlcpy(lsender, sender ? sender : "", sizeof(lsender));
+	for (char *c = lsender; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	sender_list_decide(e, ne, out->r.canonical, lsender,
+	    sender_list_authenticated(lsender, client_ip), &out->list);
+	store_list_free(e, ne);
 	out->accepted = 1;
 	out->reply.code = 250;
 	mw_strlcpy(out->reply.text, "2.1.5 Ok", sizeof(out->reply.text));
-	policy_group_key(&out->r, out->group_key, sizeof(out->group_key));
+	policy_group_key(&out->r, &out->list, out->group_key, sizeof(out->group_key));
 	return 0;
 }

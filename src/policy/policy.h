@@ -13,21 +13,27 @@
 #include "smtp/smtp_addr.h"
 #include "smtp/smtp_proto.h"
 #include "store/store.h"
+#include "policy/sender_list.h"
 
 struct policy_rcpt {
 	struct smtp_reply reply;   /* what to answer */
 	int accepted;              /* 1: 250 */
 	int invalid_user;          /* 1: counted as an invalid recipient (R3/R9) */
 	struct store_rcpt r;       /* lookup result when hosted */
+	struct list_match list;    /* the allow/block decision for this recipient (R14) */
 	char group_key[160];       /* R6: recipients of one transaction share it */
 };
 
-/* Decide a RCPT.  ref goes into rejection texts.  Returns 0, or -1 when the
- * store failed (reply is then 451 4.3.0). */
-int policy_check_rcpt(struct store *s, const struct smtp_path *to, const char *ref,
-    struct policy_rcpt *out);
+/* Decide a RCPT from sender (the envelope's, "" for <>) at client_ip.  ref
+ * goes into rejection texts.  Returns 0, or -1 when the store failed
+ * (reply is then 451 4.3.0). */
+int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,
+    const struct smtp_path *to, const char *ref, struct policy_rcpt *out);
 
-/* The group key of an accepted recipient (for now: the tenant). */
-void policy_group_key(const struct store_rcpt *r, char *out, size_t n);
+/* The group key of an accepted recipient: its tenant and its list decision,
+ * so recipients that would be treated differently at the end of DATA never
+ * share a transaction (452 4.5.3 splits them). */
+void policy_group_key(const struct store_rcpt *r, const struct list_match *m, char *out,
+    size_t n);
 
 #endif

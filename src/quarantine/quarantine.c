@@ -295,9 +295,12 @@ int quarantine_release(struct store *s, const struct conf *c, struct spool *sp, 
 		    store_error(s));
 		goto out;
 	}
-	char text[256];
+	char text[256], obj[64];
 	snprintf(text, sizeof(text), "released from quarantine by %s as %s", actor, qid);
 	audit(s, &q, "released", text);
+	snprintf(obj, sizeof(obj), "quarantine id %lld", (long long)id);
+	if (store_audit_add(s, actor, "quarantine release", obj, text) < 0)
+		log_error(q.ref, "quarantine audit error=\"%s\"", store_error(s));
 	log_info(q.ref, "quarantine release id=%lld rcpt=%s by=%s qid=%s", (long long)id, q.rcpt,
 	    actor, qid);
 	drop_file_if_unused(s, c, q.qid);
@@ -325,9 +328,14 @@ static int finish_one(struct store *s, const struct conf *c, int64_t id, const c
 		store_quarantine_clear(&q);
 		return rc;
 	}
-	char text[256];
+	char text[256], obj[64], act[48];
 	snprintf(text, sizeof(text), "%s from quarantine%s%s", state, actor[0] ? " by " : "", actor);
 	audit(s, &q, state, text);
+	snprintf(obj, sizeof(obj), "quarantine id %lld", (long long)id);
+	snprintf(act, sizeof(act), "quarantine %s", strcmp(state, "deleted") == 0 ? "delete" :
+	    "expire");
+	if (store_audit_add(s, actor[0] ? actor : "retention", act, obj, q.rcpt) < 0)
+		log_error(q.ref, "quarantine audit error=\"%s\"", store_error(s));
 	log_info(q.ref, "quarantine %s id=%lld rcpt=%s by=%s", state, (long long)id, q.rcpt,
 	    actor[0] ? actor : "-");
 	drop_file_if_unused(s, c, q.qid);

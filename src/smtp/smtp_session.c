@@ -37,6 +37,9 @@
 #define SESSION_BUCKETS 256
 #define IP_BUCKETS 1024
 #define FEED_CHUNK 65536
+/* An allow entry that is not authenticated lowers the score by this much
+ * (docs/policy.md). */
+#define POLICY_UNAUTH_ALLOW_POINTS 5.0
 
 struct rcpt_entry {
 	char *addr;        /* as given */
@@ -55,6 +58,7 @@ struct txn {
 	size_t n_rejected;
 	char group_key[160];
 	char action[16];         /* the group's (tenant's) action for probable spam */
+	struct list_match list;  /* the group's allow/block decision */
 	int64_t tag, probable;   /* its thresholds, hundredths, or STORE_SCORE_DEFAULT */
 	int64_t arrival;         /* for our Received line */
 	struct spool_msg *msg;
@@ -327,7 +331,7 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	struct session *s = ctx;
 	struct txn *t = &s->txn;
 	struct policy_rcpt pr;
-	policy_check_rcpt(s->l->d.store, to, s->ref, &pr);
+	policy_check_rcpt(s->l->d.store, t->sender ? t->sender : "", s->ip, to, s->ref, &pr);
 	*r = pr.reply;
 	if (pr.accepted && t->group_key[0] && strcmp(t->group_key, pr.group_key) != 0) {
 		/* R6: one decision per transaction; another group retries separately. */
@@ -345,6 +349,7 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 			 * whole transaction. */
 			mw_strlcpy(t->group_key, pr.group_key, sizeof(t->group_key));
 			mw_strlcpy(t->action, pr.r.action, sizeof(t->action));
+			t->list = pr.list;
 			t->tag = pr.r.tag;
 			t->probable = pr.r.probable_spam;
 		}
@@ -492,7 +497,7 @@ static void build_prepend(struct session *s, const struct score_verdict *v, stru
 		}
 	}
 	buf_printf(h, "\r\n");
-	if (v->cls >= SCORE_POSSIBLE_SPAM)
+	if (v->cls >= SCORE_POSSIBLE_SPAM && t->list.verdict != LIST_ALLOW)
 		buf_printf(h, "X-Mailward-Spam: yes\r\n");
 }
 
@@ -538,6 +543,11 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 		.probable_spam = (double)(t->probable != STORE_SCORE_DEFAULT ? t->probable :
 		    c->scan_probable_spam) / 100.0,
 	};
+	if (t->list.verdict == LIST_ALLOW_UNAUTH) {
+		/* Same classes as lowering the score by this much (policy_verdict). */
+		th.tag += POLICY_UNAUTH_ALLOW_POINTS;
+		th.probable_spam += POLICY_UNAUTH_ALLOW_POINTS;
+	}
 	size_t len = t->body.len;
 	char *data = len ? buf_steal(&t->body) : xstrdup("");
 	if (score_pool_submit(s->l->d.scan, s->id, data, len, (size_t)t->body_seen, &th) < 0) {
@@ -866,6 +876,48 @@ static int mark_quarantine(struct session *s, const struct score_verdict *v)
 	return rc < 0 ? -1 : 0;
 }
 
+/* A copy of the scan's verdict with the sender-list decision added:
+ * POLICY_ALLOW (0 points: the class stays what the content earned, the
+ * action is bypassed), POLICY_ALLOW_UNAUTH (lowers the score; the scan ran
+ * with thresholds raised by as much, so the class is already right) or
+ * POLICY_BLOCK. */
+static void policy_verdict(const struct txn *t, const struct score_verdict *in,
+    struct score_verdict *out)
+{
+	*out = *in;
+	out->symbols = xcalloc(in->n_symbols + 1, sizeof(*out->symbols));
+	memcpy(out->symbols, in->symbols, in->n_symbols * sizeof(*in->symbols));
+	const struct list_match *m = &t->list;
+	if (m->verdict == LIST_NONE)
+		return;
+	struct score_symbol *sym = &out->symbols[out->n_symbols++];
+	memset(sym, 0, sizeof(*sym));
+	mw_strlcpy(sym->group, "policy", sizeof(sym->group));
+	const char *level = m->user_level ? "the recipient's own" : "the tenant's";
+	switch (m->verdict) {
+	case LIST_ALLOW:
+		mw_strlcpy(sym->name, "POLICY_ALLOW", sizeof(sym->name));
+		snprintf(sym->reason, sizeof(sym->reason), "sender allowed by %s entry '%s' "
+		    "(without it: %s)", level, m->pattern, score_class_name(in->cls));
+		break;
+	case LIST_ALLOW_UNAUTH:
+		mw_strlcpy(sym->name, "POLICY_ALLOW_UNAUTH", sizeof(sym->name));
+		sym->score = -POLICY_UNAUTH_ALLOW_POINTS;
+		out->score += sym->score;
+		snprintf(sym->reason, sizeof(sym->reason), "sender matches %s allow entry '%s' but "
+		    "is not authenticated: the score is lowered, the action not bypassed", level,
+		    m->pattern);
+		break;
+	case LIST_BLOCK:
+		mw_strlcpy(sym->name, "POLICY_BLOCK", sizeof(sym->name));
+		snprintf(sym->reason, sizeof(sym->reason), "sender blocked by %s entry '%s' "
+		    "(content alone: %s)", level, m->pattern, score_class_name(in->cls));
+		break;
+	case LIST_NONE:
+		break;
+	}
+}
+
 static void on_scan_done(const struct score_pool_result *res, void *arg)
 {
 	struct smtp_listener *l = arg;
@@ -894,29 +946,42 @@ static void on_scan_done(const struct score_pool_result *res, void *arg)
 		refuse_message(s, &r, "tempfail");
 		return;
 	}
+	/* The list decision joins the verdict as a symbol, so the header, the
+	 * log and the quarantine all say why (R14: what would have happened). */
+	struct score_verdict v;
+	policy_verdict(t, &res->v, &v);
 	t->scanned = 1;
-	t->score = res->v.score;
-	mw_strlcpy(t->cls, score_class_name(res->v.cls), sizeof(t->cls));
+	t->score = v.score;
+	mw_strlcpy(t->cls, score_class_name(v.cls), sizeof(t->cls));
 	free(t->symbols);
-	t->symbols = score_symbols_text(&res->v);
+	t->symbols = score_symbols_text(&v);
 	char line[1024];
-	score_symbols_line(&res->v, line, sizeof(line));
-	log_info(s->ref, "smtp scan score=%.2f class=%s ms=%.1f symbols=\"%s\"", res->v.score,
-	    t->cls, res->ms, line);
-	if (res->v.cls == SCORE_PROBABLE_SPAM && strcmp(t->action, "quarantine") != 0) {
+	score_symbols_line(&v, line, sizeof(line));
+	log_info(s->ref, "smtp scan score=%.2f class=%s list=%s ms=%.1f symbols=\"%s\"", v.score,
+	    t->cls, sender_list_verdict_name(t->list.verdict), res->ms, line);
+	int blocked = t->list.verdict == LIST_BLOCK;
+	int held = (v.cls == SCORE_PROBABLE_SPAM && t->list.verdict != LIST_ALLOW) || blocked;
+	if (held && strcmp(t->action, "quarantine") != 0) {
 		r.code = 554;
-		snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam (ref %s)",
-		    s->ref);
+		if (blocked)
+			snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected: the sender is on the "
+			    "recipient's block list (ref %s)", s->ref);
+		else
+			snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam "
+			    "(ref %s)", s->ref);
+		score_verdict_free(&v);
 		refuse_message(s, &r, "rejected");
 		return;
 	}
-	if (res->v.cls == SCORE_PROBABLE_SPAM && mark_quarantine(s, &res->v) < 0) {
+	if (held && mark_quarantine(s, &v) < 0) {
+		score_verdict_free(&v);
 		r.code = 451;
 		snprintf(r.text, sizeof(r.text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
 		refuse_message(s, &r, "tempfail");
 		return;
 	}
-	commit_message(s, &res->v);
+	commit_message(s, &v);
+	score_verdict_free(&v);
 }
 
 static void on_scan_fd(evutil_socket_t fd, short what, void *arg)

@@ -502,6 +502,141 @@ int store_log_purge(struct store *s, int64_t before, int64_t *n)
 	return s->ops->log_purge(s, before, n);
 }
 
+/* ---- sender lists ------------------------------------------------------------ */
+
+int store_list_pattern(const char *in, char *out, size_t n)
+{
+	const char *dom;
+
+	if (in == NULL || in[0] == '\0')
+		return -1;
+	if (strchr(in, '@') != NULL)
+		return in[0] != '@' && norm_address(in, out, n, 0, &dom) ? 0 : -1;
+	if (in[0] == '.') {
+		if (n < 2 || !norm_domain(in + 1, out + 1, n - 1))
+			return -1;
+		out[0] = '.';
+		return 0;
+	}
+	return norm_domain(in, out, n) ? 0 : -1;
+}
+
+static int check_list_kind(struct store *s, const char *kind)
+{
+	if (kind == NULL || (strcmp(kind, "allow") != 0 && strcmp(kind, "block") != 0)) {
+		store_seterr(s, "bad list kind '%s' (allow or block)", kind ? kind : "");
+		return -1;
+	}
+	return 0;
+}
+
+int store_list_add(struct store *s, const struct store_list_entry *e)
+{
+	char pat[512], user[512];
+	const char *dom;
+	struct store_list_entry n = *e;
+
+	if (check_tenant_name(s, e->tenant) < 0 || check_list_kind(s, e->kind) < 0)
+		return -1;
+	if (store_list_pattern(e->pattern, pat, sizeof(pat)) < 0) {
+		store_seterr(s, "bad sender pattern '%s' (an address, a domain, or .domain for it "
+		    "and its subdomains)", e->pattern ? e->pattern : "");
+		return -1;
+	}
+	if (e->user != NULL && e->user[0] != '\0') {
+		if (!norm_address(e->user, user, sizeof(user), 0, &dom)) {
+			store_seterr(s, "bad user address '%s'", e->user);
+			return -1;
+		}
+		n.user = user;
+	} else {
+		n.user = "";
+	}
+	n.pattern = pat;
+	return s->ops->list_add(s, &n, mw_now());
+}
+
+int store_list_remove(struct store *s, const char *tenant, const char *user, const char *kind,
+    const char *pattern)
+{
+	char pat[512], u[512] = "";
+	const char *dom;
+
+	if (check_tenant_name(s, tenant) < 0 || check_list_kind(s, kind) < 0)
+		return -1;
+	if (store_list_pattern(pattern, pat, sizeof(pat)) < 0) {
+		store_seterr(s, "bad sender pattern '%s'", pattern ? pattern : "");
+		return -1;
+	}
+	if (user != NULL && user[0] != '\0' && !norm_address(user, u, sizeof(u), 0, &dom)) {
+		store_seterr(s, "bad user address '%s'", user);
+		return -1;
+	}
+	return s->ops->list_remove(s, tenant, u, kind, pat);
+}
+
+int store_list_for_rcpt(struct store *s, const char *tenant, const char *rcpt,
+    struct store_list_entry **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->list_for_rcpt(s, tenant ? tenant : "", rcpt ? rcpt : "", out, n);
+}
+
+int store_list_search(struct store *s, const char *tenant, const char *user, const char *kind,
+    struct store_list_entry **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->list_search(s, tenant, user, kind, out, n);
+}
+
+void store_list_free(struct store_list_entry *e, size_t n)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].tenant);
+		free(e[i].user);
+		free(e[i].kind);
+		free(e[i].pattern);
+		free(e[i].actor);
+	}
+	free(e);
+}
+
+int store_audit_add(struct store *s, const char *actor, const char *action, const char *object,
+    const char *detail)
+{
+	if (action == NULL || action[0] == '\0') {
+		store_seterr(s, "audit record without an action");
+		return -1;
+	}
+	return s->ops->audit_add(s, actor ? actor : "", action, object ? object : "",
+	    detail ? detail : "", mw_now());
+}
+
+int store_audit_search(struct store *s, int64_t since, size_t limit, struct store_audit **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->audit_search(s, since, limit ? limit : 100, out, n);
+}
+
+void store_audit_free(struct store_audit *a, size_t n)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].actor);
+		free(a[i].action);
+		free(a[i].object);
+		free(a[i].detail);
+	}
+	free(a);
+}
+
 /* ---- quarantine ------------------------------------------------------------ */
 
 static int valid_qstate(const char *st)

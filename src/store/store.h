@@ -213,6 +213,53 @@ int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **
 void store_quarantine_free(struct store_quarantine *q, size_t n);   /* members of n items and the array */
 void store_quarantine_clear(struct store_quarantine *q);             /* members of one (from _get) */
 
+/* ---- sender allow and block lists (R14, docs/policy.md) ---------------- */
+
+/* pattern: "user@example.org" (an address), "example.org" (that domain),
+ * ".example.org" (the domain and its subdomains); stored lower-case. */
+struct store_list_entry {
+	int64_t id;
+	char *tenant;
+	char *user;           /* "" = domain level (all the tenant's users), else an address */
+	char *kind;           /* "allow" | "block" */
+	char *pattern;
+	int no_auth;          /* applies even when the sender is not authenticated */
+	int64_t created;
+	char *actor;
+};
+
+/* 0 added, 1 already there; the user must be one of the tenant's (checked
+ * by the caller, which resolves --user to its tenant). */
+int store_list_add(struct store *s, const struct store_list_entry *e);
+int store_list_remove(struct store *s, const char *tenant, const char *user, const char *kind,
+    const char *pattern);                                   /* 1 = not found */
+/* The tenant's domain-level entries plus those of user rcpt (lower-case). */
+int store_list_for_rcpt(struct store *s, const char *tenant, const char *rcpt,
+    struct store_list_entry **out, size_t *n);
+/* Any of tenant, user, kind may be NULL (= all). */
+int store_list_search(struct store *s, const char *tenant, const char *user, const char *kind,
+    struct store_list_entry **out, size_t *n);
+void store_list_free(struct store_list_entry *e, size_t n);
+/* Normalises a pattern into out (lower-case); 0, or -1 if it is none of the
+ * three forms. */
+int store_list_pattern(const char *in, char *out, size_t n);
+
+/* ---- audit trail: who changed policy or acted on mail ------------------- */
+
+struct store_audit {
+	int64_t id;
+	int64_t ts;
+	char *actor;
+	char *action;         /* e.g. "allow add", "quarantine release" */
+	char *object;         /* what it was done to */
+	char *detail;
+};
+int store_audit_add(struct store *s, const char *actor, const char *action, const char *object,
+    const char *detail);
+int store_audit_search(struct store *s, int64_t since, size_t limit, struct store_audit **out,
+    size_t *n);
+void store_audit_free(struct store_audit *a, size_t n);
+
 /* ---- Bayes token counts (src/bayes/, docs/bayes.md) ------------------- */
 
 /* Message counts of one feature hash: in how many learned spam / ham

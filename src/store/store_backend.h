@@ -59,6 +59,18 @@ struct store_ops {
 	    struct store_log_entry **out, size_t *n);
 	int (*log_purge)(struct store *s, int64_t before, int64_t *n);
 
+	int (*list_add)(struct store *s, const struct store_list_entry *e, int64_t now);
+	int (*list_remove)(struct store *s, const char *tenant, const char *user, const char *kind,
+	    const char *pattern);
+	int (*list_for_rcpt)(struct store *s, const char *tenant, const char *rcpt,
+	    struct store_list_entry **out, size_t *n);
+	int (*list_search)(struct store *s, const char *tenant, const char *user, const char *kind,
+	    struct store_list_entry **out, size_t *n);
+	int (*audit_add)(struct store *s, const char *actor, const char *action, const char *object,
+	    const char *detail, int64_t now);
+	int (*audit_search)(struct store *s, int64_t since, size_t limit, struct store_audit **out,
+	    size_t *n);
+
 	int (*quarantine_add)(struct store *s, const struct store_quarantine *q, size_t n,
 	    int64_t *ids, int64_t now);
 	int (*quarantine_get)(struct store *s, int64_t id, struct store_quarantine *out);

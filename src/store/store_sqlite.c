@@ -32,7 +32,7 @@
 #include "base/buf.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -162,6 +162,28 @@ static const char schema_v5[] =
 	"CREATE INDEX quarantine_tenant ON quarantine(tenant, ts);"
 	"CREATE UNIQUE INDEX quarantine_qid ON quarantine(qid, rcpt);"
 	"CREATE INDEX quarantine_state ON quarantine(state, ts);";
+
+/* Version 6: sender allow and block lists (docs/policy.md) and the audit
+ * trail of policy changes and actions on held mail. */
+static const char schema_v6[] =
+	"CREATE TABLE sender_list ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant TEXT NOT NULL,"
+	"  user TEXT NOT NULL DEFAULT '',"
+	"  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
+	"  pattern TEXT NOT NULL,"
+	"  no_auth INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (tenant, user, kind, pattern));"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL DEFAULT '',"
+	"  action TEXT NOT NULL,"
+	"  object TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX audit_ts ON audit(ts);";
 
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
@@ -1990,6 +2012,193 @@ static int sq_quarantine_due(struct store *s, int64_t before, size_t max, int64_
 	return 0;
 }
 
+/* ---- sender lists and audit ------------------------------------------------ */
+
+#define LCOLS "id, tenant, user, kind, pattern, no_auth, created, actor"
+
+static int list_collect(struct sq *q, sqlite3_stmt *st, struct store_list_entry **out,
+    size_t *n)
+{
+	struct store_list_entry *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_list_entry *e = &v[cnt++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->tenant = coldup(st, 1);
+		e->user = coldup(st, 2);
+		e->kind = coldup(st, 3);
+		e->pattern = coldup(st, 4);
+		e->no_auth = sqlite3_column_int(st, 5);
+		e->created = sqlite3_column_int64(st, 6);
+		e->actor = coldup(st, 7);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "list read");
+		store_list_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int sq_list_add(struct store *s, const struct store_list_entry *e, int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "INSERT INTO sender_list(tenant, user, kind, pattern, no_auth, "
+	    "created, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", "list add");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, e->tenant);
+	bind_text(st, 2, e->user);
+	bind_text(st, 3, e->kind);
+	bind_text(st, 4, e->pattern);
+	sqlite3_bind_int(st, 5, e->no_auth ? 1 : 0);
+	sqlite3_bind_int64(st, 6, now);
+	bind_text(st, 7, e->actor);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		store_seterr(s, "%s entry '%s' already exists", e->kind, e->pattern);
+		return 1;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "list add");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_list_remove(struct store *s, const char *tenant, const char *user, const char *kind,
+    const char *pattern)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "DELETE FROM sender_list WHERE tenant = ?1 AND user = ?2 AND "
+	    "kind = ?3 AND pattern = ?4", "list remove");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, user);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, pattern);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "list remove");
+		return -1;
+	}
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "no %s entry '%s'", kind, pattern);
+		return 1;
+	}
+	return 0;
+}
+
+static int sq_list_for_rcpt(struct store *s, const char *tenant, const char *rcpt,
+    struct store_list_entry **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	/* Every RCPT asks: the unique index (tenant, user, ...) serves both
+	 * halves of the OR as range scans. */
+	sqlite3_stmt *st = qprep(q, "SELECT " LCOLS " FROM sender_list WHERE tenant = ?1 AND "
+	    "(user = '' OR user = ?2)", "list lookup");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, rcpt);
+	return list_collect(q, st, out, n);
+}
+
+static int sq_list_search(struct store *s, const char *tenant, const char *user, const char *kind,
+    struct store_list_entry **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT " LCOLS " FROM sender_list WHERE (?1 IS NULL OR "
+	    "tenant = ?1) AND (?2 IS NULL OR user = ?2) AND (?3 IS NULL OR kind = ?3) "
+	    "ORDER BY tenant, user, kind, pattern", "list search");
+
+	if (st == NULL)
+		return -1;
+	if (tenant)
+		bind_text(st, 1, tenant);
+	if (user)
+		bind_text(st, 2, user);
+	if (kind)
+		bind_text(st, 3, kind);
+	return list_collect(q, st, out, n);
+}
+
+static int sq_audit_add(struct store *s, const char *actor, const char *action, const char *object,
+    const char *detail, int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "INSERT INTO audit(ts, actor, action, object, detail) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5)", "audit add");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, actor);
+	bind_text(st, 3, action);
+	bind_text(st, 4, object);
+	bind_text(st, 5, detail);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "audit add");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_audit_search(struct store *s, int64_t since, size_t limit, struct store_audit **out,
+    size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT id, ts, actor, action, object, detail FROM audit "
+	    "WHERE ts >= ?1 ORDER BY ts DESC, id DESC LIMIT ?2", "audit search");
+	struct store_audit *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_audit *a = &v[cnt++];
+		a->id = sqlite3_column_int64(st, 0);
+		a->ts = sqlite3_column_int64(st, 1);
+		a->actor = coldup(st, 2);
+		a->action = coldup(st, 3);
+		a->object = coldup(st, 4);
+		a->detail = coldup(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "audit search");
+		store_audit_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2008,6 +2217,12 @@ static const struct store_ops sqlite_ops = {
 	.rcpt_stat_add = sq_rcpt_stat_add,
 	.rcpt_stat_get = sq_rcpt_stat_get,
 	.rollback = sq_rollback,
+	.list_add = sq_list_add,
+	.list_remove = sq_list_remove,
+	.list_for_rcpt = sq_list_for_rcpt,
+	.list_search = sq_list_search,
+	.audit_add = sq_audit_add,
+	.audit_search = sq_audit_search,
 	.quarantine_add = sq_quarantine_add,
 	.quarantine_get = sq_quarantine_get,
 	.quarantine_search = sq_quarantine_search,
@@ -2072,7 +2287,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 5 && sqlite3_exec(q->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 6) { ... } and so on. */
+	if (version < 6 && sqlite3_exec(q->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 7) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

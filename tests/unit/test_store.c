@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "conf/conf.h"
+#include "base/util.h"
 #include "store/store.h"
 
 struct fx {
@@ -91,7 +92,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 5);   /* 5: quarantine (docs/storage.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 6);   /* 6: sender lists, audit (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -764,6 +765,71 @@ static void test_quarantine(void **state)
 	expect_err(s, store_rollback(s), -1, "rollback without begin");
 }
 
+static void test_lists_and_audit(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_list_entry *v;
+	size_t n;
+
+	populate(s);
+	struct store_list_entry a = { .tenant = "acme", .user = "", .kind = "allow",
+		.pattern = ".Partner.Example", .no_auth = 1, .actor = "ops" };
+	assert_int_equal(store_list_add(s, &a), 0);
+	expect_err(s, store_list_add(s, &a), 1, "allow entry '.partner.example' already exists");
+	struct store_list_entry b = { .tenant = "acme", .user = "Alice@Example.com", .kind = "block",
+		.pattern = "x@partner.example", .actor = "alice" };
+	assert_int_equal(store_list_add(s, &b), 0);
+	struct store_list_entry other = { .tenant = "beta", .user = "", .kind = "block",
+		.pattern = "partner.example" };
+	assert_int_equal(store_list_add(s, &other), 0);
+	struct store_list_entry bad = a;
+	bad.kind = "maybe";
+	expect_err(s, store_list_add(s, &bad), -1, "bad list kind 'maybe'");
+	bad = a;
+	bad.pattern = "not a pattern";
+	expect_err(s, store_list_add(s, &bad), -1, "bad sender pattern");
+	bad = a;
+	bad.user = "no-at-sign";
+	expect_err(s, store_list_add(s, &bad), -1, "bad user address");
+
+	/* For a recipient: the tenant's domain level and the recipient's own. */
+	assert_int_equal(store_list_for_rcpt(s, "acme", "alice@example.com", &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_list_free(v, n);
+	assert_int_equal(store_list_for_rcpt(s, "acme", "bob@example.com", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].pattern, ".partner.example");
+	assert_true(v[0].no_auth);
+	assert_string_equal(v[0].actor, "ops");
+	store_list_free(v, n);
+	assert_int_equal(store_list_search(s, NULL, NULL, "block", &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_list_free(v, n);
+	assert_int_equal(store_list_search(s, "acme", "alice@example.com", NULL, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].kind, "block");
+	store_list_free(v, n);
+
+	assert_int_equal(store_list_remove(s, "acme", "", "allow", ".PARTNER.example"), 0);
+	expect_err(s, store_list_remove(s, "acme", "", "allow", ".partner.example"), 1,
+	    "no allow entry");
+	expect_err(s, store_list_remove(s, "acme", "", "allow", "@@"), -1, "bad sender pattern");
+
+	assert_int_equal(store_audit_add(s, "ops", "allow add", "allow x (tenant acme)", ""), 0);
+	assert_int_equal(store_audit_add(s, NULL, "quarantine expire", "quarantine id 1", NULL), 0);
+	expect_err(s, store_audit_add(s, "ops", "", "x", ""), -1, "without an action");
+	struct store_audit *au;
+	assert_int_equal(store_audit_search(s, 0, 0, &au, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(au[0].action, "quarantine expire");   /* newest first */
+	assert_string_equal(au[0].actor, "");
+	store_audit_free(au, n);
+	assert_int_equal(store_audit_search(s, mw_now() + 10, 5, &au, &n), 0);
+	assert_int_equal(n, 0);
+	store_audit_free(au, n);
+}
+
 static void test_log_limit_default(void **state)
 {
 	struct fx *f = *state;
@@ -988,6 +1054,7 @@ int main(void)
 		T(test_log),
 		T(test_log_verdict),
 		T(test_quarantine),
+		T(test_lists_and_audit),
 		T(test_log_limit_default),
 		T(test_locked_database),
 		T(test_failpoints),
