@@ -244,7 +244,7 @@ size_t bayes_snapshot_bytes(const struct bayes_snapshot *snap)
 /* How far ahead the lookup loop prefetches: the token array is far larger
  * than the caches, so every probe is a memory access; issuing them early
  * overlaps several instead of waiting for each in turn. */
-#define PREFETCH_AHEAD 8
+#define PREFETCH_AHEAD 16
 
 void bayes_snapshot_get(const struct bayes_snapshot *snap, const uint64_t *hashes, size_t n,
     struct store_bayes_count *out)
