@@ -46,7 +46,7 @@ static const struct {
 	{ "quarantine", "         [--state held|released|deleted|expired|all] [--since T] [--until T]" },
 	{ "quarantine", "         [--limit N] [--json]" },
 	{ "quarantine", "  quarantine show ID [--json] [--raw] | release ID... [--by WHO]" },
-	{ "quarantine", "  quarantine delete ID... [--by WHO] | expire" },
+	{ "quarantine", "  quarantine delete ID... [--by WHO] | expire | digest [--tenant T]" },
 	{ "scan", "  scan [--json] [--explain] FILE|DIR...   score messages offline" },
 	{ "scan", "         exit 0 clean/bulk, 1 some possible/probable spam, 3 unreadable" },
 	{ "train", "  train --spam|--ham FILE|DIR...          teach the Bayes classifier" },

@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "digest/digest.h"
 #include "control/control.h"
 #include "quarantine/quarantine.h"
 #include "spool/spool.h"
@@ -328,6 +329,51 @@ q_expire(const struct conf *c, const struct cli_args *a)
 	return CLI_OK;
 }
 
+static void
+tell_server(const char *qid, void *arg)
+{
+	const struct conf *c = arg;
+	char line[64], reply[128];
+	snprintf(line, sizeof(line), "queue %s", qid);
+	if (control_request(c, line, reply, sizeof(reply)) != 0)
+		printf("queued %s (the server is not running: delivered when it starts)\n", qid);
+	else
+		printf("queued %s\n", qid);
+}
+
+/* Send the digests due now (the server also does it every [quarantine] digest). */
+static int
+q_digest(const struct conf *c, const struct cli_args *a)
+{
+	struct store *s;
+	struct spool *sp;
+	char dir[1024], err[512] = "";
+	int sent = 0;
+
+	if (a->npos != 0) {
+		cli_err("usage: quarantine digest [--tenant T]");
+		return CLI_USAGE;
+	}
+	if ((s = cli_store_open(c)) == NULL)
+		return CLI_FAIL;
+	conf_path(c, "spool", dir, sizeof(dir));
+	if ((sp = spool_open(dir, (int)c->fsync, err, sizeof(err))) == NULL) {
+		cli_err("cannot open the spool %s: %s", dir, err);
+		store_close(s);
+		return CLI_FAIL;
+	}
+	int r = digest_run(s, c, sp, a->val[O_TENANT], mw_now(), tell_server, (void *)(uintptr_t)c,
+	    &sent, err, sizeof(err));
+	spool_close(sp);
+	store_close(s);
+	printf("%d digest%s sent\n", sent, sent == 1 ? "" : "s");
+	if (r < 0) {
+		cli_err("quarantine digest: %s", err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
 int
 cli_quarantine(const struct conf *c, int argc, char **argv)
 {
@@ -336,6 +382,7 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 	static const char *const show_opts[] = { "--json", "--raw", NULL };
 	static const char *const act_opts[] = { "--by=", NULL };
 	static const char *const no_opts[] = { NULL };
+	static const char *const digest_opts[] = { "--tenant=", NULL };
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *const *opts;
 	struct cli_args a;
@@ -353,8 +400,11 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 		opts = act_opts;
 	else if (strcmp(sub, "expire") == 0)
 		opts = no_opts;
+	else if (strcmp(sub, "digest") == 0)
+		opts = digest_opts;
 	else {
-		cli_err("unknown quarantine command '%s' (list, show, release, delete, expire)", sub);
+		cli_err("unknown quarantine command '%s' (list, show, release, delete, expire, digest)",
+		    sub);
 		return CLI_USAGE;
 	}
 	if (cli_parse(argc, argv, 2, opts, &a) != 0)
@@ -367,6 +417,8 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 		rc = q_show(c, &a);
 	else if (opts == act_opts)
 		rc = q_act(c, &a, strcmp(sub, "release") == 0);
+	else if (opts == digest_opts)
+		rc = q_digest(c, &a);
 	else
 		rc = q_expire(c, &a);
 	cli_args_free(&a);

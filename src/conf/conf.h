@@ -59,8 +59,11 @@ struct conf {
 	int64_t scan_probable_spam;  /* default probable-spam threshold, hundredths */
 	/* [quarantine] */
 	int64_t quarantine_retention; /* seconds a held message is kept */
+	int64_t quarantine_digest;    /* seconds between digests; 0 = no digest from the server */
+	int64_t quarantine_link_lifetime; /* seconds a release link works */
 	/* [admin] */
 	char admin_listen[128];
+	char admin_url[256];         /* base of links in digests; "" = http://<listen> */
 	/* [run] */
 	char user[64];               /* drop privileges to this user when started as root */
 };

@@ -133,10 +133,18 @@ const struct conf_key conf_keys[] = {
 	NUM("quarantine", "retention", CONF_DURATION, quarantine_retention, "14d", 1, 3650 * DAY,
 	    "How long a quarantined message is held before it expires (removed, logged). "
 	    "Messages live under data_dir/quarantine/."),
+	NUM("quarantine", "digest", CONF_DURATION, quarantine_digest, "1d", 0, 30 * DAY,
+	    "How often the server mails each user with newly held messages a digest with "
+	    "one-click release links (0: never; `mailward quarantine digest` sends now)."),
+	NUM("quarantine", "link_lifetime", CONF_DURATION, quarantine_link_lifetime, "7d", 1,
+	    90 * DAY, "How long a release link of a digest works (each works once)."),
 
 	/* ---- [admin] ------------------------------------------------------- */
 	STR("admin", "listen", admin_listen, "127.0.0.1:8025",
 	    "Address and port of the HTTP API, web console and metrics."),
+	STR("admin", "url", admin_url, "",
+	    "Base URL of the admin listener as users reach it, for the release links in "
+	    "digests (e.g. https://mx.example.org:8025). Empty: http:// and [admin] listen."),
 
 	/* ---- [run] --------------------------------------------------------- */
 	STR("run", "user", user, "mailward",

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "admin/admin.h"
 #include "base/util.h"
 #include "conf/conf.h"
 #include "control/control.h"
@@ -146,6 +147,7 @@ int server_run(const struct conf *c)
 	struct score_pool *scan = NULL;
 	struct queue *queue = NULL;
 	struct control *ctl = NULL;
+	struct admin *adm = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -180,6 +182,11 @@ int server_run(const struct conf *c)
 		log_msg(LOG_FATAL, NULL, "server smtp error=\"%s\"", err);
 		goto out;
 	}
+	/* Before the privilege drop: the admin port may be a privileged one. */
+	if ((adm = admin_start(c, spool, queue, err, sizeof(err))) == NULL) {
+		log_msg(LOG_FATAL, NULL, "server admin error=\"%s\"", err);
+		goto out;
+	}
 	if (drop_privileges(c, spool_dir) < 0)
 		goto out;
 	int moved = spool_recover(spool, on_recovered, queue);
@@ -207,6 +214,7 @@ int server_run(const struct conf *c)
 	log_info(NULL, "server stopped");
 out:
 	control_stop(ctl);
+	admin_stop(adm);
 	if (srv.smtp)
 		smtp_listener_free(srv.smtp);
 	if (srv.stop_check)

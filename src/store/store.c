@@ -724,6 +724,21 @@ void store_quarantine_free(struct store_quarantine *q, size_t n)
 	free(q);
 }
 
+int store_digest_get(struct store *s, const char *rcpt, int64_t *last)
+{
+	*last = 0;
+	return s->ops->digest_get(s, rcpt ? rcpt : "", last);
+}
+
+int store_digest_set(struct store *s, const char *rcpt, int64_t last)
+{
+	if (rcpt == NULL || rcpt[0] == '\0') {
+		store_seterr(s, "digest state without a recipient");
+		return -1;
+	}
+	return s->ops->digest_set(s, rcpt, last);
+}
+
 void store_quarantine_clear(struct store_quarantine *q)
 {
 	struct store_quarantine *copy = xmalloc(sizeof(*copy));

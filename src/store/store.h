@@ -210,7 +210,11 @@ int store_quarantine_finish(struct store *s, int64_t id, const char *state, cons
 int store_quarantine_held(struct store *s, const char *qid, int64_t *n);
 /* Ids of held rows quarantined before `before` (oldest first, at most max). */
 int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n);
-void store_quarantine_free(struct store_quarantine *q, size_t n);   /* members of n items and the array */
+void store_quarantine_free(struct store_quarantine *q, size_t n);
+/* The digest's memory: the newest quarantine time a user was told about
+ * (0 when never). */
+int store_digest_get(struct store *s, const char *rcpt, int64_t *last);
+int store_digest_set(struct store *s, const char *rcpt, int64_t last);   /* members of n items and the array */
 void store_quarantine_clear(struct store_quarantine *q);             /* members of one (from _get) */
 
 /* ---- sender allow and block lists (R14, docs/policy.md) ---------------- */

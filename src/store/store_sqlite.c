@@ -32,7 +32,7 @@
 #include "base/buf.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -184,6 +184,12 @@ static const char schema_v6[] =
 	"  object TEXT NOT NULL DEFAULT '',"
 	"  detail TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX audit_ts ON audit(ts);";
+
+/* Version 7: what each user's quarantine digest already listed. */
+static const char schema_v7[] =
+	"CREATE TABLE digest_state ("
+	"  rcpt TEXT PRIMARY KEY,"
+	"  last_ts INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
@@ -2199,6 +2205,46 @@ static int sq_audit_search(struct store *s, int64_t since, size_t limit, struct 
 	return 0;
 }
 
+static int sq_digest_get(struct store *s, const char *rcpt, int64_t *last)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT last_ts FROM digest_state WHERE rcpt = ?1",
+	    "digest get");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, rcpt);
+	int rc = step(q, st);
+	if (rc == SQLITE_ROW)
+		*last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberr(q, "digest get");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_digest_set(struct store *s, const char *rcpt, int64_t last)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "INSERT INTO digest_state(rcpt, last_ts) VALUES (?1, ?2) "
+	    "ON CONFLICT(rcpt) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)",
+	    "digest set");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, rcpt);
+	sqlite3_bind_int64(st, 2, last);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "digest set");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2217,6 +2263,8 @@ static const struct store_ops sqlite_ops = {
 	.rcpt_stat_add = sq_rcpt_stat_add,
 	.rcpt_stat_get = sq_rcpt_stat_get,
 	.rollback = sq_rollback,
+	.digest_get = sq_digest_get,
+	.digest_set = sq_digest_set,
 	.list_add = sq_list_add,
 	.list_remove = sq_list_remove,
 	.list_for_rcpt = sq_list_for_rcpt,
@@ -2289,7 +2337,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 6 && sqlite3_exec(q->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 7) { ... } and so on. */
+	if (version < 7 && sqlite3_exec(q->db, schema_v7, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 8) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

@@ -2,6 +2,7 @@
 first message: swaks to alice@example.test lands in the maildir and in
 `log search`. Runs a copy of the demo in a temp dir with free ports."""
 import json
+import urllib.request
 import os
 import re
 import shutil
@@ -59,6 +60,23 @@ def test_demo_swaks_to_alice(tmp_path):
         assert q.returncode == 0, q.stderr
         res = json.loads(q.stdout)["results"]
         assert any(r.get("subject") == "demo-first-message" for r in res), res
+        # The demo's test spam is held for bob, and bob has a digest whose
+        # release link delivers it (README, "Quarantine").
+        def held():
+            q = subprocess.run([mwtest.BIN, "-c", str(conf), "quarantine", "list", "--json"],
+                               cwd=str(root), stdout=subprocess.PIPE, timeout=30)
+            return [r for r in json.loads(q.stdout)["quarantine"] if r["rcpt"] == "bob@example.test"]
+        rows = mwtest.wait_until(held, 20, interval=0.2, what="the demo spam in the quarantine")
+        assert "won" in rows[0]["subject"] and rows[0]["class"] == "probable-spam"
+        bobdir = root / "var" / "maildir" / "bob@example.test" / "new"
+        mwtest.wait_until(lambda: bobdir.exists() and os.listdir(bobdir), 20, what="bob's digest")
+        digest = open(bobdir / os.listdir(bobdir)[0], "rb").read().decode(errors="replace")
+        assert "X-Mailward-Digest: yes" in digest
+        link = re.search(r"http://[^\s\"<>]+/release\?id=\d+&exp=\d+&sig=[0-9a-f]{64}", digest).group(0)
+        assert f":{admin}/" in link
+        with urllib.request.urlopen(link, timeout=10) as r:
+            assert r.status == 200
+        mwtest.wait_until(lambda: len(os.listdir(bobdir)) == 2, 20, what="the released message")
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
