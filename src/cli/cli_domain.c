@@ -76,6 +76,18 @@ domain_add(struct store *s, const struct cli_args *a)
 	return CLI_OK;
 }
 
+static json_t *
+override_json(const char *text)
+{
+	return text[0] ? json_string(text) : json_null();
+}
+
+static json_t *
+override_score_json(int64_t v)
+{
+	return v == STORE_SCORE_DEFAULT ? json_null() : json_real((double)v / 100.0);
+}
+
 static int
 domain_list(struct store *s, const struct cli_args *a)
 {
@@ -105,9 +117,11 @@ domain_list(struct store *s, const struct cli_args *a)
 	if (a->val[O_JSON] != NULL) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:o, s:o, s:o}", "domain",
-			    cli_json_str(d[i].domain), "tenant", cli_json_str(d[i].tenant), "deliver",
-			    cli_json_str(d[i].deliver)));
+			json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			    "domain", cli_json_str(d[i].domain), "tenant", cli_json_str(d[i].tenant),
+			    "deliver", cli_json_str(d[i].deliver), "action", override_json(d[i].action),
+			    "bulk", override_json(d[i].bulk), "tag", override_score_json(d[i].tag),
+			    "probable_spam", override_score_json(d[i].probable_spam)));
 		json_t *doc = json_pack("{s:o}", "domains", arr);
 		if (cli_json_print(doc) != 0)
 			rc = CLI_FAIL;
@@ -162,6 +176,42 @@ domain_remove(struct store *s, const struct cli_args *a)
 	return CLI_OK;
 }
 
+/* Overrides of the tenant's settings for one domain (R13). */
+static int
+domain_set(struct store *s, const struct cli_args *a)
+{
+	if (a->npos < 2) {
+		cli_err("usage: domain set DOMAIN KEY=VALUE...   (action, bulk, tag, probable_spam; "
+		    "VALUE 'default' follows the tenant)");
+		return CLI_USAGE;
+	}
+	for (size_t i = 1; i < a->npos; i++) {
+		const char *eq = strchr(a->pos[i], '=');
+		if (eq == NULL || eq == a->pos[i]) {
+			cli_err("expected KEY=VALUE, got '%s'", a->pos[i]);
+			return CLI_USAGE;
+		}
+	}
+	if (store_begin(s) < 0)
+		return cli_store_fail(s, "domain set");
+	for (size_t i = 1; i < a->npos; i++) {
+		const char *eq = strchr(a->pos[i], '=');
+		char *key = xstrndup(a->pos[i], (size_t)(eq - a->pos[i]));
+		int r = store_domain_set(s, a->pos[0], key, eq + 1);
+		free(key);
+		if (r != 0) {
+			cli_err("domain set %s", store_error(s));
+			store_rollback(s);
+			return r == 1 ? CLI_NOTFOUND : CLI_USAGE;
+		}
+	}
+	if (store_commit(s) < 0)
+		return cli_store_fail(s, "domain set");
+	for (size_t i = 1; i < a->npos; i++)
+		printf("domain %s: %s\n", a->pos[0], a->pos[i]);
+	return CLI_OK;
+}
+
 int
 cli_domain(const struct conf *c, int argc, char **argv)
 {
@@ -188,13 +238,14 @@ cli_domain(const struct conf *c, int argc, char **argv)
 		rc = CLI_OK;
 		goto out;
 	}
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0) {
-		cli_err("unknown domain command '%s' (add, list, remove)", sub);
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0 &&
+	    strcmp(sub, "set") != 0) {
+		cli_err("unknown domain command '%s' (add, list, set, remove)", sub);
 		rc = CLI_USAGE;
 		goto out;
 	}
 	if ((a.val[O_DELIVER] != NULL && strcmp(sub, "add") != 0) ||
-	    (a.val[O_TENANT] != NULL && strcmp(sub, "remove") == 0) ||
+	    (a.val[O_TENANT] != NULL && (strcmp(sub, "remove") == 0 || strcmp(sub, "set") == 0)) ||
 	    (a.val[O_JSON] != NULL && strcmp(sub, "list") != 0)) {
 		cli_err("option not valid for 'domain %s'", sub);
 		rc = CLI_USAGE;
@@ -208,6 +259,8 @@ cli_domain(const struct conf *c, int argc, char **argv)
 		rc = domain_add(s, &a);
 	else if (strcmp(sub, "list") == 0)
 		rc = domain_list(s, &a);
+	else if (strcmp(sub, "set") == 0)
+		rc = domain_set(s, &a);
 	else
 		rc = domain_remove(s, &a);
 out:

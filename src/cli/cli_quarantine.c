@@ -20,6 +20,7 @@
 #include "digest/digest.h"
 #include "control/control.h"
 #include "quarantine/quarantine.h"
+#include "score/score.h"
 #include "spool/spool.h"
 #include "store/store.h"
 
@@ -329,6 +330,108 @@ q_expire(const struct conf *c, const struct cli_args *a)
 	return CLI_OK;
 }
 
+/*
+ * not-spam: the user's "this was mine" (R19).  Release (once, as release
+ * does), learn the message as ham - the sender's part only, without our
+ * header lines, i.e. what the scan saw - and with --allow add the sender's
+ * address to the recipient's own allow list.
+ */
+static int
+q_not_spam(const struct conf *c, const struct cli_args *a)
+{
+	enum { N_BY, N_ALLOW, N_NO_AUTH };
+	const char *by = a->val[N_BY] ? a->val[N_BY] : "cli";
+	int64_t id = 0;
+	struct store *s;
+	struct store_quarantine q;
+	char err[512] = "", qid[24] = "", dir[1024];
+	int rc = CLI_OK;
+
+	if (a->npos != 1 || parse_id(a->pos[0], &id) < 0) {
+		cli_err("usage: quarantine not-spam ID [--allow [--no-auth]] [--by WHO]");
+		return CLI_USAGE;
+	}
+	if ((s = cli_store_open(c)) == NULL)
+		return CLI_FAIL;
+	int r = store_quarantine_get(s, id, &q);
+	if (r != 0) {
+		cli_err("not-spam %lld: %s", (long long)id, store_error(s));
+		store_close(s);
+		return r == 1 ? CLI_NOTFOUND : CLI_FAIL;
+	}
+	char *data = NULL;
+	size_t len = 0;
+	if (strcmp(q.state, "held") != 0) {
+		cli_err("not-spam %lld: quarantined message %lld was %s%s%s", (long long)id,
+		    (long long)id, q.state, q.actor[0] ? " by " : "", q.actor);
+		rc = CLI_NOTFOUND;
+		goto out;
+	}
+	if (quarantine_read(c, q.qid, &data, &len, err, sizeof(err)) != 0) {
+		cli_err("not-spam %lld: %s", (long long)id, err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	conf_path(c, "spool", dir, sizeof(dir));
+	struct spool *sp = spool_open(dir, (int)c->fsync, err, sizeof(err));
+	if (sp == NULL) {
+		cli_err("cannot open the spool %s: %s", dir, err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	r = quarantine_release(s, c, sp, id, by, qid, err, sizeof(err));
+	spool_close(sp);
+	if (r != 0) {
+		cli_err("not-spam %lld: %s", (long long)id, err);
+		rc = r == 1 ? CLI_NOTFOUND : CLI_FAIL;
+		goto out;
+	}
+	char line[64], reply[128];
+	snprintf(line, sizeof(line), "queue %s", qid);
+	int told = control_request(c, line, reply, sizeof(reply)) == 0;
+	printf("%lld released as %s%s\n", (long long)id, qid,
+	    told ? "" : " (the server is not running: delivered when it starts)");
+	/* Learning is the second half: if it fails, the release stands. */
+	size_t own = quarantine_own_headers_len(data, len);
+	struct score_trainer *t = score_trainer_new(s);
+	int learned = score_trainer_add(t, data + own, len - own, 0);
+	if (learned >= 0)
+		learned = score_trainer_flush(t);
+	score_trainer_free(t);
+	if (learned < 0) {
+		cli_err("not-spam %lld: released, but not learned as ham: %s", (long long)id,
+		    store_error(s));
+		rc = CLI_FAIL;
+	} else {
+		printf("%lld learned as ham\n", (long long)id);
+	}
+	char obj[64];
+	snprintf(obj, sizeof(obj), "quarantine id %lld", (long long)id);
+	store_audit_add(s, by, "quarantine not-spam", obj, q.rcpt);
+	if (a->val[N_ALLOW] != NULL && q.sender[0] != '\0') {
+		struct store_list_entry e = {
+			.tenant = q.tenant, .user = q.rcpt, .kind = "allow", .pattern = q.sender,
+			.no_auth = a->val[N_NO_AUTH] != NULL, .actor = (char *)(uintptr_t)by,
+		};
+		r = store_list_add(s, &e);
+		if (r < 0) {
+			cli_err("not-spam %lld: allow entry not added: %s", (long long)id, store_error(s));
+			rc = CLI_FAIL;
+		} else {
+			char o2[700];
+			snprintf(o2, sizeof(o2), "allow %s (user %s)", q.sender, q.rcpt);
+			if (r == 0)
+				store_audit_add(s, by, "allow add", o2, "not-spam");
+			printf("%s %s\n", o2, r == 0 ? "added" : "already there");
+		}
+	}
+out:
+	free(data);
+	store_quarantine_clear(&q);
+	store_close(s);
+	return rc;
+}
+
 static void
 tell_server(const char *qid, void *arg)
 {
@@ -383,6 +486,7 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 	static const char *const act_opts[] = { "--by=", NULL };
 	static const char *const no_opts[] = { NULL };
 	static const char *const digest_opts[] = { "--tenant=", NULL };
+	static const char *const ns_opts[] = { "--by=", "--allow", "--no-auth", NULL };
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *const *opts;
 	struct cli_args a;
@@ -402,9 +506,11 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 		opts = no_opts;
 	else if (strcmp(sub, "digest") == 0)
 		opts = digest_opts;
+	else if (strcmp(sub, "not-spam") == 0)
+		opts = ns_opts;
 	else {
-		cli_err("unknown quarantine command '%s' (list, show, release, delete, expire, digest)",
-		    sub);
+		cli_err("unknown quarantine command '%s' (list, show, release, not-spam, delete, "
+		    "expire, digest)", sub);
 		return CLI_USAGE;
 	}
 	if (cli_parse(argc, argv, 2, opts, &a) != 0)
@@ -419,6 +525,8 @@ cli_quarantine(const struct conf *c, int argc, char **argv)
 		rc = q_act(c, &a, strcmp(sub, "release") == 0);
 	else if (opts == digest_opts)
 		rc = q_digest(c, &a);
+	else if (opts == ns_opts)
+		rc = q_not_spam(c, &a);
 	else
 		rc = q_expire(c, &a);
 	cli_args_free(&a);

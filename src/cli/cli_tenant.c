@@ -64,12 +64,13 @@ tenant_json(const struct store_tenant *t)
 	char ts[32];
 
 	/* A threshold not set is null: the server's [scan] default applies. */
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", cli_json_str(t->name), "action",
-	    cli_json_str(t->action), "created",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o}", "name", cli_json_str(t->name),
+	    "action", cli_json_str(t->action), "created",
 	    t->created > 0 ? json_string(cli_time(t->created, ts, sizeof(ts))) : json_null(),
 	    "tag", t->tag == STORE_SCORE_DEFAULT ? json_null() : json_real((double)t->tag / 100.0),
 	    "probable_spam", t->probable_spam == STORE_SCORE_DEFAULT ? json_null() :
-	    json_real((double)t->probable_spam / 100.0));
+	    json_real((double)t->probable_spam / 100.0), "bulk", t->bulk,
+	    "retention", t->retention > 0 ? json_integer(t->retention) : json_null());
 }
 
 static const char *
@@ -156,6 +157,11 @@ tenant_show(struct store *s, const struct cli_args *a)
 		printf("action:   %s\n", t.action ? t.action : "-");
 		printf("tag:      %s\n", threshold_text(t.tag, b1, sizeof(b1)));
 		printf("probable_spam: %s\n", threshold_text(t.probable_spam, b2, sizeof(b2)));
+		printf("bulk:     %s\n", t.bulk);
+		if (t.retention > 0)
+			printf("retention: %llds\n", (long long)t.retention);
+		else
+			printf("retention: default ([quarantine] in the configuration)\n");
 		printf("created:  %s\n", cli_time(t.created, ts, sizeof(ts)));
 		printf("domains:  %zu\n", nd);
 		for (size_t i = 0; i < nd; i++)
@@ -194,6 +200,9 @@ tenant_set(struct store *s, const struct cli_args *a)
 			return CLI_USAGE;
 		}
 	}
+	/* One transaction: a refused pair leaves none of them applied. */
+	if (store_begin(s) < 0)
+		return cli_store_fail(s, "tenant set");
 	for (size_t i = 1; i < a->npos; i++) {
 		const char *eq = strchr(a->pos[i], '=');
 		char *key = xstrndup(a->pos[i], (size_t)(eq - a->pos[i]));
@@ -201,6 +210,7 @@ tenant_set(struct store *s, const struct cli_args *a)
 		r = store_tenant_set(s, a->pos[0], key, eq + 1);
 		if (r == 1) {
 			free(key);
+			store_rollback(s);
 			cli_err("tenant '%s' not found", a->pos[0]);
 			return CLI_NOTFOUND;
 		}
@@ -211,10 +221,17 @@ tenant_set(struct store *s, const struct cli_args *a)
 			 * which therefore also exits 2 here. */
 			cli_err("tenant set %s: %s", key, store_error(s));
 			free(key);
+			store_rollback(s);
 			return CLI_USAGE;
 		}
-		printf("tenant %s: %s set to %s\n", a->pos[0], key, eq + 1);
 		free(key);
+	}
+	if (store_commit(s) < 0)
+		return cli_store_fail(s, "tenant set");
+	for (size_t i = 1; i < a->npos; i++) {
+		const char *eq = strchr(a->pos[i], '=');
+		printf("tenant %s: %.*s set to %s\n", a->pos[0], (int)(eq - a->pos[i]), a->pos[i],
+		    eq + 1);
 	}
 	return CLI_OK;
 }

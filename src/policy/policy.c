@@ -36,8 +36,11 @@ static void reply_set(struct smtp_reply *r, int code, const char *fmt, const cha
 void policy_group_key(const struct store_rcpt *r, const struct list_match *m, char *out,
     size_t n)
 {
-	snprintf(out, n, "tenant=%lld list=%s", (long long)r->tenant_id,
-	    sender_list_verdict_name(m ? m->verdict : LIST_NONE));
+	/* Everything that decides what happens at the end of DATA: a domain of
+	 * the tenant with its own action or thresholds is another group. */
+	snprintf(out, n, "tenant=%lld list=%s action=%s bulk=%s th=%lld/%lld",
+	    (long long)r->tenant_id, sender_list_verdict_name(m ? m->verdict : LIST_NONE),
+	    r->action, r->bulk, (long long)r->tag, (long long)r->probable_spam);
 }
 
 int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,

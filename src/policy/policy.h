@@ -30,9 +30,10 @@ struct policy_rcpt {
 int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,
     const struct smtp_path *to, const char *ref, struct policy_rcpt *out);
 
-/* The group key of an accepted recipient: its tenant and its list decision,
- * so recipients that would be treated differently at the end of DATA never
- * share a transaction (452 4.5.3 splits them). */
+/* The group key of an accepted recipient: its tenant, its list decision and
+ * its effective action, bulk action and thresholds (domain overrides
+ * included), so recipients that would be treated differently at the end of
+ * DATA never share a transaction (452 4.5.3 splits them). */
 void policy_group_key(const struct store_rcpt *r, const struct list_match *m, char *out,
     size_t n);
 

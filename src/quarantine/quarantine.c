@@ -150,6 +150,33 @@ int quarantine_put(struct store *s, const struct conf *c, const struct spool_fil
 	return 0;
 }
 
+/* The end of the header field starting at p (its folded lines included). */
+static const char *field_end(const char *p, const char *end)
+{
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return end;
+		p = nl + 1;
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			return p;
+	}
+}
+
+size_t quarantine_own_headers_len(const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	if ((size_t)(end - p) > 9 && strncasecmp(p, "Received:", 9) == 0) {
+		const char *e = field_end(p, end);
+		if (memmem(p, (size_t)(e - p), "(mailward)", 10) != NULL)
+			p = e;
+	}
+	while ((size_t)(end - p) > 11 && strncasecmp(p, "X-Mailward-", 11) == 0)
+		p = field_end(p, end);
+	return (size_t)(p - data);
+}
+
 int quarantine_read(const struct conf *c, const char *qid, char **data, size_t *len,
     char *err, size_t errlen)
 {
@@ -356,7 +383,7 @@ int quarantine_expire(struct store *s, const struct conf *c, int64_t now, int64_
 	size_t cnt = 0;
 
 	*n = 0;
-	if (store_quarantine_due(s, now - c->quarantine_retention, 1000, &ids, &cnt) < 0)
+	if (store_quarantine_due(s, now, c->quarantine_retention, 1000, &ids, &cnt) < 0)
 		return fail(err, errlen, "%s", store_error(s));
 	for (size_t i = 0; i < cnt; i++)
 		if (finish_one(s, c, ids[i], "expired", "", err, errlen) == 0)

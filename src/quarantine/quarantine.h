@@ -56,6 +56,10 @@ int quarantine_delete(struct store *s, const struct conf *c, int64_t id, const c
 int quarantine_expire(struct store *s, const struct conf *c, int64_t now, int64_t *n,
     char *err, size_t errlen);
 
+/* Where the sender's message starts in a quarantine file: after our own
+ * Received line and X-Mailward-* lines at the top (what was scanned). */
+size_t quarantine_own_headers_len(const char *data, size_t len);
+
 /* The message file of a quarantined qid, as a heap buffer. */
 int quarantine_read(const struct conf *c, const char *qid, char **data, size_t *len,
     char *err, size_t errlen);

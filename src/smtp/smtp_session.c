@@ -57,7 +57,8 @@ struct txn {
 	size_t n_rcpts;
 	size_t n_rejected;
 	char group_key[160];
-	char action[16];         /* the group's (tenant's) action for probable spam */
+	char action[16];         /* the group's action for probable spam */
+	char bulk[16];           /* and for bulk mail (deliver, tag, quarantine) */
 	struct list_match list;  /* the group's allow/block decision */
 	int64_t tag, probable;   /* its thresholds, hundredths, or STORE_SCORE_DEFAULT */
 	int64_t arrival;         /* for our Received line */
@@ -349,6 +350,7 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 			 * whole transaction. */
 			mw_strlcpy(t->group_key, pr.group_key, sizeof(t->group_key));
 			mw_strlcpy(t->action, pr.r.action, sizeof(t->action));
+			mw_strlcpy(t->bulk, pr.r.bulk, sizeof(t->bulk));
 			t->list = pr.list;
 			t->tag = pr.r.tag;
 			t->probable = pr.r.probable_spam;
@@ -499,6 +501,8 @@ static void build_prepend(struct session *s, const struct score_verdict *v, stru
 	buf_printf(h, "\r\n");
 	if (v->cls >= SCORE_POSSIBLE_SPAM && t->list.verdict != LIST_ALLOW)
 		buf_printf(h, "X-Mailward-Spam: yes\r\n");
+	if (v->cls == SCORE_BULK && strcmp(t->bulk, "tag") == 0 && t->list.verdict != LIST_ALLOW)
+		buf_printf(h, "X-Mailward-Bulk: yes\r\n");
 }
 
 static void commit_message(struct session *s, const struct score_verdict *v)
@@ -961,6 +965,22 @@ static void on_scan_done(const struct score_pool_result *res, void *arg)
 	    t->cls, sender_list_verdict_name(t->list.verdict), res->ms, line);
 	int blocked = t->list.verdict == LIST_BLOCK;
 	int held = (v.cls == SCORE_PROBABLE_SPAM && t->list.verdict != LIST_ALLOW) || blocked;
+	/* Bulk mail (newsletters the user may have asked for) is never refused:
+	 * delivered, tagged, or kept in the quarantine per the tenant. */
+	int bulk = v.cls == SCORE_BULK && t->list.verdict != LIST_ALLOW;
+	if (bulk && strcmp(t->bulk, "quarantine") == 0) {
+		if (mark_quarantine(s, &v) < 0) {
+			score_verdict_free(&v);
+			r.code = 451;
+			snprintf(r.text, sizeof(r.text), "4.3.0 Error: queue file write error (ref %s)",
+			    s->ref);
+			refuse_message(s, &r, "tempfail");
+			return;
+		}
+		commit_message(s, &v);
+		score_verdict_free(&v);
+		return;
+	}
 	if (held && strcmp(t->action, "quarantine") != 0) {
 		r.code = 554;
 		if (blocked)

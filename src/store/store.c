@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/refid.h"
+#include "base/timeparse.h"
 #include "conf/conf.h"
 
 #define ADDR_MAX 320   /* sizeof(struct store_rcpt.canonical) */
@@ -187,6 +188,24 @@ int store_tenant_get(struct store *s, const char *name, struct store_tenant *out
 	return s->ops->tenant_get(s, name, out);
 }
 
+static int valid_bulk(const char *b)
+{
+	return b != NULL && (strcmp(b, "deliver") == 0 || strcmp(b, "tag") == 0 ||
+	    strcmp(b, "quarantine") == 0);
+}
+
+static int check_score_value(struct store *s, const char *key, const char *value)
+{
+	int64_t v;
+	if (strcmp(value, "default") != 0 &&
+	    (conf_parse_score(value, &v) < 0 || v < -100000 || v > 100000)) {
+		store_seterr(s, "bad %s '%s' (a score from -1000 to 1000 with at most two "
+		    "decimals, or 'default')", key, value);
+		return -1;
+	}
+	return 0;
+}
+
 int store_tenant_set(struct store *s, const char *name, const char *key, const char *value)
 {
 	if (check_tenant_name(s, name) < 0)
@@ -204,16 +223,24 @@ int store_tenant_set(struct store *s, const char *name, const char *key, const c
 			return -1;
 		}
 	} else if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0) {
+		if (check_score_value(s, key, value) < 0)
+			return -1;
+	} else if (strcmp(key, "bulk") == 0) {
+		if (!valid_bulk(value)) {
+			store_seterr(s, "bad bulk '%s' (deliver, tag or quarantine)", value);
+			return -1;
+		}
+	} else if (strcmp(key, "retention") == 0) {
 		int64_t v;
 		if (strcmp(value, "default") != 0 &&
-		    (conf_parse_score(value, &v) < 0 || v < -100000 || v > 100000)) {
-			store_seterr(s, "bad %s '%s' (a score from -1000 to 1000 with at most two "
-			    "decimals, or 'default')", key, value);
+		    (timeparse_duration(value, &v) < 0 || v < 1 || v > 3650 * 86400)) {
+			store_seterr(s, "bad retention '%s' (a duration such as 14d, 12h, 30m, or "
+			    "'default')", value);
 			return -1;
 		}
 	} else {
-		store_seterr(s, "unknown tenant setting '%s' (known: action, tag, probable_spam)",
-		    key);
+		store_seterr(s, "unknown tenant setting '%s' (known: action, bulk, tag, probable_spam, "
+		    "retention)", key);
 		return -1;
 	}
 	return s->ops->tenant_set(s, name, key, value);
@@ -288,6 +315,40 @@ void store_domain_free(struct store_domain *d, size_t n)
 		free(d[i].deliver);
 	}
 	free(d);
+}
+
+int store_domain_set(struct store *s, const char *domain, const char *key, const char *value)
+{
+	char d[256];
+
+	if (domain == NULL || !norm_domain(domain, d, sizeof(d))) {
+		store_seterr(s, "bad domain '%s'", domain ? domain : "");
+		return -1;
+	}
+	if (key == NULL || value == NULL) {
+		store_seterr(s, "domain setting needs KEY=VALUE");
+		return -1;
+	}
+	int dflt = strcmp(value, "default") == 0;
+	if (strcmp(key, "action") == 0) {
+		if (!dflt && !valid_action(value)) {
+			store_seterr(s, "bad action '%s' (reject, quarantine or default)", value);
+			return -1;
+		}
+	} else if (strcmp(key, "bulk") == 0) {
+		if (!dflt && !valid_bulk(value)) {
+			store_seterr(s, "bad bulk '%s' (deliver, tag, quarantine or default)", value);
+			return -1;
+		}
+	} else if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0) {
+		if (check_score_value(s, key, value) < 0)
+			return -1;
+	} else {
+		store_seterr(s, "unknown domain setting '%s' (known: action, bulk, tag, probable_spam)",
+		    key);
+		return -1;
+	}
+	return s->ops->domain_set(s, d, key, dflt ? NULL : value);
 }
 
 /* ---- users -------------------------------------------------------------- */
@@ -695,11 +756,12 @@ int store_quarantine_held(struct store *s, const char *qid, int64_t *n)
 	return s->ops->quarantine_held(s, qid ? qid : "", n);
 }
 
-int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n)
+int store_quarantine_due(struct store *s, int64_t now, int64_t default_retention, size_t max,
+    int64_t **ids, size_t *n)
 {
 	*ids = NULL;
 	*n = 0;
-	return s->ops->quarantine_due(s, before, max ? max : 1000, ids, n);
+	return s->ops->quarantine_due(s, now, default_retention, max ? max : 1000, ids, n);
 }
 
 void store_quarantine_free(struct store_quarantine *q, size_t n)

@@ -36,6 +36,8 @@ struct store_tenant {
 	int64_t created;
 	int64_t tag;           /* hundredths of a point, or STORE_SCORE_DEFAULT */
 	int64_t probable_spam; /* hundredths of a point, or STORE_SCORE_DEFAULT */
+	char bulk[16];         /* bulk mail: "deliver" | "tag" | "quarantine" */
+	int64_t retention;     /* quarantine retention, seconds; 0 = [quarantine] retention */
 };
 
 struct store_domain {
@@ -43,6 +45,11 @@ struct store_domain {
 	char *domain;        /* lower-case */
 	char *tenant;        /* tenant name */
 	char *deliver;       /* smtp://h:p | lmtp://h:p | maildir:/path */
+	/* Overrides of the tenant's settings for this domain; "" /
+	 * STORE_SCORE_DEFAULT = the tenant's. */
+	char action[16];
+	char bulk[16];
+	int64_t tag, probable_spam;
 };
 
 struct store_user {
@@ -61,6 +68,9 @@ void store_tenant_free(struct store_tenant *t, size_t n);             /* frees m
 int store_domain_add(struct store *s, const char *domain, const char *tenant, const char *deliver); /* 1 = tenant not found */
 int store_domain_remove(struct store *s, const char *domain);         /* 1 = not found; refuses (-1) while users exist */
 int store_domain_list(struct store *s, const char *tenant_or_null, struct store_domain **out, size_t *n);
+/* Override a tenant setting for one domain (R13): action, bulk, tag,
+ * probable_spam; value "default" follows the tenant again.  1 = not found. */
+int store_domain_set(struct store *s, const char *domain, const char *key, const char *value);
 void store_domain_free(struct store_domain *d, size_t n);
 
 /* alias_of NULL: primary address (or "@domain" catch-all).  The domain must be hosted (1 if not). */
@@ -77,8 +87,9 @@ struct store_rcpt {
 	char tenant[128];
 	char deliver[512];
 	char canonical[320];   /* the address to deliver to (alias resolved) */
-	char action[16];       /* the tenant's action for probable spam */
-	int64_t tag;           /* the tenant's thresholds, hundredths, or STORE_SCORE_DEFAULT */
+	char action[16];       /* the action for probable spam (domain override, else the tenant's) */
+	char bulk[16];         /* the action for bulk mail, likewise */
+	int64_t tag;           /* thresholds (domain, else tenant), hundredths, or STORE_SCORE_DEFAULT */
 	int64_t probable_spam;
 };
 int store_rcpt_lookup(struct store *s, const char *address, struct store_rcpt *out);
@@ -208,8 +219,10 @@ int store_quarantine_finish(struct store *s, int64_t id, const char *state, cons
     int64_t now, const char *release_qid);
 /* Rows of this message file still held (the file is removed at 0). */
 int store_quarantine_held(struct store *s, const char *qid, int64_t *n);
-/* Ids of held rows quarantined before `before` (oldest first, at most max). */
-int store_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n);
+/* Ids of held rows older than their tenant's retention (else
+ * default_retention) at now; oldest first, at most max. */
+int store_quarantine_due(struct store *s, int64_t now, int64_t default_retention, size_t max,
+    int64_t **ids, size_t *n);
 void store_quarantine_free(struct store_quarantine *q, size_t n);
 /* The digest's memory: the newest quarantine time a user was told about
  * (0 when never). */

@@ -31,6 +31,8 @@ struct store_ops {
 	int (*domain_add)(struct store *s, const char *domain, const char *tenant, const char *deliver);
 	int (*domain_remove)(struct store *s, const char *domain);
 	int (*domain_list)(struct store *s, const char *tenant, struct store_domain **out, size_t *n);
+	/* key is action|bulk|tag|probable_spam; value checked; NULL = back to the tenant's. */
+	int (*domain_set)(struct store *s, const char *domain, const char *key, const char *value);
 
 	/* domain is the part after the last '@' of address. */
 	int (*user_add)(struct store *s, const char *address, const char *domain, const char *alias_of);
@@ -82,7 +84,8 @@ struct store_ops {
 	int (*quarantine_finish)(struct store *s, int64_t id, const char *state, const char *actor,
 	    int64_t now, const char *release_qid);
 	int (*quarantine_held)(struct store *s, const char *qid, int64_t *n);
-	int (*quarantine_due)(struct store *s, int64_t before, size_t max, int64_t **ids, size_t *n);
+	int (*quarantine_due)(struct store *s, int64_t now, int64_t default_retention, size_t max,
+	    int64_t **ids, size_t *n);
 
 	/* Hashes are strictly ascending and n is bounded (store.c checks);
 	 * digest is checked printable ASCII; now is unix seconds. */

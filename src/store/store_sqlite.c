@@ -30,9 +30,10 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/timeparse.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -191,6 +192,17 @@ static const char schema_v7[] =
 	"  rcpt TEXT PRIMARY KEY,"
 	"  last_ts INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 8: per-domain overrides of the tenant's settings (NULL = the
+ * tenant's), the bulk-mail action and the quarantine retention per tenant
+ * (NULL = [quarantine] retention), docs/policy.md. */
+static const char schema_v8[] =
+	"ALTER TABLE tenant ADD COLUMN bulk TEXT NOT NULL DEFAULT 'deliver';"
+	"ALTER TABLE tenant ADD COLUMN retention INTEGER;"
+	"ALTER TABLE domain ADD COLUMN action TEXT;"
+	"ALTER TABLE domain ADD COLUMN bulk TEXT;"
+	"ALTER TABLE domain ADD COLUMN tag INTEGER;"
+	"ALTER TABLE domain ADD COLUMN probable_spam INTEGER;";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -206,7 +218,6 @@ static const char schema_v7[] =
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_TENANT_ADD, ST_TENANT_GET, ST_TENANT_LIST, ST_TENANT_DOMCOUNT, ST_TENANT_DEL,
-	ST_TENANT_SET_ACTION, ST_TENANT_SET_TAG, ST_TENANT_SET_PROBABLE,
 	ST_DOMAIN_ADD, ST_DOMAIN_GET, ST_DOMAIN_USERCOUNT, ST_DOMAIN_DEL, ST_DOMAIN_LIST,
 	ST_USER_ADD, ST_USER_GET, ST_USER_DEL, ST_USER_LIST,
 	ST_RCPT_LOOKUP,
@@ -225,20 +236,18 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_TENANT_ADD] = "INSERT INTO tenant(name, action, created) VALUES (?1, ?2, ?3)",
-	[ST_TENANT_GET] = "SELECT id, name, action, created, tag, probable_spam FROM tenant "
-		"WHERE name = ?1",
-	[ST_TENANT_LIST] = "SELECT id, name, action, created, tag, probable_spam FROM tenant "
-		"ORDER BY name",
+	[ST_TENANT_GET] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention "
+		"FROM tenant WHERE name = ?1",
+	[ST_TENANT_LIST] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention "
+		"FROM tenant ORDER BY name",
 	[ST_TENANT_DOMCOUNT] = "SELECT count(*) FROM domain WHERE tenant_id = ?1",
 	[ST_TENANT_DEL] = "DELETE FROM tenant WHERE id = ?1",
-	[ST_TENANT_SET_ACTION] = "UPDATE tenant SET action = ?2 WHERE name = ?1",
-	[ST_TENANT_SET_TAG] = "UPDATE tenant SET tag = ?2 WHERE name = ?1",
-	[ST_TENANT_SET_PROBABLE] = "UPDATE tenant SET probable_spam = ?2 WHERE name = ?1",
 	[ST_DOMAIN_ADD] = "INSERT INTO domain(domain, tenant_id, deliver) VALUES (?1, ?2, ?3)",
 	[ST_DOMAIN_GET] = "SELECT id, tenant_id FROM domain WHERE domain = ?1",
 	[ST_DOMAIN_USERCOUNT] = "SELECT count(*) FROM \"user\" WHERE domain_id = ?1",
 	[ST_DOMAIN_DEL] = "DELETE FROM domain WHERE id = ?1",
-	[ST_DOMAIN_LIST] = "SELECT d.id, d.domain, t.name, d.deliver FROM domain d "
+	[ST_DOMAIN_LIST] = "SELECT d.id, d.domain, t.name, d.deliver, d.action, d.bulk, d.tag, "
+		"d.probable_spam FROM domain d "
 		"JOIN tenant t ON t.id = d.tenant_id WHERE ?1 IS NULL OR t.name = ?1 ORDER BY d.domain",
 	[ST_USER_ADD] = "INSERT INTO \"user\"(address, alias_of, domain_id) VALUES (?1, ?2, ?3)",
 	[ST_USER_GET] = "SELECT u.address, u.alias_of, d.tenant_id FROM \"user\" u "
@@ -249,8 +258,10 @@ static const char *const stmt_sql[ST__N] = {
 		"WHERE ?1 IS NULL OR d.domain = ?1 ORDER BY d.domain, u.address",
 	/* One statement, so one read transaction per RCPT: the domain row,
 	 * plus the exact user row (preferred) or else the catch-all row. */
+	/* A domain's own setting, else its tenant's (R13). */
 	[ST_RCPT_LOOKUP] = "SELECT d.deliver, t.id, t.name, u.address, u.alias_of, "
-		"t.action, t.tag, t.probable_spam FROM domain d "
+		"coalesce(d.action, t.action), coalesce(d.tag, t.tag), "
+		"coalesce(d.probable_spam, t.probable_spam), coalesce(d.bulk, t.bulk) FROM domain d "
 		"JOIN tenant t ON t.id = d.tenant_id "
 		"LEFT JOIN \"user\" u ON u.address = "
 		"coalesce((SELECT address FROM \"user\" WHERE address = ?1), ?2) "
@@ -403,6 +414,20 @@ static int run_id(struct sq *q, enum stmt_id id, const char *what)
 
 /* ---- transactions ------------------------------------------------------- */
 
+/* A statement prepared per call: for what the CLI, a delivery worker or
+ * the admin thread do now and then, never per message in a hot loop. */
+static sqlite3_stmt *qprep(struct sq *q, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (fp_hit(q) || sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		dberr(q, what);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
 static int sq_begin(struct store *s)
 {
 	struct sq *q = SQ(s);
@@ -501,6 +526,9 @@ static void tenant_row(sqlite3_stmt *st, struct store_tenant *t)
 	    sqlite3_column_int64(st, 4);
 	t->probable_spam = sqlite3_column_type(st, 5) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
 	    sqlite3_column_int64(st, 5);
+	const unsigned char *bulk = sqlite3_column_text(st, 6);
+	mw_strlcpy(t->bulk, bulk ? (const char *)bulk : "deliver", sizeof(t->bulk));
+	t->retention = sqlite3_column_int64(st, 7);    /* NULL reads as 0: the default */
 }
 
 static int sq_tenant_get(struct store *s, const char *name, struct store_tenant *out)
@@ -584,48 +612,81 @@ fail:
 	return rc;
 }
 
-static int sq_tenant_set(struct store *s, const char *name, const char *key, const char *value)
+/* One column of a settings row: key -> column (a fixed list, so the name can
+ * go into the SQL text), value -> text, score (hundredths), duration
+ * (seconds) or NULL ("default", or value == NULL). */
+static int bind_setting(sqlite3_stmt *st, int i, const char *key, const char *value)
+{
+	int64_t v;
+
+	if (value == NULL || strcmp(value, "default") == 0)
+		return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+	if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0)
+		return conf_parse_score(value, &v) == 0 && sqlite3_bind_int64(st, i, v) == SQLITE_OK ?
+		    0 : -1;
+	if (strcmp(key, "retention") == 0)
+		return timeparse_duration(value, &v) == 0 && sqlite3_bind_int64(st, i, v) == SQLITE_OK ?
+		    0 : -1;
+	bind_text(st, i, value);
+	return 0;
+}
+
+static int set_column(struct store *s, const char *table, const char *keycol, const char *who,
+    const char *key, const char *value, const char *const *allowed)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	enum stmt_id id;
+	char sql[160];
+	size_t k;
 
-	/* store.c only lets known keys through, already checked; each maps to a
-	 * statement.  This check is for a front end and back end that disagree. */
-	if (strcmp(key, "action") == 0)
-		id = ST_TENANT_SET_ACTION;
-	else if (strcmp(key, "tag") == 0)
-		id = ST_TENANT_SET_TAG;
-	else if (strcmp(key, "probable_spam") == 0)
-		id = ST_TENANT_SET_PROBABLE;
-	else {
-		store_seterr(s, "unknown tenant setting '%s'", key);
+	/* store.c let only known keys through; this is for a front end and a
+	 * back end that disagree. */
+	for (k = 0; allowed[k] != NULL && strcmp(allowed[k], key) != 0; k++)
+		;
+	if (allowed[k] == NULL) {
+		store_seterr(s, "unknown %s setting '%s'", table, key);
 		return -1;
 	}
-	if ((st = stmt(q, id)) == NULL)
+	snprintf(sql, sizeof(sql), "UPDATE \"%s\" SET %s = ?2 WHERE %s = ?1", table, allowed[k],
+	    keycol);
+	sqlite3_stmt *st = qprep(q, sql, "settings");
+	if (st == NULL)
 		return -1;
-	bind_text(st, 1, name);
-	if (id == ST_TENANT_SET_ACTION) {
-		bind_text(st, 2, value);
-	} else {
-		int64_t v;
-		if (strcmp(value, "default") == 0)
-			sqlite3_bind_null(st, 2);
-		else if (conf_parse_score(value, &v) == 0)
-			sqlite3_bind_int64(st, 2, v);
-		else {
-			done(st);
-			store_seterr(s, "bad score '%s'", value);
-			return -1;
-		}
+	bind_text(st, 1, who);
+	if (bind_setting(st, 2, key, value) < 0) {
+		sqlite3_finalize(st);
+		store_seterr(s, "bad %s '%s'", key, value);
+		return -1;
 	}
-	if (run(q, st, "tenant set") < 0)
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "settings");
 		return -1;
+	}
 	if (sqlite3_changes(q->db) == 0) {
-		store_seterr(s, "tenant '%s' not found", name);
+		store_seterr(s, "%s '%s' not found", table, who);
 		return 1;
 	}
 	return 0;
+}
+
+static int sq_tenant_set(struct store *s, const char *name, const char *key, const char *value)
+{
+	static const char *const cols[] = { "action", "tag", "probable_spam", "bulk", "retention",
+		NULL };
+	if (strcmp(key, "action") == 0 || strcmp(key, "bulk") == 0) {
+		if (value == NULL || strcmp(value, "default") == 0) {
+			store_seterr(s, "tenant setting %s has no default to return to", key);
+			return -1;
+		}
+	}
+	return set_column(s, "tenant", "name", name, key, value, cols);
+}
+
+static int sq_domain_set(struct store *s, const char *domain, const char *key, const char *value)
+{
+	static const char *const cols[] = { "action", "bulk", "tag", "probable_spam", NULL };
+	return set_column(s, "domain", "domain", domain, key, value, cols);
 }
 
 static int sq_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
@@ -779,6 +840,13 @@ static int sq_domain_list(struct store *s, const char *tenant, struct store_doma
 		v[cnt].domain = coldup(st, 1);
 		v[cnt].tenant = coldup(st, 2);
 		v[cnt].deliver = coldup(st, 3);
+		const unsigned char *da = sqlite3_column_text(st, 4), *db = sqlite3_column_text(st, 5);
+		mw_strlcpy(v[cnt].action, da ? (const char *)da : "", sizeof(v[cnt].action));
+		mw_strlcpy(v[cnt].bulk, db ? (const char *)db : "", sizeof(v[cnt].bulk));
+		v[cnt].tag = sqlite3_column_type(st, 6) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
+		    sqlite3_column_int64(st, 6);
+		v[cnt].probable_spam = sqlite3_column_type(st, 7) == SQLITE_NULL ?
+		    STORE_SCORE_DEFAULT : sqlite3_column_int64(st, 7);
 		cnt++;
 	}
 	done(st);
@@ -976,6 +1044,8 @@ static int sq_rcpt_lookup(struct store *s, const char *address, const char *doma
 	    sqlite3_column_int64(st, 6);
 	out->probable_spam = sqlite3_column_type(st, 7) == SQLITE_NULL ? STORE_SCORE_DEFAULT :
 	    sqlite3_column_int64(st, 7);
+	const unsigned char *bulk = sqlite3_column_text(st, 8);
+	mw_strlcpy(out->bulk, bulk ? (const char *)bulk : "deliver", sizeof(out->bulk));
 	done(st);
 	return 0;
 }
@@ -1782,20 +1852,6 @@ static void sq_close(struct store *s)
 #define QCOLS "id, qid, ref, ts, tenant, rcpt, deliver, sender, from_hdr, subject, score, " \
 	"class, symbols, state, actor, acted, release_qid"
 
-/* Statements of the quarantine are prepared per call: it is used by the
- * CLI and a delivery worker now and then, never per message in a hot loop. */
-static sqlite3_stmt *qprep(struct sq *q, const char *sql, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (fp_hit(q) || sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		dberr(q, what);
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
 static void quarantine_row(sqlite3_stmt *st, struct store_quarantine *r)
 {
 	r->id = sqlite3_column_int64(st, 0);
@@ -1990,19 +2046,23 @@ static int sq_quarantine_held(struct store *s, const char *qid, int64_t *n)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int sq_quarantine_due(struct store *s, int64_t before, size_t max, int64_t **ids,
-    size_t *n)
+static int sq_quarantine_due(struct store *s, int64_t now, int64_t default_retention, size_t max,
+    int64_t **ids, size_t *n)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = qprep(q, "SELECT id FROM quarantine WHERE state = 'held' AND ts < ?1 "
-	    "ORDER BY ts LIMIT ?2", "quarantine due");
+	/* The tenant's own retention, else the default (a tenant removed since
+	 * keeps the default too). */
+	sqlite3_stmt *st = qprep(q, "SELECT q.id FROM quarantine q LEFT JOIN tenant t ON "
+	    "t.name = q.tenant WHERE q.state = 'held' AND q.ts < ?1 - coalesce(t.retention, ?3) "
+	    "ORDER BY q.ts LIMIT ?2", "quarantine due");
 	int64_t *v = NULL;
 	size_t cnt = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
+	sqlite3_bind_int64(st, 3, default_retention);
 	v = xcalloc(max, sizeof(*v));
 	int rc;
 	while ((rc = step(q, st)) == SQLITE_ROW && cnt < max)
@@ -2263,6 +2323,7 @@ static const struct store_ops sqlite_ops = {
 	.rcpt_stat_add = sq_rcpt_stat_add,
 	.rcpt_stat_get = sq_rcpt_stat_get,
 	.rollback = sq_rollback,
+	.domain_set = sq_domain_set,
 	.digest_get = sq_digest_get,
 	.digest_set = sq_digest_set,
 	.list_add = sq_list_add,
@@ -2339,7 +2400,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 7 && sqlite3_exec(q->db, schema_v7, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 8) { ... } and so on. */
+	if (version < 8 && sqlite3_exec(q->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 9) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

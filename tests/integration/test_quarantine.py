@@ -132,3 +132,33 @@ def test_reject_tenant_still_rejects(make_server, sink):
         assert r.code == 554
     p = srv.cli("quarantine", "list", "--state", "all", "--json")
     assert [x for x in json.loads(p.out)["quarantine"] if x["subject"] == tok] == []
+
+
+def test_not_spam_releases_learns_and_allows(make_server, sink):
+    import sqlite3
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "action=quarantine")
+    tok = token()
+    with srv.session() as c:
+        assert c.send_mail("friend@partner.example", ["alice@acme.test"],
+                           message(tok, sender="friend@partner.example",
+                                   body="Minutes attached.\r\n" + GTUBE + "\r\n")).code == 250
+    row = held(srv, tok)[0]
+    p = srv.cli("quarantine", "not-spam", str(row["id"]), "--allow", "--no-auth", "--by", "alice")
+    assert "learned as ham" in p.out and "added" in p.out
+    assert len(sink.wait_for(tok)) == 1
+    db = sqlite3.connect(os.path.join(srv.data_dir, "mailward.db"))
+    assert db.execute("SELECT nham, nspam FROM bayes_meta").fetchone() == (1, 0)
+    db.close()
+    entries = json.loads(srv.cli("allow", "list", "--user", "alice@acme.test", "--json").out)["entries"]
+    assert [e["pattern"] for e in entries] == ["friend@partner.example"]
+    # the sender's next message reaches alice, even with the test string
+    tok2 = token()
+    with srv.session() as c:
+        assert c.send_mail("friend@partner.example", ["alice@acme.test"],
+                           message(tok2, sender="friend@partner.example", body=GTUBE + "\r\n")).code == 250
+    sink.wait_for(tok2)
+    # once only
+    assert srv.cli("quarantine", "not-spam", str(row["id"]), check=False).returncode == 1
+    audit = json.loads(srv.cli("audit", "--json").out)["audit"]
+    assert any(a["action"] == "quarantine not-spam" and a["by"] == "alice" for a in audit)

@@ -489,7 +489,7 @@ static void test_store_schema(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 7);
+	assert_int_equal(sqlite3_column_int(st, 0), 8);
 	sqlite3_finalize(st);
 	totals(f->s, 0, 0);
 
@@ -497,7 +497,10 @@ static void test_store_schema(void **state)
 	 * the verdict columns of v3, and keeps its content. */
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE bayes_token; DROP TABLE bayes_msg; "
 	    "DROP TABLE bayes_meta; DROP TABLE quarantine; DROP TABLE sender_list; "
-	    "DROP TABLE audit; DROP TABLE digest_state; ALTER TABLE tenant DROP COLUMN tag; "
+	    "DROP TABLE audit; DROP TABLE digest_state; ALTER TABLE tenant DROP COLUMN bulk; "
+	    "ALTER TABLE tenant DROP COLUMN retention; ALTER TABLE domain DROP COLUMN action; "
+	    "ALTER TABLE domain DROP COLUMN bulk; ALTER TABLE domain DROP COLUMN tag; "
+	    "ALTER TABLE domain DROP COLUMN probable_spam; ALTER TABLE tenant DROP COLUMN tag; "
 	    "ALTER TABLE tenant DROP COLUMN probable_spam; ALTER TABLE log_txn DROP COLUMN score; "
 	    "ALTER TABLE log_txn DROP COLUMN class; ALTER TABLE log_txn DROP COLUMN symbols; "
 	    "PRAGMA user_version = 1; "
@@ -522,7 +525,10 @@ static void test_store_schema(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE bayes_meta DROP COLUMN version; "
 	    "DROP TABLE quarantine; DROP TABLE sender_list; DROP TABLE audit; "
-	    "DROP TABLE digest_state; PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	    "DROP TABLE digest_state; ALTER TABLE tenant DROP COLUMN bulk; "
+	    "ALTER TABLE tenant DROP COLUMN retention; ALTER TABLE domain DROP COLUMN action; "
+	    "ALTER TABLE domain DROP COLUMN bulk; ALTER TABLE domain DROP COLUMN tag; "
+	    "ALTER TABLE domain DROP COLUMN probable_spam; PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	s2 = store_open(&f->c, err, sizeof(err));
 	assert_non_null(s2);

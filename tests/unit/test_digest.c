@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "conf/conf.h"
 #include "digest/digest.h"
+#include "quarantine/quarantine.h"
 
 static void test_link_sign_verify(void **state)
 {
@@ -109,12 +110,30 @@ static void test_build(void **state)
 	free(m);
 }
 
+/* What not-spam learns: the sender's message, without our lines on top. */
+static void test_own_headers(void **state)
+{
+	(void)state;
+	const char *m = "Received: from x ([1.2.3.4])\r\n\tby mx (mailward) with ESMTP id Q;"
+	    " Fri, 27 Nov 2026\r\nX-Mailward-Ref: AAAA-BBBB\r\nX-Mailward-Symbols: A(1.00)\r\n"
+	    "\tB(2.00)\r\nReceived: from y\r\nSubject: s\r\n\r\nbody\r\n";
+	size_t n = quarantine_own_headers_len(m, strlen(m));
+	assert_true(strncmp(m + n, "Received: from y", 16) == 0);
+	const char *other = "Received: from a (postfix)\r\nX-Mailward-Score: 1\r\nS: x\r\n\r\n";
+	n = quarantine_own_headers_len(other, strlen(other));
+	assert_int_equal(n, 0);   /* not our Received first: nothing is ours */
+	assert_int_equal(quarantine_own_headers_len("", 0), 0);
+	const char *only = "X-Mailward-Ref: R";
+	assert_int_equal(quarantine_own_headers_len(only, strlen(only)), strlen(only));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_sign_verify),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_own_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

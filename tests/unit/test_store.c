@@ -92,7 +92,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 7);   /* 7: digest state (docs/storage.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 8);   /* 8: domain overrides (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -397,6 +397,31 @@ static void test_rcpt_lookup(void **state)
 	assert_string_equal(r.tenant, "beta");
 	assert_string_equal(r.deliver, "maildir:/var/mail/beta");
 	assert_string_equal(r.action, "quarantine");
+	assert_string_equal(r.bulk, "deliver");
+	/* A domain's override wins over its tenant's setting; "default" undoes it. */
+	assert_int_equal(store_domain_set(s, "beta.org", "action", "reject"), 0);
+	assert_int_equal(store_domain_set(s, "beta.org", "tag", "3.5"), 0);
+	assert_int_equal(store_domain_set(s, "BETA.org", "bulk", "quarantine"), 0);
+	assert_int_equal(store_rcpt_lookup(s, "carol@beta.org", &r), 0);
+	assert_string_equal(r.action, "reject");
+	assert_string_equal(r.bulk, "quarantine");
+	assert_int_equal(r.tag, 350);
+	assert_int_equal(store_domain_set(s, "beta.org", "action", "default"), 0);
+	assert_int_equal(store_rcpt_lookup(s, "carol@beta.org", &r), 0);
+	assert_string_equal(r.action, "quarantine");
+	expect_err(s, store_domain_set(s, "beta.org", "action", "drop"), -1, "bad action 'drop'");
+	expect_err(s, store_domain_set(s, "beta.org", "colour", "red"), -1, "unknown domain setting");
+	expect_err(s, store_domain_set(s, "nowhere.org", "tag", "1"), 1, "domain 'nowhere.org' not found");
+	expect_err(s, store_domain_set(s, "bad domain", "tag", "1"), -1, "bad domain");
+	struct store_domain *dl;
+	size_t dn;
+	assert_int_equal(store_domain_list(s, "beta", &dl, &dn), 0);
+	assert_int_equal(dn, 1);
+	assert_string_equal(dl[0].action, "");
+	assert_string_equal(dl[0].bulk, "quarantine");
+	assert_int_equal(dl[0].tag, 350);
+	assert_true(dl[0].probable_spam == STORE_SCORE_DEFAULT);
+	store_domain_free(dl, dn);
 	assert_int_equal(store_rcpt_lookup(s, "carol@beta.org", &r), 0);
 	assert_string_equal(r.canonical, "carol@beta.org");
 
@@ -747,15 +772,33 @@ static void test_quarantine(void **state)
 	assert_int_equal(n, 1);
 	store_quarantine_free(v, n);
 
-	/* Due for expiry: held and older than the cut. */
+	/* Due for expiry: held and older than the retention (default 100 s). */
 	int64_t *due;
-	assert_int_equal(store_quarantine_due(s, 1000, 10, &due, &n), 0);
+	assert_int_equal(store_quarantine_due(s, 1100, 100, 10, &due, &n), 0);
 	assert_int_equal(n, 0);
 	free(due);
-	assert_int_equal(store_quarantine_due(s, 1001, 10, &due, &n), 0);
+	assert_int_equal(store_quarantine_due(s, 1101, 100, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0], ids[1]);
 	free(due);
+	/* The tenant's own retention wins over the default. */
+	assert_int_equal(store_tenant_add(s, "acme", NULL), 0);
+	assert_int_equal(store_tenant_set(s, "acme", "retention", "50s"), 0);
+	assert_int_equal(store_quarantine_due(s, 1051, 100, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	free(due);
+	assert_int_equal(store_quarantine_due(s, 1050, 100, 10, &due, &n), 0);
+	assert_int_equal(n, 0);
+	free(due);
+	expect_err(s, store_tenant_set(s, "acme", "retention", "forever"), -1, "bad retention");
+	expect_err(s, store_tenant_set(s, "acme", "bulk", "sometimes"), -1, "bad bulk");
+	assert_int_equal(store_tenant_set(s, "acme", "bulk", "tag"), 0);
+	struct store_tenant tt;
+	assert_int_equal(store_tenant_get(s, "acme", &tt), 0);
+	assert_string_equal(tt.bulk, "tag");
+	assert_int_equal(tt.retention, 50);
+	free(tt.name);
+	free(tt.action);
 	/* Rollback undoes a transition inside a transaction. */
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(store_quarantine_finish(s, ids[1], "deleted", "x", 3000, NULL), 0);
