@@ -13,11 +13,16 @@
  */
 #include "bayes/bayes_snapshot.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "store/store.h"
@@ -34,6 +39,8 @@ struct bayes_snapshot {
 	size_t n;
 	uint32_t *dir;            /* (1 << bits) + 1 offsets into tok */
 	unsigned bits;
+	void *map;                /* a mapped snapshot file (tok points into it), or NULL */
+	size_t map_len;
 };
 
 /* ---- loading ---------------------------------------------------------------------- */
@@ -157,7 +164,10 @@ static int load_sort(struct loader *l)
 
 static void snapshot_free(struct bayes_snapshot *snap)
 {
-	free(snap->tok);
+	if (snap->map != NULL)
+		munmap(snap->map, snap->map_len);
+	else
+		free(snap->tok);
 	free(snap->dir);
 	free(snap);
 }
@@ -239,6 +249,199 @@ size_t bayes_snapshot_bytes(const struct bayes_snapshot *snap)
 	    (((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir);
 }
 
+/* ---- the snapshot as a file ------------------------------------------------------- */
+
+/* The file: this header, then n tokens as they are in memory.  The byte
+ * order mark and the token size refuse a file from another kind of machine
+ * (it is a cache: the store is scanned instead). */
+#define FILE_MAGIC "MWBAYES1"
+#define FILE_SPOT 64              /* counts compared with the store's */
+
+struct file_head {
+	char magic[8];
+	uint32_t order;               /* 0x01020304 as the writer stored it */
+	uint32_t tok_size;
+	int64_t version, nspam, nham;
+	uint64_t n;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int bayes_snapshot_save(const struct bayes_snapshot *snap, const char *path, char *err,
+    size_t errlen)
+{
+	struct file_head h = { .order = 0x01020304, .tok_size = sizeof(struct snap_tok),
+		.version = snap->state.version, .nspam = snap->state.nspam,
+		.nham = snap->state.nham, .n = snap->n };
+	char tmp[4096], dir[4096];
+	int fd;
+
+	memcpy(h.magic, FILE_MAGIC, sizeof(h.magic));
+	if (mw_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0 ||
+	    mw_snprintf(dir, sizeof(dir), "%s", path) < 0) {
+		mw_snprintf(err, errlen, "path too long");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else
+		mw_strlcpy(dir, ".", sizeof(dir));
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		mw_snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* Durable before it is renamed in: a torn file is refused by the
+	 * loader anyway, but a crash should leave the old file or the new. */
+	if (write_all(fd, &h, sizeof(h)) < 0 || write_all(fd, snap->tok, snap->n * sizeof(*snap->tok)) < 0 ||
+	    fsync(fd) < 0) {
+		mw_snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		mw_snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (mw_fsync_dir(dir) < 0) {
+		mw_snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sorted, unique, with evidence, and its directory built on the way. */
+static int file_tokens_ok(struct bayes_snapshot *snap)
+{
+	size_t next_b = 0;
+
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct snap_tok *t = &snap->tok[i];
+		if ((i > 0 && t->h <= snap->tok[i - 1].h) || (t->spam == 0 && t->ham == 0))
+			return 0;
+		size_t b = bucket(snap, t->h);
+		while (next_b <= b)
+			snap->dir[next_b++] = (uint32_t)i;
+	}
+	while (next_b <= ((size_t)1 << snap->bits))
+		snap->dir[next_b++] = (uint32_t)snap->n;
+	return 1;
+}
+
+/* The file's counts at FILE_SPOT places against the store's: a file made
+ * for another database with the same version and totals differs there. */
+static int file_spot_check(struct store *s, const struct bayes_snapshot *snap, const char **why)
+{
+	uint64_t h[FILE_SPOT];
+	struct store_bayes_count c[FILE_SPOT];
+	size_t m = 0;
+
+	for (size_t k = 0; k < FILE_SPOT && snap->n > 0; k++) {
+		size_t i = snap->n * k / FILE_SPOT;
+		if (m == 0 || snap->tok[i].h != h[m - 1])
+			h[m++] = snap->tok[i].h;
+	}
+	if (store_bayes_get(s, h, m, c) < 0)
+		return -1;
+	for (size_t k = 0; k < m; k++) {
+		struct store_bayes_count f;
+		bayes_snapshot_get(snap, &h[k], 1, &f);
+		if (f.spam != c[k].spam || f.ham != c[k].ham) {
+			*why = "its counts differ from the store's";
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int bayes_snapshot_load_file(struct store *s, const char *path, struct bayes_snapshot **out,
+    char *err, size_t errlen)
+{
+	struct store_bayes_state st;
+	struct file_head h;
+	struct stat sb;
+	struct bayes_snapshot *snap;
+	const char *why = NULL;
+	int fd, rc;
+
+	*out = NULL;
+	if (store_bayes_state(s, &st) < 0) {
+		mw_snprintf(err, errlen, "%s", store_error(s));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		mw_snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return 1;
+	}
+	snap = xcalloc(1, sizeof(*snap));
+	if (fstat(fd, &sb) < 0 || (size_t)sb.st_size < sizeof(h)) {
+		why = "too short";
+		goto unusable;
+	}
+	snap->map_len = (size_t)sb.st_size;
+	snap->map = mmap(NULL, snap->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (snap->map == MAP_FAILED) {
+		snap->map = NULL;
+		why = strerror(errno);
+		goto unusable;
+	}
+	memcpy(&h, snap->map, sizeof(h));
+	if (memcmp(h.magic, FILE_MAGIC, sizeof(h.magic)) != 0 || h.order != 0x01020304 ||
+	    h.tok_size != sizeof(struct snap_tok) || h.n > UINT32_MAX ||
+	    snap->map_len != sizeof(h) + h.n * sizeof(struct snap_tok)) {
+		why = "not a snapshot file of this build";
+		goto unusable;
+	}
+	if (h.version != st.version || h.nspam != st.nspam || h.nham != st.nham) {
+		why = "made for another state of the store";
+		goto unusable;
+	}
+	snap->state = st;
+	snap->n = (size_t)h.n;
+	snap->tok = (struct snap_tok *)(void *)((char *)snap->map + sizeof(h));
+	while (snap->bits < 30 && ((size_t)1 << snap->bits) * 4 < snap->n)
+		snap->bits++;
+	snap->dir = xmalloc((((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir));
+	if (!file_tokens_ok(snap)) {
+		why = "tokens out of order or without counts";
+		goto unusable;
+	}
+	if ((rc = file_spot_check(s, snap, &why)) != 0) {
+		if (rc < 0) {
+			mw_snprintf(err, errlen, "%s", store_error(s));
+			close(fd);
+			snapshot_free(snap);
+			return -1;
+		}
+		goto unusable;
+	}
+	close(fd);
+	atomic_init(&snap->refs, 1);
+	*out = snap;
+	return 0;
+unusable:
+	mw_snprintf(err, errlen, "%s: %s", path, why);
+	close(fd);
+	snapshot_free(snap);
+	return 1;
+}
+
 /* ---- lookups ------------------------------------------------------------------------ */
 
 /* How far ahead the lookup loop prefetches: the token array is far larger
@@ -289,6 +492,7 @@ struct bayes_cache {
 	int64_t checked_ms;           /* monotonic time of the last check */
 	int busy;                     /* a thread is checking or loading */
 	uint64_t failures;
+	char *file;                   /* snapshot file tried first, or NULL */
 };
 
 struct bayes_cache *bayes_cache_new(int64_t refresh_ms)
@@ -306,6 +510,7 @@ void bayes_cache_free(struct bayes_cache *c)
 	if (c == NULL)
 		return;
 	bayes_snapshot_unref(c->cur);
+	free(c->file);
 	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -330,7 +535,11 @@ static int refresh(struct bayes_cache *c, struct store *s, struct bayes_snapshot
 		    st.nham == old->state.nham)
 			goto out;
 	}
-	if (rc == 0)
+	/* The file, when there is one for this state; the store otherwise.
+	 * c->file is set before any thread runs (bayes_cache_set_file). */
+	if (rc == 0 && c->file != NULL)
+		rc = bayes_snapshot_load_file(s, c->file, &fresh, err, errlen);
+	if (rc >= 0 && fresh == NULL)
 		rc = bayes_snapshot_load(s, &fresh, err, errlen);
 out:
 	pthread_mutex_lock(&c->mu);
@@ -395,6 +604,12 @@ int bayes_cache_reload(struct bayes_cache *c, struct store *s, char *err, size_t
 	int rc = refresh(c, s, cur, err, errlen);
 	bayes_snapshot_unref(cur);
 	return rc;
+}
+
+void bayes_cache_set_file(struct bayes_cache *c, const char *path)
+{
+	free(c->file);
+	c->file = path != NULL ? xstrdup(path) : NULL;
 }
 
 uint64_t bayes_cache_failures(struct bayes_cache *c)

@@ -58,6 +58,26 @@ size_t bayes_snapshot_bytes(const struct bayes_snapshot *snap);   /* memory held
 void bayes_snapshot_get(const struct bayes_snapshot *snap, const uint64_t *hashes, size_t n,
     struct store_bayes_count *out);
 
+/* ---- the snapshot as a file ------------------------------------------------------- */
+
+/*
+ * A trainer writes the snapshot it ends with to a file next to the store
+ * (<data_dir>/bayes.snapshot); loading it later is mapping it, without the
+ * row scan and without copying (a tenth of the time, docs/bayes.md).  The
+ * file stands for the store's state it was made at: it is used only while
+ * the store's Bayes version and totals are the same, and 64 of its counts,
+ * spread over the hash range, agree with the store's own (so a file left
+ * beside another database is not taken for it).  It is a cache: anything
+ * that does not fit makes the loader scan the store instead.
+ */
+/* tmp file, fsync, rename: 0, or -1 with err. */
+int bayes_snapshot_save(const struct bayes_snapshot *snap, const char *path, char *err,
+    size_t errlen);
+/* 0 with *out; 1 the file is missing or does not stand for the store's
+ * present state (err says why: use bayes_snapshot_load); -1 storage error. */
+int bayes_snapshot_load_file(struct store *s, const char *path, struct bayes_snapshot **out,
+    char *err, size_t errlen);
+
 /* ---- the shared, refreshing holder -------------------------------------------- */
 
 struct bayes_cache;
@@ -86,5 +106,8 @@ int bayes_cache_acquire(struct bayes_cache *c, struct store *s, struct bayes_sna
  * wait for the load) and for a trainer in the same process. */
 int bayes_cache_reload(struct bayes_cache *c, struct store *s, char *err, size_t errlen);
 uint64_t bayes_cache_failures(struct bayes_cache *c);
+/* Loads try this snapshot file first (path copied; NULL: never).  Set it
+ * before the cache is shared: it is read without the lock. */
+void bayes_cache_set_file(struct bayes_cache *c, const char *path);
 
 #endif

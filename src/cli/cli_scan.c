@@ -506,10 +506,13 @@ cli_scan(const struct conf *c, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if (st != NULL && scan_wants_snapshot(paths, npaths)) {
-		char why[256];
+		char why[256], file[1024];
 		/* One snapshot for the whole run, never refreshed: every message
-		 * is judged by the same state of the store. */
+		 * is judged by the same state of the store; mapped from the file
+		 * the last training wrote when it is still the store's state. */
 		cache = bayes_cache_new(-1);
+		conf_path(c, "bayes.snapshot", file, sizeof(file));
+		bayes_cache_set_file(cache, file);
 		if (bayes_cache_reload(cache, st, why, sizeof(why)) != 0)
 			fprintf(stderr, "mailward: warning: Bayes counts not loaded into memory (%s); "
 			    "asking the database per message\n", why);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "bayes/bayes_snapshot.h"
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "score/score.h"
@@ -44,6 +45,23 @@ struct train {
 	size_t not_learned; /* untrain: were not in the store */
 	int store_failed;
 };
+
+/* After a run that changed the counts: the token snapshot written next to
+ * the store, which the next scan or server start maps instead of scanning
+ * the store (bayes_snapshot.h).  It is a cache: failing to write it costs
+ * only that speed, so it is a warning. */
+static void
+train_snapshot(const struct conf *c, struct store *st)
+{
+	char path[1024], err[256];
+	struct bayes_snapshot *snap = NULL;
+
+	conf_path(c, "bayes.snapshot", path, sizeof(path));
+	if (bayes_snapshot_load(st, &snap, err, sizeof(err)) != 0 ||
+	    bayes_snapshot_save(snap, path, err, sizeof(err)) != 0)
+		fprintf(stderr, "mailward: warning: Bayes snapshot file not written: %s\n", err);
+	bayes_snapshot_unref(snap);
+}
 
 static int
 train_flush(struct train *tr)
@@ -128,6 +146,8 @@ cli_untrain(const struct conf *c, char **paths, size_t npaths)
 	}
 	fputc('\n', stdout);
 	score_trainer_free(tr.t);   /* nothing pending: forget commits each message */
+	if (tr.forgotten > 0)
+		train_snapshot(c, st);
 	store_close(st);
 	return rc;
 }
@@ -202,6 +222,8 @@ cli_train(const struct conf *c, int argc, char **argv)
 	/* the trainer flushes on free: nothing is pending here (flushed above,
 	 * or the store failed and there is nothing more to commit) */
 	score_trainer_free(tr.t);
+	if (tr.learned > 0 && !tr.store_failed)
+		train_snapshot(c, st);
 	store_close(st);
 	free(paths);
 	return rc;

@@ -186,6 +186,9 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 	 * loaded now, through a worker's handle before its thread runs, so the
 	 * first message does not wait for it. */
 	p->bayes = bayes_cache_new(BAYES_CACHE_REFRESH_MS);
+	char file[1024];
+	conf_path(c, "bayes.snapshot", file, sizeof(file));
+	bayes_cache_set_file(p->bayes, file);
 	for (size_t i = 0; i < p->n_workers; i++)
 		score_engine_set_bayes_cache(p->w[i].engine, p->bayes);
 	for (size_t i = 0; i < p->n_workers; i++) {

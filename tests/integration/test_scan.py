@@ -270,17 +270,36 @@ def test_same_verdicts_from_memory_and_database(trained):
     results to the last digit."""
     cli = trained
     dirs = [cli.dir / "test" / "spam", cli.dir / "test" / "ham"]
-    p = cli.run("scan", "--json", *dirs)
-    assert p.returncode in (0, 1), p.err
-    assert p.err == "", p.err
-    from_memory = {r["file"]: r for r in json.loads(p.out)["results"]}
+    snapshot = cli.data_dir / "bayes.snapshot"   # written by train, mapped by scan
+    assert snapshot.exists()
+
+    def scan(*args):
+        p = cli.run("scan", "--json", *args)
+        assert p.returncode in (0, 1), p.err
+        assert p.err == "", p.err
+        return {r["file"]: r for r in json.loads(p.out)["results"]}
+
+    from_memory = scan(*dirs)
     files = sorted(from_memory)
     assert len(files) == 10
-    p = cli.run("scan", "--json", *files)
-    assert p.returncode in (0, 1), p.err
-    from_db = {r["file"]: r for r in json.loads(p.out)["results"]}
+    from_db = scan(*files)
     assert from_db == from_memory
     assert all(r["bayes"] is not None for r in from_db.values())
+    # A file left from before the last training is not used: the store is
+    # scanned and the verdicts follow the store.
+    old = snapshot.read_bytes()
+    cli.expect(0, "train", "--untrain", cli.dir / "train" / "spam" / "0000.eml")
+    snapshot.write_bytes(old)
+    assert scan(*dirs) == scan(*files)
+
+
+def test_train_snapshot_not_written_is_a_warning(cli):
+    # a directory where the snapshot file goes: the rename is refused
+    os.makedirs(cli.data_dir / "bayes.snapshot" / "x")
+    f = cli.write("one.eml", CLEAN)
+    p = cli.expect(0, "train", "--ham", f)
+    assert p.out.strip() == "learned 1 ham, 0 already known", p.out
+    assert "mailward: warning: Bayes snapshot file not written: " in p.err, p.err
 
 
 def test_train_twice_already_known(trained):

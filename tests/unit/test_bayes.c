@@ -1442,6 +1442,154 @@ static void test_snapshot_same_verdicts(void **state)
 	synth_free(&m);
 }
 
+/* The snapshot as a file: the same counts and verdicts as the store's while
+ * the store is in the state it was written at; refused (1, with the reason)
+ * when it is not, or when it is not a whole, ordered snapshot file. */
+static void file_patch(const char *path, long off, const void *p, size_t n)
+{
+	FILE *fh = fopen(path, "r+b");
+	assert_non_null(fh);
+	assert_int_equal(fseek(fh, off, SEEK_SET), 0);
+	assert_int_equal(fwrite(p, 1, n, fh), n);
+	fclose(fh);
+}
+
+static int file_load(struct store *s, const char *path, char *err, size_t errlen)
+{
+	struct bayes_snapshot *sn = NULL;
+	int rc = bayes_snapshot_load_file(s, path, &sn, err, errlen);
+	assert_true((rc == 0) == (sn != NULL));
+	bayes_snapshot_unref(sn);
+	return rc;
+}
+
+static void test_snapshot_file(void **state)
+{
+	struct fx *f = *state;
+	char path[600], err[256], cmd[700];
+	uint64_t seed = 77;
+	struct bayes_snapshot *a, *b;
+
+	snprintf(path, sizeof(path), "%s/bayes.snapshot", f->c.data_dir);
+	train_synth(f, 420, &seed);
+	a = snap_load(f->s);
+	assert_int_equal(bayes_snapshot_save(a, path, err, sizeof(err)), 0);
+	assert_int_equal(bayes_snapshot_load_file(f->s, path, &b, err, sizeof(err)), 0);
+	assert_int_equal(bayes_snapshot_tokens(b), bayes_snapshot_tokens(a));
+	assert_true(bayes_snapshot_version(b) == bayes_snapshot_version(a));
+	/* every count the same, and unknown hashes unknown */
+	size_t n = bayes_snapshot_tokens(a);
+	uint64_t *q = malloc(2000 * sizeof(*q));
+	struct store_bayes_count ca[2000], cb[2000];
+	uint64_t qs = 5;
+	for (int i = 0; i < 2000; i++)
+		q[i] = rnd(&qs);
+	bayes_snapshot_get(a, q, 2000, ca);
+	bayes_snapshot_get(b, q, 2000, cb);
+	assert_memory_equal(ca, cb, sizeof(ca));
+	bayes_snapshot_unref(b);
+	/* verdicts through a cache that maps the file */
+	struct bayes *viastore = bayes_new(f->s);
+	struct bayes_cache *c = bayes_cache_new(-1);
+	bayes_cache_set_file(c, path);
+	bayes_set_cache(f->b, c);
+	struct synth m = { 0 };
+	for (int i = 0; i < 50; i++) {
+		struct bayes_result ra, rb;
+		synth_make(&m, i & 1, &seed, 80);
+		struct bayes_input in = synth_input(&m);
+		assert_int_equal(bayes_classify(viastore, &in, &ra), 0);
+		assert_int_equal(bayes_classify(f->b, &in, &rb), 0);
+		same_result(&ra, &rb);
+		bayes_result_free(&ra);
+		bayes_result_free(&rb);
+	}
+	assert_int_equal(bayes_cache_failures(c), 0);
+	bayes_set_cache(f->b, NULL);
+	bayes_cache_free(c);
+	bayes_free(viastore);
+	synth_free(&m);
+	/* The file is what gets used: a count changed away from the 64 spot
+	 * checked places shows (it is a cache of the store, not checked
+	 * whole); a changed count at a spot place refuses the file. */
+	long tok0 = 48, tok1 = 48 + 16;
+	uint32_t big = 999999;
+	file_patch(path, tok1 + 8, &big, sizeof(big));
+	c = bayes_cache_new(-1);
+	bayes_cache_set_file(c, path);
+	assert_int_equal(bayes_cache_reload(c, f->s, err, sizeof(err)), 0);
+	assert_int_equal(bayes_cache_acquire(c, f->s, &b), 0);
+	struct store_bayes_count one;
+	uint64_t h1;
+	FILE *fh = fopen(path, "rb");
+	assert_non_null(fh);
+	assert_int_equal(fseek(fh, tok1, SEEK_SET), 0);
+	assert_int_equal(fread(&h1, sizeof(h1), 1, fh), 1);
+	fclose(fh);
+	bayes_snapshot_get(b, &h1, 1, &one);
+	assert_int_equal(one.spam, 999999);
+	bayes_snapshot_unref(b);
+	bayes_cache_free(c);
+	file_patch(path, tok0 + 8, &big, sizeof(big));
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "differ from the store"));
+	/* out of order; a token without counts; cut short; not a snapshot */
+	assert_int_equal(bayes_snapshot_save(a, path, err, sizeof(err)), 0);
+	char t0[16], t1[16];
+	fh = fopen(path, "rb");
+	assert_int_equal(fseek(fh, tok0, SEEK_SET), 0);
+	assert_int_equal(fread(t0, 16, 1, fh), 1);
+	assert_int_equal(fread(t1, 16, 1, fh), 1);
+	fclose(fh);
+	file_patch(path, tok0, t1, 16);
+	file_patch(path, tok1, t0, 16);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "out of order"));
+	assert_int_equal(bayes_snapshot_save(a, path, err, sizeof(err)), 0);
+	uint64_t zero = 0;
+	file_patch(path, tok1 + 8, &zero, sizeof(zero));
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "without counts"));
+	assert_int_equal(bayes_snapshot_save(a, path, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "truncate -s -8 '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "not a snapshot file"));
+	file_patch(path, 0, "XX", 2);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	snprintf(cmd, sizeof(cmd), "truncate -s 10 '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "too short"));
+	unlink(path);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "No such file"));
+	/* Training since: the file stands for another state; the cache then
+	 * scans the store and gets the new counts. */
+	assert_int_equal(bayes_snapshot_save(a, path, err, sizeof(err)), 0);
+	train_synth(f, 1, &seed);
+	assert_int_equal(file_load(f->s, path, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "another state"));
+	c = bayes_cache_new(-1);
+	bayes_cache_set_file(c, path);
+	assert_int_equal(bayes_cache_acquire(c, f->s, &b), 0);
+	assert_true(bayes_snapshot_tokens(b) > n);
+	bayes_snapshot_unref(b);
+	bayes_cache_free(c);
+	/* A storage error while checking: -1; a file that cannot be written: -1. */
+	setenv("MAILWARD_FAILPOINT", "store_step:1", 1);
+	struct store *bad = store_open(&f->c, err, sizeof(err));
+	unsetenv("MAILWARD_FAILPOINT");
+	assert_int_equal(file_load(bad, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "injected failure"));
+	store_close(bad);
+	snprintf(cmd, sizeof(cmd), "%s/no/such/dir/bayes.snapshot", f->c.data_dir);
+	assert_int_equal(bayes_snapshot_save(a, cmd, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+	bayes_snapshot_unref(a);
+	free(q);
+}
+
 /* Refresh: a cache sees training after its check interval (or at once
  * through bayes_cache_reload), keeps its snapshot when nothing changed,
  * and keeps serving the old one when a check fails. */
@@ -1807,6 +1955,7 @@ int main(void)
 		T(test_train_and_classify),
 		T(test_learn_many),
 		T(test_snapshot_same_verdicts),
+		T(test_snapshot_file),
 		T(test_cache_refresh),
 		T(test_cache_threads),
 		T(test_speed),
