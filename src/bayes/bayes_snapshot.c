@@ -48,7 +48,6 @@ struct bayes_snapshot {
 struct loader {
 	struct bayes_snapshot *snap;
 	size_t cap;               /* of snap->tok */
-	size_t next_b;            /* directory entries filled so far */
 	int in_order;             /* every hash so far above the one before */
 	const char *why;          /* set when the store holds what we cannot */
 };
@@ -56,6 +55,41 @@ struct loader {
 static size_t bucket(const struct bayes_snapshot *snap, uint64_t h)
 {
 	return snap->bits == 0 ? 0 : (size_t)(h >> (64 - snap->bits));
+}
+
+static void advise_huge(void *p, size_t len);
+
+/* About four tokens a bucket: one or two cache lines to search. */
+static void dir_alloc(struct bayes_snapshot *snap, size_t ntokens)
+{
+	size_t len;
+
+	while (snap->bits < 30 && ((size_t)1 << snap->bits) * 4 < ntokens)
+		snap->bits++;
+	len = (((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir);
+	snap->dir = xmalloc(len);
+	advise_huge(snap->dir, len);
+}
+
+/* Fills the directory over snap->tok; NULL, or why the tokens are not a
+ * snapshot's (out of order or twice, or one without counts). */
+static const char *dir_build(struct bayes_snapshot *snap)
+{
+	size_t next_b = 0;
+
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct snap_tok *t = &snap->tok[i];
+		if (i > 0 && t->h <= snap->tok[i - 1].h)
+			return "tokens out of order or twice";
+		if (t->spam == 0 && t->ham == 0)
+			return "a token without counts";
+		size_t b = bucket(snap, t->h);
+		while (next_b <= b)
+			snap->dir[next_b++] = (uint32_t)i;
+	}
+	while (next_b <= ((size_t)1 << snap->bits))
+		snap->dir[next_b++] = (uint32_t)snap->n;
+	return NULL;
 }
 
 /* Arrays of tens of megabytes are filled once, front to back: ask for
@@ -81,8 +115,8 @@ static void grow(struct loader *l, size_t want)
 	advise_huge(snap->tok, want * sizeof(*snap->tok));
 }
 
-/* Sized from the count the store announces: about four tokens a bucket,
- * one or two cache lines to search. */
+/* Sized from the count the store announces (a back end that announces
+ * fewer than it delivers gets larger buckets, never a wrong lookup). */
 static int load_begin(void *arg, const struct store_bayes_state *st, size_t ntokens)
 {
 	struct loader *l = arg;
@@ -93,10 +127,7 @@ static int load_begin(void *arg, const struct store_bayes_state *st, size_t ntok
 		l->why = "more than 2^32 tokens";
 		return 1;
 	}
-	while (snap->bits < 30 && ((size_t)1 << snap->bits) * 4 < ntokens)
-		snap->bits++;
-	snap->dir = xmalloc((((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir));
-	advise_huge(snap->dir, (((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir));
+	dir_alloc(snap, ntokens);
 	if (ntokens > 0)
 		grow(l, ntokens);
 	return 0;
@@ -104,8 +135,7 @@ static int load_begin(void *arg, const struct store_bayes_state *st, size_t ntok
 
 /* Counts are message counts, far below 2^32 in any real store; a row
  * outside that range (a hand-edited database) refuses the snapshot rather
- * than being clamped, so the snapshot never differs from the store.  Rows
- * in order (SQLite's) fill the directory as they come. */
+ * than being clamped, so the snapshot never differs from the store. */
 static int load_token(void *arg, uint64_t hash, int64_t spam, int64_t ham)
 {
 	struct loader *l = arg;
@@ -127,11 +157,6 @@ static int load_token(void *arg, uint64_t hash, int64_t spam, int64_t ham)
 	}
 	if (snap->n > 0 && hash <= snap->tok[snap->n - 1].h)
 		l->in_order = 0;
-	if (l->in_order) {
-		size_t b = bucket(snap, hash);
-		while (l->next_b <= b)
-			snap->dir[l->next_b++] = (uint32_t)snap->n;
-	}
 	snap->tok[snap->n++] = (struct snap_tok){ hash, (uint32_t)spam, (uint32_t)ham };
 	return 0;
 }
@@ -140,26 +165,6 @@ static int cmp_tok(const void *a, const void *b)
 {
 	uint64_t x = ((const struct snap_tok *)a)->h, y = ((const struct snap_tok *)b)->h;
 	return (x > y) - (x < y);
-}
-
-/* For a back end that does not deliver in order: sort, refuse duplicates
- * (a back-end bug), build the directory.  0 or -1 with l->why. */
-static int load_sort(struct loader *l)
-{
-	struct bayes_snapshot *snap = l->snap;
-
-	qsort(snap->tok, snap->n, sizeof(*snap->tok), cmp_tok);
-	l->next_b = 0;
-	for (size_t i = 0; i < snap->n; i++) {
-		if (i > 0 && snap->tok[i].h == snap->tok[i - 1].h) {
-			l->why = "a token delivered twice";
-			return -1;
-		}
-		size_t b = bucket(snap, snap->tok[i].h);
-		while (l->next_b <= b)
-			snap->dir[l->next_b++] = (uint32_t)i;
-	}
-	return 0;
 }
 
 static void snapshot_free(struct bayes_snapshot *snap)
@@ -190,15 +195,14 @@ int bayes_snapshot_load(struct store *s, struct bayes_snapshot **out, char *err,
 		mw_snprintf(err, errlen, "the store's scan did not begin");
 		goto fail;
 	}
-	/* begin sized the directory for the announced count; a back end that
-	 * announced fewer tokens than it delivered gets a bucket size that is
-	 * larger than planned, never a wrong lookup. */
-	if (!l.in_order && load_sort(&l) < 0) {
+	/* A back end that does not deliver in order (SQLite does) costs a
+	 * sort; one that delivers a token twice is refused. */
+	if (!l.in_order)
+		qsort(snap->tok, snap->n, sizeof(*snap->tok), cmp_tok);
+	if ((l.why = dir_build(snap)) != NULL) {
 		mw_snprintf(err, errlen, "%s", l.why);
 		goto fail;
 	}
-	while (l.next_b <= ((size_t)1 << snap->bits))
-		snap->dir[l.next_b++] = (uint32_t)snap->n;
 	/* Give back what the announced count over-estimated (rows with no
 	 * counts are skipped); an empty store still gets an array, so lookups
 	 * never index a null pointer. */
@@ -326,24 +330,6 @@ int bayes_snapshot_save(const struct bayes_snapshot *snap, const char *path, cha
 	return 0;
 }
 
-/* Sorted, unique, with evidence, and its directory built on the way. */
-static int file_tokens_ok(struct bayes_snapshot *snap)
-{
-	size_t next_b = 0;
-
-	for (size_t i = 0; i < snap->n; i++) {
-		const struct snap_tok *t = &snap->tok[i];
-		if ((i > 0 && t->h <= snap->tok[i - 1].h) || (t->spam == 0 && t->ham == 0))
-			return 0;
-		size_t b = bucket(snap, t->h);
-		while (next_b <= b)
-			snap->dir[next_b++] = (uint32_t)i;
-	}
-	while (next_b <= ((size_t)1 << snap->bits))
-		snap->dir[next_b++] = (uint32_t)snap->n;
-	return 1;
-}
-
 /* The file's counts at FILE_SPOT places against the store's: a file made
  * for another database with the same version and totals differs there. */
 static int file_spot_check(struct store *s, const struct bayes_snapshot *snap, const char **why)
@@ -415,13 +401,9 @@ int bayes_snapshot_load_file(struct store *s, const char *path, struct bayes_sna
 	snap->state = st;
 	snap->n = (size_t)h.n;
 	snap->tok = (struct snap_tok *)(void *)((char *)snap->map + sizeof(h));
-	while (snap->bits < 30 && ((size_t)1 << snap->bits) * 4 < snap->n)
-		snap->bits++;
-	snap->dir = xmalloc((((size_t)1 << snap->bits) + 1) * sizeof(*snap->dir));
-	if (!file_tokens_ok(snap)) {
-		why = "tokens out of order or without counts";
+	dir_alloc(snap, snap->n);
+	if ((why = dir_build(snap)) != NULL)
 		goto unusable;
-	}
 	if ((rc = file_spot_check(s, snap, &why)) != 0) {
 		if (rc < 0) {
 			mw_snprintf(err, errlen, "%s", store_error(s));
