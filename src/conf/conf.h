@@ -57,6 +57,10 @@ struct conf {
 	int64_t scan_max_size;       /* bytes of a message handed to the scanner */
 	int64_t scan_tag;            /* default tag threshold, hundredths of a point */
 	int64_t scan_probable_spam;  /* default probable-spam threshold, hundredths */
+	/* [reputation] */
+	int64_t harvest_window;      /* seconds of recipient verdicts looked at (whole hours) */
+	int64_t harvest_min_invalid; /* unknown recipients from one IP before it is refused */
+	int64_t harvest_ratio;       /* ... and their share of its recipients, percent */
 	/* [quarantine] */
 	int64_t quarantine_retention; /* seconds a held message is kept */
 	int64_t quarantine_digest;    /* seconds between digests; 0 = no digest from the server */

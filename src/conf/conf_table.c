@@ -129,6 +129,18 @@ const struct conf_key conf_keys[] = {
 	    "Default score from which a message is probable spam: the tenant's action "
 	    "applies (reject: 554 5.7.1 with the ref id). A tenant may set its own."),
 
+	/* ---- [reputation] -------------------------------------------------- */
+	NUM("reputation", "harvest_window", CONF_DURATION, harvest_window, "1h", 3600, 7 * DAY,
+	    "Directory harvest (R9): how far back the recipient verdicts of a client IP are "
+	    "counted (whole hours)."),
+	NUM("reputation", "harvest_min_invalid", CONF_INT, harvest_min_invalid, "20", 0, 1000000,
+	    "Directory harvest: unknown recipients a client IP may send within the window before "
+	    "it is refused (together with harvest_ratio); 0: never refuse."),
+	NUM("reputation", "harvest_ratio", CONF_INT, harvest_ratio, "50", 1, 100,
+	    "Directory harvest: the share (percent) of a client IP's recipients in the window "
+	    "that must be unknown before it is refused: 554 5.7.1 for every further recipient, "
+	    "valid ones included, unless the recipient allows the sender (docs/policy.md)."),
+
 	/* ---- [quarantine] -------------------------------------------------- */
 	NUM("quarantine", "retention", CONF_DURATION, quarantine_retention, "14d", 1, 3650 * DAY,
 	    "How long a quarantined message is held before it expires (removed, logged). "

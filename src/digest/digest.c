@@ -189,7 +189,8 @@ int digest_run(struct store *s, const struct conf *c, struct spool *sp, const ch
 		snprintf(err, errlen, "%s", store_error(s));
 		return -1;
 	}
-	qsort(v, n, sizeof(*v), by_rcpt_then_time);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_rcpt_then_time);
 	int rc = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;

@@ -43,8 +43,26 @@ void policy_group_key(const struct store_rcpt *r, const struct list_match *m, ch
 	    r->action, r->bulk, (long long)r->tag, (long long)r->probable_spam);
 }
 
-int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,
-    const struct smtp_path *to, const char *ref, struct policy_rcpt *out)
+/* 1 when client_ip sent too many unknown recipients lately (R9).  Keyed on
+ * the IP alone: an envelope domain can be forged, a TCP peer cannot, so
+ * nobody can get an innocent domain refused this way. */
+static int harvesting(struct store *s, const struct policy_harvest *hv, const char *client_ip,
+    int *failed)
+{
+	int64_t valid = 0, invalid = 0;
+
+	*failed = 0;
+	if (hv == NULL || hv->min_invalid <= 0 || client_ip == NULL || client_ip[0] == '\0')
+		return 0;
+	if (store_rcpt_stat_get(s, "ip", client_ip, mw_now() - hv->window, &valid, &invalid) < 0) {
+		*failed = 1;
+		return 0;
+	}
+	return invalid >= hv->min_invalid && invalid * 100 >= hv->ratio_pct * (valid + invalid);
+}
+
+int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const char *sender,
+    const char *client_ip, const struct smtp_path *to, const char *ref, struct policy_rcpt *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (to->flags & SMTP_PATH_POSTMASTER) {
@@ -90,6 +108,22 @@ int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip
 	sender_list_decide(e, ne, out->r.canonical, lsender,
 	    sender_list_authenticated(lsender, client_ip), &out->list);
 	store_list_free(e, ne);
+	int failed;
+	if (harvesting(s, hv, client_ip, &failed)) {
+		if (out->list.verdict != LIST_ALLOW) {
+			reply_set(&out->reply, 554, "5.7.1 <%s>: Recipient address rejected: too many "
+			    "unknown recipients from your address recently (directory harvest)",
+			    to->addr, ref);
+			return 0;
+		}
+		/* The recipient allows this sender: R14 bypasses reputation
+		 * refusals; the verdict says what would have happened. */
+		out->harvest_bypassed = 1;
+	} else if (failed) {
+		reply_set(&out->reply, 451, "4.3.0 <%s>: Temporary lookup failure, try again later",
+		    to->addr, ref);
+		return -1;
+	}
 	out->accepted = 1;
 	out->reply.code = 250;
 	mw_strlcpy(out->reply.text, "2.1.5 Ok", sizeof(out->reply.text));

@@ -21,14 +21,22 @@ struct policy_rcpt {
 	int invalid_user;          /* 1: counted as an invalid recipient (R3/R9) */
 	struct store_rcpt r;       /* lookup result when hosted */
 	struct list_match list;    /* the allow/block decision for this recipient (R14) */
+	int harvest_bypassed;      /* 1: refused for directory harvest but for an allow entry */
 	char group_key[160];       /* R6: recipients of one transaction share it */
 };
 
+/* Directory-harvest limits (R9), from [reputation]. */
+struct policy_harvest {
+	int64_t window;          /* seconds */
+	int64_t min_invalid;     /* 0 = off */
+	int64_t ratio_pct;
+};
+
 /* Decide a RCPT from sender (the envelope's, "" for <>) at client_ip.  ref
- * goes into rejection texts.  Returns 0, or -1 when the store failed
- * (reply is then 451 4.3.0). */
-int policy_check_rcpt(struct store *s, const char *sender, const char *client_ip,
-    const struct smtp_path *to, const char *ref, struct policy_rcpt *out);
+ * goes into rejection texts; hv may be NULL (no harvest check).  Returns 0,
+ * or -1 when the store failed (reply is then 451 4.3.0). */
+int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const char *sender,
+    const char *client_ip, const struct smtp_path *to, const char *ref, struct policy_rcpt *out);
 
 /* The group key of an accepted recipient: its tenant, its list decision and
  * its effective action, bulk action and thresholds (domain overrides

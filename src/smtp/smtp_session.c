@@ -60,6 +60,7 @@ struct txn {
 	char action[16];         /* the group's action for probable spam */
 	char bulk[16];           /* and for bulk mail (deliver, tag, quarantine) */
 	struct list_match list;  /* the group's allow/block decision */
+	int harvest_bypassed;    /* the allow entry overrode a directory-harvest refusal */
 	int64_t tag, probable;   /* its thresholds, hundredths, or STORE_SCORE_DEFAULT */
 	int64_t arrival;         /* for our Received line */
 	struct spool_msg *msg;
@@ -332,7 +333,9 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	struct session *s = ctx;
 	struct txn *t = &s->txn;
 	struct policy_rcpt pr;
-	policy_check_rcpt(s->l->d.store, t->sender ? t->sender : "", s->ip, to, s->ref, &pr);
+	const struct conf *c = s->l->d.conf;
+	struct policy_harvest hv = { c->harvest_window, c->harvest_min_invalid, c->harvest_ratio };
+	policy_check_rcpt(s->l->d.store, &hv, t->sender ? t->sender : "", s->ip, to, s->ref, &pr);
 	*r = pr.reply;
 	if (pr.accepted && t->group_key[0] && strcmp(t->group_key, pr.group_key) != 0) {
 		/* R6: one decision per transaction; another group retries separately. */
@@ -352,6 +355,7 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 			mw_strlcpy(t->action, pr.r.action, sizeof(t->action));
 			mw_strlcpy(t->bulk, pr.r.bulk, sizeof(t->bulk));
 			t->list = pr.list;
+			t->harvest_bypassed = pr.harvest_bypassed;
 			t->tag = pr.r.tag;
 			t->probable = pr.r.probable_spam;
 		}
@@ -890,7 +894,8 @@ static void policy_verdict(const struct txn *t, const struct score_verdict *in,
 {
 	*out = *in;
 	out->symbols = xcalloc(in->n_symbols + 1, sizeof(*out->symbols));
-	memcpy(out->symbols, in->symbols, in->n_symbols * sizeof(*in->symbols));
+	if (in->n_symbols > 0)
+		memcpy(out->symbols, in->symbols, in->n_symbols * sizeof(*in->symbols));
 	const struct list_match *m = &t->list;
 	if (m->verdict == LIST_NONE)
 		return;
@@ -902,7 +907,8 @@ static void policy_verdict(const struct txn *t, const struct score_verdict *in,
 	case LIST_ALLOW:
 		mw_strlcpy(sym->name, "POLICY_ALLOW", sizeof(sym->name));
 		snprintf(sym->reason, sizeof(sym->reason), "sender allowed by %s entry '%s' "
-		    "(without it: %s)", level, m->pattern, score_class_name(in->cls));
+		    "(without it: %s%s)", level, m->pattern, score_class_name(in->cls),
+		    t->harvest_bypassed ? "; refused at RCPT for directory harvest from its IP" : "");
 		break;
 	case LIST_ALLOW_UNAUTH:
 		mw_strlcpy(sym->name, "POLICY_ALLOW_UNAUTH", sizeof(sym->name));

@@ -93,6 +93,10 @@ def default_config(port, admin_port, data_dir):
                   "delivery_timeout": "10s"},
         "log": {"level": "info"},
         "admin": {"listen": f"127.0.0.1:{admin_port}"},
+        # Every test client is 127.0.0.1: one IP for what would be many
+        # clients, so the directory-harvest refusal is off unless a test
+        # turns it on (tests/integration/test_lists.py).
+        "reputation": {"harvest_min_invalid": "0"},
     }
 
 

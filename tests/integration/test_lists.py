@@ -124,3 +124,41 @@ def test_cli_errors(make_server):
     p = srv.cli("allow", "add", "x.example", "--tenant", "acme", check=False)
     assert p.returncode == 2 and "already exists" in p.err
     assert srv.cli("allow", "list", "--tenant", "beta", check=False).returncode == 1
+
+
+def test_directory_harvest_refused_until_the_tenant_allows_the_domain(make_server, sink):
+    """The field article's workaround (issue 5, item 2): a sender refused for
+    its recent habits - here many unknown recipients from its IP - gets its
+    mail delivered once the tenant puts its domain on the domain-level allow
+    list."""
+    srv = make_server(sink=sink, overrides={"reputation": {"harvest_min_invalid": "8"}})
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        for i in range(10):
+            c.cmd(f"RCPT TO:<guess{i}@acme.test>", 550)
+        c.cmd("RSET", 250)
+        c.cmd("QUIT", 221)
+
+    def refused():
+        with srv.session() as c:
+            c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+            r = c.cmd("RCPT TO:<alice@acme.test>")
+            c.cmd("QUIT", 221)
+            return r if r.code == 554 else None
+    r = mwtest.wait_until(refused, 15, interval=0.3, what="the harvesting IP refused")
+    assert "directory harvest" in r.text and r.ref()
+    rec = srv.log_search("--ref", r.ref())[0]
+    assert any(e["status"] == "rejected" and "directory harvest" in e["reply"] for e in rec["recipients"])
+    srv.cli("allow", "add", "vendor.example", "--tenant", "acme", "--no-auth", "--by", "admin")
+    tok = token()
+    with srv.session() as c:
+        assert c.send_mail("sales@vendor.example", ["alice@acme.test"],
+                           message(tok, sender="sales@vendor.example")).code == 250
+    txn = sink.wait_for(tok)[0]
+    assert "POLICY_ALLOW" in txn.header("X-Mailward-Symbols")
+    sym = {s["name"]: s for s in srv.log_search("--ref", txn.header("X-Mailward-Ref"))[0]["symbols"]}
+    assert "directory harvest" in sym["POLICY_ALLOW"]["reason"]
+    # other tenants' recipients are still refused for this IP
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        assert c.cmd("RCPT TO:<carol@beta.test>").code == 554
