@@ -141,7 +141,7 @@ static void on_digest(evutil_socket_t fd, short what, void *arg)
 	int sent = 0;
 	MW_UNUSED(fd);
 	MW_UNUSED(what);
-	if (digest_run(a->st, a->c, a->sp, NULL, mw_now(), queued, a->q, &sent, err,
+	if (digest_run(a->st, a->c, a->sp, NULL, mw_now(), 0, queued, a->q, &sent, err,
 	    sizeof(err)) < 0)
 		log_error(NULL, "admin digest error=\"%s\" sent=%d", err, sent);
 	else if (sent > 0)
@@ -223,11 +223,12 @@ struct admin *admin_start(const struct conf *c, struct spool *sp, struct queue *
 	evhttp_set_gencb(a->http, on_other, a);
 	a->stop_ev = event_new(a->base, a->stop_pipe[0], EV_READ, on_stop, a);
 	event_add(a->stop_ev, NULL);
-	if (c->quarantine_digest > 0) {
-		struct timeval tv = { (time_t)c->quarantine_digest, 0 };
-		a->digest_ev = event_new(a->base, -1, EV_PERSIST, on_digest, a);
-		event_add(a->digest_ev, &tv);
-	}
+	/* Each user is due on their tenant's own interval (digest_run decides);
+	 * the tick only bounds how late a digest can be. */
+	struct timeval tv = { c->quarantine_digest > 0 && c->quarantine_digest < 300 ?
+	    (time_t)c->quarantine_digest : 300, 0 };
+	a->digest_ev = event_new(a->base, -1, EV_PERSIST, on_digest, a);
+	event_add(a->digest_ev, &tv);
 	int rc = pthread_create(&a->thread, NULL, admin_main, a);
 	if (rc != 0) {
 		snprintf(err, errlen, "admin thread: %s", strerror(rc));

@@ -10,7 +10,8 @@
  *                                        (digest_link.h): 200 released,
  *                                        403 bad signature, 410 expired or
  *                                        already released/deleted/expired
- * The same loop runs digest_run() every [quarantine] digest.
+ * The same loop runs digest_run() every 5 minutes (or every [quarantine]
+ * digest when shorter); each user is due on their tenant's interval.
  */
 #ifndef MW_ADMIN_ADMIN_H
 #define MW_ADMIN_ADMIN_H

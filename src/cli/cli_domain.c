@@ -117,11 +117,13 @@ domain_list(struct store *s, const struct cli_args *a)
 	if (a->val[O_JSON] != NULL) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			    "domain", cli_json_str(d[i].domain), "tenant", cli_json_str(d[i].tenant),
 			    "deliver", cli_json_str(d[i].deliver), "action", override_json(d[i].action),
 			    "bulk", override_json(d[i].bulk), "tag", override_score_json(d[i].tag),
-			    "probable_spam", override_score_json(d[i].probable_spam)));
+			    "probable_spam", override_score_json(d[i].probable_spam),
+			    "retention", d[i].retention > 0 ? json_integer(d[i].retention) :
+			    json_null()));
 		json_t *doc = json_pack("{s:o}", "domains", arr);
 		if (cli_json_print(doc) != 0)
 			rc = CLI_FAIL;

@@ -465,8 +465,8 @@ q_digest(const struct conf *c, const struct cli_args *a)
 		store_close(s);
 		return CLI_FAIL;
 	}
-	int r = digest_run(s, c, sp, a->val[O_TENANT], mw_now(), tell_server, (void *)(uintptr_t)c,
-	    &sent, err, sizeof(err));
+	int r = digest_run(s, c, sp, a->val[O_TENANT], mw_now(), 1, tell_server,
+	    (void *)(uintptr_t)c, &sent, err, sizeof(err));
 	spool_close(sp);
 	store_close(s);
 	printf("%d digest%s sent\n", sent, sent == 1 ? "" : "s");

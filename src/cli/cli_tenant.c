@@ -64,13 +64,14 @@ tenant_json(const struct store_tenant *t)
 	char ts[32];
 
 	/* A threshold not set is null: the server's [scan] default applies. */
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o}", "name", cli_json_str(t->name),
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "name", cli_json_str(t->name),
 	    "action", cli_json_str(t->action), "created",
 	    t->created > 0 ? json_string(cli_time(t->created, ts, sizeof(ts))) : json_null(),
 	    "tag", t->tag == STORE_SCORE_DEFAULT ? json_null() : json_real((double)t->tag / 100.0),
 	    "probable_spam", t->probable_spam == STORE_SCORE_DEFAULT ? json_null() :
 	    json_real((double)t->probable_spam / 100.0), "bulk", t->bulk,
-	    "retention", t->retention > 0 ? json_integer(t->retention) : json_null());
+	    "retention", t->retention > 0 ? json_integer(t->retention) : json_null(),
+	    "digest", t->digest >= 0 ? json_integer(t->digest) : json_null());
 }
 
 static const char *
@@ -162,6 +163,11 @@ tenant_show(struct store *s, const struct cli_args *a)
 			printf("retention: %llds\n", (long long)t.retention);
 		else
 			printf("retention: default ([quarantine] in the configuration)\n");
+		if (t.digest >= 0)
+			printf("digest:   %s%lld%s\n", t.digest ? "every " : "", (long long)t.digest,
+			    t.digest ? "s" : " (never)");
+		else
+			printf("digest:   default ([quarantine] in the configuration)\n");
 		printf("created:  %s\n", cli_time(t.created, ts, sizeof(ts)));
 		printf("domains:  %zu\n", nd);
 		for (size_t i = 0; i < nd; i++)

@@ -152,7 +152,7 @@ static int queue_one(struct store *s, const struct conf *c, struct spool *sp,
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].ts > newest)
 			newest = rows[i].ts;
-	if (store_digest_set(s, rows[0].rcpt, newest) < 0)
+	if (store_digest_set(s, rows[0].rcpt, newest, now) < 0)
 		log_error(NULL, "digest state rcpt=%s error=\"%s\"", rows[0].rcpt, store_error(s));
 	log_info(NULL, "digest queued rcpt=%s qid=%s listed=%zu held=%zu", rows[0].rcpt, qid, n,
 	    total);
@@ -174,8 +174,8 @@ static int by_rcpt_then_time(const void *a, const void *b)
 }
 
 int digest_run(struct store *s, const struct conf *c, struct spool *sp, const char *tenant,
-    int64_t now, void (*queued)(const char *qid, void *arg), void *arg, int *sent, char *err,
-    size_t errlen)
+    int64_t now, int force, void (*queued)(const char *qid, void *arg), void *arg, int *sent,
+    char *err, size_t errlen)
 {
 	unsigned char key[DIGEST_KEY_LEN];
 	struct store_quarantine *v = NULL;
@@ -196,16 +196,20 @@ int digest_run(struct store *s, const struct conf *c, struct spool *sp, const ch
 		size_t j = i;
 		while (j < n && strcmp(v[j].rcpt, v[i].rcpt) == 0)
 			j++;
-		int64_t last = 0;
-		if (store_digest_get(s, v[i].rcpt, &last) < 0) {
+		int64_t last = 0, sent_at = 0, interval = -1;
+		if (store_digest_get(s, v[i].rcpt, &last, &sent_at) < 0 ||
+		    store_tenant_digest(s, v[i].tenant, &interval) < 0) {
 			snprintf(err, errlen, "%s", store_error(s));
 			rc = -1;
 			break;
 		}
+		if (interval < 0)
+			interval = c->quarantine_digest;
+		int due = force || (interval > 0 && now - sent_at >= interval);
 		/* Only when something new arrived since the last digest; it then
 		 * lists everything still held (newest first), so one digest is
 		 * enough to act on. */
-		if (v[i].ts > last) {
+		if (due && v[i].ts > last) {
 			size_t total = j - i;
 			size_t listed = total < DIGEST_MAX_LISTED ? total : DIGEST_MAX_LISTED;
 			if (queue_one(s, c, sp, key, &v[i], listed, total, now, queued, arg, err,

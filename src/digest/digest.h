@@ -28,12 +28,15 @@ char *digest_build(const struct conf *c, const unsigned char key[DIGEST_KEY_LEN]
     const char *rcpt, const struct store_quarantine *rows, size_t n, size_t total, int64_t now,
     size_t *len);
 
-/* Queue the digests due now (tenant NULL = every tenant).  queued(qid, arg)
- * is called for each new queue file.  *sent gets the count.  0, or -1 with
- * err (digests queued before the error stay). */
+/* Queue the digests due now (tenant NULL = every tenant): a user is due
+ * when something was held since their last digest and their tenant's
+ * interval (tenant setting digest, else [quarantine] digest; 0 = never) has
+ * passed since it went out; force skips the interval (the CLI's "now").
+ * queued(qid, arg) is called for each new queue file.  *sent gets the
+ * count.  0, or -1 with err (digests queued before the error stay). */
 int digest_run(struct store *s, const struct conf *c, struct spool *sp, const char *tenant,
-    int64_t now, void (*queued)(const char *qid, void *arg), void *arg, int *sent, char *err,
-    size_t errlen);
+    int64_t now, int force, void (*queued)(const char *qid, void *arg), void *arg, int *sent,
+    char *err, size_t errlen);
 
 /* The base URL of links: [admin] url, else http:// + [admin] listen. */
 void digest_base_url(const struct conf *c, char *out, size_t n);

@@ -194,6 +194,19 @@ static int valid_bulk(const char *b)
 	    strcmp(b, "quarantine") == 0);
 }
 
+/* A duration setting: "default", or e.g. 14d/12h/30m (at least min seconds). */
+static int check_duration(struct store *s, const char *key, const char *value, int64_t min)
+{
+	int64_t v;
+	if (strcmp(value, "default") != 0 &&
+	    (timeparse_duration(value, &v) < 0 || v < min || v > 3650 * 86400)) {
+		store_seterr(s, "bad %s '%s' (a duration such as 14d, 12h, 30m%s, or 'default')", key,
+		    value, min == 0 ? ", 0 for never" : "");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_score_value(struct store *s, const char *key, const char *value)
 {
 	int64_t v;
@@ -231,16 +244,14 @@ int store_tenant_set(struct store *s, const char *name, const char *key, const c
 			return -1;
 		}
 	} else if (strcmp(key, "retention") == 0) {
-		int64_t v;
-		if (strcmp(value, "default") != 0 &&
-		    (timeparse_duration(value, &v) < 0 || v < 1 || v > 3650 * 86400)) {
-			store_seterr(s, "bad retention '%s' (a duration such as 14d, 12h, 30m, or "
-			    "'default')", value);
+		if (check_duration(s, key, value, 1) < 0)
 			return -1;
-		}
+	} else if (strcmp(key, "digest") == 0) {
+		if (check_duration(s, key, value, 0) < 0)
+			return -1;
 	} else {
 		store_seterr(s, "unknown tenant setting '%s' (known: action, bulk, tag, probable_spam, "
-		    "retention)", key);
+		    "retention, digest)", key);
 		return -1;
 	}
 	return s->ops->tenant_set(s, name, key, value);
@@ -343,9 +354,12 @@ int store_domain_set(struct store *s, const char *domain, const char *key, const
 	} else if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0) {
 		if (check_score_value(s, key, value) < 0)
 			return -1;
+	} else if (strcmp(key, "retention") == 0) {
+		if (check_duration(s, key, value, 1) < 0)
+			return -1;
 	} else {
-		store_seterr(s, "unknown domain setting '%s' (known: action, bulk, tag, probable_spam)",
-		    key);
+		store_seterr(s, "unknown domain setting '%s' (known: action, bulk, tag, probable_spam, "
+		    "retention)", key);
 		return -1;
 	}
 	return s->ops->domain_set(s, d, key, dflt ? NULL : value);
@@ -786,19 +800,25 @@ void store_quarantine_free(struct store_quarantine *q, size_t n)
 	free(q);
 }
 
-int store_digest_get(struct store *s, const char *rcpt, int64_t *last)
+int store_digest_get(struct store *s, const char *rcpt, int64_t *last, int64_t *sent)
 {
-	*last = 0;
-	return s->ops->digest_get(s, rcpt ? rcpt : "", last);
+	*last = *sent = 0;
+	return s->ops->digest_get(s, rcpt ? rcpt : "", last, sent);
 }
 
-int store_digest_set(struct store *s, const char *rcpt, int64_t last)
+int store_digest_set(struct store *s, const char *rcpt, int64_t last, int64_t sent)
 {
 	if (rcpt == NULL || rcpt[0] == '\0') {
 		store_seterr(s, "digest state without a recipient");
 		return -1;
 	}
-	return s->ops->digest_set(s, rcpt, last);
+	return s->ops->digest_set(s, rcpt, last, sent);
+}
+
+int store_tenant_digest(struct store *s, const char *tenant, int64_t *interval)
+{
+	*interval = -1;
+	return s->ops->tenant_digest(s, tenant ? tenant : "", interval);
 }
 
 void store_quarantine_clear(struct store_quarantine *q)

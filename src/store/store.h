@@ -38,6 +38,7 @@ struct store_tenant {
 	int64_t probable_spam; /* hundredths of a point, or STORE_SCORE_DEFAULT */
 	char bulk[16];         /* bulk mail: "deliver" | "tag" | "quarantine" */
 	int64_t retention;     /* quarantine retention, seconds; 0 = [quarantine] retention */
+	int64_t digest;        /* digest interval, seconds; 0 never; -1 = [quarantine] digest */
 };
 
 struct store_domain {
@@ -50,6 +51,7 @@ struct store_domain {
 	char action[16];
 	char bulk[16];
 	int64_t tag, probable_spam;
+	int64_t retention;     /* seconds; 0 = the tenant's */
 };
 
 struct store_user {
@@ -225,9 +227,11 @@ int store_quarantine_due(struct store *s, int64_t now, int64_t default_retention
     int64_t **ids, size_t *n);
 void store_quarantine_free(struct store_quarantine *q, size_t n);
 /* The digest's memory: the newest quarantine time a user was told about
- * (0 when never). */
-int store_digest_get(struct store *s, const char *rcpt, int64_t *last);
-int store_digest_set(struct store *s, const char *rcpt, int64_t last);   /* members of n items and the array */
+ * and when the last digest went out (0 when never). */
+int store_digest_get(struct store *s, const char *rcpt, int64_t *last, int64_t *sent);
+int store_digest_set(struct store *s, const char *rcpt, int64_t last, int64_t sent);
+/* A tenant's digest interval in seconds: 0 never, -1 = [quarantine] digest. */
+int store_tenant_digest(struct store *s, const char *tenant, int64_t *interval);   /* members of n items and the array */
 void store_quarantine_clear(struct store_quarantine *q);             /* members of one (from _get) */
 
 /* ---- sender allow and block lists (R14, docs/policy.md) ---------------- */

@@ -73,8 +73,9 @@ struct store_ops {
 	int (*audit_search)(struct store *s, int64_t since, size_t limit, struct store_audit **out,
 	    size_t *n);
 
-	int (*digest_get)(struct store *s, const char *rcpt, int64_t *last);
-	int (*digest_set)(struct store *s, const char *rcpt, int64_t last);
+	int (*digest_get)(struct store *s, const char *rcpt, int64_t *last, int64_t *sent);
+	int (*digest_set)(struct store *s, const char *rcpt, int64_t last, int64_t sent);
+	int (*tenant_digest)(struct store *s, const char *tenant, int64_t *interval);
 	int (*quarantine_add)(struct store *s, const struct store_quarantine *q, size_t n,
 	    int64_t *ids, int64_t now);
 	int (*quarantine_get)(struct store *s, int64_t id, struct store_quarantine *out);

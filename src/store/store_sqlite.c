@@ -33,7 +33,7 @@
 #include "base/timeparse.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -203,6 +203,13 @@ static const char schema_v8[] =
 	"ALTER TABLE domain ADD COLUMN tag INTEGER;"
 	"ALTER TABLE domain ADD COLUMN probable_spam INTEGER;";
 
+/* Version 9: the digest schedule per tenant (NULL = [quarantine] digest)
+ * and when each user's last digest went out; retention per domain. */
+static const char schema_v9[] =
+	"ALTER TABLE tenant ADD COLUMN digest INTEGER;"
+	"ALTER TABLE domain ADD COLUMN retention INTEGER;"
+	"ALTER TABLE digest_state ADD COLUMN last_sent INTEGER NOT NULL DEFAULT 0;";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -236,10 +243,10 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_TENANT_ADD] = "INSERT INTO tenant(name, action, created) VALUES (?1, ?2, ?3)",
-	[ST_TENANT_GET] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention "
-		"FROM tenant WHERE name = ?1",
-	[ST_TENANT_LIST] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention "
-		"FROM tenant ORDER BY name",
+	[ST_TENANT_GET] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention, "
+		"digest FROM tenant WHERE name = ?1",
+	[ST_TENANT_LIST] = "SELECT id, name, action, created, tag, probable_spam, bulk, retention, "
+		"digest FROM tenant ORDER BY name",
 	[ST_TENANT_DOMCOUNT] = "SELECT count(*) FROM domain WHERE tenant_id = ?1",
 	[ST_TENANT_DEL] = "DELETE FROM tenant WHERE id = ?1",
 	[ST_DOMAIN_ADD] = "INSERT INTO domain(domain, tenant_id, deliver) VALUES (?1, ?2, ?3)",
@@ -247,7 +254,7 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_DOMAIN_USERCOUNT] = "SELECT count(*) FROM \"user\" WHERE domain_id = ?1",
 	[ST_DOMAIN_DEL] = "DELETE FROM domain WHERE id = ?1",
 	[ST_DOMAIN_LIST] = "SELECT d.id, d.domain, t.name, d.deliver, d.action, d.bulk, d.tag, "
-		"d.probable_spam FROM domain d "
+		"d.probable_spam, d.retention FROM domain d "
 		"JOIN tenant t ON t.id = d.tenant_id WHERE ?1 IS NULL OR t.name = ?1 ORDER BY d.domain",
 	[ST_USER_ADD] = "INSERT INTO \"user\"(address, alias_of, domain_id) VALUES (?1, ?2, ?3)",
 	[ST_USER_GET] = "SELECT u.address, u.alias_of, d.tenant_id FROM \"user\" u "
@@ -529,6 +536,7 @@ static void tenant_row(sqlite3_stmt *st, struct store_tenant *t)
 	const unsigned char *bulk = sqlite3_column_text(st, 6);
 	mw_strlcpy(t->bulk, bulk ? (const char *)bulk : "deliver", sizeof(t->bulk));
 	t->retention = sqlite3_column_int64(st, 7);    /* NULL reads as 0: the default */
+	t->digest = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
 }
 
 static int sq_tenant_get(struct store *s, const char *name, struct store_tenant *out)
@@ -624,7 +632,7 @@ static int bind_setting(sqlite3_stmt *st, int i, const char *key, const char *va
 	if (strcmp(key, "tag") == 0 || strcmp(key, "probable_spam") == 0)
 		return conf_parse_score(value, &v) == 0 && sqlite3_bind_int64(st, i, v) == SQLITE_OK ?
 		    0 : -1;
-	if (strcmp(key, "retention") == 0)
+	if (strcmp(key, "retention") == 0 || strcmp(key, "digest") == 0)
 		return timeparse_duration(value, &v) == 0 && sqlite3_bind_int64(st, i, v) == SQLITE_OK ?
 		    0 : -1;
 	bind_text(st, i, value);
@@ -673,7 +681,7 @@ static int set_column(struct store *s, const char *table, const char *keycol, co
 static int sq_tenant_set(struct store *s, const char *name, const char *key, const char *value)
 {
 	static const char *const cols[] = { "action", "tag", "probable_spam", "bulk", "retention",
-		NULL };
+		"digest", NULL };
 	if (strcmp(key, "action") == 0 || strcmp(key, "bulk") == 0) {
 		if (value == NULL || strcmp(value, "default") == 0) {
 			store_seterr(s, "tenant setting %s has no default to return to", key);
@@ -685,7 +693,8 @@ static int sq_tenant_set(struct store *s, const char *name, const char *key, con
 
 static int sq_domain_set(struct store *s, const char *domain, const char *key, const char *value)
 {
-	static const char *const cols[] = { "action", "bulk", "tag", "probable_spam", NULL };
+	static const char *const cols[] = { "action", "bulk", "tag", "probable_spam", "retention",
+		NULL };
 	return set_column(s, "domain", "domain", domain, key, value, cols);
 }
 
@@ -847,6 +856,7 @@ static int sq_domain_list(struct store *s, const char *tenant, struct store_doma
 		    sqlite3_column_int64(st, 6);
 		v[cnt].probable_spam = sqlite3_column_type(st, 7) == SQLITE_NULL ?
 		    STORE_SCORE_DEFAULT : sqlite3_column_int64(st, 7);
+		v[cnt].retention = sqlite3_column_int64(st, 8);
 		cnt++;
 	}
 	done(st);
@@ -2053,7 +2063,9 @@ static int sq_quarantine_due(struct store *s, int64_t now, int64_t default_reten
 	/* The tenant's own retention, else the default (a tenant removed since
 	 * keeps the default too). */
 	sqlite3_stmt *st = qprep(q, "SELECT q.id FROM quarantine q LEFT JOIN tenant t ON "
-	    "t.name = q.tenant WHERE q.state = 'held' AND q.ts < ?1 - coalesce(t.retention, ?3) "
+	    "t.name = q.tenant LEFT JOIN domain d ON d.domain = "
+	    "substr(q.rcpt, length(rtrim(q.rcpt, replace(q.rcpt, '@', ''))) + 1) "
+	    "WHERE q.state = 'held' AND q.ts < ?1 - coalesce(d.retention, t.retention, ?3) "
 	    "ORDER BY q.ts LIMIT ?2", "quarantine due");
 	int64_t *v = NULL;
 	size_t cnt = 0;
@@ -2265,18 +2277,20 @@ static int sq_audit_search(struct store *s, int64_t since, size_t limit, struct 
 	return 0;
 }
 
-static int sq_digest_get(struct store *s, const char *rcpt, int64_t *last)
+static int sq_digest_get(struct store *s, const char *rcpt, int64_t *last, int64_t *sent)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = qprep(q, "SELECT last_ts FROM digest_state WHERE rcpt = ?1",
+	sqlite3_stmt *st = qprep(q, "SELECT last_ts, last_sent FROM digest_state WHERE rcpt = ?1",
 	    "digest get");
 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, rcpt);
 	int rc = step(q, st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*last = sqlite3_column_int64(st, 0);
+		*sent = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		dberr(q, "digest get");
@@ -2285,21 +2299,41 @@ static int sq_digest_get(struct store *s, const char *rcpt, int64_t *last)
 	return 0;
 }
 
-static int sq_digest_set(struct store *s, const char *rcpt, int64_t last)
+static int sq_digest_set(struct store *s, const char *rcpt, int64_t last, int64_t sent)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = qprep(q, "INSERT INTO digest_state(rcpt, last_ts) VALUES (?1, ?2) "
-	    "ON CONFLICT(rcpt) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)",
-	    "digest set");
+	sqlite3_stmt *st = qprep(q, "INSERT INTO digest_state(rcpt, last_ts, last_sent) VALUES "
+	    "(?1, ?2, ?3) ON CONFLICT(rcpt) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts), "
+	    "last_sent = max(last_sent, excluded.last_sent)", "digest set");
 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, rcpt);
 	sqlite3_bind_int64(st, 2, last);
+	sqlite3_bind_int64(st, 3, sent);
 	int rc = step(q, st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		dberr(q, "digest set");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_tenant_digest(struct store *s, const char *tenant, int64_t *interval)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT digest FROM tenant WHERE name = ?1", "tenant digest");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	int rc = step(q, st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*interval = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberr(q, "tenant digest");
 		return -1;
 	}
 	return 0;
@@ -2326,6 +2360,7 @@ static const struct store_ops sqlite_ops = {
 	.domain_set = sq_domain_set,
 	.digest_get = sq_digest_get,
 	.digest_set = sq_digest_set,
+	.tenant_digest = sq_tenant_digest,
 	.list_add = sq_list_add,
 	.list_remove = sq_list_remove,
 	.list_for_rcpt = sq_list_for_rcpt,
@@ -2402,7 +2437,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 8 && sqlite3_exec(q->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 9) { ... } and so on. */
+	if (version < 9 && sqlite3_exec(q->db, schema_v9, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 10) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

@@ -117,3 +117,24 @@ def test_server_sends_digests_on_its_own(make_server, sink):
     assert tok.encode() in d[0]
     time.sleep(2.5)
     assert len(digests(srv)) == 1        # nothing new: no second digest
+
+
+def test_digest_schedule_per_tenant(make_server, sink):
+    srv = make_server(sink=sink, overrides={"quarantine": {"digest": "1s"}})
+    srv.cli("tenant", "set", "beta", "action=quarantine", "digest=0")     # this tenant: never
+    tok = token()
+    hold(srv, tok)
+    time.sleep(2.5)
+    assert digests(srv) == []
+    assert json.loads(srv.cli("tenant", "show", "beta", "--json").out)["digest"] == 0
+    srv.cli("tenant", "set", "beta", "digest=default")                  # the server's: 1 s
+    d = mwtest.wait_until(lambda: digests(srv), 20, interval=0.3, what="the digest after the change")
+    assert tok.encode() in d[0]
+    # a long interval: new held mail waits for it (the CLI still sends at once)
+    srv.cli("tenant", "set", "beta", "digest=1d")
+    tok2 = token()
+    hold(srv, tok2)
+    time.sleep(2.5)
+    assert len(digests(srv)) == 1
+    assert "1 digest sent" in srv.cli("quarantine", "digest").out
+    mwtest.wait_until(lambda: len(digests(srv)) == 2, 20, interval=0.3, what="the forced digest")

@@ -107,3 +107,21 @@ def test_tenant_settings_are_all_or_nothing_and_retention(make_server, sink):
     assert json.loads(srv.cli("tenant", "show", "acme", "--json").out)["retention"] == 1
     srv.cli("tenant", "set", "acme", "retention=default")
     assert json.loads(srv.cli("tenant", "show", "acme", "--json").out)["retention"] is None
+
+
+def test_domain_retention_override(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "action=quarantine")
+    srv.cli("domain", "set", "catchall.test", "retention=1s")
+    toks = {}
+    for rcpt in ("alice@acme.test", "x@catchall.test"):
+        toks[rcpt] = token()
+        with srv.session() as c:
+            assert c.send_mail("s@example.org", [rcpt],
+                               message(toks[rcpt], to=rcpt, body=GTUBE + "\r\n")).code == 250
+    for tok in toks.values():
+        mwtest.wait_until(lambda: held(srv, tok), 15, interval=0.2, what="held")
+    time.sleep(2.2)
+    assert "1 expired" in srv.cli("quarantine", "expire").out
+    assert held(srv, toks["x@catchall.test"]) == []
+    assert len(held(srv, toks["alice@acme.test"])) == 1

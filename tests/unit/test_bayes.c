@@ -489,7 +489,7 @@ static void test_store_schema(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 8);
+	assert_int_equal(sqlite3_column_int(st, 0), 9);
 	sqlite3_finalize(st);
 	totals(f->s, 0, 0);
 
@@ -500,7 +500,8 @@ static void test_store_schema(void **state)
 	    "DROP TABLE audit; DROP TABLE digest_state; ALTER TABLE tenant DROP COLUMN bulk; "
 	    "ALTER TABLE tenant DROP COLUMN retention; ALTER TABLE domain DROP COLUMN action; "
 	    "ALTER TABLE domain DROP COLUMN bulk; ALTER TABLE domain DROP COLUMN tag; "
-	    "ALTER TABLE domain DROP COLUMN probable_spam; ALTER TABLE tenant DROP COLUMN tag; "
+	    "ALTER TABLE domain DROP COLUMN probable_spam; ALTER TABLE tenant DROP COLUMN digest; "
+	    "ALTER TABLE domain DROP COLUMN retention; ALTER TABLE tenant DROP COLUMN tag; "
 	    "ALTER TABLE tenant DROP COLUMN probable_spam; ALTER TABLE log_txn DROP COLUMN score; "
 	    "ALTER TABLE log_txn DROP COLUMN class; ALTER TABLE log_txn DROP COLUMN symbols; "
 	    "PRAGMA user_version = 1; "
@@ -528,7 +529,8 @@ static void test_store_schema(void **state)
 	    "DROP TABLE digest_state; ALTER TABLE tenant DROP COLUMN bulk; "
 	    "ALTER TABLE tenant DROP COLUMN retention; ALTER TABLE domain DROP COLUMN action; "
 	    "ALTER TABLE domain DROP COLUMN bulk; ALTER TABLE domain DROP COLUMN tag; "
-	    "ALTER TABLE domain DROP COLUMN probable_spam; PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	    "ALTER TABLE domain DROP COLUMN probable_spam; ALTER TABLE tenant DROP COLUMN digest; "
+	    "ALTER TABLE domain DROP COLUMN retention; PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	s2 = store_open(&f->c, err, sizeof(err));
 	assert_non_null(s2);
