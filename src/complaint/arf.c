@@ -198,7 +198,17 @@ static void str_unbracket(char *s)
  * domain lower-cased; "" when there is none. */
 static char *addr_first(const char *v)
 {
-	const char *lt = strchr(v, '<');
+	/* The first '<' outside a quoted display name ("a <b>" <c@d>). */
+	const char *lt = NULL;
+	bool quoted = false;
+	for (const char *q = v; *q && lt == NULL; q++) {
+		if (*q == '\\' && quoted && q[1])
+			q++;
+		else if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '<' && !quoted)
+			lt = q;
+	}
 	const char *start, *end;
 	if (lt != NULL) {
 		start = lt + 1;
@@ -1082,6 +1092,12 @@ static void digest_fill(struct ctx *c, const struct node *fb, const struct node 
 {
 	struct buf b = BUF_INIT;
 	buf_append_str(&b, "mailward-arf-digest-1\n");
+	/* A forward names its complainant only in its own From: two users
+	 * forwarding one message are two complaints, one user twice is one.
+	 * An ARF report names them in Original-Rcpt-To (and may come
+	 * forwarded by an administrator), so there the report's From is left out. */
+	if (c->r->kind != ARF_OK)
+		buf_printf(&b, "reporter:%s\n", c->r->reporter);
 	if (fb != NULL && fb->nf > 0) {
 		char **lines = xcalloc(fb->nf, sizeof(*lines));
 		for (size_t i = 0; i < fb->nf; i++)
@@ -1106,7 +1122,7 @@ static void digest_fill(struct ctx *c, const struct node *fb, const struct node 
 	}
 	if (fb == NULL && orig == NULL) {
 		if (c->r->orig.ref[0] != '\0') {
-			buf_printf(&b, "ref:%s\nreporter:%s\n", c->r->orig.ref, c->r->reporter);
+			buf_printf(&b, "ref:%s\n", c->r->orig.ref);
 		} else {
 			buf_append_str(&b, "raw\n");
 			buf_append(&b, data, len);

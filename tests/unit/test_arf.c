@@ -345,6 +345,37 @@ static void test_digest_distinguishes(void **state)
 	free(base);
 }
 
+static void test_forward_digest(void **state)
+{
+	size_t len;
+	char *base = read_file("forward_ref.eml", &len);
+	struct arf_report a, b;
+	assert_int_equal(arf_parse(base, len, &a), ARF_NOT_ARF);
+
+	/* The same user forwarding again (another Subject, note and ref of
+	 * the forward itself): one complaint. */
+	char *t = replace(base, "Subject: Fwd: cheap meds", "Subject: SPAM AGAIN");
+	char *t2 = replace(t, "this is spam!!", "still spam");
+	char *again = replace(t2, "X-Mailward-Ref: 9999-9999", "X-Mailward-Ref: 8888-8888");
+	assert_int_equal(arf_parse(again, strlen(again), &b), ARF_NOT_ARF);
+	assert_string_equal(a.digest, b.digest);
+	arf_report_free(&b);
+
+	/* Another user forwarding the same message: another complaint. */
+	char *other = replace(base, "From: Bob User <bob@", "From: \"Eve <x@y>\" <eve@");
+	assert_int_equal(arf_parse(other, strlen(other), &b), ARF_NOT_ARF);
+	assert_string_equal(b.reporter, "eve@tenant.example"); /* '<' inside quotes skipped */
+	assert_string_not_equal(a.digest, b.digest);
+	arf_report_free(&b);
+
+	arf_report_free(&a);
+	free(base);
+	free(t);
+	free(t2);
+	free(again);
+	free(other);
+}
+
 /* ---- bombs -------------------------------------------------------------- */
 
 static void arf_head(struct buf *b, const char *boundary)
@@ -520,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_forward_without_anything),
 		cmocka_unit_test(test_forwarded_arf),
 		cmocka_unit_test(test_digest_distinguishes),
+		cmocka_unit_test(test_forward_digest),
 		cmocka_unit_test(test_nesting_bomb),
 		cmocka_unit_test(test_part_bomb),
 		cmocka_unit_test(test_field_and_list_floods),
