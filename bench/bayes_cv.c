@@ -12,7 +12,15 @@
  * (content_parse, score_rules_run, score_binput_fill, bayes_tokenize); the
  * counts are kept per fold in memory, so a message of fold k is classified
  * by what the other folds taught, and a test message by all training folds.
- * PARAMS are combiner settings "robs,robx,min_dev,max_clues".  The
+ * PARAMS are combiner settings "robs,robx,min_dev,max_clues[,MODE[,ESF]]":
+ * MODE a = every feature (default), u = no OSB pairs, p = pairs only,
+ * s = pairs combined apart and the two p averaged, g = Robinson's
+ * geometric-mean indicator instead of Fisher; ESF scales the chi-square
+ * statistic and degrees of freedom (bogofilter's effective size factor).
+ * Two PARAMS "...,100000000" and "...,40" give the all-clue p and the
+ * 40-clue p the scoring engine combines (BAYES_SPAM and BAYES_TOP_CLUES).
+ * CV_DUMP=SUBSTRING prints the feature names and counts of the messages
+ * whose path contains it to stderr.  The
  * combination is the one of bayes.c (relative frequencies, Robinson's f,
  * min_dev, max_clues, bayes_combine()), written again here only because the
  * counts come from memory instead of the store.
@@ -43,7 +51,12 @@
 struct ent {
 	uint64_t h;            /* 0 = empty slot (a zero hash is remapped to 1) */
 	uint16_t s[MAXK], hm[MAXK];
+	uint8_t cls;           /* enum fclass, from the feature's printable name */
 };
+
+/* Feature classes, for combining them apart: body/Subject words, OSB pairs,
+ * everything else (headers, URLs, shapes). */
+enum fclass { FC_WORD = 0, FC_PAIR = 1, FC_OTHER = 2 };
 
 struct msg {
 	char *path;
@@ -91,6 +104,47 @@ static double log_chi2q(double x2, unsigned v)
 	}
 	double r = best + log(sum);
 	return r > 0 ? 0 : r;
+}
+
+/* CV_DUMP=substring of a path: that message's feature names go to stderr
+ * with their hash, for reading its clues (tuning aid). */
+static int dumping;
+
+static void trace_cls(void *arg, uint64_t h, const char *name, size_t len)
+{
+	(void)arg;
+	if (dumping)
+		fprintf(stderr, "N %016llx %.*s\n", (unsigned long long)h, (int)len, name);
+	struct ent *e = slot(h);
+	e->h = h ? h : 1;
+	if (strstr(name, "osb:") != NULL)
+		e->cls = FC_PAIR;
+	else if (strncmp(name, "s:", 2) == 0 || memchr(name, ':', len) == NULL ||
+	    strncmp(name, "num:", 4) == 0 || strncmp(name, "skip:", 5) == 0 ||
+	    strncmp(name, "punct:", 6) == 0)
+		e->cls = FC_WORD;
+	else
+		e->cls = FC_OTHER;
+}
+
+/* Fisher over clues f[0..n) with the chi-square statistic and degrees of
+ * freedom scaled by esf (bogofilter's "effective size factor"; degrees
+ * rounded to an even number so bayes_chi2q applies).  Returns p. */
+static double fisher_esf(const double *f, size_t n, double esf)
+{
+	double lh = 0, ls = 0;
+
+	if (n == 0)
+		return 0.5;
+	for (size_t i = 0; i < n; i++) {
+		lh += log(f[i]);
+		ls += log(1.0 - f[i]);
+	}
+	unsigned v = 2 * (unsigned)(esf * (double)n + 0.5);
+	if (v < 2)
+		v = 2;
+	double H = 1.0 - bayes_chi2q(-2.0 * esf * lh, v), S = 1.0 - bayes_chi2q(-2.0 * esf * ls, v);
+	return (1.0 + S - H) / 2.0;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -156,7 +210,9 @@ int main(int argc, char **argv)
 		struct score_binput bi;
 		score_binput_fill(&bi, cm_);
 		struct bayes_tokens t = { 0 };
-		bayes_tokenize(&bi.in, &t, NULL, NULL);
+		dumping = getenv("CV_DUMP") != NULL && strstr(path, getenv("CV_DUMP")) != NULL;
+		bayes_tokenize(&bi.in, &t, trace_cls, NULL);
+		dumping = 0;
 		score_binput_free(&bi);
 		content_free(cm_);
 		free(raw);
@@ -189,10 +245,14 @@ int main(int argc, char **argv)
 
 	int np = argc - 3;
 	struct bayes_params *ps = xcalloc((size_t)np, sizeof(*ps));
+	char *mode = xcalloc((size_t)np, 1);
+	double *esf = xcalloc((size_t)np, sizeof(*esf));
 	for (int i = 0; i < np; i++) {
 		bayes_params_defaults(&ps[i]);
-		if (sscanf(argv[3 + i], "%lf,%lf,%lf,%zu", &ps[i].robs, &ps[i].robx, &ps[i].min_dev,
-		    &ps[i].max_clues) != 4)
+		mode[i] = 'a';
+		esf[i] = 1.0;
+		if (sscanf(argv[3 + i], "%lf,%lf,%lf,%zu,%c,%lf", &ps[i].robs, &ps[i].robx, &ps[i].min_dev,
+		    &ps[i].max_clues, &mode[i], &esf[i]) < 4)
 			return 2;
 	}
 	int64_t NS = 0, NH = 0;
@@ -214,6 +274,8 @@ int main(int argc, char **argv)
 		printf("%s\t%c\t%d\t%s", m->path, m->spam ? 's' : 'h', m->fold, m->rules);
 		/* counts of this message's tokens without its own fold */
 		int64_t *cs = xmalloc((m->ntok + 1) * sizeof(*cs)), *ch = xmalloc((m->ntok + 1) * sizeof(*ch));
+		uint8_t *cl = xmalloc(m->ntok + 1);
+		double *f2 = xmalloc((m->ntok + 1) * sizeof(*f2));
 		for (size_t i = 0; i < m->ntok; i++) {
 			struct ent *e = slot(m->tok[i]);
 			int64_t s = 0, h = 0;
@@ -226,13 +288,23 @@ int main(int argc, char **argv)
 				}
 			cs[i] = s;
 			ch[i] = h;
+			cl[i] = e->cls;
+			if (getenv("CV_DUMP") != NULL && strstr(m->path, getenv("CV_DUMP")) != NULL)
+				fprintf(stderr, "C %016llx %lld %lld %lld %lld\n", (unsigned long long)m->tok[i],
+				    (long long)s, (long long)h, (long long)tns, (long long)tnh);
 		}
 		for (int pi = 0; pi < np; pi++) {
 			const struct bayes_params *p = &ps[pi];
-			size_t nc = 0;
+			size_t nc = 0, n2 = 0;
 			for (size_t i = 0; i < m->ntok; i++) {
 				double n = (double)(cs[i] + ch[i]);
 				if (n == 0)
+					continue;
+				/* 'u': no pairs; 'p': pairs only; 's': pairs combined
+				 * apart (f2), the two probabilities averaged */
+				if (mode[pi] == 'u' && cl[i] == FC_PAIR)
+					continue;
+				if (mode[pi] == 'p' && cl[i] != FC_PAIR)
 					continue;
 				double a = (double)cs[i] / (double)tns, b = (double)ch[i] / (double)tnh;
 				double pp = a / (a + b);
@@ -243,7 +315,10 @@ int main(int argc, char **argv)
 					ff = 1e-6;
 				if (ff > 1.0 - 1e-6)
 					ff = 1.0 - 1e-6;
-				f[nc++] = ff;
+				if (mode[pi] == 's' && cl[i] == FC_PAIR)
+					f2[n2++] = ff;
+				else
+					f[nc++] = ff;
 			}
 			if (nc > p->max_clues) {
 				/* keep the max_clues farthest from 0.5 */
@@ -273,11 +348,20 @@ int main(int argc, char **argv)
 			struct bayes_result r;
 			memset(&r, 0, sizeof(r));
 			bayes_combine(f, nc, &r);
+			if (esf[pi] != 1.0)
+				r.prob = fisher_esf(f, nc, esf[pi]);
+			if (mode[pi] == 's')
+				r.prob = (r.prob + fisher_esf(f2, n2, esf[pi])) / 2.0;
 			double ls = 0, lh = 0, llr = 0;
 			for (size_t i = 0; i < nc; i++) {
 				lh += log(f[i]);
 				ls += log(1.0 - f[i]);
 				llr += log(f[i] / (1.0 - f[i]));
+			}
+			if (mode[pi] == 'g' && nc > 0) {
+				/* Robinson's geometric-mean indicator: never saturates */
+				double P = 1.0 - exp(ls / (double)nc), Q = 1.0 - exp(lh / (double)nc);
+				r.prob = (1.0 + (P - Q) / (P + Q)) / 2.0;
 			}
 			/* log10 Qh - log10 Qs: > 0 spam-like, unbounded */
 			double L = nc ? (log_chi2q(-2.0 * lh, 2 * (unsigned)nc) -
@@ -286,6 +370,8 @@ int main(int argc, char **argv)
 		}
 		free(cs);
 		free(ch);
+		free(cl);
+		free(f2);
 		printf("\n");
 	}
 	return 0;

@@ -623,9 +623,17 @@ static int silent_header(const char *lname)
 	static const char *const prefixes[] = { "x-spam", "x-mailward", "x-virus", "x-bogosity",
 		"x-rspamd", "x-mailscanner", "x-amavis", "arc-", "x-original-", "x-envelope-",
 		"x-forwarded-", "x-ms-exchange-", "x-gm-", "x-google-" };
+	/* Delivery-Date, X-Delivered-To, X-Sieve, X-Mail-From, X-Loop,
+	 * X-Apparently-To, X-Delivery-Agent and X-MIME-Autoconverted are
+	 * written by the receiving side too (the delivery agent, a Sieve
+	 * filter, a fetchmail or a converting relay): in the SpamAssassin
+	 * corpus Delivery-Date alone is in 28% of spam and 4% of ham because
+	 * of how each mailbox was collected. */
 	static const char *const names[] = { "authentication-results", "received-spf",
 		"envelope-to", "status", "x-status", "x-keywords", "x-uid", "x-uidl", "lines",
-		"content-length", "x-mozilla-status", "x-mozilla-status2", "x-evolution" };
+		"content-length", "x-mozilla-status", "x-mozilla-status2", "x-evolution",
+		"delivery-date", "x-delivered-to", "x-sieve", "x-mail-from", "x-loop",
+		"x-apparently-to", "x-delivery-agent", "x-mime-autoconverted" };
 
 	if (strstr(lname, "received") != NULL)   /* X-Received, Received-SPF, ... */
 		return 1;

@@ -73,6 +73,12 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 		"Bayes probability <= 0.10: from half the weight at 0.10 to the full weight at 0.01 and below" },
 	[SYM_BAYES_UNSURE] = { "BAYES_UNSURE", "bayes", 0.0,
 		"Bayes probability between 0.10 and 0.90: no opinion, the probability is reported" },
+	/* The same clues as BAYES_SPAM/HAM, only the 40 strongest combined:
+	 * with every clue, a message with strong evidence both ways sits at
+	 * p = 0.5 (most spam the all-clue p misses), while the 40 strongest
+	 * still lean; docs/scoring.md "Bayes mapping". */
+	[SYM_BAYES_TOP_CLUES] = { "BAYES_TOP_CLUES", "bayes", 8.0,
+		"the 40 strongest Bayes clues combined alone: 4 points per decade of odds, log10(p40 / (1 - p40)), from -8 to +8" },
 	[SYM_BAYES_UNAVAILABLE] = { "BAYES_UNAVAILABLE", "bayes", 0.0,
 		"no Bayes opinion: too little training, a storage error, or no store" },
 };

@@ -1926,6 +1926,34 @@ static void test_tok_punct_runs(void **state)
 
 /* ==== end of the trace-header / emphasis block ====================================== */
 
+/* ==== tokenizer: headers the receiving side writes (accuracy work, 2026-11-28) ======
+ * Delivery-Date, X-Delivered-To, X-Sieve ... say how a mailbox was
+ * collected, not what the message is: not even their presence counts. */
+
+static void test_tok_receiver_headers_silent(void **state)
+{
+	struct bayes_tokens t = { 0 };
+	struct names nm = { 0 };
+	const char *hn[] = { "Delivery-Date", "X-Delivered-To", "X-Sieve", "X-Mail-From",
+		"X-MIME-Autoconverted", "X-Mailer" };
+	const char *hv[] = { "Sun Sep  1 07:19:21 2002", "<box@collector.example>", "CMU Sieve 2.2",
+		"a@b.example", "from quoted-printable to 8bit", "Sendmail Mailer 1.0" };
+	struct bayes_input in = { .header_names = hn, .header_values = hv, .n_headers = 6 };
+	(void)state;
+
+	tokenize(&in, &t, &nm);
+	assert_false(has_sub(&nm, "delivery-date"));
+	assert_false(has_sub(&nm, "x-delivered-to"));
+	assert_false(has_sub(&nm, "sieve"));
+	assert_false(has_sub(&nm, "x-mail-from"));
+	assert_false(has_sub(&nm, "autoconverted"));
+	ASSERT_HAS(&nm, "hdr:x-mailer");   /* a sender's header still counts */
+	bayes_tokens_free(&t);
+	names_free(&nm);
+}
+
+/* ==== end of the receiver-header block ============================================== */
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1939,6 +1967,7 @@ int main(void)
 		cmocka_unit_test(test_tok_huge_bounded),
 		cmocka_unit_test(test_tok_digest),
 		cmocka_unit_test(test_tok_trace_shapes),
+		cmocka_unit_test(test_tok_receiver_headers_silent),
 		cmocka_unit_test(test_tok_punct_runs),
 		cmocka_unit_test(test_chi2q),
 		cmocka_unit_test(test_combine),

@@ -748,6 +748,7 @@ static void test_bayes_untrained(void **state)
 	assert_non_null(s);
 	assert_non_null(strstr(s->reason, "not enough training: 0 spam and 0 ham"));
 	assert_null(sym(&v, "BAYES_SPAM"));
+	assert_null(sym(&v, "BAYES_TOP_CLUES"));
 	assert_true(v.bayes_prob < 0);
 	score_verdict_free(&v);
 	score_engine_free(e);
@@ -798,6 +799,13 @@ static void test_bayes_end_to_end(void **state)
 				}
 			}
 			assert_null(sym(&v, spam ? "BAYES_HAM" : "BAYES_SPAM"));
+			/* The 40 strongest clues' own opinion: same side, within
+			 * +-8 points, and it names how many of how many clues. */
+			const struct score_symbol *tc = sym(&v, "BAYES_TOP_CLUES");
+			assert_non_null(tc);
+			assert_true(tc->score >= -8.0 && tc->score <= 8.0);
+			assert_true(spam ? tc->score > 0 : tc->score < 0);
+			assert_non_null(strstr(tc->reason, "strongest of"));
 			score_verdict_free(&v);
 			free(m);
 		}
