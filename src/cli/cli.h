@@ -97,6 +97,11 @@ int cli_valid_qid(const char *s);
 /* JSON string for possibly non-UTF-8 text: invalid bytes become U+FFFD.
  * NULL gives JSON null.  Returns a new reference (json_t *). */
 void *cli_json_str(const char *s);
+/* A verdict's stored symbol lines (NAME TAB score TAB reason): printed one
+ * per line with the reason, or as a JSON array of {name, score, reason}
+ * (cli_verdict.c). */
+void cli_symbols_print(const char *symbols);
+void *cli_symbols_json(const char *symbols);
 /* Prints one JSON document (json_t *) and a newline; 0 or -1. */
 int cli_json_print(void *doc);
 

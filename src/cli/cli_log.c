@@ -62,64 +62,6 @@ read_all(const char *path, struct buf *b)
 	return 0;
 }
 
-/* The stored symbol lines (NAME TAB score TAB reason), one per line, with
- * the reason: the "why" support reads out to a customer. */
-static void
-verdict_print(const char *symbols)
-{
-	const char *p = symbols ? symbols : "";
-
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t n = eol ? (size_t)(eol - p) : strlen(p);
-		char line[512];
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		char *score = strchr(line, '\t');
-		char *reason = score ? strchr(score + 1, '\t') : NULL;
-		if (score)
-			*score++ = '\0';
-		if (reason)
-			*reason++ = '\0';
-		printf("  %7s  %-24s ", score ? score : "", line);
-		cli_print_safe(reason);
-		fputc('\n', stdout);
-		p = eol ? eol + 1 : p + n;
-	}
-}
-
-/* The same lines as JSON objects. */
-static json_t *
-verdict_json(const char *symbols)
-{
-	json_t *a = json_array();
-	const char *p = symbols ? symbols : "";
-
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t n = eol ? (size_t)(eol - p) : strlen(p);
-		char *line = xmalloc(n + 1);
-		memcpy(line, p, n);
-		line[n] = '\0';
-		char *score = strchr(line, '\t');
-		char *reason = score ? strchr(score + 1, '\t') : NULL;
-		if (reason) {
-			*score++ = '\0';
-			*reason++ = '\0';
-			json_t *o = json_object();
-			json_object_set_new(o, "name", cli_json_str(line));
-			json_object_set_new(o, "score", json_real(strtod(score, NULL)));
-			json_object_set_new(o, "reason", cli_json_str(reason));
-			json_array_append_new(a, o);
-		}
-		free(line);
-		p = eol ? eol + 1 : p + n;
-	}
-	return a;
-}
-
 static void
 txn_print(const struct store_log_entry *e)
 {
@@ -146,7 +88,7 @@ txn_print(const struct store_log_entry *e)
 	cli_print_safe(t->reply);
 	if (t->scanned) {
 		printf("\n%-11s %.2f (%s)\n", "score", t->score, t->cls ? t->cls : "-");
-		verdict_print(t->symbols);
+		cli_symbols_print(t->symbols);
 	} else {
 		printf("\n%-11s not scanned\n", "score");
 	}
@@ -189,7 +131,7 @@ txn_json(const struct store_log_entry *e)
 	json_object_set_new(o, "tls", json_boolean(t->tls));
 	json_object_set_new(o, "score", t->scanned ? json_real(t->score) : json_null());
 	json_object_set_new(o, "class", cli_json_str(t->cls));
-	json_object_set_new(o, "symbols", verdict_json(t->symbols));
+	json_object_set_new(o, "symbols", cli_symbols_json(t->symbols));
 	/* Every recipient event (the decision at RCPT/DATA, then each delivery
 	 * attempt), in time order as the store returns them: the history is
 	 * the point of tracking, and a script can take the last per rcpt. */

@@ -51,29 +51,8 @@ row_json(const struct store_quarantine *q, int with_symbols)
 	json_object_set_new(o, "acted", q->acted ? json_string(cli_time(q->acted, at, sizeof(at))) :
 	    json_null());
 	json_object_set_new(o, "release_qid", cli_json_str(q->release_qid));
-	if (with_symbols) {
-		json_t *a = json_array();
-		const char *p = q->symbols ? q->symbols : "";
-		while (*p) {
-			const char *eol = strchr(p, '\n');
-			size_t n = eol ? (size_t)(eol - p) : strlen(p);
-			char *line = xmalloc(n + 1);
-			memcpy(line, p, n);
-			line[n] = '\0';
-			char *sc = strchr(line, '\t');
-			char *why = sc ? strchr(sc + 1, '\t') : NULL;
-			if (why) {
-				*sc++ = '\0';
-				*why++ = '\0';
-				json_array_append_new(a, json_pack("{s:o, s:f, s:o}", "name",
-				    cli_json_str(line), "score", strtod(sc, NULL), "reason",
-				    cli_json_str(why)));
-			}
-			free(line);
-			p = eol ? eol + 1 : p + n;
-		}
-		json_object_set_new(o, "symbols", a);
-	}
+	if (with_symbols)
+		json_object_set_new(o, "symbols", cli_symbols_json(q->symbols));
 	return o;
 }
 
@@ -219,26 +198,7 @@ q_show(const struct conf *c, const struct cli_args *a)
 			fputc('\n', stdout);
 		}
 		printf("%-10s %.2f (%s)\n", "score", q.score, q.cls);
-		const char *p = q.symbols;
-		while (*p) {
-			const char *eol = strchr(p, '\n');
-			size_t n = eol ? (size_t)(eol - p) : strlen(p);
-			char line[512];
-			if (n >= sizeof(line))
-				n = sizeof(line) - 1;
-			memcpy(line, p, n);
-			line[n] = '\0';
-			char *sc = strchr(line, '\t');
-			char *why = sc ? strchr(sc + 1, '\t') : NULL;
-			if (why) {
-				*sc++ = '\0';
-				*why++ = '\0';
-				printf("  %7s  %-24s ", sc, line);
-				cli_print_safe(why);
-				fputc('\n', stdout);
-			}
-			p = eol ? eol + 1 : p + n;
-		}
+		cli_symbols_print(q.symbols);
 	}
 	store_quarantine_clear(&q);
 	store_close(s);
