@@ -343,4 +343,169 @@ struct store_bayes_scan_cb {
 };
 int store_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb);
 
+/* ---- sender reputation (src/reputation/, docs/reputation.md) ------------ */
+
+/* Decaying counters of one identity (R9-R12).  key is the identity as
+ * reputation_identities() writes it: "ip:192.0.2.1", "net:192.0.2.0/24",
+ * "net:2001:db8:1::/64", "org:example.org" (authenticated domains only),
+ * "pair:example.org/192.0.2.0/24" (an unauthenticated envelope domain with
+ * the network it was seen from).  The counters are as of `updated`: the
+ * store keeps what it is given and never decays anything itself; the
+ * reputation module decays them to its own clock before it reads or adds
+ * (so tests inject the clock there). */
+#define STORE_REP_KEY_MAX 160
+struct store_rep {
+	char key[STORE_REP_KEY_MAX];
+	int64_t updated;      /* the time the counters below are valid at */
+	int64_t first_seen;
+	int64_t reset;        /* when an admin last reset it; 0 never */
+	double msgs;          /* messages (transactions that reached DATA) */
+	double valid;         /* recipients accepted */
+	double invalid;       /* recipients refused as unknown users */
+	double traps;         /* messages to spam traps */
+	double complaints;    /* complaints matched to its mail */
+	double spam;          /* messages with a probable-spam verdict */
+	double ham;           /* messages with a clean verdict */
+};
+/* 0, or 1 when the key has no row (out is then zeroed with key set). */
+int store_rep_get(struct store *s, const char *key, struct store_rep *out);
+/* Insert or replace the row of r->key.  Callers read, decay, add and put
+ * inside store_begin()/store_commit() so two writers never lose an add. */
+int store_rep_put(struct store *s, const struct store_rep *r);
+/* Rows whose key starts with prefix (e.g. "pair:example.org/"), at most
+ * limit (0 = 1000), by key. */
+int store_rep_list(struct store *s, const char *prefix, size_t limit, struct store_rep **out,
+    size_t *n);
+/* Remove the row (a reset starts from nothing) and forget the recipient
+ * statistics of the same IP or domain (store_rcpt_stat_*): kind "ip" or
+ * "sender_domain", key as there; either may be NULL.  1 = nothing was there. */
+int store_rep_clear(struct store *s, const char *key, const char *stat_kind, const char *stat_key);
+void store_rep_free(struct store_rep *r);          /* the array of store_rep_list */
+
+/* What happened to an identity, for `mailward reputation show` (R18): kind
+ * is "trap" "complaint" "invalid" "spam" "reset"; ref the transaction's.
+ * Bounded: the newest 50 per key are kept (older ones go at insert). */
+struct store_rep_event {
+	int64_t id;
+	int64_t ts;
+	char *key;
+	char *kind;
+	char *ref;
+	char *detail;
+};
+int store_rep_event_add(struct store *s, int64_t ts, const char *key, const char *kind,
+    const char *ref, const char *detail);
+/* Events of keys starting with prefix, newest first, at most limit (0 = 50). */
+int store_rep_event_list(struct store *s, const char *prefix, size_t limit,
+    struct store_rep_event **out, size_t *n);
+void store_rep_event_free(struct store_rep_event *e, size_t n);
+
+/* ---- content fingerprints with evidence (R12, docs/fingerprint.md) ------ */
+
+/* A fingerprint worth remembering: one that was seen in mail to a trap, in
+ * a complaint, or in probable spam.  sig is fp_sig_encode()'s bytes
+ * (version and kind inside); the in-memory LSH index is rebuilt from these
+ * rows at start.  Counters decay like store_rep's. */
+#define STORE_FP_SIG_BYTES 260   /* FP_SIG_BYTES; checked in src/fingerprint */
+struct store_fp {
+	int64_t id;
+	int kind;             /* enum fp_kind */
+	unsigned char sig[STORE_FP_SIG_BYTES];
+	int64_t created;
+	int64_t updated;      /* counters below as of this time */
+	double traps, complaints, spam, msgs;
+	int64_t last_trap;    /* time of the latest trap hit, 0 never */
+	char last_ref[32];    /* the latest evidence's ref id */
+	char excerpt[256];    /* what the part said (the first words), for people */
+	char benign[128];     /* "" or the tenant that marked it benign: never counted, never matched */
+};
+/* Insert (f->id is set from the new row) or, with f->id > 0, update. */
+int store_fp_put(struct store *s, struct store_fp *f);
+int store_fp_get(struct store *s, int64_t id, struct store_fp *out);   /* 1 = not found */
+int store_fp_remove(struct store *s, int64_t id);                     /* 1 = not found */
+/* Every row, for the index rebuild and the CLI: cb returns non-zero to stop. */
+int store_fp_scan(struct store *s, int (*cb)(void *arg, const struct store_fp *f), void *arg);
+
+/* ---- spam traps (R10) ----------------------------------------------------- */
+
+/* pattern: "user@example.org" or "@example.org" (the whole domain), lower
+ * case; tenant "" = network-wide. */
+struct store_trap {
+	int64_t id;
+	char *pattern;
+	char *tenant;
+	int64_t created;
+	char *actor;
+};
+int store_trap_add(struct store *s, const char *pattern, const char *tenant, const char *actor); /* 1 = exists */
+int store_trap_remove(struct store *s, const char *pattern, const char *tenant); /* 1 = not found */
+int store_trap_list(struct store *s, const char *tenant_or_null, struct store_trap **out, size_t *n);
+void store_trap_free(struct store_trap *t, size_t n);
+/* Is address (lower-case local@domain) a trap?  0 yes (its pattern and
+ * tenant copied out), 1 no.  The exact address beats "@domain". */
+int store_trap_match(struct store *s, const char *address, char *pattern, size_t pn,
+    char *tenant, size_t tn);
+
+/* One message to a trap recipient: the evidence (R10).  file is the kept
+ * copy under <data_dir>/traps/ ("" when not kept). */
+struct store_trap_hit {
+	int64_t id;
+	int64_t ts;
+	char *ref;
+	char *client_ip;
+	char *helo;
+	char *sender;
+	char *rcpt;
+	char *tenant;
+	char *subject;
+	char *file;
+};
+/* Adds the hit and keeps at most max_keep hits (oldest go first); the
+ * file names of the hits that went are returned in *gone (n_gone; the
+ * caller unlinks them and frees with store_strings_free()). */
+int store_trap_hit_add(struct store *s, const struct store_trap_hit *h, size_t max_keep,
+    char ***gone, size_t *n_gone);
+/* Newest first; client_ip / sender exact when non-NULL; limit 0 = 100. */
+int store_trap_hit_list(struct store *s, const char *client_ip, const char *sender, size_t limit,
+    struct store_trap_hit **out, size_t *n);
+void store_trap_hit_free(struct store_trap_hit *h, size_t n);
+void store_strings_free(char **v, size_t n);
+
+/* ---- complaints (R11, docs/complaints.md) ---------------------------------- */
+
+struct store_complaint {
+	int64_t id;
+	int64_t ts;
+	char *source;         /* "smtp" "cli" */
+	char *kind;           /* "arf" "not-arf" "none" (arf_parse's result) */
+	char *flags;          /* arf_flag_name()s, space-separated; "" clean */
+	char *digest;         /* the report's digest: the same report counts once */
+	char *feedback_type;
+	char *reporter;
+	char *matched_ref;    /* the original transaction's ref, "" unmatched */
+	char *match;          /* "ref" "message-id" "fingerprint" "none" */
+	char *client_ip;      /* the original's, from the matched log record */
+	char *sender;
+	char *subject;
+	char *raw;            /* the report as received, at most 64 KiB */
+	size_t raw_len;
+};
+/* 0 added (*id set), 1 a report with this digest is already there. */
+int store_complaint_add(struct store *s, const struct store_complaint *c, int64_t *id);
+int store_complaint_get(struct store *s, int64_t id, struct store_complaint *out); /* 1 = not found */
+/* Newest first; since 0 = all; limit 0 = 100. */
+int store_complaint_list(struct store *s, int64_t since, size_t limit,
+    struct store_complaint **out, size_t *n);
+void store_complaint_free(struct store_complaint *c, size_t n);
+
+/* ---- the tenants' own outgoing mail (R16) --------------------------------- */
+
+/* msgid without <>, as written (compared exactly). 0 added, 1 known. */
+int store_outbound_add(struct store *s, const char *tenant, const char *msgid, int64_t now);
+/* The first of msgids (n of them) that tenant sent: 0 and copied to
+ * matched, or 1 none. */
+int store_outbound_match(struct store *s, const char *tenant, const char *const *msgids, size_t n,
+    char *matched, size_t mn);
+int store_outbound_purge(struct store *s, int64_t before, int64_t *n);
+
 #endif
