@@ -423,8 +423,11 @@ struct store_fp {
 int store_fp_put(struct store *s, struct store_fp *f);
 int store_fp_get(struct store *s, int64_t id, struct store_fp *out);   /* 1 = not found */
 int store_fp_remove(struct store *s, int64_t id);                     /* 1 = not found */
-/* Every row, for the index rebuild and the CLI: cb returns non-zero to stop. */
-int store_fp_scan(struct store *s, int (*cb)(void *arg, const struct store_fp *f), void *arg);
+/* The rows with id > after_id (0: every row) in id order, for the index
+ * rebuild, the refresh of a running server's index with rows another
+ * process added, and the CLI: cb returns non-zero to stop. */
+int store_fp_scan(struct store *s, int64_t after_id,
+    int (*cb)(void *arg, const struct store_fp *f), void *arg);
 
 /* ---- spam traps (R10) ----------------------------------------------------- */
 
