@@ -61,6 +61,11 @@ struct conf {
 	int64_t harvest_window;      /* seconds of recipient verdicts looked at (whole hours) */
 	int64_t harvest_min_invalid; /* unknown recipients from one IP before it is refused */
 	int64_t harvest_ratio;       /* ... and their share of its recipients, percent */
+	int64_t rep_half_life;       /* seconds for reputation and fingerprint counters to halve */
+	int64_t trap_keep;           /* trap hits kept as evidence (messages under data_dir/traps) */
+	int64_t outbound_retention;  /* seconds a recorded outbound Message-ID is remembered */
+	/* [complaint] */
+	char complaint_address[320]; /* complaints by SMTP go here; "" = no SMTP intake */
 	/* [quarantine] */
 	int64_t quarantine_retention; /* seconds a held message is kept */
 	int64_t quarantine_digest;    /* seconds between digests; 0 = no digest from the server */

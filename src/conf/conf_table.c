@@ -141,6 +141,24 @@ const struct conf_key conf_keys[] = {
 	    "that must be unknown before it is refused: 554 5.7.1 for every further recipient, "
 	    "valid ones included, unless the recipient allows the sender (docs/policy.md)."),
 
+	NUM("reputation", "half_life", CONF_DURATION, rep_half_life, "3d", 60, 365 * DAY,
+	    "Sender reputation and content fingerprints (R9-R12, docs/reputation.md): every "
+	    "counter of evidence (unknown recipients, trap hits, complaints, verdicts) halves "
+	    "after this long without new evidence, so a listing nobody renews ends by itself."),
+	NUM("reputation", "trap_keep", CONF_INT, trap_keep, "1000", 0, 1000000,
+	    "Spam traps (R10): how many messages to trap addresses are kept as evidence "
+	    "(data_dir/traps/, oldest removed first); 0 keeps only the record."),
+	NUM("reputation", "outbound_retention", CONF_DURATION, outbound_retention, "90d", DAY,
+	    3650 * DAY,
+	    "Replies (R16): how long a Message-ID the tenant sent (mailward outbound record) is "
+	    "remembered for recognising replies to it."),
+
+	/* ---- [complaint] --------------------------------------------------- */
+	STR("complaint", "address", complaint_address, "",
+	    "Complaint intake by SMTP (R11, docs/complaints.md): mail to this address is "
+	    "parsed as a complaint report (ARF) and counted against the sender it is about, "
+	    "never delivered. Empty: no SMTP intake (mailward complaint import still works)."),
+
 	/* ---- [quarantine] -------------------------------------------------- */
 	NUM("quarantine", "retention", CONF_DURATION, quarantine_retention, "14d", 1, 3650 * DAY,
 	    "How long a quarantined message is held before it expires (removed, logged). "
