@@ -935,3 +935,503 @@ int store_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb)
 	}
 	return s->ops->bayes_scan(s, cb);
 }
+
+/* ---- sender reputation ---------------------------------------------------- */
+
+#define REP_EVENTS_KEPT 50   /* per key: enough for `reputation show`, bounded */
+
+/* A reputation key is written by reputation_identities(), but a CLI user
+ * types it too: refuse what could not have come from there (empty, too
+ * long for struct store_rep, control characters). */
+static int check_rep_key(struct store *s, const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	if (n < 1 || n > STORE_REP_KEY_MAX - 1) {
+		store_seterr(s, "reputation key must be 1-%d characters", STORE_REP_KEY_MAX - 1);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			store_seterr(s, "reputation key with a control character");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A prefix may be empty (everything) but otherwise obeys the key rules. */
+static int check_rep_prefix(struct store *s, const char *prefix)
+{
+	return prefix == NULL || prefix[0] == '\0' ? 0 : check_rep_key(s, prefix);
+}
+
+/* NaN would be stored as NULL by SQLite and read back as 0; a negative
+ * count is a decay bug upstream.  Either is refused, not stored. */
+static int count_ok(double v)
+{
+	return v == v && v >= 0 && v < 1e300;
+}
+
+int store_rep_get(struct store *s, const char *key, struct store_rep *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_rep_key(s, key) < 0)
+		return -1;
+	mw_strlcpy(out->key, key, sizeof(out->key));
+	return s->ops->rep_get(s, key, out);
+}
+
+int store_rep_put(struct store *s, const struct store_rep *r)
+{
+	if (r == NULL || memchr(r->key, '\0', sizeof(r->key)) == NULL) {
+		store_seterr(s, "reputation row without a terminated key");
+		return -1;
+	}
+	if (check_rep_key(s, r->key) < 0)
+		return -1;
+	if (!count_ok(r->msgs) || !count_ok(r->valid) || !count_ok(r->invalid) ||
+	    !count_ok(r->traps) || !count_ok(r->complaints) || !count_ok(r->spam) ||
+	    !count_ok(r->ham)) {
+		store_seterr(s, "reputation '%s': a counter is negative or not a number", r->key);
+		return -1;
+	}
+	return s->ops->rep_put(s, r);
+}
+
+int store_rep_list(struct store *s, const char *prefix, size_t limit, struct store_rep **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (check_rep_prefix(s, prefix) < 0)
+		return -1;
+	return s->ops->rep_list(s, prefix ? prefix : "", limit ? limit : 1000, out, n);
+}
+
+int store_rep_clear(struct store *s, const char *key, const char *stat_kind, const char *stat_key)
+{
+	char k[256];
+
+	if (check_rep_key(s, key) < 0)
+		return -1;
+	/* Only both together name statistics rows; one alone is nothing to
+	 * forget (the header: "either may be NULL"). */
+	if (stat_kind == NULL || stat_key == NULL)
+		return s->ops->rep_clear(s, key, NULL, NULL);
+	if (strcmp(stat_kind, "ip") != 0 && strcmp(stat_kind, "sender_domain") != 0) {
+		store_seterr(s, "bad statistics kind '%s' (ip or sender_domain)", stat_kind);
+		return -1;
+	}
+	/* As store_rcpt_stat_add() wrote it: domains lower-cased. */
+	mw_strlcpy(k, stat_key, sizeof(k));
+	if (strcmp(stat_kind, "sender_domain") == 0)
+		mw_str_lower(k);
+	return s->ops->rep_clear(s, key, stat_kind, k);
+}
+
+void store_rep_free(struct store_rep *r)
+{
+	free(r);
+}
+
+static int valid_rep_event_kind(const char *k)
+{
+	static const char *const kinds[] = { "trap", "complaint", "invalid", "spam", "reset", NULL };
+
+	for (size_t i = 0; k != NULL && kinds[i] != NULL; i++) {
+		if (strcmp(k, kinds[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int store_rep_event_add(struct store *s, int64_t ts, const char *key, const char *kind,
+    const char *ref, const char *detail)
+{
+	if (check_rep_key(s, key) < 0)
+		return -1;
+	if (!valid_rep_event_kind(kind)) {
+		store_seterr(s, "bad reputation event kind '%s' (trap, complaint, invalid, spam or "
+		    "reset)", kind ? kind : "");
+		return -1;
+	}
+	return s->ops->rep_event_add(s, ts ? ts : mw_now(), key, kind, ref ? ref : "",
+	    detail ? detail : "", REP_EVENTS_KEPT);
+}
+
+int store_rep_event_list(struct store *s, const char *prefix, size_t limit,
+    struct store_rep_event **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (check_rep_prefix(s, prefix) < 0)
+		return -1;
+	return s->ops->rep_event_list(s, prefix ? prefix : "", limit ? limit : 50, out, n);
+}
+
+void store_rep_event_free(struct store_rep_event *e, size_t n)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].key);
+		free(e[i].kind);
+		free(e[i].ref);
+		free(e[i].detail);
+	}
+	free(e);
+}
+
+/* ---- content fingerprints --------------------------------------------------- */
+
+#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
+
+int store_fp_put(struct store *s, struct store_fp *f)
+{
+	if (f == NULL) {
+		store_seterr(s, "fingerprint missing");
+		return -1;
+	}
+	if (!TERMINATED(f->last_ref) || !TERMINATED(f->excerpt) || !TERMINATED(f->benign)) {
+		store_seterr(s, "fingerprint with an unterminated ref, excerpt or benign field");
+		return -1;
+	}
+	if (!count_ok(f->traps) || !count_ok(f->complaints) || !count_ok(f->spam) ||
+	    !count_ok(f->msgs)) {
+		store_seterr(s, "fingerprint: a counter is negative or not a number");
+		return -1;
+	}
+	if (f->benign[0] != '\0' && check_tenant_name(s, f->benign) < 0)
+		return -1;
+	return s->ops->fp_put(s, f);
+}
+
+int store_fp_get(struct store *s, int64_t id, struct store_fp *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->fp_get(s, id, out);
+}
+
+int store_fp_remove(struct store *s, int64_t id)
+{
+	return s->ops->fp_remove(s, id);
+}
+
+int store_fp_scan(struct store *s, int64_t after_id,
+    int (*cb)(void *arg, const struct store_fp *f), void *arg)
+{
+	if (cb == NULL) {
+		store_seterr(s, "fingerprint scan without a callback");
+		return -1;
+	}
+	return s->ops->fp_scan(s, after_id < 0 ? 0 : after_id, cb, arg);
+}
+
+/* ---- spam traps ------------------------------------------------------------ */
+
+/* "local@domain" or "@domain", lower-cased into out; 0 if neither. */
+static int norm_trap_pattern(const char *in, char *out, size_t n)
+{
+	const char *dom;
+
+	return in != NULL && norm_address(in, out, n, 1, &dom);
+}
+
+/* "" (network-wide), or the name of a tenant that exists. */
+static int check_trap_tenant(struct store *s, const char *tenant)
+{
+	struct store_tenant t = { 0 };
+	int rc;
+
+	if (tenant[0] == '\0')
+		return 0;
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	rc = s->ops->tenant_get(s, tenant, &t);
+	free(t.name);
+	free(t.action);
+	if (rc == 1)
+		store_seterr(s, "no such tenant '%s'", tenant);
+	return rc == 0 ? 0 : -1;
+}
+
+int store_trap_add(struct store *s, const char *pattern, const char *tenant, const char *actor)
+{
+	char p[ADDR_MAX];
+
+	if (!norm_trap_pattern(pattern, p, sizeof(p))) {
+		store_seterr(s, "bad trap '%s' (local@domain, or @domain for the whole domain)",
+		    pattern ? pattern : "");
+		return -1;
+	}
+	if (tenant == NULL)
+		tenant = "";
+	if (check_trap_tenant(s, tenant) < 0)
+		return -1;
+	return s->ops->trap_add(s, p, tenant, actor ? actor : "", mw_now());
+}
+
+int store_trap_remove(struct store *s, const char *pattern, const char *tenant)
+{
+	char p[ADDR_MAX];
+
+	if (!norm_trap_pattern(pattern, p, sizeof(p))) {
+		store_seterr(s, "bad trap '%s'", pattern ? pattern : "");
+		return -1;
+	}
+	if (tenant == NULL)
+		tenant = "";
+	/* No existence check: a trap of a tenant removed since can still go. */
+	if (tenant[0] != '\0' && check_tenant_name(s, tenant) < 0)
+		return -1;
+	return s->ops->trap_remove(s, p, tenant);
+}
+
+int store_trap_list(struct store *s, const char *tenant_or_null, struct store_trap **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (tenant_or_null != NULL && tenant_or_null[0] != '\0' &&
+	    check_tenant_name(s, tenant_or_null) < 0)
+		return -1;
+	return s->ops->trap_list(s, tenant_or_null, out, n);
+}
+
+void store_trap_free(struct store_trap *t, size_t n)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].pattern);
+		free(t[i].tenant);
+		free(t[i].actor);
+	}
+	free(t);
+}
+
+int store_trap_match(struct store *s, const char *address, char *pattern, size_t pn,
+    char *tenant, size_t tn)
+{
+	char a[ADDR_MAX], dom[ADDR_MAX];
+	const char *d;
+
+	if (pn > 0)
+		pattern[0] = '\0';
+	if (tn > 0)
+		tenant[0] = '\0';
+	/* As store_rcpt_lookup(): what is not an address is no trap. */
+	if (address == NULL || !norm_address(address, a, sizeof(a), 0, &d))
+		return 1;
+	snprintf(dom, sizeof(dom), "@%s", d);
+	return s->ops->trap_match(s, a, dom, pattern, pn, tenant, tn);
+}
+
+int store_trap_hit_add(struct store *s, const struct store_trap_hit *h, size_t max_keep,
+    char ***gone, size_t *n_gone)
+{
+	struct store_trap_hit c;
+
+	*gone = NULL;
+	*n_gone = 0;
+	if (h == NULL) {
+		store_seterr(s, "trap hit missing");
+		return -1;
+	}
+	/* The file name is joined to data_dir/traps/ and unlinked later: a
+	 * path separator or ".." in it would reach outside. */
+	if (h->file != NULL && (strchr(h->file, '/') != NULL || strcmp(h->file, ".") == 0 ||
+	    strcmp(h->file, "..") == 0)) {
+		store_seterr(s, "bad trap file name '%s'", h->file);
+		return -1;
+	}
+	c = *h;
+	c.ts = h->ts ? h->ts : mw_now();
+	c.ref = h->ref ? h->ref : "";
+	c.client_ip = h->client_ip ? h->client_ip : "";
+	c.helo = h->helo ? h->helo : "";
+	c.sender = h->sender ? h->sender : "";
+	c.rcpt = h->rcpt ? h->rcpt : "";
+	c.tenant = h->tenant ? h->tenant : "";
+	c.subject = h->subject ? h->subject : "";
+	c.file = h->file ? h->file : "";
+	return s->ops->trap_hit_add(s, &c, max_keep, gone, n_gone);
+}
+
+int store_trap_hit_list(struct store *s, const char *client_ip, const char *sender, size_t limit,
+    struct store_trap_hit **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->trap_hit_list(s, client_ip, sender, limit ? limit : 100, out, n);
+}
+
+void store_trap_hit_free(struct store_trap_hit *h, size_t n)
+{
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].ref);
+		free(h[i].client_ip);
+		free(h[i].helo);
+		free(h[i].sender);
+		free(h[i].rcpt);
+		free(h[i].tenant);
+		free(h[i].subject);
+		free(h[i].file);
+	}
+	free(h);
+}
+
+void store_strings_free(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- complaints ------------------------------------------------------------ */
+
+#define COMPLAINT_RAW_MAX (64 * 1024)
+
+int store_complaint_add(struct store *s, const struct store_complaint *c, int64_t *id)
+{
+	struct store_complaint n;
+
+	if (id != NULL)
+		*id = 0;
+	if (c == NULL) {
+		store_seterr(s, "complaint missing");
+		return -1;
+	}
+	if (!bayes_digest_ok(s, c->digest)) {
+		char why[sizeof(s->err)];
+		mw_strlcpy(why, s->err, sizeof(why));
+		store_seterr(s, "complaint: %s", why);
+		return -1;
+	}
+	n = *c;
+	n.ts = c->ts ? c->ts : mw_now();
+#define OR_EMPTY(f) n.f = c->f ? c->f : ""
+	OR_EMPTY(source);
+	OR_EMPTY(kind);
+	OR_EMPTY(flags);
+	OR_EMPTY(feedback_type);
+	OR_EMPTY(reporter);
+	OR_EMPTY(matched_ref);
+	OR_EMPTY(match);
+	OR_EMPTY(client_ip);
+	OR_EMPTY(sender);
+	OR_EMPTY(subject);
+#undef OR_EMPTY
+	/* The report is evidence for people, not something to re-parse in
+	 * full: a large one is cut rather than refused (it still counts). */
+	if (c->raw == NULL)
+		n.raw_len = 0;
+	if (n.raw_len > COMPLAINT_RAW_MAX)
+		n.raw_len = COMPLAINT_RAW_MAX;
+	n.raw = c->raw ? c->raw : (char *)"";
+	return s->ops->complaint_add(s, &n, id);
+}
+
+int store_complaint_get(struct store *s, int64_t id, struct store_complaint *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->complaint_get(s, id, out);
+}
+
+int store_complaint_list(struct store *s, int64_t since, size_t limit,
+    struct store_complaint **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->complaint_list(s, since, limit ? limit : 100, out, n);
+}
+
+void store_complaint_free(struct store_complaint *c, size_t n)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].source);
+		free(c[i].kind);
+		free(c[i].flags);
+		free(c[i].digest);
+		free(c[i].feedback_type);
+		free(c[i].reporter);
+		free(c[i].matched_ref);
+		free(c[i].match);
+		free(c[i].client_ip);
+		free(c[i].sender);
+		free(c[i].subject);
+		free(c[i].raw);
+	}
+	free(c);
+}
+
+/* ---- the tenants' own outgoing mail ------------------------------------------ */
+
+#define MSGID_MAX 998   /* RFC 5322's line limit bounds a Message-ID */
+
+/* The Message-ID without one pair of surrounding <> into out, so a caller
+ * that kept the brackets still meets the rows; 0 if empty or too long. */
+static int norm_msgid(const char *in, char *out, size_t n)
+{
+	size_t len = in ? strlen(in) : 0;
+
+	if (len >= 2 && in[0] == '<' && in[len - 1] == '>') {
+		in++;
+		len -= 2;
+	}
+	if (len < 1 || len > MSGID_MAX || len >= n)
+		return 0;
+	memcpy(out, in, len);
+	out[len] = '\0';
+	return 1;
+}
+
+int store_outbound_add(struct store *s, const char *tenant, const char *msgid, int64_t now)
+{
+	char m[MSGID_MAX + 1];
+
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	if (!norm_msgid(msgid, m, sizeof(m))) {
+		store_seterr(s, "bad Message-ID (1-%d characters)", MSGID_MAX);
+		return -1;
+	}
+	return s->ops->outbound_add(s, tenant, m, now ? now : mw_now());
+}
+
+int store_outbound_match(struct store *s, const char *tenant, const char *const *msgids, size_t n,
+    char *matched, size_t mn)
+{
+	char **v;
+	size_t k = 0;
+	int rc;
+
+	if (mn > 0)
+		matched[0] = '\0';
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	/* A reply's References may hold junk: what cannot be a stored
+	 * Message-ID is skipped, not an error. */
+	v = xcalloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		char m[MSGID_MAX + 1];
+		if (msgids[i] != NULL && norm_msgid(msgids[i], m, sizeof(m)))
+			v[k++] = xstrdup(m);
+	}
+	rc = k == 0 ? 1 : s->ops->outbound_match(s, tenant, (const char *const *)v, k, matched, mn);
+	store_strings_free(v, k);
+	return rc;
+}
+
+int store_outbound_purge(struct store *s, int64_t before, int64_t *n)
+{
+	*n = 0;
+	return s->ops->outbound_purge(s, before, n);
+}

@@ -101,6 +101,55 @@ struct store_ops {
 	int (*bayes_state)(struct store *s, struct store_bayes_state *out);
 	/* Both callbacks are set; see store_bayes_scan() for the contract. */
 	int (*bayes_scan)(struct store *s, const struct store_bayes_scan_cb *cb);
+
+	/* Reputation (schema 10).  Keys are checked (1..STORE_REP_KEY_MAX-1
+	 * bytes, no control characters); prefix is "" for all, limit set;
+	 * stat_kind/stat_key are both NULL or both set (kind checked, key
+	 * normalised as store_rcpt_stat_add() writes it). */
+	int (*rep_get)(struct store *s, const char *key, struct store_rep *out);
+	int (*rep_put)(struct store *s, const struct store_rep *r);
+	int (*rep_list)(struct store *s, const char *prefix, size_t limit, struct store_rep **out,
+	    size_t *n);
+	int (*rep_clear)(struct store *s, const char *key, const char *stat_kind,
+	    const char *stat_key);
+	/* kind is one of the documented ones; keeps the newest keep per key. */
+	int (*rep_event_add)(struct store *s, int64_t ts, const char *key, const char *kind,
+	    const char *ref, const char *detail, size_t keep);
+	int (*rep_event_list)(struct store *s, const char *prefix, size_t limit,
+	    struct store_rep_event **out, size_t *n);
+
+	/* The char arrays of f are NUL-terminated (checked). */
+	int (*fp_put)(struct store *s, struct store_fp *f);
+	int (*fp_get)(struct store *s, int64_t id, struct store_fp *out);
+	int (*fp_remove)(struct store *s, int64_t id);
+	int (*fp_scan)(struct store *s, int64_t after_id,
+	    int (*cb)(void *arg, const struct store_fp *f), void *arg);
+
+	/* pattern normalised ("local@domain" or "@domain"); tenant "" or an
+	 * existing tenant's name; address normalised, domain = "@" + its domain. */
+	int (*trap_add)(struct store *s, const char *pattern, const char *tenant, const char *actor,
+	    int64_t now);
+	int (*trap_remove)(struct store *s, const char *pattern, const char *tenant);
+	int (*trap_list)(struct store *s, const char *tenant, struct store_trap **out, size_t *n);
+	int (*trap_match)(struct store *s, const char *address, const char *domain, char *pattern,
+	    size_t pn, char *tenant, size_t tn);
+	/* Strings of h are non-NULL; h->ts is set; max_keep 0 = no bound. */
+	int (*trap_hit_add)(struct store *s, const struct store_trap_hit *h, size_t max_keep,
+	    char ***gone, size_t *n_gone);
+	int (*trap_hit_list)(struct store *s, const char *client_ip, const char *sender,
+	    size_t limit, struct store_trap_hit **out, size_t *n);
+
+	/* Strings of c are non-NULL, digest checked, raw_len capped; c->ts set. */
+	int (*complaint_add)(struct store *s, const struct store_complaint *c, int64_t *id);
+	int (*complaint_get)(struct store *s, int64_t id, struct store_complaint *out);
+	int (*complaint_list)(struct store *s, int64_t since, size_t limit,
+	    struct store_complaint **out, size_t *n);
+
+	/* tenant checked; msgids non-empty, at most 998 bytes, without <>. */
+	int (*outbound_add)(struct store *s, const char *tenant, const char *msgid, int64_t now);
+	int (*outbound_match)(struct store *s, const char *tenant, const char *const *msgids,
+	    size_t n, char *matched, size_t mn);
+	int (*outbound_purge)(struct store *s, int64_t before, int64_t *n);
 };
 
 struct store {

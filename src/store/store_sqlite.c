@@ -33,7 +33,7 @@
 #include "base/timeparse.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -210,6 +210,94 @@ static const char schema_v9[] =
 	"ALTER TABLE domain ADD COLUMN retention INTEGER;"
 	"ALTER TABLE digest_state ADD COLUMN last_sent INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 10: sender reputation (docs/reputation.md).  rep holds each
+ * identity's decaying counters as of `updated` (the store never decays);
+ * rep_event the newest 50 happenings per key for people.  fp holds the
+ * fingerprints with evidence (the LSH index is rebuilt from them at
+ * start); trap and trap_hit the spam traps and what reached them;
+ * complaint the reports received, one per digest (the same report counts
+ * once); outbound the Message-IDs the tenants sent, for recognising
+ * replies.  Keys compare as bytes (BINARY), which is what makes the range
+ * scan of a prefix listing exact. */
+static const char schema_v10[] =
+	"CREATE TABLE rep ("
+	"  key TEXT PRIMARY KEY,"
+	"  updated INTEGER NOT NULL DEFAULT 0,"
+	"  first_seen INTEGER NOT NULL DEFAULT 0,"
+	"  reset INTEGER NOT NULL DEFAULT 0,"
+	"  msgs REAL NOT NULL DEFAULT 0,"
+	"  valid REAL NOT NULL DEFAULT 0,"
+	"  invalid REAL NOT NULL DEFAULT 0,"
+	"  traps REAL NOT NULL DEFAULT 0,"
+	"  complaints REAL NOT NULL DEFAULT 0,"
+	"  spam REAL NOT NULL DEFAULT 0,"
+	"  ham REAL NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE rep_event ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  ref TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX rep_event_key ON rep_event(key, ts);"
+	"CREATE TABLE fp ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  sig BLOB NOT NULL,"
+	"  created INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL DEFAULT 0,"
+	"  traps REAL NOT NULL DEFAULT 0,"
+	"  complaints REAL NOT NULL DEFAULT 0,"
+	"  spam REAL NOT NULL DEFAULT 0,"
+	"  msgs REAL NOT NULL DEFAULT 0,"
+	"  last_trap INTEGER NOT NULL DEFAULT 0,"
+	"  last_ref TEXT NOT NULL DEFAULT '',"
+	"  excerpt TEXT NOT NULL DEFAULT '',"
+	"  benign TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE trap ("
+	"  id INTEGER PRIMARY KEY,"
+	"  pattern TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (pattern, tenant));"
+	"CREATE TABLE trap_hit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  ref TEXT NOT NULL DEFAULT '',"
+	"  client_ip TEXT NOT NULL DEFAULT '',"
+	"  helo TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL DEFAULT '',"
+	"  rcpt TEXT NOT NULL DEFAULT '',"
+	"  tenant TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  file TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX trap_hit_ts ON trap_hit(ts);"
+	"CREATE INDEX trap_hit_client_ip ON trap_hit(client_ip, ts);"
+	"CREATE INDEX trap_hit_sender ON trap_hit(sender, ts);"
+	"CREATE TABLE complaint ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT '',"
+	"  kind TEXT NOT NULL DEFAULT '',"
+	"  flags TEXT NOT NULL DEFAULT '',"
+	"  digest TEXT NOT NULL UNIQUE,"
+	"  feedback_type TEXT NOT NULL DEFAULT '',"
+	"  reporter TEXT NOT NULL DEFAULT '',"
+	"  matched_ref TEXT NOT NULL DEFAULT '',"
+	"  \"match\" TEXT NOT NULL DEFAULT '',"
+	"  client_ip TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  raw BLOB NOT NULL DEFAULT x'');"
+	"CREATE INDEX complaint_ts ON complaint(ts);"
+	"CREATE TABLE outbound ("
+	"  tenant TEXT NOT NULL,"
+	"  msgid TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant, msgid)) WITHOUT ROWID;"
+	"CREATE INDEX outbound_ts ON outbound(ts);";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -221,6 +309,11 @@ static const char schema_v9[] =
 #define LOG_TXN_COLS "ref, qid, ts, client_ip, helo, sender, from_hdr, subject, message_id, " \
 	"size, action, reply, tls, score, class, symbols"
 #define LOG_RCPT_COLS "ref, ts, rcpt, tenant, status, reply"
+
+#define REP_COLS "key, updated, first_seen, reset, msgs, valid, invalid, traps, complaints, " \
+	"spam, ham"
+#define FP_COLS "id, kind, sig, created, updated, traps, complaints, spam, msgs, last_trap, " \
+	"last_ref, excerpt, benign"
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -235,6 +328,9 @@ enum stmt_id {
 	ST_BAYES_INC_SPAM, ST_BAYES_INC_HAM, ST_BAYES_DEC_SPAM, ST_BAYES_DEC_HAM, ST_BAYES_PRUNE,
 	ST_BAYES_META_GET, ST_BAYES_META_ADD,
 	ST_BAYES_STATE, ST_BEGIN_READ, ST_BAYES_COUNT, ST_BAYES_SCAN_LO, ST_BAYES_SCAN_HI,
+	ST_REP_GET, ST_REP_PUT, ST_REP_EVENT_ADD, ST_REP_EVENT_TRIM,
+	ST_FP_INSERT, ST_FP_UPDATE,
+	ST_TRAP_MATCH, ST_OUTBOUND_ADD, ST_OUTBOUND_GET,
 	ST__N
 };
 
@@ -318,6 +414,28 @@ static const char *const stmt_sql[ST__N] = {
 	 * the unsigned values. */
 	[ST_BAYES_SCAN_LO] = "SELECT mw_bayes_scan(hash, spam, ham) FROM bayes_token WHERE hash >= 0",
 	[ST_BAYES_SCAN_HI] = "SELECT mw_bayes_scan(hash, spam, ham) FROM bayes_token WHERE hash < 0",
+	/* Reputation: read, decay, add and put per message and identity. */
+	[ST_REP_GET] = "SELECT " REP_COLS " FROM rep WHERE key = ?1",
+	[ST_REP_PUT] = "INSERT OR REPLACE INTO rep(" REP_COLS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_REP_EVENT_ADD] = "INSERT INTO rep_event(ts, key, kind, ref, detail) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* Everything of the key but its newest ?2, on the (key, ts) index. */
+	[ST_REP_EVENT_TRIM] = "DELETE FROM rep_event WHERE key = ?1 AND id NOT IN "
+		"(SELECT id FROM rep_event WHERE key = ?1 ORDER BY ts DESC, id DESC LIMIT ?2)",
+	[ST_FP_INSERT] = "INSERT INTO fp(kind, sig, created, updated, traps, complaints, spam, "
+		"msgs, last_trap, last_ref, excerpt, benign) "
+		"VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_FP_UPDATE] = "UPDATE fp SET kind = ?2, sig = ?3, created = ?4, updated = ?5, "
+		"traps = ?6, complaints = ?7, spam = ?8, msgs = ?9, last_trap = ?10, "
+		"last_ref = ?11, excerpt = ?12, benign = ?13 WHERE id = ?1",
+	/* Per RCPT: the exact address before the domain's "@domain", a
+	 * tenant's own row before the network-wide one. */
+	[ST_TRAP_MATCH] = "SELECT pattern, tenant FROM trap WHERE pattern IN (?1, ?2) "
+		"ORDER BY pattern = ?1 DESC, tenant <> '' DESC LIMIT 1",
+	[ST_OUTBOUND_ADD] = "INSERT INTO outbound(tenant, msgid, ts) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(tenant, msgid) DO NOTHING",
+	[ST_OUTBOUND_GET] = "SELECT 1 FROM outbound WHERE tenant = ?1 AND msgid = ?2",
 };
 
 struct sq {
@@ -2339,6 +2457,851 @@ static int sq_tenant_digest(struct store *s, const char *tenant, int64_t *interv
 	return 0;
 }
 
+/* ---- sender reputation ------------------------------------------------------ */
+
+/*
+ * The keys that start with prefix are the range [prefix, end): end is the
+ * prefix with its last byte that is not 0xff raised by one (and what
+ * follows dropped).  Keys compare as bytes, so the range is exact, whatever
+ * the prefix holds ('%' and '_' included, which is why this is not LIKE),
+ * and it is one index range scan.  0 when there is no end (an empty prefix,
+ * or all 0xff): everything from prefix on.
+ */
+static int prefix_end(const char *prefix, char *end, size_t n)
+{
+	size_t len = strlen(prefix);
+
+	if (len >= n)
+		return 0;
+	memcpy(end, prefix, len + 1);
+	while (len > 0 && (unsigned char)end[len - 1] == 0xff)
+		end[--len] = '\0';
+	if (len == 0)
+		return 0;
+	end[len - 1] = (char)((unsigned char)end[len - 1] + 1);
+	return 1;
+}
+
+/* SQL text for a prefix range on column key, binding ?1 (and ?2 if there
+ * is an end) into st after preparation via bind_prefix(). */
+static const char *prefix_sql(int has_end)
+{
+	return has_end ? " WHERE key >= ?1 AND key < ?2" : " WHERE key >= ?1";
+}
+
+static void bind_prefix(sqlite3_stmt *st, const char *prefix, const char *end, int has_end)
+{
+	bind_text(st, 1, prefix);
+	if (has_end)
+		bind_text(st, 2, end);
+}
+
+static void rep_row(sqlite3_stmt *st, struct store_rep *r)
+{
+	const unsigned char *k = sqlite3_column_text(st, 0);
+
+	mw_strlcpy(r->key, k ? (const char *)k : "", sizeof(r->key));
+	r->updated = sqlite3_column_int64(st, 1);
+	r->first_seen = sqlite3_column_int64(st, 2);
+	r->reset = sqlite3_column_int64(st, 3);
+	r->msgs = sqlite3_column_double(st, 4);
+	r->valid = sqlite3_column_double(st, 5);
+	r->invalid = sqlite3_column_double(st, 6);
+	r->traps = sqlite3_column_double(st, 7);
+	r->complaints = sqlite3_column_double(st, 8);
+	r->spam = sqlite3_column_double(st, 9);
+	r->ham = sqlite3_column_double(st, 10);
+}
+
+static int sq_rep_get(struct store *s, const char *key, struct store_rep *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_REP_GET);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, key);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW)
+		rep_row(st, out);
+	else if (rc != SQLITE_DONE)
+		dberr(q, "reputation get");
+	done(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+static int sq_rep_put(struct store *s, const struct store_rep *r)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_REP_PUT);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, r->key);
+	sqlite3_bind_int64(st, 2, r->updated);
+	sqlite3_bind_int64(st, 3, r->first_seen);
+	sqlite3_bind_int64(st, 4, r->reset);
+	sqlite3_bind_double(st, 5, r->msgs);
+	sqlite3_bind_double(st, 6, r->valid);
+	sqlite3_bind_double(st, 7, r->invalid);
+	sqlite3_bind_double(st, 8, r->traps);
+	sqlite3_bind_double(st, 9, r->complaints);
+	sqlite3_bind_double(st, 10, r->spam);
+	sqlite3_bind_double(st, 11, r->ham);
+	return run(q, st, "reputation put");
+}
+
+static int sq_rep_list(struct store *s, const char *prefix, size_t limit, struct store_rep **out,
+    size_t *n)
+{
+	struct sq *q = SQ(s);
+	char end[STORE_REP_KEY_MAX], sql[256];
+	int has_end = prefix_end(prefix, end, sizeof(end));
+	struct store_rep *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT " REP_COLS " FROM rep%s ORDER BY key LIMIT ?3",
+	    prefix_sql(has_end));
+	sqlite3_stmt *st = qprep(q, sql, "reputation list");
+	if (st == NULL)
+		return -1;
+	bind_prefix(st, prefix, end, has_end);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		rep_row(st, &v[cnt++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "reputation list");
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* The statistics rows go in the same transaction as the counters: a reset
+ * that forgot one but not the other would let the old harvest evidence
+ * list the sender again at its next message. */
+static int sq_rep_clear(struct store *s, const char *key, const char *stat_kind,
+    const char *stat_key)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int64_t changed = 0;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	if ((st = qprep(q, "DELETE FROM rep WHERE key = ?1", "reputation clear")) == NULL)
+		goto fail;
+	bind_text(st, 1, key);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "reputation clear");
+		goto fail;
+	}
+	changed += sqlite3_changes(q->db);
+	if (stat_kind != NULL && stat_key != NULL) {
+		st = qprep(q, "DELETE FROM rcpt_stat WHERE kind = ?1 AND key = ?2",
+		    "reputation clear");
+		if (st == NULL)
+			goto fail;
+		bind_text(st, 1, stat_kind);
+		bind_text(st, 2, stat_key);
+		rc = step(q, st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			dberr(q, "reputation clear");
+			goto fail;
+		}
+		changed += sqlite3_changes(q->db);
+	}
+	if (sq_commit(s) < 0)
+		return -1;
+	if (changed == 0) {
+		store_seterr(s, "no reputation for '%s'", key);
+		return 1;
+	}
+	return 0;
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_rep_event_add(struct store *s, int64_t ts, const char *key, const char *kind,
+    const char *ref, const char *detail, size_t keep)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	if ((st = stmt(q, ST_REP_EVENT_ADD)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, ts);
+	bind_text(st, 2, key);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, ref);
+	bind_text(st, 5, detail);
+	if (run(q, st, "reputation event add") < 0)
+		goto fail;
+	/* Trimmed at insert, so the table is bounded by the number of keys
+	 * without a purge to schedule. */
+	if ((st = stmt(q, ST_REP_EVENT_TRIM)) == NULL)
+		goto fail;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, (int64_t)keep);
+	if (run(q, st, "reputation event trim") < 0)
+		goto fail;
+	return sq_commit(s);
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_rep_event_list(struct store *s, const char *prefix, size_t limit,
+    struct store_rep_event **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	char end[STORE_REP_KEY_MAX], sql[256];
+	int has_end = prefix_end(prefix, end, sizeof(end));
+	struct store_rep_event *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT id, ts, key, kind, ref, detail FROM rep_event%s "
+	    "ORDER BY ts DESC, id DESC LIMIT ?3", prefix_sql(has_end));
+	sqlite3_stmt *st = qprep(q, sql, "reputation events");
+	if (st == NULL)
+		return -1;
+	bind_prefix(st, prefix, end, has_end);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_rep_event *e = &v[cnt++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->ts = sqlite3_column_int64(st, 1);
+		e->key = coldup(st, 2);
+		e->kind = coldup(st, 3);
+		e->ref = coldup(st, 4);
+		e->detail = coldup(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "reputation events");
+		store_rep_event_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- content fingerprints ------------------------------------------------------ */
+
+static void colcpy(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	mw_strlcpy(dst, t ? (const char *)t : "", n);
+}
+
+static void fp_row(sqlite3_stmt *st, struct store_fp *f)
+{
+	const void *sig;
+	int len;
+
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(st, 0);
+	f->kind = sqlite3_column_int(st, 1);
+	sig = sqlite3_column_blob(st, 2);
+	len = sqlite3_column_bytes(st, 2);
+	if (sig != NULL && len > 0)
+		memcpy(f->sig, sig, (size_t)len < sizeof(f->sig) ? (size_t)len : sizeof(f->sig));
+	f->created = sqlite3_column_int64(st, 3);
+	f->updated = sqlite3_column_int64(st, 4);
+	f->traps = sqlite3_column_double(st, 5);
+	f->complaints = sqlite3_column_double(st, 6);
+	f->spam = sqlite3_column_double(st, 7);
+	f->msgs = sqlite3_column_double(st, 8);
+	f->last_trap = sqlite3_column_int64(st, 9);
+	colcpy(st, 10, f->last_ref, sizeof(f->last_ref));
+	colcpy(st, 11, f->excerpt, sizeof(f->excerpt));
+	colcpy(st, 12, f->benign, sizeof(f->benign));
+}
+
+static int sq_fp_put(struct store *s, struct store_fp *f)
+{
+	struct sq *q = SQ(s);
+	int insert = f->id <= 0;
+	sqlite3_stmt *st = stmt(q, insert ? ST_FP_INSERT : ST_FP_UPDATE);
+
+	if (st == NULL)
+		return -1;
+	if (!insert)
+		sqlite3_bind_int64(st, 1, f->id);
+	sqlite3_bind_int(st, 2, f->kind);
+	sqlite3_bind_blob(st, 3, f->sig, sizeof(f->sig), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, f->created);
+	sqlite3_bind_int64(st, 5, f->updated);
+	sqlite3_bind_double(st, 6, f->traps);
+	sqlite3_bind_double(st, 7, f->complaints);
+	sqlite3_bind_double(st, 8, f->spam);
+	sqlite3_bind_double(st, 9, f->msgs);
+	sqlite3_bind_int64(st, 10, f->last_trap);
+	bind_text(st, 11, f->last_ref);
+	bind_text(st, 12, f->excerpt);
+	bind_text(st, 13, f->benign);
+	if (run(q, st, insert ? "fingerprint add" : "fingerprint update") < 0)
+		return -1;
+	if (insert) {
+		f->id = sqlite3_last_insert_rowid(q->db);
+		return 0;
+	}
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "no fingerprint %lld", (long long)f->id);
+		return 1;
+	}
+	return 0;
+}
+
+static int sq_fp_get(struct store *s, int64_t id, struct store_fp *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT " FP_COLS " FROM fp WHERE id = ?1", "fingerprint get");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW)
+		fp_row(st, out);
+	else if (rc != SQLITE_DONE)
+		dberr(q, "fingerprint get");
+	else
+		store_seterr(s, "no fingerprint %lld", (long long)id);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+static int sq_fp_remove(struct store *s, int64_t id)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "DELETE FROM fp WHERE id = ?1", "fingerprint remove");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "fingerprint remove");
+		return -1;
+	}
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "no fingerprint %lld", (long long)id);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Pages of FP_SCAN_PAGE rows by id, each read into memory and its
+ * statement finalized before the callbacks run: a callback may then use
+ * the handle (put a decayed row back, remove one), and no read transaction
+ * stays open across the whole rebuild.  The price: rows changed by another
+ * process meanwhile may be seen in either state, which an index rebuilt at
+ * start tolerates.
+ */
+#define FP_SCAN_PAGE 256
+
+static int sq_fp_scan(struct store *s, int64_t after_id,
+    int (*cb)(void *arg, const struct store_fp *f), void *arg)
+{
+	struct sq *q = SQ(s);
+	struct store_fp *page = xcalloc(FP_SCAN_PAGE, sizeof(*page));
+	int64_t last = after_id;
+	size_t cnt;
+	int rc = 0;
+
+	do {
+		sqlite3_stmt *st = qprep(q, "SELECT " FP_COLS " FROM fp WHERE id > ?1 ORDER BY id "
+		    "LIMIT " MW_STR(FP_SCAN_PAGE), "fingerprint scan");
+		int r;
+		if (st == NULL) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, last);
+		cnt = 0;
+		while (cnt < FP_SCAN_PAGE && (r = step(q, st)) == SQLITE_ROW)
+			fp_row(st, &page[cnt++]);
+		if (cnt < FP_SCAN_PAGE && r != SQLITE_DONE) {
+			dberr(q, "fingerprint scan");
+			sqlite3_finalize(st);
+			rc = -1;
+			break;
+		}
+		sqlite3_finalize(st);
+		for (size_t i = 0; i < cnt && rc == 0; i++) {
+			if (cb(arg, &page[i]) != 0)
+				rc = 1;
+		}
+		if (cnt > 0)
+			last = page[cnt - 1].id;
+	} while (rc == 0 && cnt == FP_SCAN_PAGE);
+	free(page);
+	/* A callback that stopped the scan is not a failure. */
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- spam traps ------------------------------------------------------------------ */
+
+static int sq_trap_add(struct store *s, const char *pattern, const char *tenant, const char *actor,
+    int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "INSERT INTO trap(pattern, tenant, created, actor) VALUES "
+	    "(?1, ?2, ?3, ?4)", "trap add");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, pattern);
+	bind_text(st, 2, tenant);
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, actor);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		store_seterr(s, "trap '%s'%s%s already exists", pattern, tenant[0] ? " of tenant " : "",
+		    tenant);
+		return 1;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(q, "trap add");
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_trap_remove(struct store *s, const char *pattern, const char *tenant)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "DELETE FROM trap WHERE pattern = ?1 AND tenant = ?2",
+	    "trap remove");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, pattern);
+	bind_text(st, 2, tenant);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "trap remove");
+		return -1;
+	}
+	if (sqlite3_changes(q->db) == 0) {
+		store_seterr(s, "no trap '%s'%s%s", pattern, tenant[0] ? " of tenant " : "", tenant);
+		return 1;
+	}
+	return 0;
+}
+
+static int sq_trap_list(struct store *s, const char *tenant, struct store_trap **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT id, pattern, tenant, created, actor FROM trap "
+	    "WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, pattern", "trap list");
+	struct store_trap *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (tenant != NULL)
+		bind_text(st, 1, tenant);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_trap *t = &v[cnt++];
+		t->id = sqlite3_column_int64(st, 0);
+		t->pattern = coldup(st, 1);
+		t->tenant = coldup(st, 2);
+		t->created = sqlite3_column_int64(st, 3);
+		t->actor = coldup(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "trap list");
+		store_trap_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int sq_trap_match(struct store *s, const char *address, const char *domain, char *pattern,
+    size_t pn, char *tenant, size_t tn)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_TRAP_MATCH);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, address);
+	bind_text(st, 2, domain);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW) {
+		if (pn > 0)
+			colcpy(st, 0, pattern, pn);
+		if (tn > 0)
+			colcpy(st, 1, tenant, tn);
+	} else if (rc != SQLITE_DONE) {
+		dberr(q, "trap match");
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+#define THCOLS "id, ts, ref, client_ip, helo, sender, rcpt, tenant, subject, file"
+
+/* The hit and the bound in one transaction; the names of the files whose
+ * rows went are handed out only after the commit, so a caller never
+ * unlinks the evidence of a row that is still there. */
+static int sq_trap_hit_add(struct store *s, const struct store_trap_hit *h, size_t max_keep,
+    char ***gone, size_t *n_gone)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	st = qprep(q, "INSERT INTO trap_hit(ts, ref, client_ip, helo, sender, rcpt, tenant, "
+	    "subject, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "trap hit add");
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, h->ts);
+	bind_text(st, 2, h->ref);
+	bind_text(st, 3, h->client_ip);
+	bind_text(st, 4, h->helo);
+	bind_text(st, 5, h->sender);
+	bind_text(st, 6, h->rcpt);
+	bind_text(st, 7, h->tenant);
+	bind_text(st, 8, h->subject);
+	bind_text(st, 9, h->file);
+	rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "trap hit add");
+		goto fail;
+	}
+	if (max_keep > 0) {
+		st = qprep(q, "DELETE FROM trap_hit WHERE id IN (SELECT id FROM trap_hit "
+		    "ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?1) RETURNING file", "trap hit bound");
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, max_keep > INT64_MAX ? INT64_MAX : (int64_t)max_keep);
+		while ((rc = step(q, st)) == SQLITE_ROW) {
+			const unsigned char *f = sqlite3_column_text(st, 0);
+			if (f == NULL || f[0] == '\0')
+				continue;   /* a hit kept without its message */
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 8;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[cnt++] = xstrdup((const char *)f);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			dberr(q, "trap hit bound");
+			goto fail;
+		}
+	}
+	if (sq_commit(s) < 0) {
+		store_strings_free(v, cnt);
+		return -1;
+	}
+	*gone = v;
+	*n_gone = cnt;
+	return 0;
+fail:
+	store_strings_free(v, cnt);
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_trap_hit_list(struct store *s, const char *client_ip, const char *sender,
+    size_t limit, struct store_trap_hit **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT " THCOLS " FROM trap_hit WHERE (?1 IS NULL OR "
+	    "client_ip = ?1) AND (?2 IS NULL OR sender = ?2) ORDER BY ts DESC, id DESC LIMIT ?3",
+	    "trap hit list");
+	struct store_trap_hit *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (client_ip != NULL)
+		bind_text(st, 1, client_ip);
+	if (sender != NULL)
+		bind_text(st, 2, sender);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_trap_hit *h = &v[cnt++];
+		h->id = sqlite3_column_int64(st, 0);
+		h->ts = sqlite3_column_int64(st, 1);
+		h->ref = coldup(st, 2);
+		h->client_ip = coldup(st, 3);
+		h->helo = coldup(st, 4);
+		h->sender = coldup(st, 5);
+		h->rcpt = coldup(st, 6);
+		h->tenant = coldup(st, 7);
+		h->subject = coldup(st, 8);
+		h->file = coldup(st, 9);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "trap hit list");
+		store_trap_hit_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- complaints -------------------------------------------------------------------- */
+
+#define CCOLS "id, ts, source, kind, flags, digest, feedback_type, reporter, matched_ref, " \
+	"\"match\", client_ip, sender, subject, raw"
+
+static void complaint_row(sqlite3_stmt *st, struct store_complaint *c)
+{
+	const void *raw;
+	int len;
+
+	c->id = sqlite3_column_int64(st, 0);
+	c->ts = sqlite3_column_int64(st, 1);
+	c->source = coldup(st, 2);
+	c->kind = coldup(st, 3);
+	c->flags = coldup(st, 4);
+	c->digest = coldup(st, 5);
+	c->feedback_type = coldup(st, 6);
+	c->reporter = coldup(st, 7);
+	c->matched_ref = coldup(st, 8);
+	c->match = coldup(st, 9);
+	c->client_ip = coldup(st, 10);
+	c->sender = coldup(st, 11);
+	c->subject = coldup(st, 12);
+	/* Bytes as received (NULs possible), plus a NUL for callers that
+	 * print it. */
+	raw = sqlite3_column_blob(st, 13);
+	len = sqlite3_column_bytes(st, 13);
+	c->raw_len = len > 0 ? (size_t)len : 0;
+	c->raw = xmalloc(c->raw_len + 1);
+	if (c->raw_len > 0)
+		memcpy(c->raw, raw, c->raw_len);
+	c->raw[c->raw_len] = '\0';
+}
+
+static int sq_complaint_add(struct store *s, const struct store_complaint *c, int64_t *id)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	/* UNIQUE(digest) decides "the same report": a duplicate is one insert
+	 * that does nothing, however many intakes race. */
+	st = qprep(q, "INSERT INTO complaint(ts, source, kind, flags, digest, feedback_type, "
+	    "reporter, matched_ref, \"match\", client_ip, sender, subject, raw) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(digest) DO NOTHING",
+	    "complaint add");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->ts);
+	bind_text(st, 2, c->source);
+	bind_text(st, 3, c->kind);
+	bind_text(st, 4, c->flags);
+	bind_text(st, 5, c->digest);
+	bind_text(st, 6, c->feedback_type);
+	bind_text(st, 7, c->reporter);
+	bind_text(st, 8, c->matched_ref);
+	bind_text(st, 9, c->match);
+	bind_text(st, 10, c->client_ip);
+	bind_text(st, 11, c->sender);
+	bind_text(st, 12, c->subject);
+	sqlite3_bind_blob(st, 13, c->raw, (int)c->raw_len, SQLITE_STATIC);
+	rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "complaint add");
+		return -1;
+	}
+	if (sqlite3_changes(q->db) > 0) {
+		if (id != NULL)
+			*id = sqlite3_last_insert_rowid(q->db);
+		return 0;
+	}
+	/* Already there: tell which row it is (the CLI says "already #12"). */
+	store_seterr(s, "a report with digest %s is already stored", c->digest);
+	if (id != NULL) {
+		st = qprep(q, "SELECT id FROM complaint WHERE digest = ?1", "complaint add");
+		if (st == NULL)
+			return -1;
+		bind_text(st, 1, c->digest);
+		rc = step(q, st);
+		if (rc == SQLITE_ROW)
+			*id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			dberr(q, "complaint add");
+			return -1;
+		}
+	}
+	return 1;
+}
+
+static int sq_complaint_get(struct store *s, int64_t id, struct store_complaint *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT " CCOLS " FROM complaint WHERE id = ?1",
+	    "complaint get");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW)
+		complaint_row(st, out);
+	else if (rc != SQLITE_DONE)
+		dberr(q, "complaint get");
+	else
+		store_seterr(s, "no complaint %lld", (long long)id);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+static int sq_complaint_list(struct store *s, int64_t since, size_t limit,
+    struct store_complaint **out, size_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT " CCOLS " FROM complaint WHERE ts >= ?1 "
+	    "ORDER BY ts DESC, id DESC LIMIT ?2", "complaint list");
+	struct store_complaint *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		complaint_row(st, &v[cnt++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "complaint list");
+		store_complaint_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- the tenants' own outgoing mail ---------------------------------------------- */
+
+static int sq_outbound_add(struct store *s, const char *tenant, const char *msgid, int64_t now)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUTBOUND_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, msgid);
+	sqlite3_bind_int64(st, 3, now);
+	if (run(q, st, "outbound add") < 0)
+		return -1;
+	return sqlite3_changes(q->db) > 0 ? 0 : 1;
+}
+
+static int sq_outbound_match(struct store *s, const char *tenant, const char *const *msgids,
+    size_t n, char *matched, size_t mn)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUTBOUND_GET);
+
+	if (st == NULL)
+		return -1;
+	/* One probe per id, in the caller's order (In-Reply-To first, then
+	 * References newest first): the first known one is the answer. */
+	for (size_t i = 0; i < n; i++) {
+		bind_text(st, 1, tenant);
+		bind_text(st, 2, msgids[i]);
+		int rc = step(q, st);
+		done(st);
+		if (rc == SQLITE_ROW) {
+			if (mn > 0)
+				mw_strlcpy(matched, msgids[i], mn);
+			return 0;
+		}
+		if (rc != SQLITE_DONE) {
+			dberr(q, "outbound match");
+			return -1;
+		}
+	}
+	return 1;
+}
+
+static int sq_outbound_purge(struct store *s, int64_t before, int64_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "DELETE FROM outbound WHERE ts < ?1", "outbound purge");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	int rc = step(q, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "outbound purge");
+		return -1;
+	}
+	*n = sqlite3_changes(q->db);
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2386,6 +3349,28 @@ static const struct store_ops sqlite_ops = {
 	.bayes_totals = sq_bayes_totals,
 	.bayes_state = sq_bayes_state,
 	.bayes_scan = sq_bayes_scan,
+	.rep_get = sq_rep_get,
+	.rep_put = sq_rep_put,
+	.rep_list = sq_rep_list,
+	.rep_clear = sq_rep_clear,
+	.rep_event_add = sq_rep_event_add,
+	.rep_event_list = sq_rep_event_list,
+	.fp_put = sq_fp_put,
+	.fp_get = sq_fp_get,
+	.fp_remove = sq_fp_remove,
+	.fp_scan = sq_fp_scan,
+	.trap_add = sq_trap_add,
+	.trap_remove = sq_trap_remove,
+	.trap_list = sq_trap_list,
+	.trap_match = sq_trap_match,
+	.trap_hit_add = sq_trap_hit_add,
+	.trap_hit_list = sq_trap_hit_list,
+	.complaint_add = sq_complaint_add,
+	.complaint_get = sq_complaint_get,
+	.complaint_list = sq_complaint_list,
+	.outbound_add = sq_outbound_add,
+	.outbound_match = sq_outbound_match,
+	.outbound_purge = sq_outbound_purge,
 };
 
 static int get_int_cb(void *arg, int ncol, char **vals, char **names)
@@ -2439,7 +3424,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 9 && sqlite3_exec(q->db, schema_v9, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 10) { ... } and so on. */
+	if (version < 10 && sqlite3_exec(q->db, schema_v10, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 11) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
