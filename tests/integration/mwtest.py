@@ -303,13 +303,19 @@ class Reply:
 
 
 class Client:
-    def __init__(self, port, host="127.0.0.1", timeout=10, connect=True):
+    """source: the local address to connect from, e.g. "127.0.1.2" (Linux
+    routes all of 127/8 on lo), so one test can be several client IPs and
+    networks; None: the system's choice (127.0.0.1)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, connect=True, source=None):
         self.host, self.port, self.timeout = host, port, timeout * SLOW
+        self.source = source
         self.buf = b""
         self.sock = None
         self.transcript = []
         if connect:
-            self.sock = socket.create_connection((host, port), timeout=self.timeout)
+            self.sock = socket.create_connection((host, port), timeout=self.timeout,
+                                                 source_address=(source, 0) if source else None)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def close(self):

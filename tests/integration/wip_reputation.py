@@ -1,0 +1,609 @@
+"""Sender reputation, spam traps, complaints, content fingerprints, replies
+and forwards over SMTP (issue 4, R9-R12, R16): the field article's cases.
+
+Every test has its own server and data dir.  Client IPs: every test client
+is 127.0.0.1 unless it binds another loopback address (mwtest.Client
+source=...; Linux routes all of 127/8 on lo), so "another sender" is e.g.
+127.0.1.2 - another /24 network - with another envelope domain, and starts
+with a clean reputation.
+
+  1a  test_directory_harvest_then_reset_then_allow
+  1b  test_signature_block_from_trap_marks_mail_from_another_ip
+  1c  test_complaints_raise_score_until_probable_spam
+  1d  test_reply_from_fingerprinted_sender_delivered_fresh_mail_not
+  1e  test_trap_accepts_never_delivers_and_counts
+plus mixed trap + real recipients, an unhosted trap domain, duplicate and
+malformed complaints, complaint intake by SMTP, and forwarded mail hitting a
+trap without blaming the forwarder.
+"""
+import json
+import os
+import re
+import time
+import uuid
+
+import mwtest
+from mwtest import message, token
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+# A distinctive signature block (the part after "-- "): a name, a company,
+# a phone number, an address - what identifies a sender across campaigns.
+SIGNATURE = ("-- \r\n"
+             "Bartholomew Quennell-Ashworth\r\n"
+             "Senior Procurement Liaison, Quennell Ashworth Maritime Holdings\r\n"
+             "Telephone +44 20 7946 0958 extension 4471\r\n"
+             "Harbour House, Wapping Lane, London, United Kingdom\r\n"
+             "Registered office: Quennell Ashworth Maritime Holdings, Canary Wharf\r\n")
+
+# Three unrelated texts, each long enough (>= 19 words) for a text fingerprint
+# of its own, sharing no run of four words with the others.
+TEXT_TRAP = ("Dear purchasing manager, we are pleased to offer refurbished shipping "
+             "containers at wholesale rates this season. Our inventory includes dry "
+             "vans, reefers and open tops, all inspected and certified. Reply today "
+             "to reserve units before the winter price revision takes effect.\r\n")
+TEXT_LATER = ("Following our telephone conversation on Tuesday, I am sending the "
+              "summary of the harbour crane maintenance plan. The north quay cranes "
+              "will be inspected first, then the cables on the south side will be "
+              "replaced while traffic is diverted to berth seven.\r\n")
+TEXT_FORWARDED = ("Members of the rowing club are reminded that the boathouse will "
+                  "close early on Friday evening for the annual varnishing of the "
+                  "oars, and that the committee meeting moves to the library upstairs "
+                  "where tea and biscuits will be served as usual.\r\n")
+TEXT_OTHER = ("Could you please check whether the invoices from the catering "
+              "company were approved by finance last month, because their accounts "
+              "team keeps calling our front desk about an overdue payment that "
+              "nobody here seems to remember authorising at all.\r\n")
+
+SETTLE = 1.0   # seconds to wait before asserting that nothing was delivered
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def send(srv, sender, rcpts, data, source=None):
+    """One transaction in its own session; every RCPT must get 250.
+    Returns the end-of-data reply."""
+    with srv.session(source=source) as c:
+        r = c.send_mail(sender, rcpts, data)
+        c.cmd("QUIT", 221)
+    return r
+
+
+def symbols(txn):
+    """{NAME: score} from a delivered message's X-Mailward-Symbols."""
+    h = txn.header("X-Mailward-Symbols") or ""
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"([A-Z0-9_]+)\(([-+0-9.]+)\)", h)}
+
+
+def score(txn):
+    return float(txn.header("X-Mailward-Score").split()[0])
+
+
+def logged_symbols(srv, ref):
+    recs = srv.log_search("--ref", ref)
+    assert recs, f"log search --ref {ref}: nothing"
+    return {s["name"]: s for s in recs[0]["symbols"]}
+
+
+def rows(doc):
+    """The list of rows of a CLI --json document ({"x": [...]} or [...])."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for v in doc.values():
+            if isinstance(v, list):
+                return v
+    return []
+
+
+def cli_rows(srv, *args):
+    p = srv.cli(*args, "--json", check=False)
+    assert p.returncode in (0, 1), f"{args}: exit {p.returncode}: {p.err}"
+    return rows(json.loads(p.out)) if p.out.strip() else []
+
+
+def field(doc, name):
+    """doc[name], looking one level into nested objects/lists too."""
+    if isinstance(doc, dict):
+        if name in doc:
+            return doc[name]
+        for v in doc.values():
+            if isinstance(v, (dict, list)):
+                f = field(v, name)
+                if f is not None:
+                    return f
+    if isinstance(doc, list):
+        for v in doc:
+            f = field(v, name)
+            if f is not None:
+                return f
+    return None
+
+
+def reply_shape(r):
+    """A reply's text with its ids blanked, to compare two replies' form."""
+    t = mwtest.REF_RE.sub("(ref R)", r.text)
+    return mwtest.QID_RE.sub("queued as Q", t)
+
+
+def assert_not_delivered(sink, tok):
+    time.sleep(SETTLE * mwtest.SLOW)
+    assert sink.find(tok) == [], f"{tok} was delivered: {sink.find(tok)}"
+
+
+def assert_probable_spam(r, reason_class):
+    assert r.code == 554, r.raw
+    assert "5.7.1 Message rejected as probable spam: " + reason_class in r.text, r.raw
+    assert r.ref(), r.raw
+
+
+def arf(original, rcpt="alice@acme.test", reporter="fbl@provider.example", note=""):
+    """An RFC 5965 feedback report about original (the message as delivered,
+    so it carries our X-Mailward-Ref)."""
+    b = "arf-" + uuid.uuid4().hex[:12]
+    if not original.endswith(b"\r\n"):
+        original += b"\r\n"
+    head = (f"From: <{reporter}>\r\n"
+            f"To: <abuse@acme.test>\r\n"
+            f"Subject: FW: Abuse report {note}\r\n"
+            f"Message-ID: <{uuid.uuid4().hex}@provider.example>\r\n"
+            f"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\n"
+            f"MIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/report; report-type=feedback-report;\r\n"
+            f"\tboundary=\"{b}\"\r\n"
+            f"\r\n"
+            f"--{b}\r\n"
+            f"Content-Type: text/plain; charset=us-ascii\r\n"
+            f"\r\n"
+            f"This is an email abuse report for a message received by one of our users. {note}\r\n"
+            f"\r\n"
+            f"--{b}\r\n"
+            f"Content-Type: message/feedback-report\r\n"
+            f"\r\n"
+            f"Feedback-Type: abuse\r\n"
+            f"User-Agent: test/1.0\r\n"
+            f"Version: 1\r\n"
+            f"Original-Rcpt-To: <{rcpt}>\r\n"
+            f"\r\n"
+            f"--{b}\r\n"
+            f"Content-Type: message/rfc822\r\n"
+            f"Content-Disposition: inline\r\n"
+            f"\r\n")
+    return head.encode() + original + f"\r\n--{b}--\r\n".encode()
+
+
+def import_complaint(srv, data, name=None):
+    path = os.path.join(srv.workdir, name or f"arf-{uuid.uuid4().hex[:8]}.eml")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    p = srv.cli("complaint", "import", path, "--json", check=False)
+    assert p.returncode >= 0 and p.returncode != 3, f"complaint import: exit {p.returncode}: {p.err}"
+    return p
+
+
+def is_duplicate(doc):
+    return field(doc, "duplicate") in (True, 1)
+
+
+def harvest(srv, n=6, sender="sales@vendor.example"):
+    """n unknown recipients from 127.0.0.1 in one session."""
+    with srv.session() as c:
+        c.cmd(f"MAIL FROM:<{sender}>", 250)
+        for i in range(n):
+            c.cmd(f"RCPT TO:<guess{i}-{uuid.uuid4().hex[:6]}@acme.test>", 550)
+        c.cmd("RSET", 250)
+        c.cmd("QUIT", 221)
+
+
+def wait_harvest_refusal(srv, sender="sales@vendor.example"):
+    def refused():
+        with srv.session() as c:
+            c.cmd(f"MAIL FROM:<{sender}>", 250)
+            r = c.cmd("RCPT TO:<alice@acme.test>")
+            c.cmd("QUIT", 221)
+            return r if r.code == 554 else None
+    return mwtest.wait_until(refused, 15, interval=0.3, what="the harvesting IP refused")
+
+
+# ---------------------------------------------------------------------------
+# 1e: a message to a trap
+
+
+def test_trap_accepts_never_delivers_and_counts(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "old-sales@acme.test")          # a trap need not be a user
+    # What an ordinary delivery looks like, for comparison.
+    tok0 = token()
+    r0 = send(srv, "offers@shady.example", ["alice@acme.test"],
+              message(tok0, sender="offers@shady.example", body="Hello Alice, a first note.\r\n"))
+    assert r0.code == 250, r0.raw
+    sink.wait_for(tok0)
+
+    tok = token()
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<offers@shady.example>", 250)
+        rr = c.cmd("RCPT TO:<old-sales@acme.test>", 250)
+        c.cmd("DATA", 354)
+        c.send(mwtest.dot_stuff(message(tok, sender="offers@shady.example", to="old-sales@acme.test",
+                                        body="Cheap containers, reply now.\r\n")) + b".\r\n")
+        r = c.reply()
+        c.cmd("QUIT", 221)
+    # A trap never reveals itself: the same replies as for a real recipient.
+    assert r.code == 250, r.raw
+    assert rr.text.startswith("2.1.5"), rr.raw
+    assert reply_shape(r) == reply_shape(r0), (r.raw, r0.raw)
+    ref = r.ref()
+    assert ref
+    assert_not_delivered(sink, tok)
+
+    # Listed with its ref, by IP too.
+    hits = cli_rows(srv, "trap", "hits")
+    assert any(ref in json.dumps(h) for h in hits), hits
+    assert any(ref in json.dumps(h) for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.0.1"))
+    assert not any(ref in json.dumps(h) for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.9.9"))
+    text = srv.cli("trap", "hits").out
+    assert ref in text and "old-sales@acme.test" in text, text
+    # Kept as evidence ([reputation] trap_keep).
+    assert os.listdir(os.path.join(srv.data_dir, "traps")), "no trap message kept"
+
+    # reputation show: the hit as evidence with its ref.
+    show = srv.cli("reputation", "show", "127.0.0.1").out
+    assert ref in show and "trap" in show.lower(), show
+
+    # One hit is enough: the sender's next message to a real user is refused.
+    tok2 = token()
+    r2 = send(srv, "offers@shady.example", ["alice@acme.test"],
+              message(tok2, sender="offers@shady.example", body="Hello Alice, a second note.\r\n"))
+    assert_probable_spam(r2, "sender reputation")
+    sym = logged_symbols(srv, r2.ref())
+    assert sym["REP_TRAP_HITS"]["score"] >= 9.9, sym
+    assert "trap" in sym["REP_TRAP_HITS"]["reason"].lower(), sym
+    assert_not_delivered(sink, tok2)
+
+
+def test_trap_domain_and_mixed_transaction(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "@honeypot.test")                # not a hosted domain
+    srv.cli("trap", "add", "catcher@acme.test", "--tenant", "acme")
+    listed = srv.cli("trap", "list").out
+    assert "honeypot.test" in listed and "catcher@acme.test" in listed, listed
+
+    # An unhosted trap domain accepts any local part, like a hosted one.
+    tok = token()
+    r = send(srv, "bulk@mixed.example", ["whoever-" + uuid.uuid4().hex[:6] + "@honeypot.test"],
+             message(tok, sender="bulk@mixed.example", to="x@honeypot.test"), source="127.0.5.5")
+    assert r.code == 250, r.raw
+    assert any(r.ref() in json.dumps(h) for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.5.5"))
+
+    # Trap and real recipients in one transaction: 250 for both, the real
+    # ones get it, the trap does not.
+    tok2 = token()
+    with srv.session(source="127.0.6.6") as c:
+        c.cmd("MAIL FROM:<news@mixed.example>", 250)
+        c.cmd("RCPT TO:<catcher@acme.test>", 250)
+        c.cmd("RCPT TO:<alice@acme.test>", 250)
+        c.cmd("RCPT TO:<bob@acme.test>", 250)
+        c.cmd("DATA", 354)
+        c.send(mwtest.dot_stuff(message(tok2, sender="news@mixed.example",
+                                        body="Our monthly news.\r\n")) + b".\r\n")
+        r2 = c.reply()
+        c.cmd("QUIT", 221)
+    assert r2.code == 250, r2.raw
+    txn = sink.wait_for(tok2)[0]
+    assert sorted(txn.rcpts) == ["alice@acme.test", "bob@acme.test"], txn.rcpts
+    time.sleep(SETTLE * mwtest.SLOW)
+    assert len(sink.find(tok2)) == 1
+    assert all("catcher@acme.test" not in t.rcpts for t in sink.txns)
+    assert any(r2.ref() in json.dumps(h) for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.6.6"))
+    show = srv.cli("reputation", "show", "127.0.6.6").out
+    assert r2.ref() in show, show
+
+
+# ---------------------------------------------------------------------------
+# 1a: directory harvest, reset, allow list
+
+
+def test_directory_harvest_then_reset_then_allow(make_server, sink):
+    srv = make_server(sink=sink, overrides={"reputation": {"harvest_min_invalid": "5",
+                                                           "harvest_ratio": "50"}})
+    harvest(srv)
+    r = wait_harvest_refusal(srv)
+    assert "5.7.1 <alice@acme.test>: Recipient address rejected: too many unknown recipients " \
+           "from your address recently (directory harvest)" in r.text, r.raw
+    assert r.ref()
+    show = srv.cli("reputation", "show", "127.0.0.1").out.lower()
+    assert "unknown" in show or "invalid" in show, show
+
+    # A challenged listing: the administrator resets the IP.
+    srv.cli("reputation", "reset", "127.0.0.1")
+    tok = token()
+    r = send(srv, "sales@vendor.example", ["alice@acme.test"], message(tok, sender="sales@vendor.example"))
+    assert r.code == 250, r.raw
+    sink.wait_for(tok)
+    audit = srv.cli("audit", "--json").out
+    assert "reputation reset" in audit, audit
+
+    # It harvests again; this time the tenant allows the sender's domain.
+    harvest(srv)
+    wait_harvest_refusal(srv)
+    srv.cli("allow", "add", "vendor.example", "--tenant", "acme", "--no-auth", "--by", "admin")
+    tok2 = token()
+    r = send(srv, "sales@vendor.example", ["alice@acme.test"], message(tok2, sender="sales@vendor.example"))
+    assert r.code == 250, r.raw
+    txn = sink.wait_for(tok2)[0]
+    sym = symbols(txn)
+    assert "POLICY_ALLOW" in sym, txn.header("X-Mailward-Symbols")
+    assert all(v <= 0 for k, v in sym.items() if k.startswith("REP_")), sym
+
+
+# ---------------------------------------------------------------------------
+# 1b: a signature block seen at a trap marks later mail from elsewhere
+
+
+def test_signature_block_from_trap_marks_mail_from_another_ip(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "procurement@acme.test")
+    tok = token()
+    r = send(srv, "offers@containers.example", ["procurement@acme.test"],
+             message(tok, sender="offers@containers.example", to="procurement@acme.test",
+                     body=TEXT_TRAP + "\r\n" + SIGNATURE))
+    assert r.code == 250, r.raw
+    assert_not_delivered(sink, tok)
+
+    # Another IP in another /24, another envelope domain, another text, the
+    # same signature block: the block alone makes it probable spam.
+    tok2 = token()
+    r2 = send(srv, "quay@harbour.example", ["alice@acme.test"],
+              message(tok2, sender="quay@harbour.example", body=TEXT_LATER + "\r\n" + SIGNATURE),
+              source="127.0.1.2")
+    assert_probable_spam(r2, "content fingerprint")
+    sym = logged_symbols(srv, r2.ref())
+    assert "FP_SIGNATURE_TRAP" in sym, sym
+    reason = sym["FP_SIGNATURE_TRAP"]["reason"].lower()
+    assert "signature block" in reason and "spam trap" in reason, reason
+    assert sym["FP_SIGNATURE_TRAP"]["score"] >= 9.9, sym
+    assert "FP_TEXT_TRAP" not in sym, sym                    # the texts are unrelated
+    assert not any(k.startswith("REP_") and v["score"] > 0 for k, v in sym.items()), sym
+    assert_not_delivered(sink, tok2)
+
+    # The same message resent without the block is delivered.
+    tok3 = token()
+    r3 = send(srv, "quay@harbour.example", ["alice@acme.test"],
+              message(tok3, sender="quay@harbour.example", body=TEXT_LATER), source="127.0.1.2")
+    assert r3.code == 250, r3.raw
+    txn = sink.wait_for(tok3)[0]
+    assert not any(k.startswith("FP_") for k in symbols(txn)), txn.header("X-Mailward-Symbols")
+
+
+# ---------------------------------------------------------------------------
+# 1c: complaints
+
+
+def test_complaints_raise_score_until_probable_spam(make_server, sink):
+    srv = make_server(sink=sink)
+    sender = "news@bulk.example"
+    scores = []
+    refs = []
+    for i in range(4):
+        tok = token()
+        r = send(srv, sender, ["alice@acme.test"],
+                 message(tok, sender=sender, body=f"Issue {i + 1} of our newsletter is out.\r\n"))
+        assert r.code == 250, f"message {i + 1}: {r.raw}"
+        txn = sink.wait_for(tok)[0]
+        assert txn.header("X-Mailward-Ref") == r.ref()
+        scores.append(score(txn))
+        if i > 0:
+            assert "REP_COMPLAINTS" in symbols(txn), (i, txn.header("X-Mailward-Symbols"))
+        p = import_complaint(srv, arf(txn.data, note=tok))
+        assert p.returncode == 0, p.err
+        doc = json.loads(p.out)
+        assert not is_duplicate(doc), doc
+        assert r.ref() in p.out, doc                       # matched by our ref id
+        refs.append(r.ref())
+    assert scores[1] < scores[2] < scores[3], scores
+
+    tok = token()
+    r = send(srv, sender, ["alice@acme.test"], message(tok, sender=sender, body="Issue 5 is out.\r\n"))
+    assert_probable_spam(r, "sender reputation")
+    assert_not_delivered(sink, tok)
+    sym = logged_symbols(srv, r.ref())
+    assert sym["REP_COMPLAINTS"]["score"] >= 10, sym
+    assert "complaint" in sym["REP_COMPLAINTS"]["reason"].lower(), sym
+    # The complaints are listed with the transactions they matched.
+    listed = json.dumps(cli_rows(srv, "complaint", "list"))
+    assert all(ref in listed for ref in refs), listed
+
+
+def test_complaint_counted_once_and_malformed_kept(make_server, sink):
+    srv = make_server(sink=sink)
+    sender = "promo@once.example"
+    tok = token()
+    assert send(srv, sender, ["alice@acme.test", "bob@acme.test"],
+                message(tok, sender=sender, body="A promotion.\r\n")).code == 250
+    original = sink.wait_for(tok)[0].data
+    report = arf(original, rcpt="alice@acme.test", note="alice")
+    p1 = import_complaint(srv, report)
+    assert p1.returncode == 0 and not is_duplicate(json.loads(p1.out)), p1.out
+    p2 = import_complaint(srv, report)                      # the same report again
+    assert p2.returncode in (0, 1), p2.err
+    assert is_duplicate(json.loads(p2.out)), p2.out
+
+    tok2 = token()
+    assert send(srv, sender, ["alice@acme.test"], message(tok2, sender=sender)).code == 250
+    once = symbols(sink.wait_for(tok2)[0]).get("REP_COMPLAINTS")
+    assert once is not None and 2.5 <= once <= 3.5, once       # one complaint, not two
+
+    # Bob's complaint about the same message is another complaint.
+    p3 = import_complaint(srv, arf(original, rcpt="bob@acme.test", note="bob"))
+    assert p3.returncode == 0 and not is_duplicate(json.loads(p3.out)), p3.out
+    tok3 = token()
+    assert send(srv, sender, ["alice@acme.test"], message(tok3, sender=sender)).code == 250
+    twice = symbols(sink.wait_for(tok3)[0]).get("REP_COMPLAINTS")
+    assert twice is not None and twice > once + 2, (once, twice)
+
+    # Malformed reports are kept and listed, and crash nothing.
+    before = len(cli_rows(srv, "complaint", "list"))
+    b = "x" + uuid.uuid4().hex[:8]
+    for bad in (b"Subject: you people keep spamming me\r\n\r\nStop it.\r\n",
+                (f"Content-Type: multipart/report; report-type=feedback-report; boundary=\"{b}\"\r\n\r\n"
+                 f"--{b}\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: \r\n"
+                 f"Version: 7\r\n\r\n--{b}\r\nContent-Type: message/rfc822\r\n\r\n"
+                 f"X-Mailward-Ref: nonsense\r\n").encode()):
+        p = import_complaint(srv, bad)
+        assert p.returncode >= 0 and p.returncode != 3, (p.returncode, p.err)
+    after = cli_rows(srv, "complaint", "list")
+    assert len(after) == before + 2, (before, after)
+    assert srv.running()
+    text = srv.cli("complaint", "list").out
+    assert text.strip(), "complaint list prints nothing"
+
+
+def test_complaint_intake_by_smtp(make_server, sink):
+    srv = make_server(sink=sink, overrides={"complaint": {"address": "fbl@acme.test"}})
+    sender = "news@smtpfbl.example"
+    tok = token()
+    r = send(srv, sender, ["alice@acme.test"], message(tok, sender=sender, body="Weekly deals.\r\n"))
+    assert r.code == 250, r.raw
+    original = sink.wait_for(tok)[0].data
+
+    # The feedback loop's report arrives from the provider's own host.
+    note = token()
+    rep = send(srv, "fbl@provider.example", ["fbl@acme.test"], arf(original, note=note),
+               source="127.0.7.7")
+    assert rep.code == 250, rep.raw
+    assert_not_delivered(sink, note)                        # never delivered
+
+    def matched():
+        listed = cli_rows(srv, "complaint", "list")
+        return [c for c in listed if r.ref() in json.dumps(c)]
+    row = mwtest.wait_until(matched, 10, interval=0.2, what="the complaint listed and matched")[0]
+    assert "smtp" in json.dumps(row), row
+
+    tok2 = token()
+    assert send(srv, sender, ["alice@acme.test"], message(tok2, sender=sender)).code == 250
+    assert "REP_COMPLAINTS" in symbols(sink.wait_for(tok2)[0])
+    # The provider's host is not blamed for reporting.
+    tok3 = token()
+    assert send(srv, "fbl@provider.example", ["alice@acme.test"],
+                message(tok3, sender="fbl@provider.example"), source="127.0.7.7").code == 250
+    assert not any(k.startswith("REP_") and v > 0 for k, v in symbols(sink.wait_for(tok3)[0]).items())
+
+
+# ---------------------------------------------------------------------------
+# 1d: replies
+
+
+def test_reply_from_fingerprinted_sender_delivered_fresh_mail_not(make_server, sink):
+    srv = make_server(sink=sink)
+    sent_acme = f"{uuid.uuid4().hex}@acme.test"
+    sent_acme2 = f"{uuid.uuid4().hex}@acme.test"
+    sent_beta = f"{uuid.uuid4().hex}@beta.test"
+    srv.cli("outbound", "record", f"<{sent_acme}>", "--tenant", "acme")
+    srv.cli("outbound", "record", sent_acme2, "--tenant", "acme")      # without <>
+    srv.cli("outbound", "record", f"<{sent_beta}>", "--tenant", "beta")
+    srv.cli("trap", "add", "trap@acme.test")
+    sender = "sales@tainted.example"
+    # The sender becomes fingerprinted: a trap hit (a short text, no block).
+    r = send(srv, sender, ["trap@acme.test"], message(token(), sender=sender, to="trap@acme.test",
+                                                      body="Great offer.\r\n"))
+    assert r.code == 250, r.raw
+    body = "Thanks, the quote looks fine, please go ahead.\r\n"
+
+    tok = token()
+    r = send(srv, sender, ["alice@acme.test"],
+             message(tok, sender=sender, body=body, extra_headers=f"In-Reply-To: <{sent_acme}>\r\n"))
+    assert r.code == 250, r.raw
+    txn = sink.wait_for(tok)[0]
+    assert "REPLY_TO_TENANT" in symbols(txn), txn.header("X-Mailward-Symbols")
+    assert logged_symbols(srv, r.ref())["REPLY_TO_TENANT"]["reason"]
+
+    # References holding the Message-ID among others is a reply too.
+    tok2 = token()
+    refs = f"References: <older@elsewhere.example>\r\n <{sent_acme2}>\r\n"
+    r = send(srv, sender, ["alice@acme.test"], message(tok2, sender=sender, body=body, extra_headers=refs))
+    assert r.code == 250, r.raw
+    assert "REPLY_TO_TENANT" in symbols(sink.wait_for(tok2)[0])
+
+    # The same content as a fresh message is not delivered.
+    tok3 = token()
+    r = send(srv, sender, ["alice@acme.test"], message(tok3, sender=sender, body=body))
+    assert_probable_spam(r, "sender reputation")
+    # Nor is a "reply" to what another tenant sent.
+    tok4 = token()
+    r = send(srv, sender, ["alice@acme.test"],
+             message(tok4, sender=sender, body=body, extra_headers=f"In-Reply-To: <{sent_beta}>\r\n"))
+    assert_probable_spam(r, "sender reputation")
+    assert "REPLY_TO_TENANT" not in logged_symbols(srv, r.ref())
+    # A reply does not excuse its content.
+    tok5 = token()
+    r = send(srv, sender, ["alice@acme.test"],
+             message(tok5, sender=sender, body="Re: " + GTUBE + "\r\n",
+                     extra_headers=f"In-Reply-To: <{sent_acme}>\r\n"))
+    assert_probable_spam(r, "content")
+    for t in (tok3, tok4, tok5):
+        assert sink.find(t) == []
+
+
+# ---------------------------------------------------------------------------
+# forwards
+
+
+def test_forwarded_trap_hit_not_blamed_on_forwarder(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "trap@acme.test")
+    # A forwarder (Resent-* headers) relays a message with a signature block to a trap.
+    fwd = "list@forwarder.example"
+    resent = ("Resent-From: <list@forwarder.example>\r\nResent-To: <trap@acme.test>\r\n"
+              "Resent-Date: Sat, 28 Nov 2026 09:00:00 +0000\r\n")
+    tok = token()
+    r = send(srv, fwd, ["trap@acme.test"],
+             message(tok, sender="orig@spammer.example", to="someone@forwarder.example",
+                     body=TEXT_TRAP + "\r\n" + SIGNATURE, extra_headers=resent),
+             source="127.0.1.2")
+    assert r.code == 250, r.raw
+    # A second forwarder, with an SRS envelope sender.
+    srs = "SRS0=Hk3a=TT=spammer.example=orig@forwarder2.example"
+    tok_s = token()
+    r_s = send(srv, srs, ["trap@acme.test"],
+               message(tok_s, sender="orig@spammer.example", to="user@forwarder2.example",
+                       body="Cheap containers.\r\n"),
+               source="127.0.2.2")
+    assert r_s.code == 250, r_s.raw
+    assert_not_delivered(sink, tok)
+    assert sink.find(tok_s) == []
+    for ip in ("127.0.1.2", "127.0.2.2"):
+        srv.cli("reputation", "show", ip)
+
+    # The forwarders' own next mail is not held against them.
+    tok2 = token()
+    r2 = send(srv, fwd, ["alice@acme.test"], message(tok2, sender=fwd, body=TEXT_OTHER), source="127.0.1.2")
+    assert r2.code == 250, r2.raw
+    sym = symbols(sink.wait_for(tok2)[0])
+    assert "REP_TRAP_HITS" not in sym or sym["REP_TRAP_HITS"] <= 0, sym
+    # ... nor what they forward: FORWARDED, explained, 0 points.
+    tok3 = token()
+    r3 = send(srv, srs, ["alice@acme.test"],
+              message(tok3, sender="friend@elsewhere.example", body="Lunch on Friday?\r\n"),
+              source="127.0.2.2")
+    assert r3.code == 250, r3.raw
+    sym = symbols(sink.wait_for(tok3)[0])
+    assert sym.get("FORWARDED") == 0, sym
+    assert "REP_TRAP_HITS" not in sym or sym["REP_TRAP_HITS"] <= 0, sym
+    assert logged_symbols(srv, r3.ref())["FORWARDED"]["reason"]
+    tok4 = token()
+    r4 = send(srv, fwd, ["alice@acme.test"],
+              message(tok4, sender="friend@elsewhere.example", body="See you at the club.\r\n",
+                      extra_headers=resent.replace("trap@acme.test", "alice@acme.test")),
+              source="127.0.1.2")
+    assert r4.code == 250, r4.raw
+    assert "FORWARDED" in symbols(sink.wait_for(tok4)[0])
+
+    # The forwarded trap hit still counts against the message's fingerprints.
+    tok5 = token()
+    r5 = send(srv, "quay@harbour.example", ["alice@acme.test"],
+              message(tok5, sender="quay@harbour.example", body=TEXT_FORWARDED + "\r\n" + SIGNATURE),
+              source="127.0.3.3")
+    assert_probable_spam(r5, "content fingerprint")
+    assert "FP_SIGNATURE_TRAP" in logged_symbols(srv, r5.ref())
