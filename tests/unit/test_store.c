@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1082,6 +1083,730 @@ static void test_failpoints(void **state)
 	store_log_entry_free(e, ne);
 }
 
+/* ---- schema 10: reputation, fingerprints, traps, complaints, outbound ---- */
+
+static int64_t count_rows(struct fx *f, const char *sql)
+{
+	char path[600];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t n;
+
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void rep_put_key(struct store *s, const char *key, double msgs)
+{
+	struct store_rep r = { .updated = 100, .first_seen = 50, .msgs = msgs };
+
+	mw_strlcpy(r.key, key, sizeof(r.key));
+	assert_int_equal(store_rep_put(s, &r), 0);
+}
+
+static void test_rep(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_rep r;
+
+	/* Not there: 1, zeroed, with the key. */
+	memset(&r, 0x5a, sizeof(r));
+	assert_int_equal(store_rep_get(s, "ip:192.0.2.1", &r), 1);
+	assert_string_equal(r.key, "ip:192.0.2.1");
+	assert_true(r.updated == 0 && r.msgs == 0 && r.ham == 0);
+
+	struct store_rep w = { .updated = 1000, .first_seen = 900, .reset = 950, .msgs = 3.5,
+		.valid = 2.25, .invalid = 7, .traps = 1, .complaints = 0.5, .spam = 2, .ham = 0.125 };
+	mw_strlcpy(w.key, "ip:192.0.2.1", sizeof(w.key));
+	assert_int_equal(store_rep_put(s, &w), 0);
+	assert_int_equal(store_rep_get(s, "ip:192.0.2.1", &r), 0);
+	assert_memory_equal(&r, &w, sizeof(r));
+	/* Put replaces. */
+	w.msgs = 4;
+	w.updated = 2000;
+	assert_int_equal(store_rep_put(s, &w), 0);
+	assert_int_equal(store_rep_get(s, "ip:192.0.2.1", &r), 0);
+	assert_true(r.msgs == 4 && r.updated == 2000 && r.first_seen == 900);
+
+	/* Bad keys and counters are refused. */
+	char longkey[STORE_REP_KEY_MAX + 1];
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[STORE_REP_KEY_MAX] = '\0';
+	expect_err(s, store_rep_get(s, longkey, &r), -1, "reputation key");
+	longkey[STORE_REP_KEY_MAX - 1] = '\0';   /* 159: the most that fits */
+	rep_put_key(s, longkey, 1);
+	assert_int_equal(store_rep_get(s, longkey, &r), 0);
+	expect_err(s, store_rep_get(s, "", &r), -1, "reputation key");
+	expect_err(s, store_rep_get(s, NULL, &r), -1, "reputation key");
+	expect_err(s, store_rep_get(s, "ip:1\n2", &r), -1, "control character");
+	w.spam = -1;
+	expect_err(s, store_rep_put(s, &w), -1, "negative or not a number");
+	w.spam = NAN;
+	expect_err(s, store_rep_put(s, &w), -1, "negative or not a number");
+	expect_err(s, store_rep_put(s, NULL), -1, "terminated key");
+}
+
+static void test_rep_list_prefix(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_rep *v;
+	size_t n;
+
+	/* '_' and '%' are LIKE wildcards: a prefix holding them must match
+	 * them literally. */
+	rep_put_key(s, "pair:a_b/192.0.2.0/24", 1);
+	rep_put_key(s, "pair:aXb/192.0.2.0/24", 2);
+	rep_put_key(s, "pair:a%b/192.0.2.0/24", 3);
+	rep_put_key(s, "pair:a%bc/192.0.2.0/24", 4);
+	rep_put_key(s, "pair:ab/192.0.2.0/24", 5);
+	rep_put_key(s, "ip:192.0.2.1", 6);
+	rep_put_key(s, "z\xff\xff", 7);
+	rep_put_key(s, "z\xff", 8);
+
+	assert_int_equal(store_rep_list(s, "pair:a_b", 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].key, "pair:a_b/192.0.2.0/24");
+	store_rep_free(v);
+
+	assert_int_equal(store_rep_list(s, "pair:a%", 0, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].key, "pair:a%b/192.0.2.0/24");   /* by key */
+	assert_string_equal(v[1].key, "pair:a%bc/192.0.2.0/24");
+	store_rep_free(v);
+
+	assert_int_equal(store_rep_list(s, "pair:", 0, &v, &n), 0);
+	assert_int_equal(n, 5);
+	store_rep_free(v);
+	assert_int_equal(store_rep_list(s, "pair:", 2, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_rep_free(v);
+
+	/* A prefix ending in 0xff bytes still bounds the range. */
+	assert_int_equal(store_rep_list(s, "z\xff", 0, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_rep_free(v);
+	assert_int_equal(store_rep_list(s, "z\xff\xff", 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	store_rep_free(v);
+
+	assert_int_equal(store_rep_list(s, "", 0, &v, &n), 0);
+	assert_int_equal(n, 8);
+	store_rep_free(v);
+	assert_int_equal(store_rep_list(s, NULL, 0, &v, &n), 0);
+	assert_int_equal(n, 8);
+	store_rep_free(v);
+	assert_int_equal(store_rep_list(s, "net:", 0, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_rep_free(v);
+}
+
+static void test_rep_clear(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_rep r;
+	int64_t v, iv;
+
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "Example.ORG", 0, 7200), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "example.org", 1, 7300), 0);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.9", "other.example", 0, 7300), 0);
+	rep_put_key(s, "ip:192.0.2.1", 3);
+	assert_int_equal(store_rep_event_add(s, 10, "ip:192.0.2.1", "invalid", "AAAA-2222", "x"), 0);
+
+	assert_int_equal(store_rep_clear(s, "ip:192.0.2.1", "ip", "192.0.2.1"), 0);
+	assert_int_equal(store_rep_get(s, "ip:192.0.2.1", &r), 1);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.1", 0, &v, &iv), 0);
+	assert_int_equal(v + iv, 0);
+	/* Only that IP's rows, and not the sender domain's. */
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.9", 0, &v, &iv), 0);
+	assert_int_equal(iv, 1);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "example.org", 0, &v, &iv), 0);
+	assert_int_equal(v + iv, 2);
+	/* Events are history: kept. */
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM rep_event"), 1);
+
+	/* A domain key as typed, upper case included; no rep row needed. */
+	assert_int_equal(store_rep_clear(s, "org:example.org", "sender_domain", "EXAMPLE.org"), 0);
+	assert_int_equal(store_rcpt_stat_get(s, "sender_domain", "example.org", 0, &v, &iv), 0);
+	assert_int_equal(v + iv, 0);
+
+	/* Nothing there: 1; statistics left out when either part is NULL. */
+	expect_err(s, store_rep_clear(s, "ip:192.0.2.1", "ip", "192.0.2.1"), 1, "no reputation");
+	rep_put_key(s, "ip:192.0.2.9", 1);
+	assert_int_equal(store_rep_clear(s, "ip:192.0.2.9", "ip", NULL), 0);
+	assert_int_equal(store_rcpt_stat_get(s, "ip", "192.0.2.9", 0, &v, &iv), 0);
+	assert_int_equal(iv, 1);
+	expect_err(s, store_rep_clear(s, "ip:192.0.2.9", "asn", "1"), -1, "bad statistics kind");
+	expect_err(s, store_rep_clear(s, "", NULL, NULL), -1, "reputation key");
+}
+
+static void test_rep_events(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_rep_event *e;
+	size_t n;
+	char detail[32];
+
+	for (int i = 1; i <= 60; i++) {
+		snprintf(detail, sizeof(detail), "event %d", i);
+		assert_int_equal(store_rep_event_add(s, 1000 + i, "ip:192.0.2.1", "invalid",
+		    "AAAA-2222", detail), 0);
+	}
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(store_rep_event_add(s, 500 + i, "ip:192.0.2.2", "trap", NULL, NULL),
+		    0);
+	/* Bounded per key at insert: the newest 50 of the first key. */
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM rep_event WHERE key = 'ip:192.0.2.1'"),
+	    50);
+	assert_int_equal(count_rows(f, "SELECT min(ts) FROM rep_event WHERE key = 'ip:192.0.2.1'"),
+	    1011);
+
+	assert_int_equal(store_rep_event_list(s, "ip:192.0.2.1", 0, &e, &n), 0);
+	assert_int_equal(n, 50);
+	assert_int_equal(e[0].ts, 1060);                 /* newest first */
+	assert_string_equal(e[0].detail, "event 60");
+	assert_string_equal(e[0].kind, "invalid");
+	assert_string_equal(e[0].ref, "AAAA-2222");
+	assert_string_equal(e[0].key, "ip:192.0.2.1");
+	assert_int_equal(e[49].ts, 1011);
+	store_rep_event_free(e, n);
+
+	assert_int_equal(store_rep_event_list(s, "ip:", 200, &e, &n), 0);
+	assert_int_equal(n, 53);
+	assert_int_equal(e[52].ts, 501);
+	assert_string_equal(e[52].ref, "");
+	store_rep_event_free(e, n);
+	assert_int_equal(store_rep_event_list(s, "ip:192.0.2.2", 2, &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].ts, 503);
+	store_rep_event_free(e, n);
+
+	expect_err(s, store_rep_event_add(s, 1, "ip:192.0.2.1", "weird", "", ""), -1,
+	    "bad reputation event kind");
+	expect_err(s, store_rep_event_add(s, 1, "", "trap", "", ""), -1, "reputation key");
+	for (const char *const *k = (const char *const[]){ "trap", "complaint", "invalid", "spam",
+	    "reset", NULL }; *k; k++)
+		assert_int_equal(store_rep_event_add(s, 2, "net:192.0.2.0/24", *k, "", ""), 0);
+}
+
+static void fp_fill(struct store_fp *fp, int kind, unsigned char seed)
+{
+	memset(fp, 0, sizeof(*fp));
+	fp->kind = kind;
+	for (size_t i = 0; i < sizeof(fp->sig); i++)
+		fp->sig[i] = (unsigned char)(seed + i);
+	fp->created = 100;
+	fp->updated = 200;
+	fp->traps = 1.5;
+	fp->complaints = 2;
+	fp->spam = 3;
+	fp->msgs = 4;
+	fp->last_trap = 150;
+	mw_strlcpy(fp->last_ref, "AAAA-2222", sizeof(fp->last_ref));
+	mw_strlcpy(fp->excerpt, "buy cheap watches", sizeof(fp->excerpt));
+}
+
+struct fp_seen {
+	int64_t ids[16];
+	size_t n;
+	size_t stop_after;
+};
+
+static int fp_collect(void *arg, const struct store_fp *fp)
+{
+	struct fp_seen *seen = arg;
+
+	seen->ids[seen->n++] = fp->id;
+	return seen->stop_after != 0 && seen->n == seen->stop_after;
+}
+
+static void test_fp(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_fp a, b, got;
+
+	fp_fill(&a, 1, 0);
+	a.id = 0;
+	assert_int_equal(store_fp_put(s, &a), 0);
+	assert_true(a.id > 0);
+	assert_int_equal(store_fp_get(s, a.id, &got), 0);
+	assert_memory_equal(&got, &a, sizeof(got));
+
+	fp_fill(&b, 2, 7);
+	b.id = -5;    /* any id <= 0 inserts */
+	assert_int_equal(store_fp_put(s, &b), 0);
+	assert_true(b.id > a.id);
+
+	/* Update: every column. */
+	a.kind = 3;
+	a.sig[0] ^= 0xff;
+	a.traps = 9;
+	a.updated = 300;
+	mw_strlcpy(a.benign, "acme", sizeof(a.benign));
+	memset(a.excerpt, 0, sizeof(a.excerpt));   /* the row holds the string, not the bytes after */
+	mw_strlcpy(a.excerpt, "changed", sizeof(a.excerpt));
+	assert_int_equal(store_fp_put(s, &a), 0);
+	assert_int_equal(store_fp_get(s, a.id, &got), 0);
+	assert_memory_equal(&got, &a, sizeof(got));
+
+	struct store_fp ghost = a;
+	ghost.id = 9999;
+	expect_err(s, store_fp_put(s, &ghost), 1, "no fingerprint");
+	expect_err(s, store_fp_get(s, 9999, &got), 1, "no fingerprint");
+
+	/* Scan: id order, from after_id, stoppable. */
+	struct store_fp c;
+	fp_fill(&c, 1, 9);
+	assert_int_equal(store_fp_put(s, &c), 0);
+	struct fp_seen seen = { .n = 0 };
+	assert_int_equal(store_fp_scan(s, 0, fp_collect, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	assert_true(seen.ids[0] == a.id && seen.ids[1] == b.id && seen.ids[2] == c.id);
+	seen = (struct fp_seen){ .n = 0 };
+	assert_int_equal(store_fp_scan(s, a.id, fp_collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], b.id);
+	seen = (struct fp_seen){ .stop_after = 1 };
+	assert_int_equal(store_fp_scan(s, 0, fp_collect, &seen), 0);
+	assert_int_equal(seen.n, 1);
+
+	assert_int_equal(store_fp_remove(s, b.id), 0);
+	expect_err(s, store_fp_remove(s, b.id), 1, "no fingerprint");
+	seen = (struct fp_seen){ .n = 0 };
+	assert_int_equal(store_fp_scan(s, 0, fp_collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+
+	/* Bad input. */
+	mw_strlcpy(c.benign, "Not A Tenant", sizeof(c.benign));
+	expect_err(s, store_fp_put(s, &c), -1, "bad tenant name");
+	c.benign[0] = '\0';
+	memset(c.excerpt, 'x', sizeof(c.excerpt));
+	expect_err(s, store_fp_put(s, &c), -1, "unterminated");
+	expect_err(s, store_fp_put(s, NULL), -1, "fingerprint missing");
+	expect_err(s, store_fp_scan(s, 0, NULL, NULL), -1, "without a callback");
+}
+
+/* A scan whose callback writes to the same handle: pages are read before
+ * the callbacks run. */
+static int fp_remove_each(void *arg, const struct store_fp *fp)
+{
+	struct store *s = arg;
+	return store_fp_remove(s, fp->id) == 0 ? 0 : 1;
+}
+
+static void test_fp_scan_pages(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_fp fp;
+
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 600; i++) {
+		fp_fill(&fp, 1, (unsigned char)i);
+		assert_int_equal(store_fp_put(s, &fp), 0);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_fp_scan(s, 0, fp_remove_each, s), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM fp"), 0);
+}
+
+static void test_traps(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char pat[320], ten[128];
+	struct store_trap *t;
+	size_t n;
+
+	populate(s);
+	assert_int_equal(store_trap_add(s, "Trap@Example.COM", "", "admin"), 0);
+	expect_err(s, store_trap_add(s, "trap@example.com", NULL, "admin"), 1, "already exists");
+	assert_int_equal(store_trap_add(s, "@example.com", "acme", NULL), 0);
+	expect_err(s, store_trap_add(s, "@example.com", "acme", NULL), 1, "already exists");
+	expect_err(s, store_trap_add(s, "@example.com", "nope", NULL), -1, "no such tenant 'nope'");
+	expect_err(s, store_trap_add(s, "@example.com", "Bad Name", NULL), -1, "bad tenant name");
+	expect_err(s, store_trap_add(s, "example.com", "", NULL), -1, "bad trap");
+	expect_err(s, store_trap_add(s, "a@-bad-.com", "", NULL), -1, "bad trap");
+	expect_err(s, store_trap_add(s, "a b@example.com", "", NULL), -1, "bad trap");
+	expect_err(s, store_trap_add(s, NULL, "", NULL), -1, "bad trap");
+
+	/* The exact address beats the domain. */
+	assert_int_equal(store_trap_match(s, "trap@example.com", pat, sizeof(pat), ten,
+	    sizeof(ten)), 0);
+	assert_string_equal(pat, "trap@example.com");
+	assert_string_equal(ten, "");
+	assert_int_equal(store_trap_match(s, "Other@EXAMPLE.com", pat, sizeof(pat), ten,
+	    sizeof(ten)), 0);
+	assert_string_equal(pat, "@example.com");
+	assert_string_equal(ten, "acme");
+	assert_int_equal(store_trap_match(s, "x@beta.org", pat, sizeof(pat), ten, sizeof(ten)), 1);
+	assert_string_equal(pat, "");
+	assert_int_equal(store_trap_match(s, "not an address", pat, sizeof(pat), ten, sizeof(ten)),
+	    1);
+
+	/* The same pattern network-wide and for a tenant: the tenant's. */
+	assert_int_equal(store_trap_add(s, "@example.com", "", NULL), 0);
+	assert_int_equal(store_trap_match(s, "other@example.com", pat, sizeof(pat), ten,
+	    sizeof(ten)), 0);
+	assert_string_equal(ten, "acme");
+	/* A short buffer is cut, not overrun. */
+	char small[4];
+	assert_int_equal(store_trap_match(s, "trap@example.com", small, sizeof(small), NULL, 0), 0);
+	assert_string_equal(small, "tra");
+
+	assert_int_equal(store_trap_list(s, NULL, &t, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0].tenant, "");    /* by tenant, then pattern */
+	assert_string_equal(t[0].pattern, "@example.com");
+	assert_string_equal(t[1].pattern, "trap@example.com");
+	assert_string_equal(t[1].actor, "admin");
+	assert_true(t[1].created > 0);
+	assert_string_equal(t[2].tenant, "acme");
+	store_trap_free(t, n);
+	assert_int_equal(store_trap_list(s, "", &t, &n), 0);
+	assert_int_equal(n, 2);
+	store_trap_free(t, n);
+	assert_int_equal(store_trap_list(s, "acme", &t, &n), 0);
+	assert_int_equal(n, 1);
+	store_trap_free(t, n);
+
+	assert_int_equal(store_trap_remove(s, "@EXAMPLE.com", "acme"), 0);
+	expect_err(s, store_trap_remove(s, "@example.com", "acme"), 1, "no trap");
+	assert_int_equal(store_trap_match(s, "other@example.com", pat, sizeof(pat), ten,
+	    sizeof(ten)), 0);
+	assert_string_equal(ten, "");
+	assert_int_equal(store_trap_remove(s, "@example.com", NULL), 0);
+	assert_int_equal(store_trap_match(s, "other@example.com", pat, sizeof(pat), ten,
+	    sizeof(ten)), 1);
+}
+
+static void test_trap_hits(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_trap_hit *h;
+	char **gone;
+	size_t n, ng;
+	char file[32], ref[16];
+
+	for (int i = 1; i <= 5; i++) {
+		snprintf(file, sizeof(file), "hit%d.eml", i);
+		snprintf(ref, sizeof(ref), "REF%d-2222", i);
+		struct store_trap_hit x = { .ts = 100 + i, .ref = ref,
+			.client_ip = i % 2 ? "192.0.2.1" : "192.0.2.2", .helo = "h",
+			.sender = "s@spam.example", .rcpt = "trap@example.com", .tenant = "acme",
+			.subject = "cheap", .file = i == 2 ? "" : file };
+		assert_int_equal(store_trap_hit_add(s, &x, 0, &gone, &ng), 0);
+		assert_int_equal(ng, 0);
+		assert_null(gone);
+	}
+	/* Bound to 3: hits 1 and 2 go; 2 had no file, so only hit1.eml. */
+	struct store_trap_hit x = { .ts = 106, .client_ip = "192.0.2.9", .file = "hit6.eml" };
+	assert_int_equal(store_trap_hit_add(s, &x, 4, &gone, &ng), 0);
+	assert_int_equal(ng, 1);
+	assert_string_equal(gone[0], "hit1.eml");
+	store_strings_free(gone, ng);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM trap_hit"), 4);
+
+	assert_int_equal(store_trap_hit_list(s, NULL, NULL, 0, &h, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(h[0].ts, 106);                     /* newest first */
+	assert_string_equal(h[0].sender, "");               /* NULL stored as "" */
+	assert_string_equal(h[3].ref, "REF3-2222");
+	assert_string_equal(h[3].rcpt, "trap@example.com");
+	assert_string_equal(h[3].tenant, "acme");
+	assert_string_equal(h[3].subject, "cheap");
+	assert_string_equal(h[3].helo, "h");
+	assert_string_equal(h[3].file, "hit3.eml");
+	store_trap_hit_free(h, n);
+	assert_int_equal(store_trap_hit_list(s, "192.0.2.1", NULL, 0, &h, &n), 0);
+	assert_int_equal(n, 2);                             /* 3 and 5 */
+	store_trap_hit_free(h, n);
+	assert_int_equal(store_trap_hit_list(s, "192.0.2.1", "s@spam.example", 1, &h, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(h[0].ts, 105);
+	store_trap_hit_free(h, n);
+	assert_int_equal(store_trap_hit_list(s, NULL, "nobody@x", 0, &h, &n), 0);
+	assert_int_equal(n, 0);
+	store_trap_hit_free(h, n);
+
+	/* max_keep 1 after more: every older file is named. */
+	assert_int_equal(store_trap_hit_add(s, &x, 1, &gone, &ng), 0);
+	assert_int_equal(ng, 4);   /* hit3, hit4, hit5, hit6 (the first copy) */
+	store_strings_free(gone, ng);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM trap_hit"), 1);
+
+	struct store_trap_hit bad = { .file = "../etc/passwd" };
+	expect_err(s, store_trap_hit_add(s, &bad, 0, &gone, &ng), -1, "bad trap file name");
+	bad.file = "..";
+	expect_err(s, store_trap_hit_add(s, &bad, 0, &gone, &ng), -1, "bad trap file name");
+}
+
+static void test_complaints(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_complaint *v, got;
+	int64_t id, id2;
+	size_t n;
+	char raw[] = "Feedback-Type: abuse\r\n\0binary";
+
+	struct store_complaint c = { .ts = 1000, .source = "smtp", .kind = "arf", .flags = "",
+		.digest = "0123abcd", .feedback_type = "abuse", .reporter = "fbl.example",
+		.matched_ref = "AAAA-2222", .match = "ref", .client_ip = "192.0.2.1",
+		.sender = "s@spam.example", .subject = "cheap", .raw = raw,
+		.raw_len = sizeof(raw) - 1 };
+	assert_int_equal(store_complaint_add(s, &c, &id), 0);
+	assert_true(id > 0);
+	/* The same report again counts once. */
+	expect_err(s, store_complaint_add(s, &c, &id2), 1, "already stored");
+	assert_int_equal(id2, id);
+	c.ts = 2000;
+	assert_int_equal(store_complaint_add(s, &c, NULL), 1);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM complaint"), 1);
+
+	assert_int_equal(store_complaint_get(s, id, &got), 0);
+	assert_int_equal(got.ts, 1000);
+	assert_string_equal(got.source, "smtp");
+	assert_string_equal(got.kind, "arf");
+	assert_string_equal(got.flags, "");
+	assert_string_equal(got.digest, "0123abcd");
+	assert_string_equal(got.feedback_type, "abuse");
+	assert_string_equal(got.reporter, "fbl.example");
+	assert_string_equal(got.matched_ref, "AAAA-2222");
+	assert_string_equal(got.match, "ref");
+	assert_string_equal(got.client_ip, "192.0.2.1");
+	assert_string_equal(got.sender, "s@spam.example");
+	assert_string_equal(got.subject, "cheap");
+	assert_int_equal(got.raw_len, sizeof(raw) - 1);
+	assert_memory_equal(got.raw, raw, sizeof(raw) - 1);   /* the NUL inside kept */
+	assert_int_equal(got.raw[got.raw_len], '\0');
+	struct store_complaint *one = xmalloc(sizeof(*one));
+	*one = got;
+	store_complaint_free(one, 1);
+	expect_err(s, store_complaint_get(s, 9999, &got), 1, "no complaint");
+
+	/* A large report is cut at 64 KiB; NULL fields are stored as "". */
+	size_t big = 70000;
+	char *huge = xmalloc(big);
+	memset(huge, 'a', big);
+	struct store_complaint d = { .ts = 3000, .digest = "ffff", .raw = huge, .raw_len = big };
+	assert_int_equal(store_complaint_add(s, &d, &id2), 0);
+	free(huge);
+	assert_int_equal(store_complaint_get(s, id2, &got), 0);
+	assert_int_equal(got.raw_len, 65536);
+	assert_string_equal(got.match, "");
+	one = xmalloc(sizeof(*one));
+	*one = got;
+	store_complaint_free(one, 1);
+	struct store_complaint e = { .ts = 500, .digest = "eeee" };   /* no raw at all */
+	assert_int_equal(store_complaint_add(s, &e, NULL), 0);
+
+	assert_int_equal(store_complaint_list(s, 0, 0, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].digest, "ffff");           /* newest first */
+	assert_string_equal(v[2].digest, "eeee");
+	assert_int_equal(v[2].raw_len, 0);
+	store_complaint_free(v, n);
+	assert_int_equal(store_complaint_list(s, 1000, 0, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_complaint_free(v, n);
+	assert_int_equal(store_complaint_list(s, 0, 1, &v, &n), 0);
+	assert_int_equal(n, 1);
+	store_complaint_free(v, n);
+
+	c.digest = "";
+	expect_err(s, store_complaint_add(s, &c, &id), -1, "digest");
+	c.digest = "has space";
+	expect_err(s, store_complaint_add(s, &c, &id), -1, "printable");
+	c.digest = NULL;
+	expect_err(s, store_complaint_add(s, &c, &id), -1, "digest");
+	expect_err(s, store_complaint_add(s, NULL, &id), -1, "complaint missing");
+}
+
+static void test_outbound(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char m[1000];
+	int64_t n;
+
+	assert_int_equal(store_outbound_add(s, "acme", "m1@x.example", 100), 0);
+	assert_int_equal(store_outbound_add(s, "acme", "m1@x.example", 150), 1);   /* known */
+	assert_int_equal(store_outbound_add(s, "acme", "<m1@x.example>", 150), 1); /* same id */
+	assert_int_equal(store_outbound_add(s, "acme", "m2@x.example", 200), 0);
+	assert_int_equal(store_outbound_add(s, "beta", "m3@x.example", 300), 0);
+
+	/* The first known one in the given order, not in the table's. */
+	const char *ids[] = { "nope@x", "", NULL, "<m2@x.example>", "m1@x.example" };
+	assert_int_equal(store_outbound_match(s, "acme", ids, 5, m, sizeof(m)), 0);
+	assert_string_equal(m, "m2@x.example");
+	const char *ids2[] = { "m1@x.example", "m2@x.example" };
+	assert_int_equal(store_outbound_match(s, "acme", ids2, 2, m, sizeof(m)), 0);
+	assert_string_equal(m, "m1@x.example");
+	/* Per tenant. */
+	const char *ids3[] = { "m3@x.example" };
+	assert_int_equal(store_outbound_match(s, "acme", ids3, 1, m, sizeof(m)), 1);
+	assert_string_equal(m, "");
+	assert_int_equal(store_outbound_match(s, "beta", ids3, 1, m, sizeof(m)), 0);
+	assert_int_equal(store_outbound_match(s, "acme", NULL, 0, m, sizeof(m)), 1);
+	/* Compared exactly: case matters in the local part of a Message-ID. */
+	const char *ids4[] = { "M1@x.example" };
+	assert_int_equal(store_outbound_match(s, "acme", ids4, 1, m, sizeof(m)), 1);
+
+	/* Bounds: 998 bytes fit, 999 do not; the tenant name is checked. */
+	char longid[1001];
+	memset(longid, 'a', 998);
+	longid[998] = '\0';
+	assert_int_equal(store_outbound_add(s, "acme", longid, 400), 0);
+	const char *ids5[] = { longid };
+	assert_int_equal(store_outbound_match(s, "acme", ids5, 1, m, sizeof(m)), 0);
+	assert_int_equal(strlen(m), 998);
+	memset(longid, 'a', 999);
+	longid[999] = '\0';
+	expect_err(s, store_outbound_add(s, "acme", longid, 400), -1, "bad Message-ID");
+	expect_err(s, store_outbound_add(s, "acme", "", 400), -1, "bad Message-ID");
+	expect_err(s, store_outbound_add(s, "acme", "<>", 400), -1, "bad Message-ID");
+	expect_err(s, store_outbound_add(s, "acme", NULL, 400), -1, "bad Message-ID");
+	expect_err(s, store_outbound_add(s, "Bad Tenant", "x@y", 400), -1, "bad tenant name");
+	expect_err(s, store_outbound_match(s, "", ids, 1, m, sizeof(m)), -1, "bad tenant name");
+
+	assert_int_equal(store_outbound_purge(s, 250, &n), 0);
+	assert_int_equal(n, 2);   /* m1 and m2; m3 (300) and the long one (400) stay */
+	assert_int_equal(store_outbound_match(s, "acme", ids2, 2, m, sizeof(m)), 1);
+	assert_int_equal(store_outbound_add(s, "acme", "m1@x.example", 500), 0);
+}
+
+/* A database of version 9 (before this work) gains the v10 tables on
+ * open, keeps its content, and the new tables work at once. */
+static void test_migrate_v9(void **state)
+{
+	struct fx *f = *state;
+	char path[600], err[256];
+	sqlite3 *db;
+
+	populate(f->s);
+	store_close(f->s);
+	f->s = NULL;
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE rep; DROP TABLE rep_event; DROP TABLE fp; "
+	    "DROP TABLE trap; DROP TABLE trap_hit; DROP TABLE complaint; DROP TABLE outbound; "
+	    "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(count_rows(f, "PRAGMA user_version"), 9);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM sqlite_master WHERE name = 'rep'"), 0);
+
+	f->s = store_open(&f->c, err, sizeof(err));
+	if (f->s == NULL)
+		fail_msg("store_open: %s", err);
+	assert_int_equal(count_rows(f, "PRAGMA user_version"), 10);
+	struct store_tenant t;
+	assert_int_equal(store_tenant_get(f->s, "acme", &t), 0);
+	free(t.name);
+	free(t.action);
+
+	struct store_rep r;
+	rep_put_key(f->s, "ip:192.0.2.1", 2);
+	assert_int_equal(store_rep_get(f->s, "ip:192.0.2.1", &r), 0);
+	assert_true(r.msgs == 2);
+	assert_int_equal(store_rep_event_add(f->s, 1, "ip:192.0.2.1", "reset", "", ""), 0);
+	assert_int_equal(store_trap_add(f->s, "@example.com", "acme", "admin"), 0);
+	struct store_fp fp;
+	fp_fill(&fp, 1, 3);
+	assert_int_equal(store_fp_put(f->s, &fp), 0);
+	struct store_complaint c = { .digest = "abc" };
+	assert_int_equal(store_complaint_add(f->s, &c, NULL), 0);
+	assert_int_equal(store_outbound_add(f->s, "acme", "a@b", 1), 0);
+	char **gone;
+	size_t ng;
+	struct store_trap_hit h = { .ts = 1 };
+	assert_int_equal(store_trap_hit_add(f->s, &h, 10, &gone, &ng), 0);
+}
+
+/* The multi-statement operations of schema 10 under injected failures:
+ * each either happens whole or not at all, and leaves no transaction. */
+enum fp10_op { FP10_EVENT_ADD, FP10_REP_CLEAR, FP10_HIT_ADD, FP10__N };
+
+static int fp10_run(struct store *s, enum fp10_op op)
+{
+	char **gone = NULL;
+	size_t ng = 0;
+	int rc = -1;
+
+	switch (op) {
+	case FP10_EVENT_ADD: return store_rep_event_add(s, 99, "ip:192.0.2.1", "spam", "", "");
+	case FP10_REP_CLEAR: return store_rep_clear(s, "ip:192.0.2.1", "ip", "192.0.2.1");
+	case FP10_HIT_ADD: {
+		struct store_trap_hit h = { .ts = 99, .file = "new.eml" };
+		rc = store_trap_hit_add(s, &h, 2, &gone, &ng);
+		if (rc == 0 && (ng != 1 || strcmp(gone[0], "old.eml") != 0))
+			rc = -2;
+		store_strings_free(gone, ng);
+		return rc;
+	}
+	case FP10__N: break;
+	}
+	return rc;
+}
+
+static void test_failpoints_v10(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char err[256], fp[40];
+	char **gone;
+	size_t ng;
+
+	/* Events at the bound, so the add also trims. */
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(store_rep_event_add(s, i + 1, "ip:192.0.2.1", "invalid", "", ""), 0);
+	rep_put_key(s, "ip:192.0.2.1", 1);
+	assert_int_equal(store_rcpt_stat_add(s, "192.0.2.1", "", 0, 0), 0);
+	struct store_trap_hit h1 = { .ts = 1, .file = "old.eml" }, h2 = { .ts = 2, .file = "" };
+	assert_int_equal(store_trap_hit_add(s, &h1, 0, &gone, &ng), 0);
+	assert_int_equal(store_trap_hit_add(s, &h2, 0, &gone, &ng), 0);
+
+	for (int op = 0; op < FP10__N; op++) {
+		int n, rc = -1;
+		for (n = 1; n < 50; n++) {
+			snprintf(fp, sizeof(fp), "store_step:%d", n);
+			setenv("MAILWARD_FAILPOINT", fp, 1);
+			struct store *h = store_open(&f->c, err, sizeof(err));
+			unsetenv("MAILWARD_FAILPOINT");
+			assert_non_null(h);
+			rc = fp10_run(h, (enum fp10_op)op);
+			if (rc == -1 && strstr(store_error(h), "injected failure") == NULL)
+				fail_msg("op %d step %d: unexpected error '%s'", op, n, store_error(h));
+			assert_int_equal(store_rcpt_stat_add(s, "198.51.100.1", "", 1, 0), 0);
+			store_close(h);
+			if (rc != -1)
+				break;
+			/* Nothing of a failed run is left. */
+			assert_int_equal(count_rows(f, "SELECT count(*) FROM rep_event"), 50);
+			assert_int_equal(count_rows(f, "SELECT max(ts) FROM rep_event"),
+			    op > FP10_EVENT_ADD ? 99 : 50);
+		}
+		if (rc != 0)
+			fail_msg("op %d: rc %d after %d failure points", op, rc, n - 1);
+		assert_true(n > 1);
+	}
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM rep_event"), 50);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM rep"), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM rcpt_stat WHERE key = '192.0.2.1'"), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM trap_hit"), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1101,6 +1826,18 @@ int main(void)
 		T(test_log_limit_default),
 		T(test_locked_database),
 		T(test_failpoints),
+		T(test_rep),
+		T(test_rep_list_prefix),
+		T(test_rep_clear),
+		T(test_rep_events),
+		T(test_fp),
+		T(test_fp_scan_pages),
+		T(test_traps),
+		T(test_trap_hits),
+		T(test_complaints),
+		T(test_outbound),
+		T(test_migrate_v9),
+		T(test_failpoints_v10),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
