@@ -31,7 +31,7 @@ LDFLAGS_SAN :=
 endif
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = -pthread $(LDFLAGS_SAN) $(LDFLAGS)
-LIBS = $(PKG_LIBS) -lresolv
+LIBS = $(PKG_LIBS) -lresolv -lm
 
 LIB_SRCS := $(filter-out src/main/main.c, $(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -109,7 +109,7 @@ $(FUZZ_BUILD)/src/%.o: src/%.c
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lresolv -pthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lresolv -lm -pthread
 
 fuzz: deps
 	@scripts/deps.sh fuzz

@@ -145,6 +145,10 @@ const struct conf_key conf_keys[] = {
 	    "Sender reputation and content fingerprints (R9-R12, docs/reputation.md): every "
 	    "counter of evidence (unknown recipients, trap hits, complaints, verdicts) halves "
 	    "after this long without new evidence, so a listing nobody renews ends by itself."),
+	NUM("reputation", "fingerprints", CONF_INT, rep_fingerprints, "10000", 100, 4000000,
+	    "Content fingerprints (R12): how many fingerprints with evidence (trap hits, "
+	    "complaints, spam verdicts) of each kind are kept in the in-memory near-duplicate "
+	    "index (about 400 bytes each, four kinds)."),
 	NUM("reputation", "trap_keep", CONF_INT, trap_keep, "1000", 0, 1000000,
 	    "Spam traps (R10): how many messages to trap addresses are kept as evidence "
 	    "(data_dir/traps/, oldest removed first); 0 keeps only the record."),

@@ -137,6 +137,9 @@ struct content_msg;
 
 struct content_msg *content_parse(const char *data, size_t len, const struct content_limits *lim);
 void content_free(struct content_msg *m);
+/* The registered domain of host via the Public Suffix List (lower-cased,
+ * trailing dot dropped; the host itself for an IP or an unlisted suffix). */
+void content_reg_domain(const char *host, char *out, size_t outsz);
 
 unsigned content_flags(const struct content_msg *m);
 

@@ -165,6 +165,24 @@ static void regdomain_of(struct content_msg *m, const struct url_parts *up, char
 	}
 }
 
+void content_reg_domain(const char *host, char *out, size_t outsz)
+{
+	char h[HOST_MAX];
+	size_t n = 0;
+	/* Lower-case, no trailing dot: the PSL and our keys want one spelling. */
+	for (const char *p = host; *p && n + 1 < sizeof(h); p++)
+		h[n++] = (char)tolower((unsigned char)*p);
+	while (n > 0 && h[n - 1] == '.')
+		n--;
+	h[n] = '\0';
+	struct in_addr ia;
+	const char *rd = NULL;
+	const psl_ctx_t *psl = psl_get();
+	if (psl != NULL && n > 0 && inet_pton(AF_INET, h, &ia) != 1 && strchr(h, ':') == NULL)
+		rd = psl_registrable_domain(psl, h);
+	mw_strlcpy(out, rd ? rd : h, outsz);
+}
+
 int url_regdomain(struct content_msg *m, const char *url, size_t len, char *out, size_t outsz)
 {
 	struct url_parts up;

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 
@@ -61,8 +62,48 @@ static int harvesting(struct store *s, const struct policy_harvest *hv, const ch
 	return invalid >= hv->min_invalid && invalid * 100 >= hv->ratio_pct * (valid + invalid);
 }
 
+/* A trap or the complaint address: 250 like a user, unless the client is
+ * harvesting (then it gets what a user would get). */
+static int special_rcpt(struct store *s, const struct policy_harvest *hv, const char *client_ip,
+    const struct smtp_path *to, const char *ref, const char *complaint_address,
+    struct policy_rcpt *out)
+{
+	char pattern[330];
+	int rc = 1;
+
+	if (complaint_address && *complaint_address && strcasecmp(to->addr, complaint_address) == 0) {
+		out->complaint = 1;
+		rc = 0;
+	} else {
+		char lower[330];
+		mw_strlcpy(lower, to->addr, sizeof(lower));
+		mw_str_lower(lower);
+		rc = store_trap_match(s, lower, pattern, sizeof(pattern), out->trap_tenant,
+		    sizeof(out->trap_tenant));
+		if (rc < 0) {
+			reply_set(&out->reply, 451, "4.3.0 <%s>: Temporary lookup failure, try again later",
+			    to->addr, ref);
+			return -1;
+		}
+		out->trap = rc == 0;
+	}
+	if (rc != 0)
+		return 1;
+	int failed;
+	if (harvesting(s, hv, client_ip, &failed)) {
+		out->trap = out->complaint = 0;
+		reply_set(&out->reply, 554, "5.7.1 <%s>: Recipient address rejected: too many "
+		    "unknown recipients from your address recently (directory harvest)", to->addr, ref);
+		return 0;
+	}
+	out->reply.code = 250;
+	mw_strlcpy(out->reply.text, "2.1.5 Ok", sizeof(out->reply.text));
+	return 0;
+}
+
 int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const char *sender,
-    const char *client_ip, const struct smtp_path *to, const char *ref, struct policy_rcpt *out)
+    const char *client_ip, const struct smtp_path *to, const char *ref,
+    const char *complaint_address, struct policy_rcpt *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (to->flags & SMTP_PATH_POSTMASTER) {
@@ -76,6 +117,9 @@ int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const ch
 		reply_set(&out->reply, 554, "5.7.1 <%s>: Relay access denied", to->addr, ref);
 		return 0;
 	}
+	int sp = special_rcpt(s, hv, client_ip, to, ref, complaint_address, out);
+	if (sp <= 0)
+		return sp;
 	if (store_rcpt_lookup(s, to->addr, &out->r) < 0) {
 		reply_set(&out->reply, 451, "4.3.0 <%s>: Temporary lookup failure, try again later",
 		    to->addr, ref);

@@ -22,6 +22,9 @@ struct policy_rcpt {
 	struct store_rcpt r;       /* lookup result when hosted */
 	struct list_match list;    /* the allow/block decision for this recipient (R14) */
 	int harvest_bypassed;      /* 1: refused for directory harvest but for an allow entry */
+	int trap;                  /* 1: a spam trap (R10): 250, never delivered */
+	char trap_tenant[128];     /* the trap's tenant, "" network-wide */
+	int complaint;             /* 1: the [complaint] address (R11): 250, to complaint intake */
 	char group_key[160];       /* R6: recipients of one transaction share it */
 };
 
@@ -33,10 +36,15 @@ struct policy_harvest {
 };
 
 /* Decide a RCPT from sender (the envelope's, "" for <>) at client_ip.  ref
- * goes into rejection texts; hv may be NULL (no harvest check).  Returns 0,
- * or -1 when the store failed (reply is then 451 4.3.0). */
+ * goes into rejection texts; hv may be NULL (no harvest check);
+ * complaint_address is [complaint] address ("" or NULL: none).  A trap or
+ * the complaint address is answered 250 like any valid recipient (a trap
+ * must not reveal itself) with accepted = 0 and trap / complaint set: it
+ * joins no policy group.  Returns 0, or -1 when the store failed (reply is
+ * then 451 4.3.0). */
 int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const char *sender,
-    const char *client_ip, const struct smtp_path *to, const char *ref, struct policy_rcpt *out);
+    const char *client_ip, const struct smtp_path *to, const char *ref,
+    const char *complaint_address, struct policy_rcpt *out);
 
 /* The group key of an accepted recipient: its tenant, its list decision and
  * its effective action, bulk action and thresholds (domain overrides

@@ -219,11 +219,52 @@ int score_message(struct score_engine *e, const char *data, size_t len, struct s
 	return score_message_th(e, data, len, &e->th, out);
 }
 
+int score_message_parsed(struct score_engine *e, const struct content_msg *m, const char *data,
+    size_t len, struct score_verdict *out)
+{
+	struct score_hits h = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	score_rules_run(m, data ? data : "", len, &h);
+	run_bayes(e, m, &h, &out->bayes_prob);
+	for (size_t i = 0; i < h.n; i++)
+		out->score += h.v[i].score;
+	out->symbols = h.v;   /* the verdict takes the array */
+	out->n_symbols = h.n;
+	return 0;
+}
+
+void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
+    const struct score_thresholds *th)
+{
+	/* LIMIT_URLS alone is not a cut: all text was read (score_rules.c). */
+	const int cut = (content_flags(m) & (CONTENT_F_LIMIT_DEPTH | CONTENT_F_LIMIT_PARTS |
+	    CONTENT_F_LIMIT_HEADERS | CONTENT_F_LIMIT_DECODED | CONTENT_F_LIMIT_TEXT)) != 0;
+	int bulk = 0;
+	double sum = 0;
+	for (size_t i = 0; i < v->n_symbols; i++) {
+		sum += v->symbols[i].score;
+		bulk |= strcmp(v->symbols[i].group, "bulk") == 0;
+	}
+	if (v->n_symbols > 1)
+		qsort(v->symbols, v->n_symbols, sizeof(*v->symbols), cmp_symbol);
+	v->score = sum;
+	if (sum >= th->probable_spam)
+		v->cls = SCORE_PROBABLE_SPAM;
+	else if (sum >= th->tag)
+		v->cls = SCORE_POSSIBLE_SPAM;
+	else
+		v->cls = bulk ? SCORE_BULK : SCORE_CLEAN;
+	/* content.h's contract: a message whose parse was cut is never passed
+	 * as clean, whatever Bayes says about the part that was read. */
+	if (cut && v->cls < SCORE_PROBABLE_SPAM)
+		v->cls = SCORE_PROBABLE_SPAM;
+}
+
 int score_message_th(struct score_engine *e, const char *data, size_t len,
     const struct score_thresholds *th, struct score_verdict *out)
 {
 	struct content_limits lim = content_limits_default();
-	struct score_hits h = { 0 };
 
 	memset(out, 0, sizeof(*out));
 	if (data == NULL)
@@ -231,33 +272,9 @@ int score_message_th(struct score_engine *e, const char *data, size_t len,
 	struct content_msg *m = content_parse(data, len, &lim);
 	if (m == NULL)
 		return -1;
-	score_rules_run(m, data, len, &h);
-	run_bayes(e, m, &h, &out->bayes_prob);
-	/* LIMIT_URLS alone is not a cut: all text was read (score_rules.c). */
-	const int cut = (content_flags(m) & (CONTENT_F_LIMIT_DEPTH | CONTENT_F_LIMIT_PARTS |
-	    CONTENT_F_LIMIT_HEADERS | CONTENT_F_LIMIT_DECODED | CONTENT_F_LIMIT_TEXT)) != 0;
+	score_message_parsed(e, m, data, len, out);
+	score_verdict_finish(out, m, th);
 	content_free(m);
-
-	int bulk = 0;
-	double sum = 0;
-	for (size_t i = 0; i < h.n; i++) {
-		sum += h.v[i].score;
-		bulk |= strcmp(h.v[i].group, "bulk") == 0;
-	}
-	qsort(h.v, h.n, sizeof(*h.v), cmp_symbol);
-	out->score = sum;
-	out->symbols = h.v;   /* the verdict takes the array */
-	out->n_symbols = h.n;
-	if (sum >= th->probable_spam)
-		out->cls = SCORE_PROBABLE_SPAM;
-	else if (sum >= th->tag)
-		out->cls = SCORE_POSSIBLE_SPAM;
-	else
-		out->cls = bulk ? SCORE_BULK : SCORE_CLEAN;
-	/* content.h's contract: a message whose parse was cut is never passed
-	 * as clean, whatever Bayes says about the part that was read. */
-	if (cut && out->cls < SCORE_PROBABLE_SPAM)
-		out->cls = SCORE_PROBABLE_SPAM;
 	return 0;
 }
 

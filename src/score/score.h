@@ -64,6 +64,15 @@ int score_message(struct score_engine *e, const char *data, size_t len, struct s
  * many tenants, each with its own. */
 int score_message_th(struct score_engine *e, const char *data, size_t len,
     const struct score_thresholds *th, struct score_verdict *out);
+/* The same in steps, for a caller that adds symbols of its own between
+ * them (the mail path: reputation, fingerprints, replies): rules and Bayes
+ * over a parsed message (m borrowed), then the sum, the order and the
+ * class.  Symbols may be appended to v (realloc) before finishing. */
+struct content_msg;
+int score_message_parsed(struct score_engine *e, const struct content_msg *m, const char *data,
+    size_t len, struct score_verdict *out);
+void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
+    const struct score_thresholds *th);
 void score_verdict_free(struct score_verdict *v);
 const char *score_class_name(enum score_class c);  /* "clean" "bulk" "possible-spam" "probable-spam" */
 

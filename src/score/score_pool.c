@@ -21,7 +21,10 @@
 #include "base/buf.h"
 #include "bayes/bayes_snapshot.h"
 #include "conf/conf.h"
+#include "content/content.h"
 #include "log/log.h"
+#include "reputation/fp_memory.h"
+#include "reputation/rep_mail.h"
 #include "store/store.h"
 
 struct job {
@@ -30,6 +33,7 @@ struct job {
 	char *data;
 	size_t len, full_len;
 	struct score_thresholds th;
+	struct rep_mail_ctx *ctx;   /* the mail path's context; NULL: content only */
 	struct score_pool_result res;
 };
 
@@ -38,6 +42,7 @@ struct worker {
 	pthread_t tid;
 	struct store *store;
 	struct score_engine *engine;
+	struct rep_mail *rep;       /* NULL without a store */
 };
 
 struct score_pool {
@@ -53,6 +58,7 @@ struct score_pool {
 	struct worker *w;
 	size_t n_workers, n_started;
 	struct bayes_cache *bayes;  /* the Bayes counts in memory, for every worker */
+	struct fp_memory *fpm;      /* fingerprints with evidence, for every worker */
 };
 
 static double now_ms(void)
@@ -66,6 +72,7 @@ static void job_free(struct job *j)
 {
 	free(j->data);
 	score_verdict_free(&j->res.v);
+	rep_mail_ctx_free(j->ctx);
 	free(j);
 }
 
@@ -82,6 +89,30 @@ static void add_truncated(struct score_verdict *v, size_t len, size_t full_len)
 	    len, full_len);
 }
 
+/* The mail path: content, then what the sender and the fingerprints add
+ * (rep_mail.h), then the class; then the evidence this message leaves. */
+static void scan_mail(struct worker *w, struct job *j)
+{
+	struct content_limits lim = content_limits_default();
+	struct rep_mail_facts f;
+	const char *data = j->data ? j->data : "";
+
+	struct content_msg *m = content_parse(data, j->len, &lim);
+	if (m == NULL) {
+		j->res.ok = 0;
+		return;
+	}
+	score_message_parsed(w->engine, m, data, j->len, &j->res.v);
+	rep_mail_check(w->rep, j->ctx, m, data, j->len, &j->res.v, &f);
+	if (j->full_len > j->len)
+		add_truncated(&j->res.v, j->len, j->full_len);
+	score_verdict_finish(&j->res.v, m, &j->th);
+	rep_mail_record(w->rep, j->ctx, m, data, j->len, &j->res.v, &j->th, &f);
+	rep_mail_facts_clear(&f);
+	content_free(m);
+	j->res.ok = 1;
+}
+
 static void scan_one(struct worker *w, struct job *j)
 {
 	double t0 = now_ms();
@@ -91,10 +122,14 @@ static void scan_one(struct worker *w, struct job *j)
 		nanosleep(&ts, NULL);
 	}
 	j->res.token = j->token;
-	j->res.ok = w->engine != NULL &&
-	    score_message_th(w->engine, j->data, j->len, &j->th, &j->res.v) == 0;
-	if (j->res.ok && j->full_len > j->len)
-		add_truncated(&j->res.v, j->len, j->full_len);
+	if (j->ctx != NULL && w->rep != NULL && w->engine != NULL) {
+		scan_mail(w, j);
+	} else {
+		j->res.ok = w->engine != NULL &&
+		    score_message_th(w->engine, j->data, j->len, &j->th, &j->res.v) == 0;
+		if (j->res.ok && j->full_len > j->len)
+			add_truncated(&j->res.v, j->len, j->full_len);
+	}
 	j->res.ms = now_ms() - t0;
 	free(j->data);
 	j->data = NULL;
@@ -191,6 +226,24 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 	bayes_cache_set_file(p->bayes, file);
 	for (size_t i = 0; i < p->n_workers; i++)
 		score_engine_set_bayes_cache(p->w[i].engine, p->bayes);
+	/* The fingerprints with evidence, loaded once through the first
+	 * handle that opened; without them scanning goes on (no symbols). */
+	for (size_t i = 0; i < p->n_workers && p->fpm == NULL; i++) {
+		char why[256];
+		if (p->w[i].store == NULL)
+			continue;
+		double t0 = now_ms();
+		p->fpm = fp_memory_open(p->w[i].store, (size_t)c->rep_fingerprints, why, sizeof(why));
+		if (p->fpm == NULL)
+			log_error(NULL, "scan fingerprints error=\"%s\"", why);
+		else
+			log_info(NULL, "scan fingerprints loaded=%zu ms=%.0f", fp_memory_count(p->fpm),
+			    now_ms() - t0);
+		break;
+	}
+	for (size_t i = 0; i < p->n_workers; i++)
+		if (p->w[i].store != NULL)
+			p->w[i].rep = rep_mail_new(c, p->w[i].store, p->fpm);
 	for (size_t i = 0; i < p->n_workers; i++) {
 		char why[256];
 		double t0 = now_ms();
@@ -232,10 +285,12 @@ void score_pool_free(struct score_pool *p)
 		pthread_join(p->w[i].tid, NULL);
 	for (size_t i = 0; i < p->n_workers; i++) {
 		score_engine_free(p->w[i].engine);
+		rep_mail_free(p->w[i].rep);
 		if (p->w[i].store)
 			store_close(p->w[i].store);
 	}
 	bayes_cache_free(p->bayes);
+	fp_memory_free(p->fpm);
 	free(p->w);
 	for (struct job *j = p->in_head, *n; j; j = n) {
 		n = j->next;
@@ -261,7 +316,7 @@ int score_pool_full(struct score_pool *p)
 }
 
 int score_pool_submit(struct score_pool *p, uint64_t token, char *data, size_t len,
-    size_t full_len, const struct score_thresholds *th)
+    size_t full_len, const struct score_thresholds *th, const struct rep_mail_ctx *ctx)
 {
 	pthread_mutex_lock(&p->mu);
 	if (p->in_len + p->busy >= p->in_max + p->n_workers) {
@@ -274,6 +329,7 @@ int score_pool_submit(struct score_pool *p, uint64_t token, char *data, size_t l
 	j->len = len;
 	j->full_len = full_len;
 	j->th = *th;
+	j->ctx = ctx ? rep_mail_ctx_copy(ctx) : NULL;
 	if (p->in_tail)
 		p->in_tail->next = j;
 	else

@@ -45,10 +45,13 @@ void score_pool_free(struct score_pool *p);
 int score_pool_full(struct score_pool *p);
 /* Queue a scan of len bytes of a message of full_len bytes (full_len > len:
  * it was cut at [scan] max_size, and the verdict says so with the symbol
- * SCAN_TRUNCATED).  0: the pool owns data (a heap buffer, freed by the
+ * SCAN_TRUNCATED).  ctx (copied; may be NULL: content only) is what
+ * the session knows of the transaction, for the reputation step
+ * (reputation/rep_mail.h).  0: the pool owns data (a heap buffer, freed by the
  * pool); -1: saturated, data still belongs to the caller. */
+struct rep_mail_ctx;
 int score_pool_submit(struct score_pool *p, uint64_t token, char *data, size_t len,
-    size_t full_len, const struct score_thresholds *th);
+    size_t full_len, const struct score_thresholds *th, const struct rep_mail_ctx *ctx);
 
 int score_pool_fd(const struct score_pool *p);
 /* Event loop thread: calls cb for each finished scan; returns the count. */

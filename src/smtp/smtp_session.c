@@ -28,6 +28,7 @@
 #include "log/log.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
+#include "reputation/rep_mail.h"
 #include "score/score_pool.h"
 #include "smtp/smtp_proto.h"
 #include "spool/spool.h"
@@ -78,6 +79,11 @@ struct txn {
 	double score;
 	char cls[16];
 	char *symbols;           /* the log's form: NAME TAB score TAB reason lines */
+	char **traps;            /* trap recipients (R10): 250, never delivered */
+	char **trap_tenants;
+	size_t n_traps;
+	int complaint;           /* the [complaint] address was a recipient (R11) */
+	int sink_only;           /* no real recipient: no queue file, nothing delivered */
 };
 
 struct ip_count {
@@ -294,6 +300,12 @@ static void txn_clear(struct session *s)
 		free(t->rcpts[i].deliver);
 	}
 	free(t->rcpts);
+	for (size_t i = 0; i < t->n_traps; i++) {
+		free(t->traps[i]);
+		free(t->trap_tenants[i]);
+	}
+	free(t->traps);
+	free(t->trap_tenants);
 	free(t->sender);
 	buf_free(&t->hdr);
 	buf_free(&t->body);
@@ -328,6 +340,36 @@ static const char *sender_domain(const char *sender)
 	return at ? at + 1 : "";
 }
 
+/* A trap or the complaint address: remembered for the scan, logged for
+ * support (the sender sees only the 250 any user gets). */
+static void special_rcpt(struct session *s, const struct smtp_path *to,
+    const struct policy_rcpt *pr, const struct smtp_reply *r)
+{
+	struct txn *t = &s->txn;
+	if (pr->trap) {
+		t->traps = xrealloc(t->traps, (t->n_traps + 1) * sizeof(*t->traps));
+		t->trap_tenants = xrealloc(t->trap_tenants, (t->n_traps + 1) * sizeof(char *));
+		t->traps[t->n_traps] = xstrdup(to->addr);
+		t->trap_tenants[t->n_traps] = xstrdup(pr->trap_tenant);
+		t->n_traps++;
+	} else {
+		t->complaint = 1;
+	}
+	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+	struct store_log_rcpt rec = {
+		.ref = s->ref,
+		.ts = mw_now(),
+		.rcpt = (char *)(uintptr_t)to->addr,
+		.tenant = pr->trap ? (char *)(uintptr_t)pr->trap_tenant : "",
+		.status = pr->trap ? "trap" : "complaint",
+		.reply = t->last_reply,
+	};
+	track_rcpt(s->l->d.track, &rec);
+	char esc[300];
+	log_info(s->ref, "smtp rcpt ip=%s rcpt=%s result=%d kind=%s", s->ip,
+	    log_escape(to->addr, esc, sizeof(esc)), r->code, pr->trap ? "trap" : "complaint");
+}
+
 static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *r)
 {
 	struct session *s = ctx;
@@ -335,8 +377,13 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	struct policy_rcpt pr;
 	const struct conf *c = s->l->d.conf;
 	struct policy_harvest hv = { c->harvest_window, c->harvest_min_invalid, c->harvest_ratio };
-	policy_check_rcpt(s->l->d.store, &hv, t->sender ? t->sender : "", s->ip, to, s->ref, &pr);
+	policy_check_rcpt(s->l->d.store, &hv, t->sender ? t->sender : "", s->ip, to, s->ref,
+	    c->complaint_address, &pr);
 	*r = pr.reply;
+	if (pr.trap || pr.complaint) {
+		special_rcpt(s, to, &pr, r);
+		return;
+	}
 	if (pr.accepted && t->group_key[0] && strcmp(t->group_key, pr.group_key) != 0) {
 		/* R6: one decision per transaction; another group retries separately. */
 		r->code = 452;
@@ -346,7 +393,7 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	}
 	if (pr.accepted || pr.invalid_user)
 		track_rcpt_stat(s->l->d.track, s->ip, sender_domain(t->sender ? t->sender : ""),
-		    pr.accepted, mw_now());
+		    pr.accepted, mw_now(), s->ref, to->addr);
 	if (pr.accepted) {
 		if (t->group_key[0] == '\0') {
 			/* The group key is the tenant: its settings hold for the
@@ -398,6 +445,15 @@ static void hook_data_start(void *ctx, struct smtp_reply *r)
 	if (s->l->d.scan != NULL && score_pool_full(s->l->d.scan)) {
 		log_warn(s->ref, "smtp scan-busy ip=%s at=data", s->ip);
 		reply_busy(s, r);
+		return;
+	}
+	if (t->n_rcpts == 0) {
+		/* Only traps and the complaint address: the message is read for
+		 * the scan and never queued. */
+		t->sink_only = 1;
+		t->arrival = mw_now();
+		r->code = 354;
+		mw_strlcpy(r->text, "End data with <CR><LF>.<CR><LF>", sizeof(r->text));
 		return;
 	}
 	struct spool_envelope_rcpt *er = xcalloc(t->n_rcpts, sizeof(*er));
@@ -454,9 +510,9 @@ static int hook_data_write(void *ctx, const char *p, size_t n)
 			t->hdr_done = 1;
 		}
 	}
-	if (t->write_failed || t->msg == NULL)
+	if (t->write_failed || (t->msg == NULL && !t->sink_only))
 		return -1;
-	if (spool_msg_write(t->msg, p, n) < 0) {
+	if (t->msg != NULL && spool_msg_write(t->msg, p, n) < 0) {
 		t->write_failed = 1;
 		return -1;
 	}
@@ -526,11 +582,43 @@ static void commit_message(struct session *s, const struct score_verdict *v)
 	spool_commit_submit(s->l->d.spool, m, s->id);
 }
 
+/* The answer to a message that only traps and the complaint address got:
+ * the same words and a queue id of the same form as for real mail. */
+static void sink_reply(struct session *s, struct smtp_reply *r)
+{
+	struct txn *t = &s->txn;
+	char qid[QID_LEN + 1];
+	refgen_next_qid(qid);
+	r->code = 250;
+	snprintf(r->text, sizeof(r->text), "2.0.0 Ok: queued as %s (ref %s)", qid, s->ref);
+	snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+	txn_log(s, t->n_traps ? "trap" : "complaint", t->last_reply, t->size);
+}
+
+/* What the scan thread needs to know of the transaction (rep_mail.h);
+ * its arrays borrow the transaction's (the pool copies them). */
+static void mail_ctx(struct session *s, struct rep_mail_ctx *c)
+{
+	struct txn *t = &s->txn;
+	memset(c, 0, sizeof(*c));
+	mw_strlcpy(c->ref, s->ref, sizeof(c->ref));
+	mw_strlcpy(c->client_ip, s->ip, sizeof(c->client_ip));
+	mw_strlcpy(c->helo, s->helo, sizeof(c->helo));
+	mw_strlcpy(c->sender, t->sender ? t->sender : "", sizeof(c->sender));
+	if (t->n_rcpts > 0)
+		mw_strlcpy(c->tenant, t->rcpts[0].tenant, sizeof(c->tenant));
+	c->n_real = t->n_rcpts;
+	c->traps = t->traps;
+	c->trap_tenants = t->trap_tenants;
+	c->n_traps = t->n_traps;
+	c->complaint = t->complaint;
+}
+
 static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct smtp_reply *r)
 {
 	struct session *s = ctx;
 	struct txn *t = &s->txn;
-	if (t->write_failed || t->msg == NULL) {
+	if (t->write_failed || (t->msg == NULL && !t->sink_only)) {
 		log_error(s->ref, "smtp spool-write error=\"%s\"", strerror(errno));
 		r->code = 451;
 		snprintf(r->text, sizeof(r->text), "4.3.0 Error: queue file write error (ref %s)", s->ref);
@@ -541,6 +629,10 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 	t->hdr_done = 1;
 	t->size = info->size;
 	if (s->l->d.scan == NULL) {
+		if (t->sink_only) {
+			sink_reply(s, r);
+			return SMTP_HOOK_DONE;
+		}
 		bufferevent_disable(s->bev, EV_READ);
 		commit_message(s, NULL);
 		return SMTP_HOOK_PENDING;
@@ -558,7 +650,9 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 	}
 	size_t len = t->body.len;
 	char *data = len ? buf_steal(&t->body) : xstrdup("");
-	if (score_pool_submit(s->l->d.scan, s->id, data, len, (size_t)t->body_seen, &th) < 0) {
+	struct rep_mail_ctx rc;
+	mail_ctx(s, &rc);
+	if (score_pool_submit(s->l->d.scan, s->id, data, len, (size_t)t->body_seen, &th, &rc) < 0) {
 		free(data);
 		log_warn(s->ref, "smtp scan-busy ip=%s at=end-of-data", s->ip);
 		reply_busy(s, r);
@@ -969,6 +1063,12 @@ static void on_scan_done(const struct score_pool_result *res, void *arg)
 	score_symbols_line(&v, line, sizeof(line));
 	log_info(s->ref, "smtp scan score=%.2f class=%s list=%s ms=%.1f symbols=\"%s\"", v.score,
 	    t->cls, sender_list_verdict_name(t->list.verdict), res->ms, line);
+	if (t->sink_only) {
+		score_verdict_free(&v);
+		sink_reply(s, &r);
+		session_resume(s, &r);
+		return;
+	}
 	int blocked = t->list.verdict == LIST_BLOCK;
 	int held = (v.cls == SCORE_PROBABLE_SPAM && t->list.verdict != LIST_ALLOW) || blocked;
 	/* Bulk mail (newsletters the user may have asked for) is never refused:
@@ -993,8 +1093,8 @@ static void on_scan_done(const struct score_pool_result *res, void *arg)
 			snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected: the sender is on the "
 			    "recipient's block list (ref %s)", s->ref);
 		else
-			snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam "
-			    "(ref %s)", s->ref);
+			snprintf(r.text, sizeof(r.text), "5.7.1 Message rejected as probable spam: %s "
+			    "(ref %s)", rep_mail_reason_class(&v), s->ref);
 		score_verdict_free(&v);
 		refuse_message(s, &r, "rejected");
 		return;

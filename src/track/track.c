@@ -22,6 +22,7 @@
 
 #include "base/util.h"
 #include "conf/conf.h"
+#include "reputation/reputation.h"
 #include "log/log.h"
 
 #define TRACK_MAX_QUEUED 100000
@@ -34,7 +35,7 @@ struct item {
 	int is_stat;                 /* a recipient verdict for rcpt_stat (uses rcpt.ref/rcpt/status) */
 	struct store_log_txn txn;
 	struct store_log_rcpt rcpt;
-	char *stat_ip, *stat_domain;
+	char *stat_ip, *stat_domain, *stat_ref, *stat_rcpt;
 	int stat_valid;
 };
 
@@ -75,6 +76,8 @@ static void item_free(struct item *it)
 	} else if (it->is_stat) {
 		free(it->stat_ip);
 		free(it->stat_domain);
+		free(it->stat_ref);
+		free(it->stat_rcpt);
 	} else {
 		free(it->rcpt.ref);
 		free(it->rcpt.rcpt);
@@ -87,7 +90,7 @@ static void item_free(struct item *it)
 
 static const char *item_ref(const struct item *it)
 {
-	return it->is_stat ? NULL : it->is_txn ? it->txn.ref : it->rcpt.ref;
+	return it->is_stat ? it->stat_ref : it->is_txn ? it->txn.ref : it->rcpt.ref;
 }
 
 static void drop(const struct item *it, const char *why)
@@ -175,7 +178,7 @@ void track_rcpt(struct track *t, const struct store_log_rcpt *r)
 }
 
 void track_rcpt_stat(struct track *t, const char *client_ip, const char *sender_domain, int valid,
-    int64_t now)
+    int64_t now, const char *ref, const char *rcpt)
 {
 	struct item *it;
 
@@ -186,8 +189,27 @@ void track_rcpt_stat(struct track *t, const char *client_ip, const char *sender_
 	it->stat_ip = dup_or_empty(client_ip);
 	it->stat_domain = dup_or_empty(sender_domain);
 	it->stat_valid = valid;
+	it->stat_ref = dup_or_empty(ref);
+	it->stat_rcpt = dup_or_empty(rcpt);
 	it->rcpt.ts = now;
 	enqueue(t, it);
+}
+
+/* A recipient verdict: the harvest window's hourly counts, and the
+ * identities' decaying counters (with the evidence of an unknown one). */
+static int write_stat(struct track *t, const struct item *it)
+{
+	if (store_rcpt_stat_add(t->st, it->stat_ip, it->stat_domain, it->stat_valid,
+	    it->rcpt.ts) < 0)
+		return -1;
+	char sender[320], detail[400];
+	struct rep_ids ids;
+	struct rep_delta d = { .valid = it->stat_valid ? 1 : 0, .invalid = it->stat_valid ? 0 : 1 };
+	snprintf(sender, sizeof(sender), "@%s", it->stat_domain);
+	reputation_identities(it->stat_ip, it->stat_domain[0] ? sender : "", NULL, &ids);
+	snprintf(detail, sizeof(detail), "unknown recipient <%s>", it->stat_rcpt);
+	return reputation_add(t->st, &ids, &d, t->conf->rep_half_life, it->rcpt.ts,
+	    it->stat_valid ? NULL : "invalid", it->stat_ref, detail);
 }
 
 /* Write one batch; every item is freed, written or dropped. */
@@ -202,8 +224,7 @@ static void write_batch(struct track *t, struct item *batch)
 		log_error(NULL, "track begin-failed error=%s",
 		    log_escape(store_error(t->st), esc, sizeof(esc)));
 	for (it = batch; it; it = it->next) {
-		int rc = it->is_stat ? store_rcpt_stat_add(t->st, it->stat_ip, it->stat_domain,
-		    it->stat_valid, it->rcpt.ts) :
+		int rc = it->is_stat ? write_stat(t, it) :
 		    it->is_txn ? store_log_txn_add(t->st, &it->txn) :
 		    store_log_rcpt_add(t->st, &it->rcpt);
 		if (rc < 0) {

@@ -23,10 +23,12 @@ void track_close(struct track *t);
 /* Thread-safe; the records are copied. */
 void track_txn(struct track *t, const struct store_log_txn *txn);
 void track_rcpt(struct track *t, const struct store_log_rcpt *r);
-/* A recipient verdict for the directory-harvest counters (store_rcpt_stat_add),
- * written by the thread so the SMTP loop never waits on the database lock. */
+/* A recipient verdict for the directory-harvest counters (store_rcpt_stat_add)
+ * and the decaying reputation of the sender's identities (reputation.h; an
+ * unknown recipient becomes an "invalid" event with ref and rcpt), written
+ * by the thread so the SMTP loop never waits on the database lock. */
 void track_rcpt_stat(struct track *t, const char *client_ip, const char *sender_domain, int valid,
-    int64_t now);
+    int64_t now, const char *ref, const char *rcpt);
 /* Block until everything submitted so far is written (tests, shutdown). */
 void track_sync(struct track *t);
 

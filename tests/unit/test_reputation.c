@@ -1,0 +1,352 @@
+/* Unit tests: sender identities, decaying counters, the assessment and
+ * its decay back to neutral with an injected clock (issue 4, Done means 2),
+ * and the fingerprint memory - all on real SQLite files. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/util.h"
+#include "conf/conf.h"
+#include "content/content.h"
+#include "fingerprint/fingerprint.h"
+#include "reputation/fp_memory.h"
+#include "reputation/reputation.h"
+#include "score/score.h"
+#include "store/store.h"
+
+#define DAY 86400
+#define T0 1800000000   /* an arbitrary "now": the clock is ours */
+
+struct fx {
+	char dir[64];
+	struct conf c;
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	strcpy(f->dir, "/tmp/mw-rep-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	conf_defaults(&f->c);
+	snprintf(f->c.data_dir, sizeof(f->c.data_dir), "%s", f->dir);
+	f->s = store_open(&f->c, err, sizeof(err));
+	if (f->s == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+	store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* ---- identities ------------------------------------------------------------ */
+
+static void test_identities_v4(void **state)
+{
+	struct rep_ids ids;
+	(void)state;
+	reputation_identities("192.0.2.77", "Bob@Mail.Example.CO.UK", NULL, &ids);
+	assert_int_equal(ids.n, 3);
+	assert_string_equal(ids.key[0], "ip:192.0.2.77");
+	assert_int_equal(ids.kind[0], REP_ID_IP);
+	assert_string_equal(ids.key[1], "net:192.0.2.0/24");
+	/* The registered domain, paired with the network: a forged domain
+	 * taints only "that domain from this network". */
+	assert_string_equal(ids.key[2], "pair:example.co.uk/192.0.2.0/24");
+	assert_int_equal(ids.kind[2], REP_ID_PAIR);
+}
+
+static void test_identities_v6_and_mapped(void **state)
+{
+	struct rep_ids ids;
+	(void)state;
+	reputation_identities("2001:db8:1:2:a::1", "", NULL, &ids);
+	assert_int_equal(ids.n, 2);   /* the null sender has no domain */
+	assert_string_equal(ids.key[0], "ip:2001:db8:1:2:a::1");
+	assert_string_equal(ids.key[1], "net:2001:db8:1:2::/64");
+	reputation_identities("::ffff:198.51.100.9", "a@b.example", NULL, &ids);
+	assert_string_equal(ids.key[0], "ip:198.51.100.9");
+	assert_string_equal(ids.key[1], "net:198.51.100.0/24");
+	reputation_identities("", "a@b.example", NULL, &ids);
+	assert_int_equal(ids.n, 0);
+	reputation_identities("not-an-ip", "a@b.example", NULL, &ids);
+	assert_int_equal(ids.n, 0);
+	/* Authenticated (later, R15): the domain itself is an identity. */
+	reputation_identities("192.0.2.1", "a@b.example", "news.b.example", &ids);
+	assert_int_equal(ids.n, 4);
+	assert_string_equal(ids.key[3], "org:b.example");
+}
+
+static void test_key_of(void **state)
+{
+	char k[STORE_REP_KEY_MAX];
+	(void)state;
+	assert_int_equal(reputation_key_of("192.0.2.1", k, sizeof(k)), 0);
+	assert_string_equal(k, "ip:192.0.2.1");
+	assert_int_equal(reputation_key_of("192.0.2.9/24", k, sizeof(k)), 0);
+	assert_string_equal(k, "net:192.0.2.0/24");
+	assert_int_equal(reputation_key_of("2001:db8::/64", k, sizeof(k)), 0);
+	assert_string_equal(k, "net:2001:db8::/64");
+	assert_int_equal(reputation_key_of("Mail.Example.ORG", k, sizeof(k)), 0);
+	assert_string_equal(k, "org:example.org");
+	assert_int_equal(reputation_key_of("192.0.2.0/16", k, sizeof(k)), -1);
+	assert_int_equal(reputation_key_of("no dots", k, sizeof(k)), -1);
+	assert_int_equal(reputation_key_of("", k, sizeof(k)), -1);
+	assert_int_equal(reputation_key_of("a'b.example", k, sizeof(k)), -1);
+}
+
+/* ---- decay and assessment ------------------------------------------------------ */
+
+static void test_decay_halves(void **state)
+{
+	struct store_rep r = { .updated = T0, .traps = 4, .invalid = 8, .msgs = 16 };
+	(void)state;
+	reputation_decay(&r, DAY, T0 + DAY);
+	assert_true(fabs(r.traps - 2) < 1e-9 && fabs(r.invalid - 4) < 1e-9);
+	reputation_decay(&r, DAY, T0 + 3 * DAY);
+	assert_true(fabs(r.msgs - 2) < 1e-9);
+	assert_int_equal(r.updated, T0 + 3 * DAY);
+	/* A clock that went back changes nothing. */
+	reputation_decay(&r, DAY, T0);
+	assert_true(fabs(r.msgs - 2) < 1e-9);
+}
+
+static void test_assess_signals(void **state)
+{
+	struct rep_assessment a;
+	(void)state;
+	struct store_rep none = { 0 };
+	reputation_assess(&none, &a);
+	assert_int_equal(a.state, REP_NEUTRAL);
+	assert_true(a.total == 0);
+
+	struct store_rep trap = { .msgs = 1, .traps = 1 };
+	reputation_assess(&trap, &a);
+	assert_true(a.traps >= 10);
+	assert_int_equal(a.state, REP_FINGERPRINTED);
+	assert_non_null(strstr(a.evidence, "spam-trap"));
+
+	/* A directory harvest: many unknown recipients, most of them. */
+	struct store_rep harvest = { .valid = 2, .invalid = 30 };
+	reputation_assess(&harvest, &a);
+	assert_true(a.invalid > 7 && a.invalid <= 8);
+	assert_int_equal(a.state, REP_SUSPECT);
+	/* A typo or two among many: nothing. */
+	struct store_rep typo = { .valid = 200, .invalid = 2 };
+	reputation_assess(&typo, &a);
+	assert_true(a.invalid == 0);
+
+	/* Four complaints on few messages: probable spam on their own. */
+	struct store_rep comp = { .msgs = 5, .complaints = 4 };
+	reputation_assess(&comp, &a);
+	assert_true(a.complaints >= 12 - 1e-9);
+	/* The same four on 100,000 messages: a big sender, scaled down. */
+	struct store_rep big = { .msgs = 100000, .complaints = 4, .ham = 100000 };
+	reputation_assess(&big, &a);
+	assert_true(a.complaints < 1);
+
+	struct store_rep good = { .msgs = 50, .ham = 50, .valid = 50 };
+	reputation_assess(&good, &a);
+	assert_int_equal(a.state, REP_GOOD);
+	assert_true(a.total < 0);
+}
+
+/* Done means 2: a fingerprinted sender returns to neutral after the
+ * configured time without new evidence. */
+static void test_decay_to_neutral(void **state)
+{
+	struct fx *f = *state;
+	const int64_t hl = 3 * DAY;
+	struct rep_ids ids;
+	struct store_rep r;
+	struct rep_assessment a;
+	reputation_identities("203.0.113.5", "x@spam.example", NULL, &ids);
+	struct rep_delta d = { .msgs = 1, .traps = 1 };
+	assert_int_equal(reputation_add(f->s, &ids, &d, hl, T0, "trap", "ABCD-EFGH", "test"), 0);
+
+	assert_int_equal(reputation_get(f->s, ids.key[0], hl, T0, &r), 0);
+	reputation_assess(&r, &a);
+	assert_int_equal(a.state, REP_FINGERPRINTED);
+	/* Still listed just before one half-life... */
+	assert_int_equal(reputation_get(f->s, ids.key[0], hl, T0 + hl - 60, &r), 0);
+	reputation_assess(&r, &a);
+	assert_int_equal(a.state, REP_FINGERPRINTED);
+	/* ...and neutral once the hit has decayed under half a hit. */
+	assert_int_equal(reputation_get(f->s, ids.key[0], hl, T0 + hl + 60, &r), 0);
+	reputation_assess(&r, &a);
+	assert_int_equal(a.state, REP_NEUTRAL);
+	assert_true(a.total < REP_SUSPECT_POINTS);
+
+	/* New evidence in between renews the listing: two hits last two
+	 * half-lives. */
+	assert_int_equal(reputation_add(f->s, &ids, &d, hl, T0 + hl / 2, "trap", "ABCD-EFGH",
+	    "again"), 0);
+	assert_int_equal(reputation_get(f->s, ids.key[0], hl, T0 + hl + 60, &r), 0);
+	reputation_assess(&r, &a);
+	assert_int_equal(a.state, REP_FINGERPRINTED);
+	assert_int_equal(reputation_get(f->s, ids.key[0], hl, T0 + 3 * hl, &r), 0);
+	reputation_assess(&r, &a);
+	assert_int_equal(a.state, REP_NEUTRAL);
+
+	/* The evidence stays readable as history. */
+	struct store_rep_event *ev = NULL;
+	size_t n = 0;
+	assert_int_equal(store_rep_event_list(f->s, ids.key[0], 0, &ev, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ev[0].kind, "trap");
+	assert_string_equal(ev[0].ref, "ABCD-EFGH");
+	store_rep_event_free(ev, n);
+}
+
+static double symbol_score(const struct score_verdict *v, const char *name)
+{
+	for (size_t i = 0; i < v->n_symbols; i++)
+		if (strcmp(v->symbols[i].name, name) == 0)
+			return v->symbols[i].score;
+	return NAN;
+}
+
+static void test_symbols_worst_identity(void **state)
+{
+	struct fx *f = *state;
+	const int64_t hl = 3 * DAY;
+	struct rep_ids ids, net_only, other;
+	struct score_verdict v;
+
+	reputation_identities("198.51.100.7", "a@one.example", NULL, &ids);
+	struct rep_delta d = { .msgs = 1, .traps = 1 };
+	assert_int_equal(reputation_add(f->s, &ids, &d, hl, T0, "trap", "R", "x"), 0);
+
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(reputation_symbols(f->s, &ids, hl, T0 + 10, &v), 0);
+	/* Three identities have the hit: counted once, at full weight. */
+	assert_int_equal(v.n_symbols, 1);
+	assert_true(symbol_score(&v, "REP_TRAP_HITS") >= 10);
+	assert_non_null(strstr(v.symbols[0].reason, "IP 198.51.100.7"));
+	score_verdict_free(&v);
+
+	/* A neighbour in the /24 with another domain: the network alone, at
+	 * half weight - suspect, not rejected. */
+	reputation_identities("198.51.100.8", "b@two.example", NULL, &net_only);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(reputation_symbols(f->s, &net_only, hl, T0 + 10, &v), 0);
+	assert_true(fabs(symbol_score(&v, "REP_TRAP_HITS") - 5) < 1e-9);
+	assert_non_null(strstr(v.symbols[0].reason, "network 198.51.100.0/24"));
+	score_verdict_free(&v);
+
+	/* The same domain from elsewhere: untouched (no framing by forgery). */
+	reputation_identities("192.0.2.200", "a@one.example", NULL, &other);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(reputation_symbols(f->s, &other, hl, T0 + 10, &v), 0);
+	assert_int_equal(v.n_symbols, 0);
+	score_verdict_free(&v);
+}
+
+/* ---- fingerprint memory ------------------------------------------------------- */
+
+#define SIG_MSG \
+    "From: a@x.example\r\nSubject: s\r\n\r\n" \
+    "%s\r\n\r\n-- \r\nJohn Q. Sender\r\nSenior Vice President of Moving Money\r\n" \
+    "Sender Holdings International, 12 Long Street, Springfield\r\n" \
+    "Phone +1 555 0100 0199, www.sender-holdings.example\r\n"
+
+static void fp_of(const char *body, struct fp_message *fm, struct content_msg **cm)
+{
+	char buf[4096];
+	struct content_limits lim = content_limits_default();
+	struct fp_params p = fp_params_default();
+	snprintf(buf, sizeof(buf), SIG_MSG, body);
+	*cm = content_parse(buf, strlen(buf), &lim);
+	assert_non_null(*cm);
+	fp_message_compute(*cm, &p, fm);
+}
+
+static void test_fp_memory_trap_and_benign(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct fp_message a, b;
+	struct content_msg *ca, *cb;
+	struct score_verdict v;
+	const int64_t hl = 3 * DAY;
+
+	fp_of("Dear friend, I have a business proposal for you that concerns a very large "
+	    "sum of money which I need to move out of the country quickly and quietly.", &a, &ca);
+	fp_of("Completely different words about the quarterly meeting agenda, the budget "
+	    "review, and who brings the coffee and the biscuits on Thursday morning.", &b, &cb);
+	assert_true(a.present & (1u << FP_KIND_SIGNATURE));
+
+	struct fp_memory *m = fp_memory_open(f->s, 1000, err, sizeof(err));
+	assert_non_null(m);
+	assert_true(fp_memory_record(m, f->s, &a, ca, FP_EV_TRAP, "TRAP-0001", hl, T0) >= 2);
+
+	/* Another body with the same signature block: the signature matches. */
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fp_memory_symbols(m, f->s, &b, hl, T0 + 60, &v), 0);
+	assert_true(symbol_score(&v, "FP_SIGNATURE_TRAP") >= 10);
+	assert_true(isnan(symbol_score(&v, "FP_TEXT_TRAP")));
+	const char *reason = v.symbols[0].reason;
+	assert_non_null(strstr(reason, "signature block"));
+	assert_non_null(strstr(reason, "spam traps"));
+	score_verdict_free(&v);
+
+	/* A second process's view: a new memory loads the rows. */
+	struct fp_memory *m2 = fp_memory_open(f->s, 1000, err, sizeof(err));
+	assert_non_null(m2);
+	assert_int_equal(fp_memory_count(m2), fp_memory_count(m));
+
+	/* Decayed away after a few half-lives. */
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fp_memory_symbols(m2, f->s, &b, hl, T0 + 2 * hl, &v), 0);
+	assert_int_equal(v.n_symbols, 0);
+	score_verdict_free(&v);
+
+	/* The tenant marks the block benign: never matched again. */
+	assert_true(fp_memory_mark_benign(m2, f->s, &b, cb, "acme", T0 + 120) >= 1);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fp_memory_symbols(m, f->s, &b, hl, T0 + 180, &v), 0);
+	assert_true(isnan(symbol_score(&v, "FP_SIGNATURE_TRAP")));
+	score_verdict_free(&v);
+
+	fp_memory_free(m);
+	fp_memory_free(m2);
+	content_free(ca);
+	content_free(cb);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identities_v4),
+		cmocka_unit_test(test_identities_v6_and_mapped),
+		cmocka_unit_test(test_key_of),
+		cmocka_unit_test(test_decay_halves),
+		cmocka_unit_test(test_assess_signals),
+		T(test_decay_to_neutral),
+		T(test_symbols_worst_identity),
+		T(test_fp_memory_trap_and_benign),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
