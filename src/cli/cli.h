@@ -1,7 +1,8 @@
 /*
  * cli.h - the administration sub-commands of the `mailward` program (R20):
- * tenant, domain, user, log, queue, scan, train, help.  docs/cli.md is the
- * user's manual.
+ * tenant, domain, user, log, queue, scan, train, quarantine, allow, block,
+ * audit, trap, reputation, complaint, outbound, fingerprint, help.
+ * docs/cli.md is the user's manual.
  *
  * main() parses the global options, loads the configuration and calls
  * cli_main() for every sub-command it does not run itself (serve,
@@ -116,6 +117,22 @@ int cli_train(const struct conf *c, int argc, char **argv);  /* cli_train.c */
 int cli_quarantine(const struct conf *c, int argc, char **argv);   /* cli_quarantine.c */
 int cli_list(const struct conf *c, const char *kind, int argc, char **argv);  /* cli_list.c */
 int cli_audit(const struct conf *c, int argc, char **argv);        /* cli_list.c */
+int cli_trap(const struct conf *c, int argc, char **argv);         /* cli_trap.c */
+int cli_reputation(const struct conf *c, int argc, char **argv);   /* cli_reputation.c */
+int cli_complaint(const struct conf *c, int argc, char **argv);    /* cli_complaint.c */
+int cli_outbound(const struct conf *c, int argc, char **argv);     /* cli_outbound.c */
+int cli_fingerprint(const struct conf *c, int argc, char **argv);  /* cli_fingerprint.c */
+
+/* ---- shared by the reputation commands (cli_trap.c) ---- */
+
+struct store_trap_hit;
+/* The tenant named on the command line exists: CLI_OK, or the exit status
+ * after printing why not (2 no such tenant or a bad name, 3 storage). */
+int cli_tenant_check(struct store *s, const char *name);
+/* Trap hits as a table (TIME REF CLIENT SENDER TRAP SUBJECT) or as a JSON
+ * array (json_t *, new reference), for `trap hits` and `reputation show`. */
+void cli_trap_hits_print(const struct store_trap_hit *h, size_t n);
+void *cli_trap_hits_json(const struct store_trap_hit *h, size_t n);
 
 /* ---- message files (cli_scan.c), shared by scan and train ---- */
 
