@@ -52,6 +52,16 @@ static const struct {
 	{ "scan", "  scan [--json] [--explain] FILE|DIR...   score messages offline" },
 	{ "scan", "         exit 0 clean/bulk, 1 some possible/probable spam, 3 unreadable" },
 	{ "train", "  train --spam|--ham FILE|DIR...          teach the Bayes classifier" },
+	{ "trap", "  trap add|remove ADDRESS|@DOMAIN [--tenant T] [--by WHO]   spam traps" },
+	{ "trap", "  trap list [--tenant T] [--json]" },
+	{ "trap", "  trap hits [--ip IP] [--sender S] [--limit N] [--json]" },
+	{ "reputation", "  reputation show IP|NETWORK|DOMAIN [--limit N] [--json]" },
+	{ "reputation", "  reputation reset IP|NETWORK|DOMAIN [--by WHO] [--reason TEXT]" },
+	{ "complaint", "  complaint import FILE|DIR|-... [--dry-run] [--json]   ARF reports" },
+	{ "complaint", "  complaint list [--since T] [--limit N] [--json] | show ID [--raw] [--json]" },
+	{ "outbound", "  outbound record MESSAGE-ID...|- --tenant T   mail the tenant sent" },
+	{ "fingerprint", "  fingerprint list [--json] | remove ID [--by WHO]" },
+	{ "fingerprint", "  fingerprint benign FILE --tenant T [--by WHO]   a footer never counts" },
 	{ "help", "  help [COMMAND]" },
 };
 
@@ -117,6 +127,16 @@ cli_main(const struct conf *c, int argc, char **argv)
 		return cli_audit(c, argc, argv);
 	if (strcmp(cmd, "train") == 0)
 		return cli_train(c, argc, argv);
+	if (strcmp(cmd, "trap") == 0)
+		return cli_trap(c, argc, argv);
+	if (strcmp(cmd, "reputation") == 0)
+		return cli_reputation(c, argc, argv);
+	if (strcmp(cmd, "complaint") == 0)
+		return cli_complaint(c, argc, argv);
+	if (strcmp(cmd, "outbound") == 0)
+		return cli_outbound(c, argc, argv);
+	if (strcmp(cmd, "fingerprint") == 0)
+		return cli_fingerprint(c, argc, argv);
 	cli_err("unknown command '%s' (try 'mailward help')", cmd);
 	return CLI_USAGE;
 }
