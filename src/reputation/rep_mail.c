@@ -262,33 +262,36 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* The message as received, kept as the trap hit's evidence. */
+/* The message as received, kept as the trap hit's evidence: name is the
+ * file's name under data_dir/traps ("" when not kept). */
 static void keep_copy(struct rep_mail *rm, const char *ref, const char *data, size_t len,
-    char *file, size_t fn)
+    char *name, size_t nn)
 {
-	char dir[1024], tmp[1100];
-	file[0] = '\0';
+	char dir[1024], file[1100], tmp[1110];
+	name[0] = '\0';
 	if (rm->c->trap_keep <= 0)
 		return;
 	conf_path(rm->c, "traps", dir, sizeof(dir));
 	if (mw_mkdir_p(dir, 0750) < 0)
 		return;
-	snprintf(file, fn, "%s/%s.eml", dir, ref);
+	snprintf(file, sizeof(file), "%s/%s.eml", dir, ref);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0 || write_all(fd, data, len) < 0 || close(fd) < 0 || rename(tmp, file) < 0) {
 		log_warn(ref, "trap keep-failed file=%s error=\"%s\"", file, strerror(errno));
 		if (fd >= 0)
 			unlink(tmp);
-		file[0] = '\0';
+		return;
 	}
+	snprintf(name, nn, "%s.eml", ref);
 }
 
 static void record_traps(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
     const struct content_msg *m, const char *data, size_t len)
 {
-	char file[1200];
+	char file[64], dir[1024], path[1100];
 	keep_copy(rm, ctx->ref, data, len, file, sizeof(file));
+	conf_path(rm->c, "traps", dir, sizeof(dir));
 	for (size_t i = 0; i < ctx->n_traps; i++) {
 		struct store_trap_hit h = {
 			.ts = mw_now(),
@@ -309,8 +312,10 @@ static void record_traps(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 			continue;
 		}
 		for (size_t k = 0; k < n_gone; k++)
-			if (gone[k][0] != '\0' && strcmp(gone[k], file) != 0)
-				unlink(gone[k]);
+			if (gone[k][0] != '\0' && strcmp(gone[k], file) != 0) {
+				snprintf(path, sizeof(path), "%s/%s", dir, gone[k]);
+				unlink(path);
+			}
 		store_strings_free(gone, n_gone);
 	}
 }

@@ -114,9 +114,10 @@ static void test_rcpt_stat_written_by_thread(void **state)
 
 	assert_non_null(t);
 	for (int i = 0; i < 12; i++)
-		track_rcpt_stat(t, "192.0.2.7", "sender.example", i < 2, now);
-	track_rcpt_stat(t, "198.51.100.1", "", 1, now);
-	track_rcpt_stat(t, NULL, "x", 1, now);  /* ignored */
+		track_rcpt_stat(t, "192.0.2.7", "sender.example", i < 2, now, "ABCD-EFGH",
+		    "u@acme.test");
+	track_rcpt_stat(t, "198.51.100.1", "", 1, now, "ABCD-EFGJ", "v@acme.test");
+	track_rcpt_stat(t, NULL, "x", 1, now, NULL, NULL);  /* ignored */
 	track_sync(t);
 	struct store *s = store_open(&f->c, err, sizeof(err));
 	assert_non_null(s);
@@ -130,6 +131,21 @@ static void test_rcpt_stat_written_by_thread(void **state)
 	assert_int_equal(store_rcpt_stat_get(s, "ip", "198.51.100.1", now - 3600, &valid, &invalid), 0);
 	assert_int_equal(valid, 1);
 	assert_int_equal(invalid, 0);
+	/* The same verdicts in the identities' decaying counters, with every
+	 * unknown recipient as evidence carrying its ref. */
+	struct store_rep r;
+	assert_int_equal(store_rep_get(s, "ip:192.0.2.7", &r), 0);
+	assert_true(r.valid > 1.99 && r.valid < 2.01 && r.invalid > 9.99 && r.invalid < 10.01);
+	assert_int_equal(store_rep_get(s, "pair:sender.example/192.0.2.0/24", &r), 0);
+	assert_true(r.invalid > 9.99);
+	struct store_rep_event *ev = NULL;
+	size_t n = 0;
+	assert_int_equal(store_rep_event_list(s, "ip:192.0.2.7", 0, &ev, &n), 0);
+	assert_int_equal(n, 10);
+	assert_string_equal(ev[0].kind, "invalid");
+	assert_string_equal(ev[0].ref, "ABCD-EFGH");
+	assert_non_null(strstr(ev[0].detail, "u@acme.test"));
+	store_rep_event_free(ev, n);
 	store_close(s);
 	track_close(t);
 }
