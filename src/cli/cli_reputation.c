@@ -416,10 +416,26 @@ parse_limit(const char *v, size_t *out)
 	return 0;
 }
 
+/* A top-level label is never all digits (RFC 3696 2): "192.0.2.300" is a
+ * mistyped address, not a domain to look up. */
+static int
+numeric_tld(const char *s)
+{
+	const char *dot = strrchr(s, '.'), *p = dot ? dot + 1 : s;
+
+	if (*p == '\0')
+		return 0;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
 static int
 key_of(const char *what, char *key, size_t n)
 {
-	if (reputation_key_of(what, key, n) == 0)
+	if (reputation_key_of(what, key, n) == 0 &&
+	    (strncmp(key, "org:", 4) != 0 || !numeric_tld(what)))
 		return 0;
 	cli_err("'%s' is not an IP address, a network (192.0.2.0/24, 2001:db8::/64) or a "
 	    "domain", what);
