@@ -55,7 +55,7 @@ static const struct {
 	{ "trap", "  trap add|remove ADDRESS|@DOMAIN [--tenant T] [--by WHO]   spam traps" },
 	{ "trap", "  trap list [--tenant T] [--json]" },
 	{ "trap", "  trap hits [--ip IP] [--sender S] [--limit N] [--json]" },
-	{ "reputation", "  reputation show IP|NETWORK|DOMAIN [--limit N] [--json]" },
+	{ "reputation", "  reputation show IP|NETWORK|DOMAIN [--limit N] [--json] [--by WHO]" },
 	{ "reputation", "  reputation reset IP|NETWORK|DOMAIN [--by WHO] [--reason TEXT]" },
 	{ "complaint", "  complaint import FILE|DIR|-... [--dry-run] [--json]   ARF reports" },
 	{ "complaint", "  complaint list [--since T] [--limit N] [--json] | show ID [--raw] [--json]" },

@@ -29,7 +29,7 @@
 #include "reputation/reputation.h"
 #include "store/store.h"
 
-enum { S_LIMIT, S_JSON };
+enum { S_LIMIT, S_JSON, S_BY };
 enum { R_BY, R_REASON };
 
 /* Pairs of one network are found by listing every pair row: this bounds
@@ -457,7 +457,7 @@ rep_show(const struct conf *c, const struct cli_args *a)
 	int rc = CLI_OK, known;
 
 	if (a->npos != 1) {
-		cli_err("usage: reputation show IP|NETWORK|DOMAIN [--limit N] [--json]");
+		cli_err("usage: reputation show IP|NETWORK|DOMAIN [--limit N] [--json] [--by WHO]");
 		return CLI_USAGE;
 	}
 	if (key_of(a->pos[0], key, sizeof(key)) != 0 || parse_limit(a->val[S_LIMIT], &limit) != 0)
@@ -473,6 +473,13 @@ rep_show(const struct conf *c, const struct cli_args *a)
 		goto out;
 	}
 	enum rep_state st = view_state(&v, &known);
+	/* Looking is logged too: support reads a sender's evidence when a
+	 * listing is challenged, and the audit says who did. */
+	if (store_audit_add(s, a->val[S_BY] ? a->val[S_BY] : "cli", "reputation show", key,
+	    reputation_state_name(st)) < 0) {
+		rc = cli_store_fail(s, "reputation show");
+		goto out;
+	}
 	if (a->val[S_JSON]) {
 		json_t *ids = json_array();
 		for (size_t i = 0; i < v.n; i++)
@@ -629,7 +636,7 @@ out:
 int
 cli_reputation(const struct conf *c, int argc, char **argv)
 {
-	static const char *const show_opts[] = { "--limit=", "--json", NULL };
+	static const char *const show_opts[] = { "--limit=", "--json", "--by=", NULL };
 	static const char *const reset_opts[] = { "--by=", "--reason=", NULL };
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	struct cli_args a;

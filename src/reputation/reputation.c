@@ -129,9 +129,13 @@ int reputation_key_of(const char *what, char *key, size_t n)
 		snprintf(key, n, "net:%s", net);
 		return 0;
 	}
-	/* A domain: letters, digits, '-', '.', with a dot inside. */
+	/* A domain: letters, digits, '-', '.', with a dot inside, and a last
+	 * label that is not all digits (192.0.2.300 is a mistyped address). */
 	size_t len = strlen(what);
 	if (strchr(what, '.') == NULL || what[0] == '.' || what[0] == '-')
+		return -1;
+	const char *last = strrchr(what, '.') + 1;
+	if (last[strspn(last, "0123456789")] == '\0')
 		return -1;
 	for (const char *p = what; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||

@@ -194,6 +194,11 @@ def test_reputation_reset_unknown_is_noted_and_audited(make_server):
     _, doc = cli_json(srv, "reputation", "show", "192.0.2.9")
     assert [(e["kind"], e["detail"]) for e in doc["events"]] == [("reset", "by ops: delisted")], doc
     assert doc["state"] == "neutral"
+    # looking is logged too (the issue: show and reset are both logged); newest first
+    srv.cli("reputation", "show", "192.0.2.9", "--by", "support")
+    rows = [a for a in audit(srv) if a["action"] == "reputation show"]
+    assert [(r["by"], r["object"], r["detail"]) for r in rows][0] == \
+        ("support", "ip:192.0.2.9", "neutral"), rows
 
 
 def test_reputation_show_and_reset_with_evidence(make_server, sink):

@@ -112,6 +112,8 @@ static void test_key_of(void **state)
 	assert_string_equal(k, "org:example.org");
 	assert_int_equal(reputation_key_of("192.0.2.0/16", k, sizeof(k)), -1);
 	assert_int_equal(reputation_key_of("no dots", k, sizeof(k)), -1);
+	assert_int_equal(reputation_key_of("192.0.2.300", k, sizeof(k)), -1);
+	assert_int_equal(reputation_key_of("example.", k, sizeof(k)), -1);
 	assert_int_equal(reputation_key_of("", k, sizeof(k)), -1);
 	assert_int_equal(reputation_key_of("a'b.example", k, sizeof(k)), -1);
 }
