@@ -122,6 +122,14 @@ def field(doc, name):
     return None
 
 
+def identity(srv, what, key):
+    """One identity's row of `reputation show WHAT --json`."""
+    doc = json.loads(srv.cli("reputation", "show", what, "--json").out)
+    rows_ = [i for i in doc["identities"] if i["key"] == key]
+    assert rows_, (key, doc)
+    return rows_[0]
+
+
 def reply_shape(r):
     """A reply's text with its ids blanked, to compare two replies' form."""
     t = mwtest.REF_RE.sub("(ref R)", r.text)
@@ -251,6 +259,12 @@ def test_trap_accepts_never_delivers_and_counts(make_server, sink):
     # reputation show: the hit as evidence with its ref.
     show = srv.cli("reputation", "show", "127.0.0.1").out
     assert ref in show and "trap" in show.lower(), show
+    ip = identity(srv, "127.0.0.1", "ip:127.0.0.1")
+    assert ip["counters"]["traps"] >= 0.99 and ip["points"]["traps"] >= 9.9, ip
+    assert ip["state"] == "fingerprinted", ip
+    # Its content was clean: the trap hit is the evidence, not a spam verdict.
+    assert ip["counters"]["spam"] == 0, ip
+    assert srv.log_search("--ref", ref)[0]["class"] != "probable-spam"
 
     # One hit is enough: the sender's next message to a real user is refused.
     tok2 = token()
@@ -261,6 +275,21 @@ def test_trap_accepts_never_delivers_and_counts(make_server, sink):
     assert sym["REP_TRAP_HITS"]["score"] >= 9.9, sym
     assert "trap" in sym["REP_TRAP_HITS"]["reason"].lower(), sym
     assert_not_delivered(sink, tok2)
+
+    # Its neighbours in the /24 count it at half weight: not refused for it.
+    tok3 = token()
+    r3 = send(srv, "staff@neighbour.example", ["alice@acme.test"],
+              message(tok3, sender="staff@neighbour.example", body="Hello from next door.\r\n"),
+              source="127.0.0.2")
+    assert r3.code == 250, r3.raw
+    assert 4.9 <= symbols(sink.wait_for(tok3)[0]).get("REP_TRAP_HITS", 0) <= 6.1
+    # The envelope domain it used is not framed from another network.
+    tok4 = token()
+    r4 = send(srv, "offers@shady.example", ["alice@acme.test"],
+              message(tok4, sender="offers@shady.example", body="The real shady.example.\r\n"),
+              source="127.0.2.9")
+    assert r4.code == 250, r4.raw
+    assert not any(k.startswith("REP_") for k in symbols(sink.wait_for(tok4)[0]))
 
 
 def test_trap_domain_and_mixed_transaction(make_server, sink):
@@ -333,9 +362,11 @@ def test_directory_harvest_then_reset_then_allow(make_server, sink):
     r = send(srv, "sales@vendor.example", ["alice@acme.test"], message(tok2, sender="sales@vendor.example"))
     assert r.code == 250, r.raw
     txn = sink.wait_for(tok2)[0]
-    sym = symbols(txn)
-    assert "POLICY_ALLOW" in sym, txn.header("X-Mailward-Symbols")
-    assert all(v <= 0 for k, v in sym.items() if k.startswith("REP_")), sym
+    assert "POLICY_ALLOW" in symbols(txn), txn.header("X-Mailward-Symbols")
+    assert txn.header("X-Mailward-Spam") is None, txn.header("X-Mailward-Score")
+    # The verdict still says what would have happened without the entry.
+    allow = logged_symbols(srv, txn.header("X-Mailward-Ref"))["POLICY_ALLOW"]
+    assert "directory harvest" in allow["reason"], allow
 
 
 # ---------------------------------------------------------------------------
@@ -573,8 +604,11 @@ def test_forwarded_trap_hit_not_blamed_on_forwarder(make_server, sink):
     assert r_s.code == 250, r_s.raw
     assert_not_delivered(sink, tok)
     assert sink.find(tok_s) == []
+    # Counted as messages of the forwarders, but no trap hit and no points.
     for ip in ("127.0.1.2", "127.0.2.2"):
-        srv.cli("reputation", "show", ip)
+        row = identity(srv, ip, "ip:" + ip)
+        assert row["counters"]["traps"] == 0 and row["points"]["traps"] == 0, row
+        assert row["state"] != "fingerprinted", row
 
     # The forwarders' own next mail is not held against them.
     tok2 = token()
