@@ -24,8 +24,11 @@ if ! mw tenant show example >/dev/null 2>&1; then
 	mw domain add example.test --tenant example --deliver "maildir:$PWD/var/maildir"
 	mw user add alice@example.test
 	mw user add bob@example.test --alias robert@example.test
+	# A spam trap: mail to it is answered 250 and never delivered, and its
+	# sender's reputation remembers the hit (docs/reputation.md).
+	mw trap add spamtrap@example.test --tenant example
 	echo "demo: tenant 'example' (probable spam is quarantined) with alice@example.test and"
-	echo "      bob@example.test (alias robert@) -> $PWD/var/maildir"
+	echo "      bob@example.test (alias robert@) -> $PWD/var/maildir; spam trap spamtrap@example.test"
 	first=1
 fi
 
@@ -72,6 +75,8 @@ demo: SMTP on $smtp, admin/release links on http://$admin, data in ./var.  In an
   $bin -c $conf quarantine show ID              # why it was held
   $bin -c $conf quarantine release ID           # deliver it to bob, once
   grep -o 'http://[^ ]*release[^ ]*' var/maildir/bob@example.test/new/*   # bob's digest links
+  swaks --server $smtp --to spamtrap@example.test   # a trap: 250, never delivered
+  $bin -c $conf reputation show 127.0.0.1       # the hit, and what it does to the next message
 Stop with Ctrl-C.
 TXT
 wait $server
