@@ -77,6 +77,15 @@ def test_demo_swaks_to_alice(tmp_path):
         with urllib.request.urlopen(link, timeout=10) as r:
             assert r.status == 200
         mwtest.wait_until(lambda: len(os.listdir(bobdir)) == 2, 20, what="the released message")
+        # The demo's spam trap (README, "Reputation"): listed, and mail to it
+        # is answered 250 like any address.
+        t = subprocess.run([mwtest.BIN, "-c", str(conf), "trap", "list", "--json"], cwd=str(root),
+                           stdout=subprocess.PIPE, timeout=30)
+        assert "spamtrap@example.test" in t.stdout.decode(), t.stdout
+        s = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", "spamtrap@example.test",
+                            "--from", "x@spam.test"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        assert s.returncode == 0 and re.search(rb"<[-~] +250 .*queued as", s.stdout), s.stdout
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
