@@ -337,11 +337,16 @@ def test_trap_domain_and_mixed_transaction(make_server, sink):
 def test_directory_harvest_then_reset_then_allow(make_server, sink):
     srv = make_server(sink=sink, overrides={"reputation": {"harvest_min_invalid": "5",
                                                            "harvest_ratio": "50"}})
+    srv.cli("trap", "add", "info@acme.test")
     harvest(srv)
     r = wait_harvest_refusal(srv)
     assert "5.7.1 <alice@acme.test>: Recipient address rejected: too many unknown recipients " \
            "from your address recently (directory harvest)" in r.text, r.raw
     assert r.ref()
+    # A trap answers a harvester like any address.
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        assert "directory harvest" in c.cmd("RCPT TO:<info@acme.test>", 554).text
     show = srv.cli("reputation", "show", "127.0.0.1").out.lower()
     assert "unknown" in show or "invalid" in show, show
 
@@ -548,7 +553,8 @@ def test_reply_from_fingerprinted_sender_delivered_fresh_mail_not(make_server, s
     assert r.code == 250, r.raw
     txn = sink.wait_for(tok)[0]
     assert "REPLY_TO_TENANT" in symbols(txn), txn.header("X-Mailward-Symbols")
-    assert logged_symbols(srv, r.ref())["REPLY_TO_TENANT"]["reason"]
+    reply = logged_symbols(srv, r.ref())["REPLY_TO_TENANT"]
+    assert reply["score"] <= -9.9 and sent_acme in reply["reason"], reply
 
     # References holding the Message-ID among others is a reply too.
     tok2 = token()
@@ -641,3 +647,107 @@ def test_forwarded_trap_hit_not_blamed_on_forwarder(make_server, sink):
               source="127.0.3.3")
     assert_probable_spam(r5, "content fingerprint")
     assert "FP_SIGNATURE_TRAP" in logged_symbols(srv, r5.ref())
+
+
+# ---------------------------------------------------------------------------
+# reset, benign blocks, complaints without our ref
+
+
+def test_reset_clears_ip_network_and_pairs_but_keeps_the_record(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "trap@acme.test")
+    r = send(srv, "offers@shady.example", ["trap@acme.test"],
+             message(token(), sender="offers@shady.example", to="trap@acme.test", body="Cheap.\r\n"))
+    trap_ref = r.ref()
+    assert identity(srv, "127.0.0.1", "pair:shady.example/127.0.0.0/24")["state"] == "fingerprinted"
+
+    p = srv.cli("reputation", "reset", "127.0.0.1", "--by", "support", "--reason", "ticket 4711")
+    for key in ("ip:127.0.0.1", "net:127.0.0.0/24", "pair:shady.example/127.0.0.0/24"):
+        assert key in p.out, p.out
+    doc = json.loads(srv.cli("reputation", "show", "127.0.0.1", "--json").out)
+    assert all(i["points"]["total"] <= 0 and i["state"] != "fingerprinted" for i in doc["identities"]), doc
+    assert any(e["kind"] == "reset" and "ticket 4711" in e["detail"] for e in doc["events"]), doc["events"]
+    # What happened stays on record.
+    assert any(trap_ref in json.dumps(h) for h in cli_rows(srv, "trap", "hits"))
+    audit = json.loads(srv.cli("audit", "--json").out)["audit"]
+    assert any(a["action"] == "reputation reset" and a["by"] == "support" for a in audit), audit
+
+    # The next message from the IP (and its domain), and from its network, is judged afresh.
+    for src, sender in (("127.0.0.1", "offers@shady.example"), ("127.0.0.3", "hello@next.example")):
+        tok = token()
+        r = send(srv, sender, ["alice@acme.test"],
+                 message(tok, sender=sender, body="A note after the reset.\r\n"), source=src)
+        assert r.code == 250, (src, r.raw)
+        assert not any(k.startswith("REP_") for k in symbols(sink.wait_for(tok)[0])), src
+
+
+def test_benign_signature_block_is_not_held_against_anyone(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "procurement@acme.test")
+    r = send(srv, "staff@quennell.example", ["procurement@acme.test"],
+             message(token(), sender="staff@quennell.example", to="procurement@acme.test",
+                     body=TEXT_TRAP + "\r\n" + SIGNATURE))
+    assert r.code == 250, r.raw
+    # The block is a tenant's own corporate footer: it marks it benign.
+    sample = os.path.join(srv.workdir, "footer.txt")
+    with open(sample, "w") as fh:
+        fh.write(SIGNATURE.split("\r\n", 1)[1].replace("\r\n", "\n"))
+    srv.cli("fingerprint", "benign", sample, "--tenant", "beta", "--by", "postmaster@beta.test")
+    fps = cli_rows(srv, "fingerprint", "list")
+    assert any(f["kind"] == "signature" and f["benign"] == "beta" for f in fps), fps
+
+    tok = token()
+    r = send(srv, "colleague@quennell.example", ["alice@acme.test"],
+             message(tok, sender="colleague@quennell.example", body=TEXT_LATER + "\r\n" + SIGNATURE),
+             source="127.0.1.2")
+    assert r.code == 250, r.raw
+    assert not any(k.startswith("FP_SIGNATURE") for k in symbols(sink.wait_for(tok)[0]))
+
+
+def test_complaint_matched_by_message_id_from_headers_only(make_server, sink):
+    """An FBL that sends only the original's headers, without our ref id:
+    matched by its Message-ID in the message log."""
+    srv = make_server(sink=sink)
+    sender = "news@headers.example"
+    tok = token()
+    r = send(srv, sender, ["alice@acme.test"], message(tok, sender=sender, body="Deals.\r\n"))
+    assert r.code == 250, r.raw
+    sink.wait_for(tok)
+    b = "rh-" + uuid.uuid4().hex[:8]
+    report = (f"From: <fbl@provider.example>\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
+              f"Content-Type: multipart/report; report-type=feedback-report; boundary=\"{b}\"\r\n\r\n"
+              f"--{b}\r\nContent-Type: text/plain\r\n\r\nA complaint.\r\n\r\n"
+              f"--{b}\r\nContent-Type: message/feedback-report\r\n\r\n"
+              f"Feedback-Type: abuse\r\nUser-Agent: test/1.0\r\nVersion: 1\r\n\r\n"
+              f"--{b}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+              f"From: <{sender}>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
+              f"Message-ID: <{tok}@test.example>\r\n\r\n--{b}--\r\n").encode()
+    p = import_complaint(srv, report)
+    assert p.returncode == 0, p.err
+    rep = rows(json.loads(p.out))[0]
+    assert rep["match"] == "message-id" and rep["matched_ref"] == r.ref(), rep
+    assert rep["counted"] and rep["client_ip"] == "127.0.0.1", rep
+    tok2 = token()
+    assert send(srv, sender, ["alice@acme.test"], message(tok2, sender=sender)).code == 250
+    assert "REP_COMPLAINTS" in symbols(sink.wait_for(tok2)[0])
+
+
+def test_quarantine_tenant_holds_what_reputation_would_reject(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "action=quarantine")
+    srv.cli("trap", "add", "trap@acme.test")
+    assert send(srv, "offers@shady.example", ["trap@acme.test"],
+                message(token(), sender="offers@shady.example", to="trap@acme.test")).code == 250
+    tok = token()
+    r = send(srv, "offers@shady.example", ["alice@acme.test"],
+             message(tok, sender="offers@shady.example", body="Next one.\r\n"))
+    assert r.code == 250, r.raw                     # the sender is not told
+
+    def held():
+        out = json.loads(srv.cli("quarantine", "list", "--json").out)["quarantine"]
+        return [q for q in out if q["subject"] == tok]
+    row = mwtest.wait_until(held, 15, interval=0.2, what="the message held")[0]
+    assert row["class"] == "probable-spam" and row["ref"] == r.ref(), row
+    shown = json.loads(srv.cli("quarantine", "show", str(row["id"]), "--json").out)
+    assert any(x["name"] == "REP_TRAP_HITS" for x in shown["symbols"]), shown
+    assert_not_delivered(sink, tok)
