@@ -325,9 +325,16 @@ def test_trap_domain_and_mixed_transaction(make_server, sink):
     time.sleep(SETTLE * mwtest.SLOW)
     assert len(sink.find(tok2)) == 1
     assert all("catcher@acme.test" not in t.rcpts for t in sink.txns)
-    assert any(r2.ref() in json.dumps(h) for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.6.6"))
+    hit = [h for h in cli_rows(srv, "trap", "hits", "--ip", "127.0.6.6") if h["ref"] == r2.ref()]
+    assert hit and hit[0]["rcpt"] == "catcher@acme.test" and hit[0]["tenant"] == "acme", hit
     show = srv.cli("reputation", "show", "127.0.6.6").out
     assert r2.ref() in show, show
+
+    # A removed trap domain is an unhosted domain again.
+    srv.cli("trap", "remove", "@honeypot.test")
+    with srv.session(source="127.0.5.5") as c:
+        c.cmd("MAIL FROM:<bulk@mixed.example>", 250)
+        c.cmd("RCPT TO:<whoever@honeypot.test>", 554, contains="Relay access denied")
 
 
 # ---------------------------------------------------------------------------
@@ -500,7 +507,7 @@ def test_complaint_intake_by_smtp(make_server, sink):
     srv = make_server(sink=sink, overrides={"complaint": {"address": "fbl@acme.test"}})
     sender = "news@smtpfbl.example"
     tok = token()
-    r = send(srv, sender, ["alice@acme.test"], message(tok, sender=sender, body="Weekly deals.\r\n"))
+    r = send(srv, sender, ["alice@acme.test"], message(tok, sender=sender, body=TEXT_OTHER))
     assert r.code == 250, r.raw
     original = sink.wait_for(tok)[0].data
 
@@ -525,6 +532,13 @@ def test_complaint_intake_by_smtp(make_server, sink):
     assert send(srv, "fbl@provider.example", ["alice@acme.test"],
                 message(tok3, sender="fbl@provider.example"), source="127.0.7.7").code == 250
     assert not any(k.startswith("REP_") and v > 0 for k, v in symbols(sink.wait_for(tok3)[0]).items())
+    # The complaint also counts against the original's text: the same text
+    # from elsewhere carries it (3 points: evidence, not a verdict).
+    tok4 = token()
+    assert send(srv, "other@elsewhere.example", ["alice@acme.test"],
+                message(tok4, sender="other@elsewhere.example", body=TEXT_OTHER),
+                source="127.0.3.3").code == 250
+    assert 2.5 <= symbols(sink.wait_for(tok4)[0]).get("FP_TEXT_COMPLAINT", 0) <= 3.5
 
 
 # ---------------------------------------------------------------------------
