@@ -12,9 +12,14 @@ with a clean reputation.
   1c  test_complaints_raise_score_until_probable_spam
   1d  test_reply_from_fingerprinted_sender_delivered_fresh_mail_not
   1e  test_trap_accepts_never_delivers_and_counts
-plus mixed trap + real recipients, an unhosted trap domain, duplicate and
-malformed complaints, complaint intake by SMTP, and forwarded mail hitting a
-trap without blaming the forwarder.
+plus mixed trap + real recipients, an unhosted trap domain, the /24 at half
+weight, no framing of an envelope domain from another network, duplicate and
+malformed complaints, complaint intake by SMTP, a complaint matched by
+Message-ID, forwarded mail hitting a trap without blaming the forwarder,
+reset of an IP's rows, a benign signature block, and a quarantine tenant.
+
+Runs in about 16 s (release) and 70 s (ASan).  Named wip_*.py (not
+collected) until every test passes; then test_reputation.py.
 """
 import json
 import os
