@@ -17,8 +17,12 @@
  * s = pairs combined apart and the two p averaged, g = Robinson's
  * geometric-mean indicator instead of Fisher; ESF scales the chi-square
  * statistic and degrees of freedom (bogofilter's effective size factor).
- * Two PARAMS "...,100000000" and "...,40" give the all-clue p and the
- * 40-clue p the scoring engine combines (BAYES_SPAM and BAYES_TOP_CLUES).
+ * The scoring engine's two opinions are "0.3,0.5,0.2,100000000,g" and
+ * "0.3,0.5,0.2,35,g": Robinson's geometric-mean indicator over every clue
+ * (BAYES_SPAM / BAYES_HAM) and over the 35 strongest (BAYES_TOP_CLUES);
+ * the score is RULES + 30 (g_all - 0.5) within -4..12 + 100 (g_35 - 0.5)
+ * within -8..8 (docs/scoring.md).  The clues kept under max_clues are
+ * chosen in bayes.c's order (|f - 0.5| descending, ties by hash).
  * CV_DUMP=SUBSTRING prints the feature names and counts of the messages
  * whose path contains it to stderr.  The
  * combination is the one of bayes.c (relative frequencies, Robinson's f,
@@ -34,7 +38,10 @@
  *      $(pkg-config --libs libevent libevent_openssl libevent_pthreads openssl \
  *      sqlite3 inih jansson gmime-3.0 libpsl) -lresolv -lm -pthread
  * Folds used for the documented tuning: K = 5, a training message's fold is
- * the second hex digit of its MD5 (in the file name) modulo 5.
+ * the second hex digit of its MD5 (in the file name) modulo 5; from the
+ * second round on, the mean over three fold assignments (the second, third
+ * and fourth hex digit): one LIST per assignment, lines "s|h FOLD PATH"
+ * for every file of build/corpus/train/{spam,ham}.
  */
 #include <math.h>
 #include <stdio.h>
@@ -145,6 +152,21 @@ static double fisher_esf(const double *f, size_t n, double esf)
 		v = 2;
 	double H = 1.0 - bayes_chi2q(-2.0 * esf * lh, v), S = 1.0 - bayes_chi2q(-2.0 * esf * ls, v);
 	return (1.0 + S - H) / 2.0;
+}
+
+/* A clue's distance from 0.5 and its index, for the stable selection. */
+struct dvi {
+	double dev;
+	size_t i;
+};
+
+static int cmp_dvi(const void *a, const void *b)
+{
+	const struct dvi *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev > y->dev ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -261,7 +283,7 @@ int main(int argc, char **argv)
 		NH += nh[k];
 	}
 	size_t capf = 0;
-	double *f = NULL, *dv = NULL;
+	double *f = NULL;
 	for (size_t mi = 0; mi < nm; mi++) {
 		struct msg *m = &ms[mi];
 		int64_t tns = NS - (m->fold >= 0 ? ns[m->fold] : 0);
@@ -269,7 +291,6 @@ int main(int argc, char **argv)
 		if (m->ntok > capf) {
 			capf = m->ntok;
 			f = xrealloc(f, capf * sizeof(*f));
-			dv = xrealloc(dv, capf * sizeof(*dv));
 		}
 		printf("%s\t%c\t%d\t%s", m->path, m->spam ? 's' : 'h', m->fold, m->rules);
 		/* counts of this message's tokens without its own fold */
@@ -321,25 +342,15 @@ int main(int argc, char **argv)
 					f[nc++] = ff;
 			}
 			if (nc > p->max_clues) {
-				/* keep the max_clues farthest from 0.5 */
+				/* keep the max_clues farthest from 0.5, in bayes.c's order:
+				 * by |f - 0.5| descending, ties in token (hash) order */
+				struct dvi *idx = xmalloc(nc * sizeof(*idx));
 				for (size_t i = 0; i < nc; i++)
-					dv[i] = fabs(f[i] - 0.5);
-				/* selection of the max_clues largest: tuning-only code */
-				size_t *idx = xmalloc(nc * sizeof(*idx));
-				for (size_t i = 0; i < nc; i++)
-					idx[i] = i;
-				for (size_t i = 0; i < p->max_clues; i++) {
-					size_t best = i;
-					for (size_t j = i + 1; j < nc; j++)
-						if (dv[idx[j]] > dv[idx[best]])
-							best = j;
-					size_t x = idx[i];
-					idx[i] = idx[best];
-					idx[best] = x;
-				}
+					idx[i] = (struct dvi){ fabs(f[i] - 0.5), i };
+				qsort(idx, nc, sizeof(*idx), cmp_dvi);
 				double *g = xmalloc(p->max_clues * sizeof(*g));
 				for (size_t i = 0; i < p->max_clues; i++)
-					g[i] = f[idx[i]];
+					g[i] = f[idx[i].i];
 				memcpy(f, g, p->max_clues * sizeof(*g));
 				free(g);
 				free(idx);

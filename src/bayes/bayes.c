@@ -65,6 +65,7 @@ void bayes_params_defaults(struct bayes_params *p)
 	p->robx = 0.5;
 	p->min_dev = 0.1;
 	p->max_clues = 150;
+	p->top_clues = 35;
 	p->min_spam = 200;
 	p->min_ham = 200;
 }
@@ -244,11 +245,27 @@ double bayes_chi2q(double x2, unsigned v)
 	return q;
 }
 
+/* Robinson's geometric-mean indicator from the same sums: P = 1 - the
+ * geometric mean of (1 - f), Q = 1 - that of f, (1 + (P - Q) / (P + Q)) / 2.
+ * A mean, not a significance test, so it does not run to 0 or 1 with the
+ * number of clues: a message with strong evidence both ways stays near 0.5
+ * but keeps its lean (docs/bayes.md, "Tuning, third round"). */
+static double gmean_indicator(double lh, double ls, size_t n)
+{
+	if (n == 0)
+		return 0.5;
+	const double P = 1.0 - mw_exp(ls / (double)n), Q = 1.0 - mw_exp(lh / (double)n);
+	if (!(P + Q > 0.0))
+		return 0.5;
+	return (1.0 + (P - Q) / (P + Q)) / 2.0;
+}
+
 /* Fisher's method from the sums of log f (lh) and log (1 - f) (ls) over n
  * clues. */
 static void combine_sums(double lh, double ls, size_t n, struct bayes_result *r,
     struct chi2_scratch *sc)
 {
+	r->gmean = gmean_indicator(lh, ls, n);
 	if (n == 0) {
 		r->prob = 0.5;
 		r->spamminess = r->hamminess = 0.0;
@@ -406,7 +423,7 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->prob = 0.5;
+	out->prob = out->gmean = out->gmean_top = 0.5;
 	/* No snapshot (being loaded by another thread, or not loadable): the
 	 * store gives the same counts, only slower. */
 	if (b->cache != NULL && bayes_cache_acquire(b->cache, b->store, &snap) != 0)
@@ -456,9 +473,15 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 	const struct rank *order = rank_sort(b->rank, b->rank_tmp, nc);
 	if (nc > b->p.max_clues)
 		nc = b->p.max_clues;
-	/* Summed most significant first, as bayes_combine() does. */
-	double lh = 0.0, ls = 0.0;
+	/* Summed most significant first, as bayes_combine() does; the sums
+	 * over the top_clues strongest are kept on the way for gmean_top. */
+	double lh = 0.0, ls = 0.0, lh_top = 0.0, ls_top = 0.0;
+	const size_t ntop = nc < b->p.top_clues ? nc : b->p.top_clues;
 	for (size_t i = 0; i < nc; i++) {
+		if (i == ntop) {
+			lh_top = lh;
+			ls_top = ls;
+		}
 		const struct bayes_clue *c = &b->cand[order[i].i];
 		if ((uint64_t)c->spam < FTAB && (uint64_t)c->ham < FTAB) {
 			lh += b->ftab[c->spam][c->ham].lf;
@@ -468,7 +491,12 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 			ls += mw_log(1.0 - c->f);
 		}
 	}
+	if (ntop == nc) {
+		lh_top = lh;
+		ls_top = ls;
+	}
 	combine_sums(lh, ls, nc, out, &b->chi2);
+	out->gmean_top = gmean_indicator(lh_top, ls_top, ntop);
 	out->state = BAYES_OK;
 	if (nc > 0) {
 		out->clues = xmalloc(nc * sizeof(*out->clues));

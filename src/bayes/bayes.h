@@ -86,6 +86,7 @@ struct bayes_params {
 	double robx;          /* Robinson's x: prior for a rare token (0.5) */
 	double min_dev;       /* use a token only if |f - 0.5| > min_dev (0.1) */
 	size_t max_clues;     /* at most this many tokens are combined (150) */
+	size_t top_clues;     /* gmean_top combines this many of the strongest (35) */
 	int64_t min_spam;     /* no verdict before this many spam ... (200) */
 	int64_t min_ham;      /* ... and ham messages are learned (200) */
 };
@@ -109,6 +110,12 @@ struct bayes_result {
 	double prob;          /* 0 = ham .. 1 = spam; 0.5 when nothing is known */
 	double spamminess;    /* Fisher S: 1 - chi2q(-2 sum ln(1-f)) */
 	double hamminess;     /* Fisher H: 1 - chi2q(-2 sum ln f) */
+	/* Robinson's geometric-mean indicator (1 + (P - Q) / (P + Q)) / 2 with
+	 * P = 1 - (prod (1 - f))^(1/n), Q = 1 - (prod f)^(1/n): 0 = ham .. 1 =
+	 * spam, 0.5 without clues.  It never saturates, so strong evidence both
+	 * ways reads as "leans a little" instead of Fisher's p = 0.5 or 1. */
+	double gmean;         /* over the same clues as prob */
+	double gmean_top;     /* over the top_clues most significant of them */
 	int64_t nspam, nham;  /* training totals at classification time */
 	size_t n_tokens;      /* distinct features of the message */
 	struct bayes_clue *clues;   /* owned; most significant first */
@@ -116,7 +123,7 @@ struct bayes_result {
 };
 
 /* Combine f values (each in (0,1)) as Fisher/Robinson does; fills prob,
- * spamminess and hamminess of r (only).  n == 0 gives 0.5. */
+ * spamminess, hamminess and gmean of r (only).  n == 0 gives 0.5. */
 void bayes_combine(const double *f, size_t n, struct bayes_result *r);
 
 /* ---- classifier -------------------------------------------------------------- */

@@ -411,6 +411,36 @@ static void test_combine(void **state)
 	near(r.prob, 0.5, 1e-12);
 	bayes_combine(NULL, 0, &r);
 	near(r.prob, 0.5, 1e-12);
+	near(r.gmean, 0.5, 1e-12);
+}
+
+/* Robinson's geometric-mean indicator: P = 1 - (prod (1 - f))^(1/n),
+ * Q = 1 - (prod f)^(1/n), g = (1 + (P - Q) / (P + Q)) / 2. */
+static void test_gmean(void **state)
+{
+	struct bayes_result r = { 0 };
+	double f9[] = { 0.9, 0.9 }, mix[] = { 0.9, 0.1 }, three[] = { 0.99, 0.2, 0.7 };
+	(void)state;
+
+	/* n = 2 of 0.9: P = 0.9, Q = 0.1, g = (1 + 0.8) / 2. */
+	bayes_combine(f9, 2, &r);
+	near(r.gmean, 0.9, 1e-12);
+	bayes_combine(mix, 2, &r);
+	near(r.gmean, 0.5, 1e-12);
+	double P = 1.0 - cbrt(0.01 * 0.8 * 0.3), Q = 1.0 - cbrt(0.99 * 0.2 * 0.7);
+	bayes_combine(three, 3, &r);
+	near(r.gmean, (1.0 + (P - Q) / (P + Q)) / 2.0, 1e-12);   /* 0.6422 */
+	/* It does not saturate: with 300 clues of 0.99 and 300 of 0.02
+	 * Fisher's S and H are both 1 and p is 0.5; g keeps the lean. */
+	double many[600];
+	for (size_t i = 0; i < 600; i++)
+		many[i] = i < 300 ? 0.99 : 0.02;
+	bayes_combine(many, 600, &r);
+	near(r.prob, 0.5, 1e-9);
+	P = 1.0 - sqrt(0.01 * 0.98);
+	Q = 1.0 - sqrt(0.99 * 0.02);
+	near(r.gmean, (1.0 + (P - Q) / (P + Q)) / 2.0, 1e-12);   /* 0.5119 */
+	assert_true(r.gmean > 0.51);
 }
 
 /* ---- store fixture ----------------------------------------------------------------- */
@@ -1140,6 +1170,20 @@ static void test_robinson_f(void **state)
 	struct bayes_result want;
 	bayes_combine(fs, 2, &want);
 	near(r.prob, want.prob, 1e-12);
+	near(r.gmean, want.gmean, 1e-12);
+	near(r.gmean_top, want.gmean, 1e-12);   /* 2 clues, top_clues 35 */
+	bayes_result_free(&r);
+	/* gmean_top is over the top_clues most significant: beta alone. */
+	p.top_clues = 1;
+	bayes_set_params(f->b, &p);
+	assert_int_equal(bayes_classify(f->b, &q, &r), 0);
+	near(r.gmean, want.gmean, 1e-12);
+	near(r.gmean_top, 0.5 / 3.0, 1e-12);    /* one clue: g = f */
+	bayes_result_free(&r);
+	p.top_clues = 0;
+	bayes_set_params(f->b, &p);
+	assert_int_equal(bayes_classify(f->b, &q, &r), 0);
+	near(r.gmean_top, 0.5, 1e-12);
 	bayes_result_free(&r);
 }
 
@@ -1346,6 +1390,8 @@ static void same_result(const struct bayes_result *a, const struct bayes_result 
 	assert_memory_equal(&a->prob, &b->prob, sizeof(a->prob));
 	assert_memory_equal(&a->spamminess, &b->spamminess, sizeof(a->spamminess));
 	assert_memory_equal(&a->hamminess, &b->hamminess, sizeof(a->hamminess));
+	assert_memory_equal(&a->gmean, &b->gmean, sizeof(a->gmean));
+	assert_memory_equal(&a->gmean_top, &b->gmean_top, sizeof(a->gmean_top));
 	assert_true(a->nspam == b->nspam && a->nham == b->nham && a->n_tokens == b->n_tokens);
 	assert_int_equal(a->n_clues, b->n_clues);
 	if (a->n_clues > 0)
@@ -1978,6 +2024,7 @@ int main(void)
 		cmocka_unit_test(test_tok_punct_runs),
 		cmocka_unit_test(test_chi2q),
 		cmocka_unit_test(test_combine),
+		cmocka_unit_test(test_gmean),
 		T(test_store_schema),
 		T(test_store_learn_idempotent),
 		T(test_store_get_chunks),
