@@ -311,6 +311,9 @@ static void txn_clear(struct session *s)
 	buf_free(&t->body);
 	free(t->symbols);
 	memset(t, 0, sizeof(*t));
+	/* No recipient of a tenant yet: the [scan] defaults, until one sets
+	 * them (a transaction of traps only is judged by these). */
+	t->tag = t->probable = STORE_SCORE_DEFAULT;
 }
 
 /* ---- protocol hooks ---------------------------------------------------- */
@@ -1205,6 +1208,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->l = l;
 	s->id = ++l->next_id;
+	s->txn.tag = s->txn.probable = STORE_SCORE_DEFAULT;
 	mw_strlcpy(s->ip, ip, sizeof(s->ip));
 	refgen_next_ref(l->refs, s->ref);
 	int one = 1;
