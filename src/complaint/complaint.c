@@ -14,9 +14,9 @@
 #include "score/score.h"
 #include "store/store.h"
 
-/* One report of a feedback loop may stand for many (Incidents); more than
- * this from one report would let one reporter outweigh everyone else. */
-#define MAX_INCIDENTS 10
+/* A Message-ID is the sender's own choice and often public (list
+ * archives): a report that names only it counts for this much. */
+#define MESSAGE_ID_WEIGHT 0.5
 
 static const char *kind_name(enum arf_kind k)
 {
@@ -44,7 +44,8 @@ static void flags_text(unsigned flags, char *out, size_t n)
 /* The original transaction in our log: by our ref id, else by Message-ID
  * (the most recent).  Identities come from here, never from the report's
  * headers, which anyone can write. 1 found, 0 not, -1 storage error. */
-static int find_original(struct store *s, const struct arf_report *r, struct complaint_result *out)
+static int find_original(struct store *s, const struct arf_report *r, struct complaint_result *out,
+    size_t *n_rcpts)
 {
 	struct store_log_query q;
 	struct store_log_entry *e = NULL;
@@ -79,6 +80,12 @@ static int find_original(struct store *s, const struct arf_report *r, struct com
 	    sizeof(out->client_ip));
 	mw_strlcpy(out->sender, e[0].txn.sender ? e[0].txn.sender : "", sizeof(out->sender));
 	mw_strlcpy(out->subject, e[0].txn.subject ? e[0].txn.subject : "", sizeof(out->subject));
+	/* Who got it: no original can draw more complaints than it had
+	 * recipients here. */
+	*n_rcpts = 0;
+	for (size_t i = 0; i < e[0].n_rcpts; i++)
+		if (strcmp(e[0].rcpts[i].status, "accepted") == 0)
+			(*n_rcpts)++;
 	store_log_entry_free(e, n);
 	return 1;
 }
@@ -118,7 +125,8 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 	    arf_feedback_type_name(r.feedback_type) : "", sizeof(out->feedback_type));
 	mw_strlcpy(out->match, "none", sizeof(out->match));
 
-	int found = find_original(env->s, &r, out);
+	size_t n_rcpts = 0;
+	int found = find_original(env->s, &r, out, &n_rcpts);
 	if (found < 0)
 		goto done;
 	if (r.orig.raw_len > 0) {
@@ -159,6 +167,11 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 		.raw = (char *)(uintptr_t)data,
 		.raw_len = len,
 	};
+	/* Complaints this original drew before this one (duplicates are not
+	 * rows, so they are not in it). */
+	int64_t prior = 0;
+	if (found && store_complaint_count_ref(env->s, out->matched_ref, &prior) < 0)
+		goto done;
 	int added = store_complaint_add(env->s, &c, &out->id);
 	if (added < 0)
 		goto done;
@@ -170,11 +183,19 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 		    out->matched_ref[0] ? out->matched_ref : "-");
 		goto done;
 	}
-	if (strcmp(out->match, "none") != 0 && counts(r.feedback_type)) {
-		unsigned inc = r.incidents > MAX_INCIDENTS ? MAX_INCIDENTS : r.incidents ? r.incidents : 1;
+	if (found && counts(r.feedback_type) && prior >= (int64_t)(n_rcpts ? n_rcpts : 1)) {
+		/* Every recipient of the original has complained already: more
+		 * reports about it (another User-Agent, a resend, a forger with
+		 * its Message-ID) are stored but count nothing. */
+		out->capped = 1;
+	} else if (strcmp(out->match, "none") != 0 && counts(r.feedback_type)) {
+		/* One report is one complaint: Incidents is the reporter's claim,
+		 * and one reporter must not outweigh the original's recipients. */
 		if (found) {
 			struct rep_ids ids;
-			struct rep_delta d = { .complaints = (double)inc };
+			struct rep_delta d = {
+				.complaints = strcmp(out->match, "ref") == 0 ? 1.0 : MESSAGE_ID_WEIGHT,
+			};
 			char detail[256];
 			reputation_identities(out->client_ip, out->sender, NULL, &ids);
 			snprintf(detail, sizeof(detail), "complaint #%lld (%s, from %s) about ref %s",
@@ -194,10 +215,10 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 		out->counted = 1;
 	}
 	log_info(env->ref, "complaint id=%lld source=%s kind=%s type=%s match=%s matched=%s ip=%s "
-	    "counted=%d fingerprints=%d flags=\"%s\"", (long long)out->id, env->source, out->kind,
-	    out->feedback_type[0] ? out->feedback_type : "-", out->match,
+	    "counted=%d capped=%d fingerprints=%d flags=\"%s\"", (long long)out->id, env->source,
+	    out->kind, out->feedback_type[0] ? out->feedback_type : "-", out->match,
 	    out->matched_ref[0] ? out->matched_ref : "-", out->client_ip[0] ? out->client_ip : "-",
-	    out->counted, out->fingerprints, out->flags);
+	    out->counted, out->capped, out->fingerprints, out->flags);
 	rc = 0;
 done:
 	content_free(cm);

@@ -12,7 +12,10 @@
  * against the original's fingerprints.  A report with the digest of one
  * already stored counts once: the second is recorded as a duplicate and
  * counts nothing.  Feedback type "not-spam" is stored and shown but counts
- * no complaint.
+ * no complaint.  One report counts one complaint (Incidents is the
+ * reporter's claim), half of one when only the Message-ID matched (the
+ * sender's own choice, often public), and an original never draws more
+ * counted complaints than it had recipients here.
  *
  * Used by the scan threads (complaints arriving by SMTP at [complaint]
  * address) and by `mailward complaint import`, each with its own store
@@ -41,6 +44,8 @@ struct complaint_result {
 	int64_t id;               /* the stored row; 0 when dry_run or duplicate */
 	int duplicate;            /* the same report was stored before */
 	int counted;              /* counted against the sender and fingerprints */
+	int capped;               /* not counted: the original had drawn as many
+	                             complaints as it had recipients */
 	int fingerprints;         /* fingerprint rows counted */
 	char kind[16];            /* "arf" "not-arf" "none" */
 	char flags[256];

@@ -1351,6 +1351,14 @@ int store_complaint_list(struct store *s, int64_t since, size_t limit,
 	return s->ops->complaint_list(s, since, limit ? limit : 100, out, n);
 }
 
+int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n)
+{
+	*n = 0;
+	if (ref == NULL || *ref == '\0')
+		return 0;
+	return s->ops->complaint_count_ref(s, ref, n);
+}
+
 void store_complaint_free(struct store_complaint *c, size_t n)
 {
 	if (c == NULL)

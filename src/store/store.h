@@ -500,6 +500,11 @@ int store_complaint_get(struct store *s, int64_t id, struct store_complaint *out
 int store_complaint_list(struct store *s, int64_t since, size_t limit,
     struct store_complaint **out, size_t *n);
 void store_complaint_free(struct store_complaint *c, size_t n);
+/* Stored complaints that were matched to the transaction ref by ref or
+ * Message-ID with a feedback type that counts (not "not-spam" or
+ * "auth-failure"): what one original has drawn so far, for the cap of
+ * complaints per original (docs/reputation.md). */
+int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n);
 
 /* ---- the tenants' own outgoing mail (R16) --------------------------------- */
 

@@ -291,6 +291,7 @@ static const char schema_v10[] =
 	"  subject TEXT NOT NULL DEFAULT '',"
 	"  raw BLOB NOT NULL DEFAULT x'');"
 	"CREATE INDEX complaint_ts ON complaint(ts);"
+	"CREATE INDEX complaint_ref ON complaint(matched_ref);"
 	"CREATE TABLE outbound ("
 	"  tenant TEXT NOT NULL,"
 	"  msgid TEXT NOT NULL,"
@@ -3207,6 +3208,28 @@ static int sq_complaint_get(struct store *s, int64_t id, struct store_complaint 
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
+static int sq_complaint_count_ref(struct store *s, const char *ref, int64_t *n)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = qprep(q, "SELECT count(*) FROM complaint WHERE matched_ref = ?1 "
+	    "AND \"match\" IN ('ref', 'message-id') "
+	    "AND feedback_type NOT IN ('not-spam', 'auth-failure')", "complaint count");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	rc = step(q, st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		dberr(q, "complaint count");
+		return -1;
+	}
+	return 0;
+}
+
 static int sq_complaint_list(struct store *s, int64_t since, size_t limit,
     struct store_complaint **out, size_t *n)
 {
@@ -3368,6 +3391,7 @@ static const struct store_ops sqlite_ops = {
 	.complaint_add = sq_complaint_add,
 	.complaint_get = sq_complaint_get,
 	.complaint_list = sq_complaint_list,
+	.complaint_count_ref = sq_complaint_count_ref,
 	.outbound_add = sq_outbound_add,
 	.outbound_match = sq_outbound_match,
 	.outbound_purge = sq_outbound_purge,
