@@ -21,6 +21,12 @@
 #include "store/store.h"
 
 #define MAX_REFS 32   /* Message-IDs of In-Reply-To + References looked up */
+/* A forward is claimed by headers anyone can write (Resent-*, SRS, ARC,
+ * an attached message); until it can be verified (SRS hash, ARC seal,
+ * SPF of the forwarder: R15), what it carries counts against the
+ * forwarder at this weight - a real forwarder is not listed for one
+ * forwarded trap hit, a spammer cannot escape by adding two lines. */
+#define FORWARD_WEIGHT 0.25
 
 struct rep_mail {
 	const struct conf *c;
@@ -340,16 +346,16 @@ void rep_mail_record(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 	struct rep_ids ids;
 	struct rep_delta d = { .msgs = 1 };
 	char detail[512] = "";
-	if (!f->forwarded) {
-		d.spam = cv > 0;
-		d.ham = cv < 0;
-		if (ctx->n_traps > 0) {
-			d.traps = 1;
-			snprintf(detail, sizeof(detail), "message to spam trap <%s>%s%s%s, subject \"%.80s\"",
-			    ctx->traps[0], ctx->n_traps > 1 ? " and others" : "",
-			    ctx->trap_tenants[0][0] ? " of tenant " : "", ctx->trap_tenants[0],
-			    content_subject(m) ? content_subject(m) : "");
-		}
+	double w = f->forwarded ? FORWARD_WEIGHT : 1.0;
+	d.spam = cv > 0 ? w : 0;
+	d.ham = cv < 0;
+	if (ctx->n_traps > 0) {
+		d.traps = w;
+		snprintf(detail, sizeof(detail), "message to spam trap <%s>%s%s%s, subject \"%.80s\"%s",
+		    ctx->traps[0], ctx->n_traps > 1 ? " and others" : "",
+		    ctx->trap_tenants[0][0] ? " of tenant " : "", ctx->trap_tenants[0],
+		    content_subject(m) ? content_subject(m) : "",
+		    f->forwarded ? " (forwarded: a quarter hit)" : "");
 	}
 	reputation_identities(ctx->client_ip, ctx->sender, NULL, &ids);
 	if (reputation_add(rm->s, &ids, &d, hl, now, d.traps > 0 ? "trap" : NULL, ctx->ref,

@@ -171,7 +171,9 @@ void reputation_decay(struct store_rep *r, int64_t half_life, int64_t now)
  *  - unknown recipients: 8 x share x min(1, invalid/10), from 3 unknown
  *    and a 25% share: a directory harvest scores high, a typo does not;
  *  - trap hits: 10 from half a hit (one hit stays one half-life), +1 per
- *    further hit up to 12: a trap never receives wanted mail;
+ *    further hit up to 12: a trap never receives wanted mail - scaled down
+ *    while hits are under 0.1% of the sender's messages (a big shared
+ *    sender that reaches one recycled trap is not a spammer);
  *  - complaints: 3 each up to 12, scaled down while complaints are under
  *    1% of the sender's messages (a big sender always draws a few);
  *  - probable-spam share over 50% of at least 5 scanned messages: up to 3;
@@ -184,8 +186,10 @@ void reputation_assess(const struct store_rep *r, struct rep_assessment *out)
 	double share = rc > 0 ? r->invalid / rc : 0;
 	if (r->invalid >= 3 && share >= 0.25)
 		out->invalid = 8.0 * share * fmin(1.0, r->invalid / 10.0);
-	if (r->traps >= 0.5)
-		out->traps = fmin(12.0, 10.0 + fmax(0.0, r->traps - 1.0));
+	if (r->traps >= 0.5) {
+		double rate = r->traps / fmax(1.0, r->msgs);
+		out->traps = fmin(12.0, 10.0 + fmax(0.0, r->traps - 1.0)) * fmin(1.0, rate / 0.001);
+	}
 	if (r->complaints >= 0.5) {
 		double rate = r->complaints / fmax(1.0, r->msgs);
 		out->complaints = fmin(12.0, 3.0 * r->complaints) * fmin(1.0, rate / 0.01);

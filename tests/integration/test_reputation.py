@@ -629,10 +629,11 @@ def test_forwarded_trap_hit_not_blamed_on_forwarder(make_server, sink):
     assert r_s.code == 250, r_s.raw
     assert_not_delivered(sink, tok)
     assert sink.find(tok_s) == []
-    # Counted as messages of the forwarders, but no trap hit and no points.
+    # Counted as messages of the forwarders; the claimed forward (headers
+    # anyone can write, not yet verifiable) counts a quarter hit: no points.
     for ip in ("127.0.1.2", "127.0.2.2"):
         row = identity(srv, ip, "ip:" + ip)
-        assert row["counters"]["traps"] == 0 and row["points"]["traps"] == 0, row
+        assert 0.24 < row["counters"]["traps"] <= 0.25 and row["points"]["traps"] == 0, row
         assert row["state"] != "fingerprinted", row
 
     # The forwarders' own next mail is not held against them.

@@ -148,6 +148,15 @@ static void test_assess_signals(void **state)
 	assert_true(a.traps >= 10);
 	assert_int_equal(a.state, REP_FINGERPRINTED);
 	assert_non_null(strstr(a.evidence, "spam-trap"));
+	/* One recycled trap reached by a big shared sender: scaled down. */
+	struct store_rep bigtrap = { .msgs = 100000, .ham = 99000, .traps = 1 };
+	reputation_assess(&bigtrap, &a);
+	assert_true(a.traps > 0 && a.traps < 1);
+	assert_int_equal(a.state, REP_NEUTRAL);
+	/* ...but not below 0.1% of its messages. */
+	struct store_rep spammer = { .msgs = 900, .traps = 1 };
+	reputation_assess(&spammer, &a);
+	assert_true(a.traps >= 10);
 
 	/* A directory harvest: many unknown recipients, most of them. */
 	struct store_rep harvest = { .valid = 2, .invalid = 30 };
