@@ -349,7 +349,10 @@ ident_print(const struct ident *d)
 		puts("nothing recorded");
 		return;
 	}
-	printf("%s, %.1f points\n", reputation_state_name(d->a.state), d->a.total);
+	/* A network's evidence is shared by its neighbours: its points count
+	 * half in a message's score (docs/reputation.md). */
+	printf("%s, %.1f points%s\n", reputation_state_name(d->a.state), d->a.total,
+	    d->kind == REP_ID_NET ? " (half of them in a message's score)" : "");
 	printf("      messages %.1f, recipients %.1f valid + %.1f unknown", r->msgs, r->valid,
 	    r->invalid);
 	print_share("unknown", invalid_share(r));

@@ -22,7 +22,7 @@
 #include "conf/conf.h"
 #include "store/store.h"
 
-enum { O_TENANT, O_BY, O_JSON };
+enum { O_TENANT, O_BY, O_JSON, O_FORCE };
 enum { H_IP, H_SENDER, H_LIMIT, H_JSON };
 
 int
@@ -62,19 +62,36 @@ trap_pattern(const char *in, char *out, size_t n)
 }
 
 /*
- * A trap that is also a mailbox would count its owner's correspondents as
- * spammers.  Only an exact address can be checked: "@domain" traps on a
- * hosted domain are the usual way to retire one.
+ * A trap on a mailbox, or on a hosted domain, silently black-holes real
+ * mail and counts its owner's correspondents as spammers: refused unless
+ * the administrator says --force (retiring a domain as a trap is a
+ * legitimate use).  0 go on, -1 refused (said why).
  */
-static void
-warn_if_user(struct store *s, const char *pattern)
+static int
+refuse_live(struct store *s, const char *pattern, int force)
 {
 	struct store_rcpt r;
+	char probe[340];
 
-	if (pattern[0] == '@' || store_rcpt_lookup(s, pattern, &r) != 0 || r.status != RCPT_VALID)
-		return;
-	cli_err("warning: %s is a user of tenant %s: mail to it will now count against its "
-	    "senders (remove the user, or the trap)", pattern, r.tenant);
+	if (pattern[0] == '@')
+		snprintf(probe, sizeof(probe), "postmaster%s", pattern);
+	else
+		mw_strlcpy(probe, pattern, sizeof(probe));
+	if (store_rcpt_lookup(s, probe, &r) != 0)
+		return 0;
+	if (pattern[0] == '@' && r.status != RCPT_NOT_HOSTED) {
+		cli_err("%s%s is a hosted domain of tenant %s: every address in it would become a "
+		    "trap (never delivered)%s", force ? "warning: " : "", pattern + 1, r.tenant,
+		    force ? "" : "; use --force if the domain is retired");
+		return force ? 0 : -1;
+	}
+	if (pattern[0] != '@' && r.status == RCPT_VALID) {
+		cli_err("%s%s is a user of tenant %s: its mail would never be delivered and its "
+		    "correspondents would count as spammers%s", force ? "warning: " : "", pattern,
+		    r.tenant, force ? "" : "; remove the user first, or use --force");
+		return force ? 0 : -1;
+	}
+	return 0;
 }
 
 static int
@@ -87,8 +104,8 @@ trap_change(const struct conf *c, const struct cli_args *a, int add)
 	int r, rc = CLI_OK;
 
 	if (a->npos != 1 || a->val[O_JSON] != NULL) {
-		cli_err("usage: trap %s ADDRESS|@DOMAIN [--tenant T] [--by WHO]",
-		    add ? "add" : "remove");
+		cli_err("usage: trap %s ADDRESS|@DOMAIN [--tenant T] [--by WHO]%s",
+		    add ? "add" : "remove", add ? " [--force]" : "");
 		return CLI_USAGE;
 	}
 	if (trap_pattern(a->pos[0], pat, sizeof(pat)) != 0)
@@ -97,6 +114,10 @@ trap_change(const struct conf *c, const struct cli_args *a, int add)
 		return CLI_FAIL;
 	if (tenant[0] != '\0' && (rc = cli_tenant_check(s, tenant)) != CLI_OK)
 		goto out;
+	if (add && refuse_live(s, pat, a->val[O_FORCE] != NULL) != 0) {
+		rc = CLI_USAGE;
+		goto out;
+	}
 	if (add)
 		r = store_trap_add(s, pat, tenant, by);
 	else
@@ -112,8 +133,6 @@ trap_change(const struct conf *c, const struct cli_args *a, int add)
 		rc = add ? CLI_USAGE : CLI_NOTFOUND;
 		goto out;
 	}
-	if (add)
-		warn_if_user(s, pat);
 	if (store_audit_add(s, by, add ? "trap add" : "trap remove", object, "") < 0)
 		cli_err("warning: audit record not written: %s", store_error(s));
 	printf("%s: %s\n", add ? "added" : "removed", object);
@@ -292,7 +311,7 @@ out:
 int
 cli_trap(const struct conf *c, int argc, char **argv)
 {
-	static const char *const opts[] = { "--tenant=", "--by=", "--json", NULL };
+	static const char *const opts[] = { "--tenant=", "--by=", "--json", "--force", NULL };
 	static const char *const hit_opts[] = { "--ip=", "--sender=", "--limit=", "--json", NULL };
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	struct cli_args a;

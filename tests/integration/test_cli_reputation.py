@@ -98,13 +98,20 @@ def test_trap_bad_patterns_and_tenant(make_server):
     assert cli_json(srv, "trap", "list") == (0, {"traps": []})
 
 
-def test_trap_on_a_real_user_warns_but_adds(make_server):
+def test_trap_on_a_real_user_or_hosted_domain_needs_force(make_server):
     srv = make_server(start=False)
-    p = srv.cli("trap", "add", "alice@acme.test")
+    # A trap on a mailbox or a hosted domain would black-hole real mail.
+    usage_error(srv.cli("trap", "add", "alice@acme.test", check=False), "user of tenant acme")
+    usage_error(srv.cli("trap", "add", "@catchall.test", check=False), "hosted domain")
+    assert cli_json(srv, "trap", "list") == (0, {"traps": []})
+    p = srv.cli("trap", "add", "alice@acme.test", "--force")
     assert "warning" in p.err and "user of tenant acme" in p.err, p.err
     assert "added" in p.out
-    # a domain trap on a hosted domain is the usual way to retire one: no warning
-    assert srv.cli("trap", "add", "@catchall.test").err == ""
+    # retiring a hosted domain as a trap is legitimate, with --force
+    p = srv.cli("trap", "add", "@catchall.test", "--force")
+    assert "warning" in p.err and "added" in p.out, (p.err, p.out)
+    # an unknown address of a hosted domain is the usual trap: no warning
+    assert srv.cli("trap", "add", "nobody@acme.test").err == ""
 
 
 def test_trap_hits_empty_and_checked(make_server):
