@@ -68,17 +68,18 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	[SYM_BULK_PRECEDENCE] = { "BULK_PRECEDENCE", "bulk", 0.0,
 		"Precedence: bulk, list or junk (defines the bulk class)" },
 	[SYM_BAYES_SPAM] = { "BAYES_SPAM", "bayes", 12.0,
-		"Bayes probability >= 0.90: 2.5 (L + 1) points with L = -log10(1 - p): 5 at 0.90, 8 at 1 - 6e-3, 10 at 1 - 1e-3, the full 12 from 1 - 1.6e-4" },
+		"geometric-mean indicator g over every Bayes clue > 0.5: 30 (g - 0.5) points, the full 12 from g = 0.9" },
 	[SYM_BAYES_HAM] = { "BAYES_HAM", "bayes", -4.0,
-		"Bayes probability <= 0.10: from half the weight at 0.10 to the full weight at 0.01 and below" },
+		"g < 0.5: 30 (g - 0.5) points, the full -4 from g = 0.367" },
 	[SYM_BAYES_UNSURE] = { "BAYES_UNSURE", "bayes", 0.0,
-		"Bayes probability between 0.10 and 0.90: no opinion, the probability is reported" },
-	/* The same clues as BAYES_SPAM/HAM, only the 40 strongest combined:
-	 * with every clue, a message with strong evidence both ways sits at
-	 * p = 0.5 (most spam the all-clue p misses), while the 40 strongest
-	 * still lean; docs/scoring.md "Bayes mapping". */
+		"g = 0.5 (no clue): no opinion" },
+	/* The same clues as BAYES_SPAM/HAM, only the 35 strongest combined:
+	 * Robinson's geometric mean over every clue drifts with hundreds of
+	 * weak clues (a newsletter), the 35 strongest still lean the way the
+	 * message does; docs/scoring.md "Bayes mapping", docs/bayes.md
+	 * "Tuning, third round". */
 	[SYM_BAYES_TOP_CLUES] = { "BAYES_TOP_CLUES", "bayes", 8.0,
-		"the 40 strongest Bayes clues combined alone: 4 points per decade of odds, log10(p40 / (1 - p40)), from -8 to +8" },
+		"the 35 strongest Bayes clues' geometric-mean indicator g35: 100 (g35 - 0.5) points, from -8 to +8" },
 	[SYM_BAYES_UNAVAILABLE] = { "BAYES_UNAVAILABLE", "bayes", 0.0,
 		"no Bayes opinion: too little training, a storage error, or no store" },
 };
