@@ -149,6 +149,13 @@ const struct conf_key conf_keys[] = {
 	    "Content fingerprints (R12): how many fingerprints with evidence (trap hits, "
 	    "complaints, spam verdicts) of each kind are kept in the in-memory near-duplicate "
 	    "index (about 400 bytes each, four kinds)."),
+	NUM("reputation", "bulk_recipients", CONF_INT, bulk_recipients, "50", 2, 100000000,
+	    "Bulk (R12): a message whose text (a near-duplicate of it) reached this many "
+	    "recipients within a day is bulk mail (symbol FP_BULK, the bulk class and the "
+	    "tenant's bulk action; no points). Counted in memory over the last "
+	    "2 x fingerprints distinct texts."),
+	NUM("reputation", "bulk_tenants", CONF_INT, bulk_tenants, "3", 2, 1000,
+	    "Bulk (R12): ... or reached this many tenants within a day."),
 	NUM("reputation", "trap_keep", CONF_INT, trap_keep, "1000", 0, 1000000,
 	    "Spam traps (R10): how many messages to trap addresses are kept as evidence "
 	    "(data_dir/traps/, oldest removed first); 0 keeps only the record."),

@@ -16,6 +16,7 @@
 #include "fingerprint/fingerprint.h"
 #include "log/log.h"
 #include "reputation/fp_memory.h"
+#include "reputation/fp_recent.h"
 #include "reputation/reputation.h"
 #include "score/score.h"
 #include "store/store.h"
@@ -32,6 +33,7 @@ struct rep_mail {
 	const struct conf *c;
 	struct store *s;
 	struct fp_memory *fpm;
+	struct fp_recent *recent;
 };
 
 static char **strv_copy(char *const *v, size_t n)
@@ -72,12 +74,14 @@ void rep_mail_facts_clear(struct rep_mail_facts *f)
 	memset(f, 0, sizeof(*f));
 }
 
-struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm)
+struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm,
+    struct fp_recent *recent)
 {
 	struct rep_mail *rm = xcalloc(1, sizeof(*rm));
 	rm->c = c;
 	rm->s = s;
 	rm->fpm = fpm;
+	rm->recent = recent;
 	return rm;
 }
 
@@ -195,6 +199,32 @@ static void check_reply(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 	f->reply = 1;
 }
 
+/* ---- bulk? --------------------------------------------------------------- */
+
+static void check_bulk(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
+    const struct fp_message *fp, int64_t now, struct score_verdict *v)
+{
+	struct fp_recent_seen seen;
+	size_t n = ctx->n_real + ctx->n_traps;
+
+	if (rm->recent == NULL || fp == NULL || !(fp->present & (1u << FP_KIND_TEXT)) || n == 0)
+		return;
+	fp_recent_add(rm->recent, &fp->sig[FP_KIND_TEXT], ctx->tenant, n, now, &seen);
+	if (seen.rcpts < (uint64_t)rm->c->bulk_recipients &&
+	    seen.tenants < (unsigned)rm->c->bulk_tenants)
+		return;
+	char reason[256], span[32];
+	int64_t d = now - seen.first;
+	if (d < 7200)
+		snprintf(span, sizeof(span), "%lld minutes", (long long)(d / 60 + 1));
+	else
+		snprintf(span, sizeof(span), "%lld hours", (long long)(d / 3600));
+	snprintf(reason, sizeof(reason), "this text (or a near-duplicate) reached %llu recipients "
+	    "of %u%s tenants in the last %s: bulk mail", (unsigned long long)seen.rcpts,
+	    seen.tenants, seen.tenants >= FP_RECENT_TENANTS ? "+" : "", span);
+	add_symbol(v, "FP_BULK", "bulk", 0, reason);
+}
+
 /* ---- check ---------------------------------------------------------------- */
 
 void rep_mail_check(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
@@ -212,14 +242,17 @@ void rep_mail_check(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 	reputation_identities(ctx->client_ip, ctx->sender, NULL, &ids);
 	if (reputation_symbols(rm->s, &ids, hl, now, v) < 0)
 		log_warn(ctx->ref, "reputation lookup error=\"%s\"", store_error(rm->s));
-	if (rm->fpm != NULL) {
+	if (rm->fpm != NULL || rm->recent != NULL) {
 		f->fp = xcalloc(1, sizeof(*f->fp));
 		struct fp_params p = fp_params_default();
 		fp_message_compute(m, &p, f->fp);
+	}
+	if (rm->fpm != NULL) {
 		if (fp_memory_refresh(rm->fpm, rm->s, now) < 0 ||
 		    fp_memory_symbols(rm->fpm, rm->s, f->fp, hl, now, v) < 0)
 			log_warn(ctx->ref, "fingerprint lookup error=\"%s\"", store_error(rm->s));
 	}
+	check_bulk(rm, ctx, f->fp, now, v);
 	if (forwarded(ctx, m, data, len, why, sizeof(why))) {
 		f->forwarded = 1;
 		char reason[256];

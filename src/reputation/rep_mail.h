@@ -8,7 +8,9 @@
  *    when In-Reply-To/References name a Message-ID the tenant sent (it
  *    cancels the reputation symbols, not the content ones), and FORWARDED
  *    when the message was forwarded (Resent-*, SRS, ARC, an attached
- *    message);
+ *    message), and FP_BULK when the text reached [reputation]
+ *    bulk_recipients recipients or bulk_tenants tenants in a day
+ *    (fp_recent.h);
  *  - rep_mail_record(), after the verdict: the evidence this message adds:
  *    a message and its content verdict for the identities, trap hits
  *    (counted against the identities - unless forwarded: the forwarder is
@@ -61,9 +63,11 @@ struct rep_mail_facts {
 void rep_mail_facts_clear(struct rep_mail_facts *f);
 
 struct rep_mail;
-/* s and fpm are borrowed (the scan thread's store handle; the pool's
- * shared fingerprint memory, may be NULL). */
-struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm);
+struct fp_recent;
+/* s, fpm and recent are borrowed (the scan thread's store handle; the
+ * pool's shared fingerprint memory and bulk counter, either may be NULL). */
+struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm,
+    struct fp_recent *recent);
 void rep_mail_free(struct rep_mail *rm);
 
 void rep_mail_check(struct rep_mail *rm, const struct rep_mail_ctx *ctx,

@@ -24,6 +24,7 @@
 #include "content/content.h"
 #include "log/log.h"
 #include "reputation/fp_memory.h"
+#include "reputation/fp_recent.h"
 #include "reputation/rep_mail.h"
 #include "store/store.h"
 
@@ -59,6 +60,7 @@ struct score_pool {
 	size_t n_workers, n_started;
 	struct bayes_cache *bayes;  /* the Bayes counts in memory, for every worker */
 	struct fp_memory *fpm;      /* fingerprints with evidence, for every worker */
+	struct fp_recent *recent;   /* how far each text went today (bulk), for every worker */
 };
 
 static double now_ms(void)
@@ -241,9 +243,10 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 			    now_ms() - t0);
 		break;
 	}
+	p->recent = fp_recent_new((size_t)c->rep_fingerprints * 2);
 	for (size_t i = 0; i < p->n_workers; i++)
 		if (p->w[i].store != NULL)
-			p->w[i].rep = rep_mail_new(c, p->w[i].store, p->fpm);
+			p->w[i].rep = rep_mail_new(c, p->w[i].store, p->fpm, p->recent);
 	for (size_t i = 0; i < p->n_workers; i++) {
 		char why[256];
 		double t0 = now_ms();
@@ -291,6 +294,7 @@ void score_pool_free(struct score_pool *p)
 	}
 	bayes_cache_free(p->bayes);
 	fp_memory_free(p->fpm);
+	fp_recent_free(p->recent);
 	free(p->w);
 	for (struct job *j = p->in_head, *n; j; j = n) {
 		n = j->next;

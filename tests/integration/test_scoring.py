@@ -211,3 +211,32 @@ def test_large_message_scanned_on_its_beginning(make_server, sink):
     rec = srv.log_search("--ref", r.ref())[0]
     trunc = [s for s in rec["symbols"] if s["name"] == "SCAN_TRUNCATED"]
     assert trunc and "65536" in trunc[0]["reason"]
+
+
+def test_same_text_to_many_recipients_is_bulk(make_server, sink):
+    """R12: a text (or a near-duplicate) that reached [reputation]
+    bulk_recipients recipients within a day is bulk mail: FP_BULK (no
+    points), the bulk class, the tenant's bulk action (deliver here)."""
+    srv = make_server(sink=sink, overrides={"reputation": {"bulk_recipients": "3"}})
+    body = ("Our spring catalogue is here: forty new garden tools, free delivery on orders "
+            "over fifty, and a voucher for your next visit to any of our stores this month. "
+            "Customer number {n}.\r\n")
+    toks = [token() for _ in range(3)]
+    with srv.session() as c:
+        # One recipient, then one more: 2 so far - not bulk yet.
+        r = c.send_mail("news@shop.example", ["alice@acme.test"], message(toks[0], body=body.format(n=1)))
+        assert r.code == 250, r.raw
+        r = c.send_mail("news@shop.example", ["bob@acme.test"], message(toks[1], body=body.format(n=2)))
+        assert r.code == 250, r.raw
+        # The third copy (another customer number: a near-duplicate) makes 3.
+        r3 = c.send_mail("news@shop.example", ["alice@acme.test"], message(toks[2], body=body.format(n=3)))
+        assert r3.code == 250, r3.raw
+    for t in toks[:2]:
+        assert "FP_BULK" not in sink.wait_for(t)[0].header("X-Mailward-Symbols")
+    m = sink.wait_for(toks[2])[0]
+    assert "FP_BULK(0.00)" in m.header("X-Mailward-Symbols"), m.header("X-Mailward-Symbols")
+    assert "(bulk)" in m.header("X-Mailward-Score")
+    rec = srv.log_search("--ref", r3.ref())[0]
+    assert rec["class"] == "bulk"
+    reason = {s["name"]: s for s in rec["symbols"]}["FP_BULK"]["reason"]
+    assert "3 recipients" in reason and "1 tenants" in reason, reason

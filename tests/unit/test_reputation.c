@@ -17,6 +17,7 @@
 #include "content/content.h"
 #include "fingerprint/fingerprint.h"
 #include "reputation/fp_memory.h"
+#include "reputation/fp_recent.h"
 #include "reputation/reputation.h"
 #include "score/score.h"
 #include "store/store.h"
@@ -346,6 +347,52 @@ static void test_fp_memory_trap_and_benign(void **state)
 	content_free(cb);
 }
 
+/* ---- bulk: how far a text went today ------------------------------------------ */
+
+static void test_fp_recent_counts_and_window(void **state)
+{
+	struct fp_message a, b;
+	struct content_msg *ca, *cb;
+	struct fp_recent_seen seen;
+	(void)state;
+
+	fp_of("Our spring catalogue is here: forty new garden tools, free delivery on orders "
+	    "over fifty, and a voucher for your next visit to any of our stores this month.", &a, &ca);
+	fp_of("Minutes of the board meeting: the budget was approved, the audit starts in May, "
+	    "and the new office lease is signed for three more years starting next January.", &b, &cb);
+	struct fp_recent *r = fp_recent_new(4);
+	assert_non_null(r);
+	assert_null(fp_recent_new(0));
+
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "acme", 10, T0, &seen);
+	assert_int_equal(seen.rcpts, 10);
+	assert_int_equal(seen.tenants, 1);
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "beta", 5, T0 + 60, &seen);
+	assert_int_equal(seen.rcpts, 15);
+	assert_int_equal(seen.tenants, 2);
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "acme", 1, T0 + 120, &seen);
+	assert_int_equal(seen.tenants, 2);        /* a tenant counts once */
+	assert_int_equal(seen.first, T0);
+	/* Another text is another entry. */
+	fp_recent_add(r, &b.sig[FP_KIND_TEXT], "acme", 1, T0 + 180, &seen);
+	assert_int_equal(seen.rcpts, 1);
+	/* A day after its first copy, the first text counts afresh. */
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "gamma", 2, T0 + FP_RECENT_WINDOW + 1, &seen);
+	assert_int_equal(seen.rcpts, 2);
+	assert_int_equal(seen.tenants, 1);
+	fp_recent_free(r);
+
+	/* Fixed memory: with room for one entry, a new text evicts the old. */
+	r = fp_recent_new(1);
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "acme", 3, T0, &seen);
+	fp_recent_add(r, &b.sig[FP_KIND_TEXT], "acme", 1, T0 + 1, &seen);
+	fp_recent_add(r, &a.sig[FP_KIND_TEXT], "acme", 1, T0 + 2, &seen);
+	assert_int_equal(seen.rcpts, 1);
+	fp_recent_free(r);
+	content_free(ca);
+	content_free(cb);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -358,6 +405,7 @@ int main(void)
 		T(test_decay_to_neutral),
 		T(test_symbols_worst_identity),
 		T(test_fp_memory_trap_and_benign),
+		cmocka_unit_test(test_fp_recent_counts_and_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
