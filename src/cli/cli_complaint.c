@@ -65,6 +65,8 @@ not_counted_why(const struct import *im, const struct complaint_result *r)
 		return "no transaction of ours matched";
 	if (strcmp(r->feedback_type, "not-spam") == 0)
 		return "feedback type not-spam";
+	if (r->capped)
+		return "capped: the original already drew as many complaints as it had recipients";
 	return "see docs/complaints.md";
 }
 
@@ -110,6 +112,7 @@ result_json(const struct import *im, const char *path, const struct complaint_re
 	json_object_set_new(o, "stored", json_boolean(!im->env.dry_run && !r->duplicate));
 	json_object_set_new(o, "duplicate", json_boolean(r->duplicate));
 	json_object_set_new(o, "counted", json_boolean(r->counted));
+	json_object_set_new(o, "capped", json_boolean(r->capped));
 	json_object_set_new(o, "fingerprints", json_integer(r->fingerprints));
 	json_object_set_new(o, "kind", cli_json_str(r->kind));
 	json_object_set_new(o, "malformed", json_boolean(malformed(r)));
