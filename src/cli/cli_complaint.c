@@ -65,6 +65,8 @@ not_counted_why(const struct import *im, const struct complaint_result *r)
 		return "no transaction of ours matched";
 	if (strcmp(r->feedback_type, "not-spam") == 0)
 		return "feedback type not-spam";
+	if (r->capped == COMPLAINT_CAPPED_MESSAGE_ID)
+		return "capped: a report matched only by this Message-ID counted already";
 	if (r->capped)
 		return "capped: the original already drew as many complaints as it had recipients";
 	return "see docs/complaints.md";

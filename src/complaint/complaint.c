@@ -169,8 +169,8 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 	};
 	/* Complaints this original drew before this one (duplicates are not
 	 * rows, so they are not in it). */
-	int64_t prior = 0;
-	if (found && store_complaint_count_ref(env->s, out->matched_ref, &prior) < 0)
+	int64_t prior = 0, prior_mid = 0;
+	if (found && store_complaint_count_ref(env->s, out->matched_ref, &prior, &prior_mid) < 0)
 		goto done;
 	int added = store_complaint_add(env->s, &c, &out->id);
 	if (added < 0)
@@ -183,11 +183,24 @@ int complaint_ingest(const struct complaint_env *env, const char *data, size_t l
 		    out->matched_ref[0] ? out->matched_ref : "-");
 		goto done;
 	}
-	if (found && counts(r.feedback_type) && prior >= (int64_t)(n_rcpts ? n_rcpts : 1)) {
+	/* Message-ID-only reports (at most one counts, half: below) do not use
+	 * up the cap of reports with our ref id, proof of receipt: a sender
+	 * cannot pre-empt its recipients' complaints by reporting its own
+	 * Message-ID. */
+	int64_t by_ref = prior - prior_mid;
+	if (found && counts(r.feedback_type) && strcmp(out->match, "ref") == 0 &&
+	    by_ref >= (int64_t)(n_rcpts ? n_rcpts : 1)) {
 		/* Every recipient of the original has complained already: more
-		 * reports about it (another User-Agent, a resend, a forger with
-		 * its Message-ID) are stored but count nothing. */
-		out->capped = 1;
+		 * reports about it (another User-Agent, a resend) are stored but
+		 * count nothing. */
+		out->capped = COMPLAINT_CAPPED_RECIPIENTS;
+	} else if (found && counts(r.feedback_type) && strcmp(out->match, "message-id") == 0 &&
+	    prior_mid > 0) {
+		/* A Message-ID is no proof of having received the message: forged
+		 * reports quoting it (as many as it had recipients, each with
+		 * another User-Agent) must not add up to a listing. The first
+		 * counts half; only reports carrying our ref id count more. */
+		out->capped = COMPLAINT_CAPPED_MESSAGE_ID;
 	} else if (strcmp(out->match, "none") != 0 && counts(r.feedback_type)) {
 		/* One report is one complaint: Incidents is the reporter's claim,
 		 * and one reporter must not outweigh the original's recipients. */

@@ -40,12 +40,15 @@ struct complaint_env {
 	int dry_run;              /* parse and match only: nothing stored or counted */
 };
 
+/* Why a matched report counted nothing (docs/reputation.md). */
+#define COMPLAINT_CAPPED_RECIPIENTS 1   /* as many complaints as recipients */
+#define COMPLAINT_CAPPED_MESSAGE_ID 2   /* a Message-ID-only match counted */
+
 struct complaint_result {
 	int64_t id;               /* the stored row; 0 when dry_run or duplicate */
 	int duplicate;            /* the same report was stored before */
 	int counted;              /* counted against the sender and fingerprints */
-	int capped;               /* not counted: the original had drawn as many
-	                             complaints as it had recipients */
+	int capped;               /* not counted, COMPLAINT_CAPPED_*, else 0 */
 	int fingerprints;         /* fingerprint rows counted */
 	char kind[16];            /* "arf" "not-arf" "none" */
 	char flags[256];

@@ -11,6 +11,7 @@
 #include "content/content.h"
 #include "fingerprint/fingerprint_index.h"
 #include "log/log.h"
+#include "reputation/reputation.h"
 #include "score/score.h"
 #include "store/store.h"
 
@@ -201,12 +202,12 @@ int fp_memory_symbols(struct fp_memory *m, struct store *s, const struct fp_mess
 			const char *what = NULL;
 			char span[32], detail[96];
 			ago(f.created, now, span, sizeof(span));
-			if (f.traps >= 0.5) {
+			if (f.traps >= REP_TRAP_MIN) {
 				pts = kinds[k].trap;
 				what = "TRAP";
 				snprintf(detail, sizeof(detail), "in mail to spam traps %.0f times",
 				    ceil(f.traps - 0.5) > 0 ? ceil(f.traps - 0.5) : 1);
-			} else if (f.complaints >= 0.5) {
+			} else if (f.complaints >= REP_COMPLAINT_MIN) {
 				pts = fmin(kinds[k].complaint_cap, kinds[k].complaint_each * f.complaints);
 				what = "COMPLAINT";
 				snprintf(detail, sizeof(detail), "in mail that drew %.1f complaints",

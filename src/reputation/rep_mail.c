@@ -26,8 +26,9 @@
  * an attached message); until it can be verified (SRS hash, ARC seal,
  * SPF of the forwarder: R15), what it carries counts against the
  * forwarder at this weight - a real forwarder is not listed for one
- * forwarded trap hit, a spammer cannot escape by adding two lines. */
-#define FORWARD_WEIGHT 0.25
+ * forwarded trap hit, a spammer cannot escape by adding two lines: two
+ * such hits within a half-life reach the half hit that lists a sender. */
+#define FORWARD_WEIGHT (1.0 / 3.0)
 
 struct rep_mail {
 	const struct conf *c;
@@ -256,7 +257,7 @@ void rep_mail_check(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 	if (forwarded(ctx, m, data, len, why, sizeof(why))) {
 		f->forwarded = 1;
 		char reason[256];
-		snprintf(reason, sizeof(reason), "forwarded mail (%s): what it carries is not counted "
+		snprintf(reason, sizeof(reason), "forwarded mail (%s): what it carries counts a third "
 		    "against the forwarder", why);
 		add_symbol(v, "FORWARDED", "forward", 0, reason);
 	}
@@ -388,7 +389,7 @@ void rep_mail_record(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 		    ctx->traps[0], ctx->n_traps > 1 ? " and others" : "",
 		    ctx->trap_tenants[0][0] ? " of tenant " : "", ctx->trap_tenants[0],
 		    content_subject(m) ? content_subject(m) : "",
-		    f->forwarded ? " (forwarded: a quarter hit)" : "");
+		    f->forwarded ? " (forwarded: a third of a hit)" : "");
 	}
 	reputation_identities(ctx->client_ip, ctx->sender, NULL, &ids);
 	if (reputation_add(rm->s, &ids, &d, hl, now, d.traps > 0 ? "trap" : NULL, ctx->ref,

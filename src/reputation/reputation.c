@@ -175,7 +175,9 @@ void reputation_decay(struct store_rep *r, int64_t half_life, int64_t now)
  *    while hits are under 0.1% of the sender's messages (a big shared
  *    sender that reaches one recycled trap is not a spammer);
  *  - complaints: 3 each up to 12, scaled down while complaints are under
- *    1% of the sender's messages (a big sender always draws a few);
+ *    1% of the sender's messages (a big sender always draws a few), from
+ *    a quarter complaint: one lasts two half-lives, a half one (matched
+ *    by Message-ID only) one;
  *  - probable-spam share over 50% of at least 5 scanned messages: up to 3;
  *  - good: -1 for 20+ messages, >= 90% clean, no trap hit or complaint.
  */
@@ -186,19 +188,19 @@ void reputation_assess(const struct store_rep *r, struct rep_assessment *out)
 	double share = rc > 0 ? r->invalid / rc : 0;
 	if (r->invalid >= 3 && share >= 0.25)
 		out->invalid = 8.0 * share * fmin(1.0, r->invalid / 10.0);
-	if (r->traps >= 0.5) {
+	if (r->traps >= REP_TRAP_MIN) {
 		double rate = r->traps / fmax(1.0, r->msgs);
 		out->traps = fmin(12.0, 10.0 + fmax(0.0, r->traps - 1.0)) * fmin(1.0, rate / 0.001);
 	}
-	if (r->complaints >= 0.5) {
+	if (r->complaints >= REP_COMPLAINT_MIN) {
 		double rate = r->complaints / fmax(1.0, r->msgs);
 		out->complaints = fmin(12.0, 3.0 * r->complaints) * fmin(1.0, rate / 0.01);
 	}
 	double verdicts = r->spam + r->ham;
 	if (verdicts >= 5 && r->spam > r->ham)
 		out->spam = 3.0 * (r->spam / verdicts - 0.5) / 0.5;
-	if (r->msgs >= 20 && r->ham >= 0.9 * verdicts && r->traps < 0.5 && r->complaints < 0.5 &&
-	    share < 0.1)
+	if (r->msgs >= 20 && r->ham >= 0.9 * verdicts && r->traps < REP_TRAP_MIN &&
+	    r->complaints < REP_COMPLAINT_MIN && share < 0.1)
 		out->good = -1.0;
 	out->total = out->invalid + out->traps + out->complaints + out->spam + out->good;
 	if (out->total >= REP_FINGERPRINTED_POINTS)

@@ -71,6 +71,11 @@ const char *reputation_state_name(enum rep_state s);   /* "good" "neutral" "susp
  * no bad signal is good. */
 #define REP_FINGERPRINTED_POINTS 10.0
 #define REP_SUSPECT_POINTS 4.0
+/* Trap evidence lists a sender from half a hit: one hit for one
+ * half-life. Complaints count from a quarter: points grow with them
+ * anyway, and a half-weight complaint must outlive its own arrival. */
+#define REP_TRAP_MIN 0.5
+#define REP_COMPLAINT_MIN 0.25
 struct rep_assessment {
 	double invalid;       /* share of unknown recipients */
 	double traps;         /* spam-trap hits */

@@ -1351,12 +1351,19 @@ int store_complaint_list(struct store *s, int64_t since, size_t limit,
 	return s->ops->complaint_list(s, since, limit ? limit : 100, out, n);
 }
 
-int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n)
+int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n,
+    int64_t *by_message_id)
 {
+	int64_t mid = 0;
 	*n = 0;
+	if (by_message_id != NULL)
+		*by_message_id = 0;
 	if (ref == NULL || *ref == '\0')
 		return 0;
-	return s->ops->complaint_count_ref(s, ref, n);
+	int rc = s->ops->complaint_count_ref(s, ref, n, &mid);
+	if (rc == 0 && by_message_id != NULL)
+		*by_message_id = mid;
+	return rc;
 }
 
 void store_complaint_free(struct store_complaint *c, size_t n)

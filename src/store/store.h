@@ -503,8 +503,11 @@ void store_complaint_free(struct store_complaint *c, size_t n);
 /* Stored complaints that were matched to the transaction ref by ref or
  * Message-ID with a feedback type that counts (not "not-spam" or
  * "auth-failure"): what one original has drawn so far, for the cap of
- * complaints per original (docs/reputation.md). */
-int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n);
+ * complaints per original (docs/reputation.md); by_message_id (may be
+ * NULL) gets those matched only by Message-ID, which anyone who saw the
+ * headers can quote. */
+int store_complaint_count_ref(struct store *s, const char *ref, int64_t *n,
+    int64_t *by_message_id);
 
 /* ---- the tenants' own outgoing mail (R16) --------------------------------- */
 

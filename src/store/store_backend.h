@@ -144,7 +144,8 @@ struct store_ops {
 	int (*complaint_get)(struct store *s, int64_t id, struct store_complaint *out);
 	int (*complaint_list)(struct store *s, int64_t since, size_t limit,
 	    struct store_complaint **out, size_t *n);
-	int (*complaint_count_ref)(struct store *s, const char *ref, int64_t *n);
+	int (*complaint_count_ref)(struct store *s, const char *ref, int64_t *n,
+	    int64_t *by_message_id);
 
 	/* tenant checked; msgids non-empty, at most 998 bytes, without <>. */
 	int (*outbound_add)(struct store *s, const char *tenant, const char *msgid, int64_t now);

@@ -3208,10 +3208,12 @@ static int sq_complaint_get(struct store *s, int64_t id, struct store_complaint 
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
-static int sq_complaint_count_ref(struct store *s, const char *ref, int64_t *n)
+static int sq_complaint_count_ref(struct store *s, const char *ref, int64_t *n,
+    int64_t *by_message_id)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = qprep(q, "SELECT count(*) FROM complaint WHERE matched_ref = ?1 "
+	sqlite3_stmt *st = qprep(q, "SELECT count(*), "
+	    "coalesce(sum(\"match\" = 'message-id'), 0) FROM complaint WHERE matched_ref = ?1 "
 	    "AND \"match\" IN ('ref', 'message-id') "
 	    "AND feedback_type NOT IN ('not-spam', 'auth-failure')", "complaint count");
 	int rc;
@@ -3220,8 +3222,10 @@ static int sq_complaint_count_ref(struct store *s, const char *ref, int64_t *n)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	rc = step(q, st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*n = sqlite3_column_int64(st, 0);
+		*by_message_id = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW) {
 		dberr(q, "complaint count");

@@ -177,6 +177,21 @@ static void test_assess_signals(void **state)
 	struct store_rep big = { .msgs = 100000, .complaints = 4, .ham = 100000 };
 	reputation_assess(&big, &a);
 	assert_true(a.complaints < 1);
+	/* Half a complaint (a Message-ID-only match) counts while it decays,
+	 * not only at the instant it arrived; under a quarter it is gone. */
+	struct store_rep half = { .msgs = 2, .complaints = 0.5 * 0.99 };
+	reputation_assess(&half, &a);
+	assert_true(a.complaints > 1.4 && a.complaints < 1.5);
+	half.complaints = 0.24;
+	reputation_assess(&half, &a);
+	assert_true(a.complaints == 0);
+	/* Two claimed-forward trap hits (a third each) list; one does not. */
+	struct store_rep fwd = { .msgs = 2, .traps = 2.0 / 3.0 * 0.999 };
+	reputation_assess(&fwd, &a);
+	assert_int_equal(a.state, REP_FINGERPRINTED);
+	fwd.traps = 1.0 / 3.0;
+	reputation_assess(&fwd, &a);
+	assert_true(a.traps == 0);
 
 	struct store_rep good = { .msgs = 50, .ham = 50, .valid = 50 };
 	reputation_assess(&good, &a);

@@ -1625,6 +1625,29 @@ static void test_complaints(void **state)
 	assert_int_equal(n, 1);
 	store_complaint_free(v, n);
 
+	/* Counted per original: by ref and by Message-ID; not-spam is not a
+	 * complaint, another original is not this one. */
+	int64_t all, mid;
+	assert_int_equal(store_complaint_count_ref(s, "AAAA-2222", &all, &mid), 0);
+	assert_int_equal(all, 1);
+	assert_int_equal(mid, 0);
+	struct store_complaint m = c;
+	m.digest = "m1", m.match = "message-id";
+	assert_int_equal(store_complaint_add(s, &m, NULL), 0);
+	m.digest = "m2";
+	assert_int_equal(store_complaint_add(s, &m, NULL), 0);
+	m.digest = "m3", m.feedback_type = "not-spam";
+	assert_int_equal(store_complaint_add(s, &m, NULL), 0);
+	m.digest = "m4", m.feedback_type = "abuse", m.matched_ref = "BBBB-3333";
+	assert_int_equal(store_complaint_add(s, &m, NULL), 0);
+	assert_int_equal(store_complaint_count_ref(s, "AAAA-2222", &all, &mid), 0);
+	assert_int_equal(all, 3);
+	assert_int_equal(mid, 2);
+	assert_int_equal(store_complaint_count_ref(s, "AAAA-2222", &all, NULL), 0);
+	assert_int_equal(all, 3);
+	assert_int_equal(store_complaint_count_ref(s, "", &all, &mid), 0);
+	assert_int_equal(all + mid, 0);
+
 	c.digest = "";
 	expect_err(s, store_complaint_add(s, &c, &id), -1, "digest");
 	c.digest = "has space";
