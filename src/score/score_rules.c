@@ -60,6 +60,10 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	/* 1.0: 4 spam, 2 ham on the training split (mail sent "on behalf of"). */
 	[SYM_FROM_DISPLAY_NAME_SPOOF] = { "FROM_DISPLAY_NAME_SPOOF", "header", 1.0,
 		"the From display name contains an address of another domain than the real From address" },
+	/* 3.0: header shapes no mail client writes (docs/scoring.md "Rules,
+	 * fourth round"): on the training split 500+ spam, 1 ham. */
+	[SYM_RATWARE_HEADERS] = { "RATWARE_HEADERS", "header", 3.0,
+		"headers no mail client writes: Date without zone, with a two-digit year or the wrong weekday; multipart without MIME-Version; Message-ID without @; Subject padded with spaces before a tag; a freemail HELO from outside the provider; a malformed X-Mailer" },
 	/* Bulk markers weigh nothing: they say "list mail", not "spam" (75% of
 	 * the corpus's ham carries them, 17% of its spam); their job is the
 	 * bulk class. */
@@ -526,6 +530,247 @@ static void rule_from_spoof(const struct content_msg *m, struct score_hits *h)
 		    shown, at + 1);
 }
 
+/* ---- ratware header shapes ---------------------------------------------- */
+
+/* The Date header's shape: what a mail client never writes.  Sets *no_zone
+ * (no zone after the time), *two_digit (obsolete two-digit year) and
+ * *bad_wday (a day-of-week name that is not the date's).  0 when the date
+ * parsed that far, -1 otherwise (MISSING_DATE and friends cover it). */
+static int date_shape(const char *s, int *no_zone, int *two_digit, int *bad_wday)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	static const char wdays[] = "thufrisatsunmontuewed"; /* 1970-01-01 was a Thursday */
+	const char *p = skip_cfws(s);
+	int wday = -1, day, year, hh, mm, ss, nd;
+	unsigned mon = 0;
+
+	*no_zone = *two_digit = *bad_wday = 0;
+	if (isalpha((unsigned char)*p)) {
+		for (int i = 0; i < 7; i++)
+			if (strncasecmp(p, wdays + 3 * i, 3) == 0)
+				wday = i;
+		while (isalpha((unsigned char)*p))
+			p++;
+		p = skip_cfws(p);
+		if (*p == ',')
+			p = skip_cfws(p + 1);
+	}
+	if (read_num(&p, 2, &day) < 0)
+		return -1;
+	p = skip_cfws(p);
+	for (unsigned i = 0; i < 12; i++)
+		if (strncasecmp(p, months + 3 * i, 3) == 0)
+			mon = i + 1;
+	if (mon == 0)
+		return -1;
+	while (isalpha((unsigned char)*p))
+		p++;
+	p = skip_cfws(p);
+	if ((nd = read_num(&p, 4, &year)) < 0)
+		return -1;
+	if (nd <= 2)
+		*two_digit = 1;
+	year += nd <= 2 ? (year < 50 ? 2000 : 1900) : nd == 3 ? 1900 : 0;
+	p = skip_cfws(p);
+	if (read_num(&p, 2, &hh) < 0 || *p != ':')
+		return -1;
+	p++;
+	if (read_num(&p, 2, &mm) < 0)
+		return -1;
+	if (*p == ':') {
+		p++;
+		if (read_num(&p, 2, &ss) < 0)
+			return -1;
+	}
+	if (day < 1 || day > 31)
+		return -1;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	/* A zone is a sign and digits or a name; a comment alone is none. */
+	*no_zone = !(*p == '+' || *p == '-' || isalpha((unsigned char)*p));
+	if (wday >= 0) {
+		int64_t d = days_from_civil(year, mon, (unsigned)day);
+		*bad_wday = (int)(((d % 7) + 7) % 7) != wday;
+	}
+	return 0;
+}
+
+/* Registered domains of the big freemail providers: their outgoing relays
+ * have their own reverse DNS, so a HELO in one of them from a host outside
+ * it is forged (SpamAssassin's FORGED_HOTMAIL_RCVD, FORGED_YAHOO_RCVD).
+ * Kept in strcmp order: looked up with bsearch. */
+static const char *const freemail_helo[] = {
+	"aol.com", "excite.com", "gmail.com", "hotmail.com", "juno.com", "live.com", "msn.com",
+	"netscape.com", "netscape.net", "outlook.com", "yahoo.com",
+};
+
+/* "from HELO (RDNS [IP]) ...": HELO's registered domain is a freemail
+ * provider's and RDNS (the host name the receiving MTA looked up, or
+ * "unknown" when there was none) is outside it.  HELO is copied to out. */
+static int forged_freemail_helo(const char *r, char *out, size_t n)
+{
+	char helo[256], rdns[256], hreg[256], rreg[256];
+	size_t k = 0;
+
+	while (isspace((unsigned char)*r))
+		r++;
+	if (strncasecmp(r, "from", 4) != 0 || !isspace((unsigned char)r[4]))
+		return 0;
+	r += 4;
+	while (isspace((unsigned char)*r))
+		r++;
+	while (*r && !isspace((unsigned char)*r) && *r != '(' && k + 1 < sizeof(helo))
+		helo[k++] = *r++;
+	helo[k] = '\0';
+	while (isspace((unsigned char)*r))
+		r++;
+	if (*r != '(' || strchr(helo, '.') == NULL)
+		return 0;
+	content_reg_domain(helo, hreg, sizeof(hreg));
+	const char *key = hreg;
+	if (bsearch(&key, freemail_helo, MW_ARRAY_LEN(freemail_helo), sizeof(freemail_helo[0]),
+	    cmp_str) == NULL)
+		return 0;
+	r++;
+	k = 0;
+	while (*r && !isspace((unsigned char)*r) && *r != ')' && *r != '[' && k + 1 < sizeof(rdns))
+		rdns[k++] = *r++;
+	rdns[k] = '\0';
+	/* "(unknown [IP])": the lookup failed; "([IP])": some MTAs (Exim
+	 * without host lookups) record none, which proves nothing. */
+	if (strcasecmp(rdns, "unknown") != 0) {
+		if (strchr(rdns, '.') == NULL)
+			return 0;
+		content_reg_domain(rdns, rreg, sizeof(rreg));
+		if (strcasecmp(rreg, hreg) == 0)
+			return 0;
+	}
+	mw_strlcpy(out, helo, n);
+	return 1;
+}
+
+/* X-Mailer values no mail program writes: the header's own name repeated
+ * in the value, one random-looking token (mixed case and digits, 12 or
+ * more characters, nothing else), or an Outlook Express version with more
+ * than four numbers. */
+static int odd_xmailer(const char *x)
+{
+	while (isspace((unsigned char)*x))
+		x++;
+	if (strncasecmp(x, "x-mailer", 8) == 0)
+		return 1;
+	size_t n = 0;
+	int up = 0, lo = 0, dig = 0;
+	for (const char *p = x; *p && isalnum((unsigned char)*p); p++, n++) {
+		up |= isupper((unsigned char)*p) != 0;
+		lo |= islower((unsigned char)*p) != 0;
+		dig |= isdigit((unsigned char)*p) != 0;
+	}
+	const char *rest = x + n;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (n >= 12 && *rest == '\0' && up && lo && dig)
+		return 1;
+	const char *oe = strcasestr(x, "outlook express");
+	if (oe != NULL) {
+		const char *p = oe + 15;
+		while (*p == ' ')
+			p++;
+		int groups = 0;
+		while (isdigit((unsigned char)*p)) {
+			while (isdigit((unsigned char)*p))
+				p++;
+			groups++;
+			if (*p != '.' || !isdigit((unsigned char)p[1]))
+				break;
+			p++;
+		}
+		if (groups > 4)
+			return 1;
+	}
+	return 0;
+}
+
+/* The raw Subject line (its first physical line: a folded Subject's
+ * continuation whitespace is not padding) has a run of five or more spaces
+ * between two words: ratware pads the subject before a tracking tag
+ * ("Great offer          YMF", "...!     22337"). */
+static int subject_padded(const char *raw, size_t len)
+{
+	const char *p = raw, *end = raw + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (le == p || (le == p + 1 && *p == '\r'))
+			return 0;   /* end of the header block */
+		if (le - p > 8 && strncasecmp(p, "subject:", 8) == 0) {
+			const char *q = p + 8;
+			while (q < le && (*q == ' ' || *q == '\t'))
+				q++;
+			int run = 0, seen_word = 0;
+			for (; q < le && *q != '\r'; q++) {
+				if (*q == ' ') {
+					run++;
+				} else {
+					if (run >= 5 && seen_word)
+						return 1;
+					run = 0;
+					seen_word = 1;
+				}
+			}
+			return 0;
+		}
+		p = le + (le < end);
+	}
+	return 0;
+}
+
+static void rw_add(char *what, size_t n, const char *s)
+{
+	if (what[0] != '\0')
+		strncat(what, ", ", n - strlen(what) - 1);
+	strncat(what, s, n - strlen(what) - 1);
+}
+
+static void rule_ratware(const struct content_msg *m, const char *raw, size_t len, struct score_hits *h)
+{
+	char what[160] = "", helo[128];
+	const char *v;
+	int no_zone, two_digit, bad_wday;
+
+	if ((v = content_header(m, "Date", 0)) != NULL && date_shape(v, &no_zone, &two_digit, &bad_wday) == 0) {
+		if (no_zone)
+			rw_add(what, sizeof(what), "Date without zone");
+		if (two_digit)
+			rw_add(what, sizeof(what), "Date with a two-digit year");
+		if (bad_wday)
+			rw_add(what, sizeof(what), "Date with the wrong weekday");
+	}
+	if ((v = content_header(m, "Content-Type", 0)) != NULL && content_header(m, "MIME-Version", 0) == NULL) {
+		while (isspace((unsigned char)*v))
+			v++;
+		if (strncasecmp(v, "multipart/", 10) == 0)
+			rw_add(what, sizeof(what), "multipart without MIME-Version");
+	}
+	if ((v = content_header(m, "Message-ID", 0)) != NULL && strchr(v, '@') == NULL)
+		rw_add(what, sizeof(what), "Message-ID without @");
+	if (subject_padded(raw, len))
+		rw_add(what, sizeof(what), "Subject padded with spaces");
+	for (size_t i = 0; (v = content_header(m, "Received", i)) != NULL; i++) {
+		if (forged_freemail_helo(v, helo, sizeof(helo))) {
+			char t[160];
+			snprintf(t, sizeof(t), "HELO %.64s from outside it", helo);
+			rw_add(what, sizeof(what), t);
+			break;
+		}
+	}
+	if ((v = content_header(m, "X-Mailer", 0)) != NULL && odd_xmailer(v))
+		rw_add(what, sizeof(what), "malformed X-Mailer");
+	if (what[0] != '\0')
+		score_hit(h, SYM_RATWARE_HEADERS, 1.0, "headers no mail client writes: %s", what);
+}
+
 static void rule_bulk(const struct content_msg *m, struct score_hits *h)
 {
 	const char *lu = content_header(m, "List-Unsubscribe", 0);
@@ -559,6 +804,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_subject(m, h);
 	rule_attachments(m, h);
 	rule_from_spoof(m, h);
+	rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);
 }
 

@@ -270,6 +270,84 @@ static void test_from_spoof(void **state)
 	free(plain);
 }
 
+/* ---- ratware header shapes ------------------------------------------------------------------ */
+
+/* A message with the given Date and extra headers (Received lines, X-Mailer...). */
+static char *mk_hdr(const char *date, const char *subject, const char *extra)
+{
+	return xasprintf("%sFrom: Alice <alice@example.org>\nTo: bob@example.net\nSubject: %s\n"
+	    "Date: %s\nMessage-ID: <8@example.org>\n\n%s", extra, subject, date, plain_body);
+}
+
+static void test_ratware_headers(void **state)
+{
+	(void)state;
+	static const struct { const char *date, *subject, *extra, *why; } fires[] = {
+		{ "Tue, 21 May 2002 09:53:34", "hello", "", "Date without zone" },
+		{ "03 Aug 02 18:48:41 -0000", "hello", "", "two-digit year" },
+		{ "Mon, 1 Oct 2002 10:00:00 +0000", "hello", "", "wrong weekday" },  /* a Tuesday */
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "Content-Type: multipart/alternative; boundary=\"b\"\n",
+		  "multipart without MIME-Version" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "I thought it was important          YMF", "", "Subject padded" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from mfa.vip.mail.tpe.yahoo.com (n2-190.adsl.example.ru [192.0.2.190]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n",
+		  "HELO mfa.vip.mail.tpe.yahoo.com from outside it" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from hotmail.com (unknown [192.0.2.7]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n",
+		  "HELO hotmail.com from outside it" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: WA9c2D478J2W9yTmQNRm\n", "malformed X-Mailer" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: X-Mailer: Microsoft Outlook Express 5.00.2919.6700\n",
+		  "malformed X-Mailer" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: Microsoft Outlook Express 6.00.2600.0000.31498\n",
+		  "malformed X-Mailer" },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(fires); i++) {
+		char *m = mk_hdr(fires[i].date, fires[i].subject, fires[i].extra);
+		struct score_verdict v;
+		scan(m, &v);
+		const struct score_symbol *s = sym(&v, "RATWARE_HEADERS");
+		if (s == NULL)
+			fail_msg("case %zu (%s): RATWARE_HEADERS did not fire", i, fires[i].why);
+		if (strstr(s->reason, fires[i].why) == NULL)
+			fail_msg("case %zu: reason \"%s\" does not say \"%s\"", i, s->reason, fires[i].why);
+		assert_true(s->score == 3.0);
+		assert_string_equal(s->group, "header");
+		score_verdict_free(&v);
+		free(m);
+	}
+	char *m = xasprintf("From: a@example.org\nTo: b@example.net\nSubject: hi\nDate: Tue, 1 Oct 2002 10:00:00 +0000\n"
+	    "Message-ID: 12345.67890\n\nhello\n");
+	ASSERT_FIRES(m, "RATWARE_HEADERS");
+	free(m);
+
+	/* What mail clients and relays really write. */
+	static const struct { const char *date, *subject, *extra; } quiet[] = {
+		{ "Tue, 1 Oct 2002 10:00:00 +0000 (UTC)", "hello", "" },
+		{ "Tue, 1 Oct 2002 10:00:00 EDT", "hello", "" },
+		{ "1 Oct 2002 10:00 -0400", "hello", "" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b\"\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "a long subject that was folded\n          by the sender's client", "" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from web10201.mail.yahoo.com (web10201.mail.yahoo.com [192.0.2.65]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		/* Exim without host lookups records no name: proves nothing. */
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from web10201.mail.yahoo.com ([192.0.2.65]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from mail.example.org (mail.example.org [192.0.2.9]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: Microsoft Outlook Express 6.00.2800.1106\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: Apple Mail (2.3445.104.11)\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: PHPMailer\n" },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(quiet); i++) {
+		char *q = mk_hdr(quiet[i].date, quiet[i].subject, quiet[i].extra);
+		ASSERT_QUIET(q, "RATWARE_HEADERS");
+		free(q);
+	}
+	char *plain = mk("hi", "", plain_body);
+	ASSERT_QUIET(plain, "RATWARE_HEADERS");
+	free(plain);
+}
+
 /* ---- HTML and URL rules ------------------------------------------------------------------- */
 
 static const char html_phish[] =
@@ -947,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_rfc5322_date),
 		cmocka_unit_test(test_subject),
 		cmocka_unit_test(test_from_spoof),
+		cmocka_unit_test(test_ratware_headers),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_url_shortener),
 		cmocka_unit_test(test_mime_flags),
