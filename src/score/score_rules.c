@@ -598,11 +598,51 @@ static int date_shape(const char *s, int *no_zone, int *two_digit, int *bad_wday
 /* Registered domains of the big freemail providers: their outgoing relays
  * have their own reverse DNS, so a HELO in one of them from a host outside
  * it is forged (SpamAssassin's FORGED_HOTMAIL_RCVD, FORGED_YAHOO_RCVD).
+ * A provider's relays may carry a sister company's name (Netscape's hosts
+ * are netcenter.com, Hotmail's are msn.com), so each domain names its
+ * family and a reverse DNS anywhere in the family is the provider's own.
+ * Only entries with helo set are providers a HELO is checked against.
  * Kept in strcmp order: looked up with bsearch. */
-static const char *const freemail_helo[] = {
-	"aol.com", "excite.com", "gmail.com", "hotmail.com", "juno.com", "live.com", "msn.com",
-	"netscape.com", "netscape.net", "outlook.com", "yahoo.com",
+struct freemail_dom {
+	const char *dom;
+	const char *family;
+	int helo;
 };
+
+static const struct freemail_dom freemail_doms[] = {
+	{ "aol.com", "aol", 1 },
+	{ "aol.net", "aol", 0 },
+	{ "excite.com", "excite", 1 },
+	{ "excitehome.net", "excite", 0 },
+	{ "gmail.com", "google", 1 },
+	{ "google.com", "google", 0 },
+	{ "googlemail.com", "google", 0 },
+	{ "hotmail.com", "microsoft", 1 },
+	{ "juno.com", "unitedonline", 1 },
+	{ "live.com", "microsoft", 1 },
+	{ "microsoft.com", "microsoft", 0 },
+	{ "msn.com", "microsoft", 1 },
+	{ "netcenter.com", "aol", 0 },
+	{ "netscape.com", "aol", 1 },
+	{ "netscape.net", "aol", 1 },
+	{ "netzero.net", "unitedonline", 0 },
+	{ "outlook.com", "microsoft", 1 },
+	{ "untd.com", "unitedonline", 0 },
+	{ "yahoo.com", "yahoo", 1 },
+	{ "yahoo.net", "yahoo", 0 },
+	{ "yahoodns.net", "yahoo", 0 },
+};
+
+static int cmp_freemail(const void *a, const void *b)
+{
+	return strcmp((const char *)a, ((const struct freemail_dom *)b)->dom);
+}
+
+static const struct freemail_dom *freemail_find(const char *reg)
+{
+	return bsearch(reg, freemail_doms, MW_ARRAY_LEN(freemail_doms), sizeof(freemail_doms[0]),
+	    cmp_freemail);
+}
 
 /* "from HELO (RDNS [IP]) ...": HELO's registered domain is a freemail
  * provider's and RDNS (the host name the receiving MTA looked up, or
@@ -627,9 +667,10 @@ static int forged_freemail_helo(const char *r, char *out, size_t n)
 	if (*r != '(' || strchr(helo, '.') == NULL)
 		return 0;
 	content_reg_domain(helo, hreg, sizeof(hreg));
-	const char *key = hreg;
-	if (bsearch(&key, freemail_helo, MW_ARRAY_LEN(freemail_helo), sizeof(freemail_helo[0]),
-	    cmp_str) == NULL)
+	for (char *c = hreg; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	const struct freemail_dom *hf = freemail_find(hreg);
+	if (hf == NULL || !hf->helo)
 		return 0;
 	r++;
 	k = 0;
@@ -642,7 +683,10 @@ static int forged_freemail_helo(const char *r, char *out, size_t n)
 		if (strchr(rdns, '.') == NULL)
 			return 0;
 		content_reg_domain(rdns, rreg, sizeof(rreg));
-		if (strcasecmp(rreg, hreg) == 0)
+		for (char *c = rreg; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		const struct freemail_dom *rf = freemail_find(rreg);
+		if (strcmp(rreg, hreg) == 0 || (rf != NULL && strcmp(rf->family, hf->family) == 0))
 			return 0;
 	}
 	mw_strlcpy(out, helo, n);

@@ -295,6 +295,10 @@ static void test_ratware_headers(void **state)
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
 		  "Received: from hotmail.com (unknown [192.0.2.7]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n",
 		  "HELO hotmail.com from outside it" },
+		/* A sister company's name is trusted only inside its own family. */
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from mail.yahoo.com (relay.netcenter.com [192.0.2.8]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n",
+		  "HELO mail.yahoo.com from outside it" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: WA9c2D478J2W9yTmQNRm\n", "malformed X-Mailer" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: X-Mailer: Microsoft Outlook Express 5.00.2919.6700\n",
 		  "malformed X-Mailer" },
@@ -334,6 +338,14 @@ static void test_ratware_headers(void **state)
 		  "Received: from web10201.mail.yahoo.com ([192.0.2.65]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
 		  "Received: from mail.example.org (mail.example.org [192.0.2.9]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		/* A provider's relay named in a sister company's domain. */
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from dms-www1.netscape.com (dms-mailcaster-s06.netcenter.com) by dms-mail01.netcenter.com; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from Hotmail.com (bay1-f12.bay1.hotmail.msn.com [192.0.2.12]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
+		/* A sister domain's HELO is not itself a freemail provider. */
+		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello",
+		  "Received: from smtp.netcenter.com (n2-190.adsl.example.ru [192.0.2.190]) by mx.example.net; Tue, 1 Oct 2002 10:00:05 +0000\n" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: Microsoft Outlook Express 6.00.2800.1106\n" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: Apple Mail (2.3445.104.11)\n" },
 		{ "Tue, 1 Oct 2002 10:00:00 +0000", "hello", "X-Mailer: PHPMailer\n" },
