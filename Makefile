@@ -13,6 +13,8 @@ BUILD ?= build/release
 PYTHON ?= /usr/bin/python3
 SAN ?= 0
 CC ?= cc
+# Compiles run in parallel; tests do not (their output stays readable).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 inih jansson gmime-3.0 libpsl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -38,7 +40,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-test run check test unit integration asan-check fuzz fuzz-run fuzz-smoke bench docs clean
+.PHONY: all deps deps-test run check test build-tests unit integration asan-check fuzz fuzz-run fuzz-smoke bench docs clean
 
 all: $(BUILD)/mailward
 
@@ -64,7 +66,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmailward.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmailward.a $(ALL_LDFLAGS) $(LIBS) -lcmocka
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/demo.sh $(BUILD)/mailward
 
 unit: $(UNIT_BINS)
@@ -81,9 +83,13 @@ integration: $(BUILD)/mailward
 
 test: unit integration
 
+build-tests: $(BUILD)/mailward $(UNIT_BINS)
+
 check: deps-test
+	@$(MAKE) --no-print-directory -j$(JOBS) build-tests
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SAN=1 build-tests
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
@@ -113,7 +119,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 
 fuzz: deps
 	@scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BINS)
 
 # Long runs for the record (exec counts go in the issue note).
 fuzz-run: fuzz
