@@ -87,6 +87,10 @@ struct content_html_features {
 	unsigned tiny_text;      /* of those, hidden by font-size 0/1px */
 	unsigned links;          /* <a href> */
 	unsigned link_mismatch;  /* link text is a URL of another registered domain */
+	/* The first such link: the registered domain its text shows and the
+	 * one its href goes to ("" when link_mismatch is 0). */
+	char mismatch_shown[128];
+	char mismatch_href[128];
 	unsigned images;         /* <img> */
 	unsigned forms;          /* <form> */
 	size_t text_chars;       /* visible non-space characters */

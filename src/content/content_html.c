@@ -372,8 +372,13 @@ static void anchor_end(struct html_state *h)
 		return;
 	char rd[256];
 	if (h->anchor_rd[0] != '\0' && url_text_regdomain(h->m, h->anchor_text, h->anchor_len, rd, sizeof(rd)) &&
-		strcasecmp(rd, h->anchor_rd) != 0)
-		h->m->html.link_mismatch++;
+		strcasecmp(rd, h->anchor_rd) != 0) {
+		struct content_html_features *f = &h->m->html;
+		if (f->link_mismatch++ == 0) {
+			mw_strlcpy(f->mismatch_shown, rd, sizeof(f->mismatch_shown));
+			mw_strlcpy(f->mismatch_href, h->anchor_rd, sizeof(f->mismatch_href));
+		}
+	}
 	h->in_anchor = 0;
 }
 

@@ -337,25 +337,10 @@ static void rule_html(const struct content_msg *m, struct score_hits *h)
 	if (f->image_only)
 		score_hit(h, SYM_HTML_IMAGE_ONLY, 1.0, "HTML with %u images and %zu visible characters",
 		    f->images, f->text_chars);
-	if (f->link_mismatch > 0) {
-		/* The content API counts mismatches without naming the pair; the
-		 * reason names the first href host that no visible URL shares. */
-		const char *href = NULL, *shown = NULL;
-		for (size_t i = 0; i < content_url_count(m); i++) {
-			const struct content_url *u = content_url_at(m, i);
-			if (u->in_href && href == NULL)
-				href = u->host;
-			else if (!u->in_href && shown == NULL)
-				shown = u->reg_domain;
-		}
-		if (href != NULL && shown != NULL)
-			score_hit(h, SYM_HTML_LINK_MISMATCH, 1.0,
-			    "%u links whose text shows another domain than their href (text shows %.64s, href goes to %.64s)",
-			    f->link_mismatch, shown, href);
-		else
-			score_hit(h, SYM_HTML_LINK_MISMATCH, 1.0,
-			    "%u links whose text shows another domain than their href", f->link_mismatch);
-	}
+	if (f->link_mismatch > 0)
+		score_hit(h, SYM_HTML_LINK_MISMATCH, 1.0,
+		    "%u links whose text shows another domain than their href (first: text shows %.64s, href goes to %.64s)",
+		    f->link_mismatch, f->mismatch_shown, f->mismatch_href);
 }
 
 /* Kept in strcmp order: looked up with bsearch. */
@@ -388,17 +373,66 @@ static void rule_urls(const struct content_msg *m, struct score_hits *h)
 		score_hit(h, SYM_URL_SHORTENER, 1.0, "shortened URL %.100s", shortener);
 }
 
+/* Case of a code point in the scripts spam shouts in: Latin (ASCII,
+ * Latin-1, Latin Extended-A), Greek and Cyrillic.  +1 capital, -1 small,
+ * 0 no case (or a script not covered: it counts as no letter, so a
+ * subject in a caseless script is never "all capitals"). */
+static int cp_case(uint32_t c)
+{
+	if (c < 0x80)
+		return isupper((int)c) ? 1 : islower((int)c) ? -1 : 0;
+	if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
+		return 1;
+	if (c >= 0xDF && c <= 0xFF && c != 0xF7)
+		return -1;
+	if (c >= 0x100 && c <= 0x137)
+		return (c & 1) ? -1 : 1;
+	if (c >= 0x139 && c <= 0x148)
+		return (c & 1) ? 1 : -1;
+	if (c >= 0x14A && c <= 0x177)
+		return (c & 1) ? -1 : 1;
+	if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+		return 1;
+	if (c >= 0x3AC && c <= 0x3CE)
+		return -1;
+	if (c >= 0x400 && c <= 0x42F)
+		return 1;
+	if (c >= 0x430 && c <= 0x45F)
+		return -1;
+	return 0;
+}
+
+/* One UTF-8 sequence at *p (the subject is valid UTF-8 from content);
+ * anything malformed reads as one byte of no case. */
+static uint32_t utf8_next(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+	if (s[0] < 0x80) {
+		*p = s + 1;
+		return s[0];
+	}
+	if ((s[0] & 0xE0) == 0xC0 && (s[1] & 0xC0) == 0x80) {
+		*p = s + 2;
+		return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+	}
+	if ((s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+		*p = s + 3;
+		return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+	}
+	*p = s + 1;
+	return 0xFFFD;
+}
+
 static void rule_subject(const struct content_msg *m, struct score_hits *h)
 {
 	const char *s = content_subject(m);
 	size_t letters = 0, upper = 0;
 
-	/* ASCII letters only: a capitals test over scripts without case would
-	 * say nothing, and non-ASCII capitals are rare in shouting spam. */
-	for (const char *p = s; *p; p++) {
-		if (isalpha((unsigned char)*p) && (unsigned char)*p < 0x80) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int c = cp_case(utf8_next(&p));
+		if (c != 0) {
 			letters++;
-			upper += isupper((unsigned char)*p) != 0;
+			upper += c > 0;
 		}
 	}
 	if (letters >= 10 && upper * 10 >= letters * 9)

@@ -235,6 +235,24 @@ static void test_subject(void **state)
 	ASSERT_QUIET(mixed, "SUBJECT_ALL_CAPS");
 	free(mixed);
 
+	/* Capitals outside ASCII count too (RFC 2047 encoded, UTF-8). */
+	static const struct { const char *subject; int fires; } intl[] = {
+		{ "=?utf-8?b?0KHQmtCY0JTQmtCYINCd0JAg0JLQodCBINCh0JXQk9Ce0JTQndCv?=", 1 },  /* СКИДКИ НА ВСЁ СЕГОДНЯ */
+		{ "=?utf-8?b?w5xCRVJSQVNDSFVORyBGw5xSIFNJRQ==?=", 1 },  /* ÜBERRASCHUNG FÜR SIE */
+		{ "=?utf-8?b?zpzOlc6TzpHOm86XIM6gzqHOn86jzqbOn86hzpE=?=", 1 },  /* ΜΕΓΑΛΗ ΠΡΟΣΦΟΡΑ */
+		{ "=?utf-8?b?0KHQutC40LTQutC4INC90LAg0LLRgdGRINGB0LXQs9C+0LTQvdGP?=", 0 },  /* Скидки на всё сегодня */
+		{ "=?utf-8?b?w5xiZXJyYXNjaHVuZyBmw7xyIFNpZSBoZXV0ZQ==?=", 0 },  /* Überraschung für Sie heute */
+		{ "=?utf-8?b?5Lya6K2w44Gu6K2w5LqL6Yyy44KS44GK6YCB44KK44GX44G+44GZ?=", 0 },  /* 会議の議事録をお送りします */
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(intl); i++) {
+		char *m = mk(intl[i].subject, "", plain_body);
+		scan(m, &v);
+		if ((sym(&v, "SUBJECT_ALL_CAPS") != NULL) != intl[i].fires)
+			fail_msg("case %zu: SUBJECT_ALL_CAPS %s", i, intl[i].fires ? "did not fire" : "fired");
+		score_verdict_free(&v);
+		free(m);
+	}
+
 	char *bang = mk("Act now!!! Limited offer", "", plain_body);
 	scan(bang, &v);
 	assert_non_null(sym(&v, "SUBJECT_PUNCT"));
@@ -394,6 +412,21 @@ static void test_html(void **state)
 	assert_null(sym(&v, "HTML_IMAGE_ONLY"));
 	score_verdict_free(&v);
 	free(phish);
+
+	/* Several links, the honest one first: the reason names the pair
+	 * that is mismatched, not the first href of the message. */
+	char *multi = mk("Your statement", html_phish,
+	    "<html><body><p><a href=\"https://www.example.org/news\">www.example.org</a></p>\n"
+	    "<p><a href=\"http://login.evil.example/x\">https://www.bank.example/login</a></p>\n"
+	    "<p><a href=\"http://other.example/y\">www.third.example</a></p></body></html>\n");
+	scan(multi, &v);
+	lm = sym(&v, "HTML_LINK_MISMATCH");
+	assert_non_null(lm);
+	if (strstr(lm->reason, "2 links") == NULL ||
+	    strstr(lm->reason, "text shows bank.example, href goes to evil.example") == NULL)
+		fail_msg("reason: %s", lm->reason);
+	score_verdict_free(&v);
+	free(multi);
 
 	/* A newsletter-style multipart/alternative with an honest link. */
 	char *alt = mk("News", alt_headers, alt_body);
