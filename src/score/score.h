@@ -35,7 +35,8 @@ struct score_thresholds {
 
 struct score_symbol {
 	char name[48];         /* e.g. "BAYES_SPAM", "HTML_ONLY", "GTUBE" */
-	char group[24];        /* "bayes", "header", "html", "url", "attachment", "bulk", "test" */
+	char group[24];        /* "bayes", "header", "html", "url", "attachment", "bulk", "list", "test", "mime";
+	                          * the reputation layer adds "reputation", "fingerprint", "reply", "forward" */
 	double score;          /* weight actually added (may be scaled, e.g. by Bayes probability) */
 	char reason[256];      /* one human line: what was seen */
 };

@@ -71,6 +71,11 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 		"List-Unsubscribe or List-Id header: list or bulk mail (defines the bulk class)" },
 	[SYM_BULK_PRECEDENCE] = { "BULK_PRECEDENCE", "bulk", 0.0,
 		"Precedence: bulk, list or junk (defines the bulk class)" },
+	/* A list whose members post (RFC 2369 List-Post with a mailto:) is
+	 * people talking, not a newsletter: it keeps mail out of the bulk
+	 * class, so a tenant's bulk action never holds its discussion lists. */
+	[SYM_LIST_DISCUSSION] = { "LIST_DISCUSSION", "list", 0.0,
+		"List-Post with a mailto: address: a discussion list, not bulk mail" },
 	[SYM_BAYES_SPAM] = { "BAYES_SPAM", "bayes", 12.0,
 		"geometric-mean indicator g over every Bayes clue > 0.5: 30 (g - 0.5) points, the full 12 from g = 0.9" },
 	[SYM_BAYES_HAM] = { "BAYES_HAM", "bayes", -4.0,
@@ -854,7 +859,25 @@ static void rule_bulk(const struct content_msg *m, struct score_hits *h)
 	const char *lu = content_header(m, "List-Unsubscribe", 0);
 	const char *li = content_header(m, "List-Id", 0);
 	const char *pr = content_header(m, "Precedence", 0);
+	const char *lp = content_header(m, "List-Post", 0);
 
+	/* "List-Post: NO" (RFC 2369) is an announce-only list: a newsletter. */
+	const char *to = lp != NULL ? strcasestr(lp, "mailto:") : NULL;
+	if (to != NULL) {
+		char addr[128];
+		size_t k = 0;
+		for (to += 7; *to && *to != '>' && *to != '?' && !isspace((unsigned char)*to) &&
+		    k + 1 < sizeof(addr); to++)
+			addr[k++] = *to;
+		addr[k] = '\0';
+		if (k > 0) {
+			if (li != NULL)
+				score_hit(h, SYM_LIST_DISCUSSION, 1.0, "discussion list %.100s: members post to %s", li, addr);
+			else
+				score_hit(h, SYM_LIST_DISCUSSION, 1.0, "discussion list: members post to %s", addr);
+			return;
+		}
+	}
 	if (lu != NULL)
 		score_hit(h, SYM_BULK_LIST_UNSUBSCRIBE, 1.0, "List-Unsubscribe header");
 	else if (li != NULL)

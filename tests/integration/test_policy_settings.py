@@ -9,6 +9,11 @@ from mwtest import message, token
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 BULK = "List-Unsubscribe: <mailto:unsubscribe@news.example>\r\nPrecedence: bulk\r\n"
+# What Mailman writes on a list whose members post: not bulk mail.
+DISCUSSION = ("List-Id: Users of Frobnicator <users.lists.frob.example>\r\n"
+              "List-Post: <mailto:users@lists.frob.example>\r\n"
+              "List-Unsubscribe: <https://lists.frob.example/unsub>, <mailto:users-leave@lists.frob.example>\r\n"
+              "Precedence: list\r\n")
 
 
 def held(srv, tok):
@@ -76,6 +81,15 @@ def test_bulk_actions(make_server, sink):
     time.sleep(0.5)
     assert sink.find(tok3) == []
     assert json.loads(srv.cli("tenant", "show", "acme", "--json").out)["bulk"] == "quarantine"
+    # a discussion list is delivered, and the headers say why
+    tok5 = token()
+    with srv.session() as c:
+        assert c.send_mail("users-bounces@lists.frob.example", ["alice@acme.test"],
+                           message(tok5, body=body, extra_headers=DISCUSSION)).code == 250
+    got = sink.wait_for(tok5)[0]
+    assert "(clean)" in got.header("X-Mailward-Score")
+    assert "LIST_DISCUSSION" in (got.header("X-Mailward-Symbols") or "")
+    assert held(srv, tok5) == []
     # a clean message is still delivered
     tok4 = token()
     with srv.session() as c:

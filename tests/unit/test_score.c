@@ -649,6 +649,33 @@ static void test_bulk(void **state)
 	ASSERT_QUIET(urgent, "BULK_LIST_UNSUBSCRIBE");
 	free(urgent);
 
+	/* A list whose members post is a discussion, not bulk mail. */
+	char *disc = mk("Re: build fails on arm64",
+	    "List-Id: Users <users.lists.example.org>\nList-Post: <mailto:users@lists.example.org>\n"
+	    "List-Unsubscribe: <mailto:users-leave@lists.example.org>\nPrecedence: list\n", plain_body);
+	scan(disc, &v);
+	const struct score_symbol *ld = sym(&v, "LIST_DISCUSSION");
+	assert_non_null(ld);
+	if (strstr(ld->reason, "users.lists.example.org") == NULL || strstr(ld->reason, "post to users@lists.example.org") == NULL)
+		fail_msg("reason: %s", ld->reason);
+	assert_true(ld->score == 0.0);
+	assert_null(sym(&v, "BULK_LIST_UNSUBSCRIBE"));
+	assert_null(sym(&v, "BULK_PRECEDENCE"));
+	assert_int_equal(v.cls, SCORE_CLEAN);
+	score_verdict_free(&v);
+	free(disc);
+	/* "List-Post: NO" (RFC 2369): an announce-only list, i.e. a newsletter. */
+	char *announce = mk("Weekly news", "List-Post: NO\nList-Unsubscribe: <mailto:leave@lists.example.org>\n", plain_body);
+	scan(announce, &v);
+	assert_null(sym(&v, "LIST_DISCUSSION"));
+	assert_int_equal(v.cls, SCORE_BULK);
+	score_verdict_free(&v);
+	free(announce);
+	char *empty = mk("Weekly news", "List-Post: <mailto:>\nPrecedence: bulk\n", plain_body);
+	ASSERT_QUIET(empty, "LIST_DISCUSSION");
+	ASSERT_FIRES(empty, "BULK_PRECEDENCE");
+	free(empty);
+
 	/* Bulk markers on spam do not make it "bulk": the score decides.  The
 	 * rules alone (no Bayes here) give this one about 5 points, so a tag of
 	 * 4 shows the order of the decision; at the default tag it is Bayes'
@@ -702,7 +729,7 @@ static void test_thresholds(void **state)
 static void test_registry(void **state)
 {
 	(void)state;
-	static const char *const groups[] = { "bayes", "header", "html", "url", "attachment", "bulk", "test", "mime" };
+	static const char *const groups[] = { "bayes", "header", "html", "url", "attachment", "bulk", "list", "test", "mime" };
 	for (size_t i = 0; i < SYM_COUNT; i++) {
 		const struct score_sym_def *d = &score_sym_table[i];
 		assert_non_null(d->name);
