@@ -187,10 +187,10 @@ class Bogofilter:
 
     FMT = "%0.9e, %0.9e, %0.9e"   # longer formats get truncated
 
-    def __init__(self, runner):
+    def __init__(self, runner, name="bogofilter"):
         if not have("bogofilter"):
             raise CannotRun("bogofilter not installed (scripts/deps.sh bench)")
-        self.db = os.path.join(runner.work, "bogofilter")
+        self.db = os.path.join(runner.work, name)
         os.makedirs(self.db, exist_ok=True)
         self.version = subprocess.run(["bogofilter", "-V"], capture_output=True, text=True
                                       ).stdout.splitlines()[0].strip()
@@ -217,6 +217,54 @@ class Bogofilter:
             if m:
                 res[m.group(1)] = (m.group(2), float(m.group(3)))
         return res
+
+
+# Header fields the receiving side writes: in the corpus they record how
+# each mailbox was collected (the collector's relays, its delivery agent,
+# its mail reader), and a gateway sees a message before any of them exist.
+# The same set mailward's tokenizer leaves out (src/bayes/bayes_token.c).
+RECEIVING_SIDE_PREFIXES = ("x-spam", "x-mailward", "x-virus", "x-bogosity", "x-rspamd",
+                           "x-mailscanner", "x-amavis", "arc-", "x-original-", "x-envelope-",
+                           "x-forwarded-", "x-ms-exchange-", "x-gm-", "x-google-")
+RECEIVING_SIDE_NAMES = {"authentication-results", "received-spf", "envelope-to", "status",
+                        "x-status", "x-keywords", "x-uid", "x-uidl", "lines", "content-length",
+                        "x-mozilla-status", "x-mozilla-status2", "x-evolution", "delivery-date",
+                        "x-delivered-to", "x-sieve", "x-mail-from", "x-loop", "x-apparently-to",
+                        "x-delivery-agent", "x-mime-autoconverted", "delivered-to",
+                        "x-original-to"}
+
+
+def gateway_view(data):
+    """The message as a gateway at the recipient's border would see it: every
+    Received line but the bottom one (the origin's hand-off) and the
+    receiving-side fields removed; the body untouched."""
+    end = data.find(b"\n\n")
+    if end < 0:
+        return data
+    fields, cur = [], []
+    for line in data[:end + 1].split(b"\n")[:-1]:
+        if line[:1] in (b" ", b"\t") and cur:
+            cur.append(line)
+        else:
+            if cur:
+                fields.append(cur)
+            cur = [line]
+    if cur:
+        fields.append(cur)
+
+    def name(f):
+        return f[0].split(b":", 1)[0].strip().lower().decode("latin-1")
+    rcvd = [i for i, f in enumerate(fields) if name(f) == "received"]
+    keep_rcvd = rcvd[-1] if rcvd else -1
+    out = []
+    for i, f in enumerate(fields):
+        n = name(f)
+        if "received" in n and i != keep_rcvd:
+            continue
+        if n in RECEIVING_SIDE_NAMES or n.startswith(RECEIVING_SIDE_PREFIXES):
+            continue
+        out.extend(f)
+    return b"\n".join(out) + b"\n" + data[end + 1:]
 
 
 # ---------------------------------------------------------------- redis
