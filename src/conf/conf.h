@@ -61,6 +61,7 @@ struct conf {
 	int64_t harvest_window;      /* seconds of recipient verdicts looked at (whole hours) */
 	int64_t harvest_min_invalid; /* unknown recipients from one IP before it is refused */
 	int64_t harvest_ratio;       /* ... and their share of its recipients, percent */
+	int64_t harvest_delay;       /* seconds a harvest refusal waits before it is sent */
 	int64_t rep_half_life;       /* seconds for reputation and fingerprint counters to halve */
 	int64_t rep_fingerprints;    /* fingerprints with evidence indexed in memory, per kind */
 	int64_t bulk_recipients;     /* recipients of one text in a day that make it bulk */

@@ -140,6 +140,10 @@ const struct conf_key conf_keys[] = {
 	    "Directory harvest: the share (percent) of a client IP's recipients in the window "
 	    "that must be unknown before it is refused: 554 5.7.1 for every further recipient, "
 	    "valid ones included, unless the recipient allows the sender (docs/policy.md)."),
+	NUM("reputation", "harvest_delay", CONF_DURATION, harvest_delay, "2s", 0, 60,
+	    "Directory harvest: how long each harvest refusal waits before it is sent, reading "
+	    "nothing more from that client meanwhile (a tarpit: a harvester's guesses cost it "
+	    "time, the gateway one timer); 0: answer at once."),
 
 	NUM("reputation", "half_life", CONF_DURATION, rep_half_life, "3d", 60, 365 * DAY,
 	    "Sender reputation and content fingerprints (R9-R12, docs/reputation.md): every "

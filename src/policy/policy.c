@@ -62,6 +62,15 @@ static int harvesting(struct store *s, const struct policy_harvest *hv, const ch
 	return invalid >= hv->min_invalid && invalid * 100 >= hv->ratio_pct * (valid + invalid);
 }
 
+/* The one answer a harvesting client gets for any recipient: trap, user,
+ * unknown address alike. */
+static void harvest_refuse(struct policy_rcpt *out, const struct smtp_path *to, const char *ref)
+{
+	reply_set(&out->reply, 554, "5.7.1 <%s>: Recipient address rejected: too many "
+	    "unknown recipients from your address recently (directory harvest)", to->addr, ref);
+	out->harvest_refused = 1;
+}
+
 /* A trap or the complaint address: 250 like a user, unless the client is
  * harvesting (then it gets what a user would get). */
 static int special_rcpt(struct store *s, const struct policy_harvest *hv, const char *client_ip,
@@ -92,8 +101,7 @@ static int special_rcpt(struct store *s, const struct policy_harvest *hv, const 
 	int failed;
 	if (harvesting(s, hv, client_ip, &failed)) {
 		out->trap = out->complaint = 0;
-		reply_set(&out->reply, 554, "5.7.1 <%s>: Recipient address rejected: too many "
-		    "unknown recipients from your address recently (directory harvest)", to->addr, ref);
+		harvest_refuse(out, to, ref);
 		return 0;
 	}
 	out->reply.code = 250;
@@ -130,10 +138,6 @@ int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const ch
 		reply_set(&out->reply, 554, "5.7.1 <%s>: Relay access denied", to->addr, ref);
 		return 0;
 	case RCPT_UNKNOWN_USER:
-		out->invalid_user = 1;
-		reply_set(&out->reply, 550, "5.1.1 <%s>: Recipient address rejected: User unknown",
-		    to->addr, ref);
-		return 0;
 	case RCPT_VALID:
 		break;
 	}
@@ -153,11 +157,22 @@ int policy_check_rcpt(struct store *s, const struct policy_harvest *hv, const ch
 	    sender_list_authenticated(lsender, client_ip), &out->list);
 	store_list_free(e, ne);
 	int failed;
+	if (out->r.status == RCPT_UNKNOWN_USER) {
+		/* A harvesting client gets the same answer for an unknown user as
+		 * for a real one: two answers would tell it which addresses
+		 * exist.  The unknown recipient still counts against it. */
+		out->invalid_user = 1;
+		if (out->list.verdict != LIST_ALLOW && harvesting(s, hv, client_ip, &failed)) {
+			harvest_refuse(out, to, ref);
+			return 0;
+		}
+		reply_set(&out->reply, 550, "5.1.1 <%s>: Recipient address rejected: User unknown",
+		    to->addr, ref);
+		return 0;
+	}
 	if (harvesting(s, hv, client_ip, &failed)) {
 		if (out->list.verdict != LIST_ALLOW) {
-			reply_set(&out->reply, 554, "5.7.1 <%s>: Recipient address rejected: too many "
-			    "unknown recipients from your address recently (directory harvest)",
-			    to->addr, ref);
+			harvest_refuse(out, to, ref);
 			return 0;
 		}
 		/* The recipient allows this sender: R14 bypasses reputation

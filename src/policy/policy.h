@@ -22,6 +22,7 @@ struct policy_rcpt {
 	struct store_rcpt r;       /* lookup result when hosted */
 	struct list_match list;    /* the allow/block decision for this recipient (R14) */
 	int harvest_bypassed;      /* 1: refused for directory harvest but for an allow entry */
+	int harvest_refused;       /* 1: the reply is the directory-harvest 554 */
 	int trap;                  /* 1: a spam trap (R10): 250, never delivered */
 	char trap_tenant[128];     /* the trap's tenant, "" network-wide */
 	int complaint;             /* 1: the [complaint] address (R11): 250, to complaint intake */

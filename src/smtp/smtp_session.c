@@ -107,6 +107,8 @@ struct session {
 	int waiting_scan;
 	int shutdown_after;      /* listener shutting down: 421 after the pending reply */
 	struct event *deadline;  /* session_timeout */
+	struct event *tarpit;    /* harvest_delay: holds the replies, reads nothing */
+	int tarpit_on;           /* a harvest refusal is waiting for the tarpit */
 	struct txn txn;
 	struct session *next;    /* hash chain */
 };
@@ -383,6 +385,8 @@ static void hook_rcpt(void *ctx, const struct smtp_path *to, struct smtp_reply *
 	policy_check_rcpt(s->l->d.store, &hv, t->sender ? t->sender : "", s->ip, to, s->ref,
 	    c->complaint_address, &pr);
 	*r = pr.reply;
+	if (pr.harvest_refused && c->harvest_delay > 0)
+		s->tarpit_on = 1;   /* session_pump holds the reply back */
 	if (pr.trap || pr.complaint) {
 		special_rcpt(s, to, &pr, r);
 		return;
@@ -732,10 +736,47 @@ static void session_set_timeouts(struct session *s)
 	bufferevent_set_timeouts(s->bev, &rt, &wt);
 }
 
+static void on_tarpit(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	MW_UNUSED(fd);
+	MW_UNUSED(what);
+	s->tarpit_on = 0;
+	if (!s->waiting_commit && !s->waiting_scan)
+		bufferevent_enable(s->bev, EV_READ);
+	session_pump(s);
+}
+
+/* Stop holding replies back (shutdown, time limit): what is due is sent. */
+static void tarpit_cancel(struct session *s)
+{
+	s->tarpit_on = 0;
+	if (s->tarpit)
+		evtimer_del(s->tarpit);
+}
+
+/* A harvest refusal was answered: the replies so far wait harvest_delay,
+ * and nothing more is read from the client until they are sent. */
+static void tarpit_hold(struct session *s)
+{
+	bufferevent_disable(s->bev, EV_READ);
+	if (s->tarpit == NULL)
+		s->tarpit = evtimer_new(s->l->base, on_tarpit, s);
+	if (!evtimer_pending(s->tarpit, NULL)) {
+		struct timeval tv = { s->l->d.conf->harvest_delay, 0 };
+		evtimer_add(s->tarpit, &tv);
+	}
+}
+
 static void session_pump(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (!smtp_proto_paused(s->proto) && smtp_proto_state(s->proto) != SMTP_S_CLOSED) {
+	if (s->tarpit_on) {
+		tarpit_hold(s);
+		return;
+	}
+	while (!smtp_proto_paused(s->proto) && smtp_proto_state(s->proto) != SMTP_S_CLOSED &&
+	    !s->tarpit_on) {
 		size_t len = evbuffer_get_length(in);
 		if (len == 0)
 			break;
@@ -745,6 +786,10 @@ static void session_pump(struct session *s)
 		evbuffer_drain(in, used);
 		if (used == 0)
 			break;
+	}
+	if (s->tarpit_on) {
+		tarpit_hold(s);
+		return;
 	}
 	enum smtp_state st = smtp_proto_state(s->proto);
 	if (st == SMTP_S_TLS && s->tls == -1) {
@@ -886,6 +931,7 @@ static void session_on_deadline(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_info(s->ref, "smtp session-timeout ip=%s", s->ip);
+	tarpit_cancel(s);
 	txn_clear(s);
 	smtp_proto_shutdown(s->proto, "Error: session time limit exceeded");
 	session_write_output(s);
@@ -899,6 +945,8 @@ static void session_free(struct session *s)
 	ip_release(s->l, s->ip);
 	if (s->deadline)
 		event_free(s->deadline);
+	if (s->tarpit)
+		event_free(s->tarpit);
 	if (s->bev)
 		bufferevent_free(s->bev);
 	if (s->fd >= 0)
@@ -914,6 +962,7 @@ static void session_resume(struct session *s, const struct smtp_reply *r)
 {
 	smtp_proto_resume(s->proto, r);
 	if (s->shutdown_after || s->l->shutting_down) {
+		tarpit_cancel(s);
 		smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
 		session_write_output(s);
 		session_close(s);
@@ -1360,6 +1409,7 @@ void smtp_listener_shutdown(struct smtp_listener *l)
 			if (s->waiting_commit || s->waiting_scan) {
 				s->shutdown_after = 1;
 			} else if (!s->closing) {
+				tarpit_cancel(s);
 				txn_clear(s);
 				smtp_proto_shutdown(s->proto, "Service shutting down, try again later");
 				session_write_output(s);

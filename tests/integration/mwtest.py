@@ -95,8 +95,9 @@ def default_config(port, admin_port, data_dir):
         "admin": {"listen": f"127.0.0.1:{admin_port}"},
         # Every test client is 127.0.0.1: one IP for what would be many
         # clients, so the directory-harvest refusal is off unless a test
-        # turns it on (tests/integration/test_lists.py).
-        "reputation": {"harvest_min_invalid": "0"},
+        # turns it on (tests/integration/test_lists.py); its tarpit is off
+        # too, unless a test measures it.
+        "reputation": {"harvest_min_invalid": "0", "harvest_delay": "0"},
     }
 
 

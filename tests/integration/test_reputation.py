@@ -222,8 +222,8 @@ def harvest(srv, n=6, sender="sales@vendor.example"):
     """n unknown recipients from 127.0.0.1 in one session."""
     with srv.session() as c:
         c.cmd(f"MAIL FROM:<{sender}>", 250)
-        for i in range(n):
-            c.cmd(f"RCPT TO:<guess{i}-{uuid.uuid4().hex[:6]}@acme.test>", 550)
+        for i in range(n):    # 550, or 554 once the IP is over the harvest limit
+            assert c.cmd(f"RCPT TO:<guess{i}-{uuid.uuid4().hex[:6]}@acme.test>").code in (550, 554)
         c.cmd("RSET", 250)
         c.cmd("QUIT", 221)
 
@@ -373,10 +373,17 @@ def test_directory_harvest_then_reset_then_allow(make_server, sink):
     assert "5.7.1 <alice@acme.test>: Recipient address rejected: too many unknown recipients " \
            "from your address recently (directory harvest)" in r.text, r.raw
     assert r.ref()
-    # A trap answers a harvester like any address.
+    # A trap, and an address that does not exist, answer a harvester like
+    # a real one: two answers would tell it which addresses exist.
+    def same(reply, addr):
+        return re.sub(r"\(ref \w+\)", "", reply.text.replace(addr, "X"))
     with srv.session() as c:
         c.cmd("MAIL FROM:<sales@vendor.example>", 250)
-        assert "directory harvest" in c.cmd("RCPT TO:<info@acme.test>", 554).text
+        real = c.cmd("RCPT TO:<alice@acme.test>", 554)
+        trap = c.cmd("RCPT TO:<info@acme.test>", 554)
+        nobody = c.cmd("RCPT TO:<nobody-here@acme.test>", 554)
+        assert same(real, "alice@acme.test") == same(trap, "info@acme.test") == \
+            same(nobody, "nobody-here@acme.test"), (real.raw, trap.raw, nobody.raw)
     show = srv.cli("reputation", "show", "127.0.0.1").out.lower()
     assert "unknown" in show or "invalid" in show, show
 
@@ -393,6 +400,9 @@ def test_directory_harvest_then_reset_then_allow(make_server, sink):
     harvest(srv)
     wait_harvest_refusal(srv)
     srv.cli("allow", "add", "vendor.example", "--tenant", "acme", "--no-auth", "--by", "admin")
+    with srv.session() as c:                 # an allowed sender hears the truth
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        c.cmd("RCPT TO:<nobody-here@acme.test>", 550)
     tok2 = token()
     r = send(srv, "sales@vendor.example", ["alice@acme.test"], message(tok2, sender="sales@vendor.example"))
     assert r.code == 250, r.raw
@@ -402,6 +412,63 @@ def test_directory_harvest_then_reset_then_allow(make_server, sink):
     # The verdict still says what would have happened without the entry.
     allow = logged_symbols(srv, txn.header("X-Mailward-Ref"))["POLICY_ALLOW"]
     assert "directory harvest" in allow["reason"], allow
+
+
+def test_harvest_refusal_is_held_back_by_the_tarpit(make_server, sink):
+    """[reputation] harvest_delay: each harvest refusal waits before it is
+    sent, nothing more is read meanwhile, and the session goes on after."""
+    srv = make_server(sink=sink, overrides={"reputation": {"harvest_min_invalid": "5",
+                                                           "harvest_ratio": "50",
+                                                           "harvest_delay": "0"}})
+    harvest(srv)
+    wait_harvest_refusal(srv)
+    srv.conf["reputation"]["harvest_delay"] = "2s"
+    srv.write_config()
+    srv.restart()
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        t0 = time.monotonic()
+        # pipelined: the second command is not read before the first
+        # refusal has been sent, so both wait
+        c.send(b"RCPT TO:<alice@acme.test>\r\nRSET\r\n")
+        assert "directory harvest" in c.reply().text
+        held = time.monotonic() - t0
+        assert c.reply().code == 250
+        assert held >= 1.8, held
+        t1 = time.monotonic()
+        c.cmd("NOOP", 250)                   # no refusal, no delay
+        assert time.monotonic() - t1 < 1.0
+        c.cmd("QUIT", 221)
+    # an allowed sender is not refused, so not held
+    srv.cli("allow", "add", "vendor.example", "--tenant", "acme", "--no-auth", "--by", "admin")
+    with srv.session() as c:
+        c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+        t0 = time.monotonic()
+        c.cmd("RCPT TO:<alice@acme.test>", 250)
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_shutdown_sends_a_held_harvest_refusal_then_421(make_server, sink):
+    srv = make_server(sink=sink, overrides={"reputation": {"harvest_min_invalid": "5",
+                                                           "harvest_ratio": "50",
+                                                           "harvest_delay": "0"}})
+    harvest(srv)
+    wait_harvest_refusal(srv)                # refused for sure (the counts are in the store)
+    srv.conf["reputation"]["harvest_delay"] = "30s"
+    srv.write_config()
+    srv.restart()
+    c = srv.session()
+    c.cmd("MAIL FROM:<sales@vendor.example>", 250)
+    c.send(b"RCPT TO:<alice@acme.test>\r\n")
+    c.assert_silent(0.5)                     # held by the tarpit
+    t0 = time.monotonic()
+    srv.proc.send_signal(15)
+    c.expect(554, "directory harvest", timeout=10)
+    c.expect(421, timeout=10)
+    assert time.monotonic() - t0 < 10
+    c.assert_closed(10)
+    assert srv.proc.wait(20) == 0
+    c.close()
 
 
 # ---------------------------------------------------------------------------
