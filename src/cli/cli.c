@@ -59,7 +59,7 @@ static const struct {
 	{ "reputation", "  reputation reset IP|NETWORK|DOMAIN [--by WHO] [--reason TEXT]" },
 	{ "complaint", "  complaint import FILE|DIR|-... [--dry-run] [--json]   ARF reports" },
 	{ "complaint", "  complaint list [--since T] [--limit N] [--json] | show ID [--raw] [--json]" },
-	{ "outbound", "  outbound record MESSAGE-ID...|- --tenant T   mail the tenant sent" },
+	{ "outbound", "  outbound record MESSAGE-ID...|- --tenant T [--to ADDRESS]...   mail the tenant sent" },
 	{ "fingerprint", "  fingerprint list [--json] | remove ID [--by WHO]" },
 	{ "fingerprint", "  fingerprint benign FILE --tenant T [--by WHO]   a footer never counts" },
 	{ "help", "  help [COMMAND]" },

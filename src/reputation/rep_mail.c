@@ -189,6 +189,36 @@ static void check_reply(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 	}
 	if (rc == 1)
 		return;
+	/* A Message-ID is no secret (it is quoted in every reply, archived
+	 * with list mail): when the tenant recorded where the original went,
+	 * only a reply from there is trusted - the envelope sender's or the
+	 * From's registered domain must be one the original was sent to. */
+	char doms[2][256], known[256];
+	const char *dp[2];
+	size_t nd = 0;
+	const char *addrs[2] = { ctx->sender, content_from_addr(m) };
+	for (size_t i = 0; i < 2; i++) {
+		const char *at = addrs[i] ? strrchr(addrs[i], '@') : NULL;
+		if (at == NULL || at[1] == '\0')
+			continue;
+		content_reg_domain(at + 1, doms[nd], sizeof(doms[nd]));
+		for (char *c = doms[nd]; *c; c++)
+			*c = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
+		dp[nd] = doms[nd];
+		nd++;
+	}
+	rc = store_outbound_rcpt_check(rm->s, ctx->tenant, matched, dp, nd, known, sizeof(known));
+	if (rc < 0) {
+		log_warn(ctx->ref, "reputation outbound-lookup error=\"%s\"", store_error(rm->s));
+		return;
+	}
+	if (rc == 1) {
+		char reason[256];
+		snprintf(reason, sizeof(reason), "refers to <%.80s>, which tenant %s sent to %.60s, "
+		    "not to %.60s: no reply trust", matched, ctx->tenant, known, nd ? dp[0] : "this sender");
+		add_symbol(v, "REPLY_FROM_ELSEWHERE", "reply", 0, reason);
+		return;
+	}
 	double rep = 0;
 	for (size_t i = 0; i < v->n_symbols; i++)
 		if (strcmp(v->symbols[i].group, "reputation") == 0 && v->symbols[i].score > 0)

@@ -1445,6 +1445,52 @@ int store_outbound_match(struct store *s, const char *tenant, const char *const 
 	return rc;
 }
 
+int store_outbound_rcpt_add(struct store *s, const char *tenant, const char *msgid,
+    const char *domain)
+{
+	char m[MSGID_MAX + 1], d[256];
+
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	if (!norm_msgid(msgid, m, sizeof(m))) {
+		store_seterr(s, "bad Message-ID (1-%d characters)", MSGID_MAX);
+		return -1;
+	}
+	if (domain == NULL || !norm_domain(domain, d, sizeof(d))) {
+		store_seterr(s, "bad recipient domain");
+		return -1;
+	}
+	return s->ops->outbound_rcpt_add(s, tenant, m, d);
+}
+
+int store_outbound_rcpt_check(struct store *s, const char *tenant, const char *msgid,
+    const char *const *domains, size_t n, char *known, size_t kn)
+{
+	char m[MSGID_MAX + 1];
+	char **v;
+	size_t k = 0;
+	int rc;
+
+	if (kn > 0)
+		known[0] = '\0';
+	if (check_tenant_name(s, tenant) < 0)
+		return -1;
+	if (!norm_msgid(msgid, m, sizeof(m))) {
+		store_seterr(s, "bad Message-ID (1-%d characters)", MSGID_MAX);
+		return -1;
+	}
+	/* A sender domain that cannot be a stored one matches nothing. */
+	v = xcalloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		char d[256];
+		if (domains[i] != NULL && norm_domain(domains[i], d, sizeof(d)))
+			v[k++] = xstrdup(d);
+	}
+	rc = s->ops->outbound_rcpt_check(s, tenant, m, (const char *const *)v, k, known, kn);
+	store_strings_free(v, k);
+	return rc;
+}
+
 int store_outbound_purge(struct store *s, int64_t before, int64_t *n)
 {
 	*n = 0;

@@ -517,6 +517,15 @@ int store_outbound_add(struct store *s, const char *tenant, const char *msgid, i
  * matched, or 1 none. */
 int store_outbound_match(struct store *s, const char *tenant, const char *const *msgids, size_t n,
     char *matched, size_t mn);
+/* One registered domain msgid (recorded with store_outbound_add) was sent
+ * to, lower case: 0 added, 1 known. */
+int store_outbound_rcpt_add(struct store *s, const char *tenant, const char *msgid,
+    const char *domain);
+/* Was msgid sent to one of domains (n of them, the reply's sender
+ * domains)?  0 yes; 1 it went to other domains only (known gets a few of
+ * them, ", "-separated); 2 no recipients were recorded for it. */
+int store_outbound_rcpt_check(struct store *s, const char *tenant, const char *msgid,
+    const char *const *domains, size_t n, char *known, size_t kn);
 int store_outbound_purge(struct store *s, int64_t before, int64_t *n);
 
 #endif

@@ -149,6 +149,10 @@ struct store_ops {
 
 	/* tenant checked; msgids non-empty, at most 998 bytes, without <>. */
 	int (*outbound_add)(struct store *s, const char *tenant, const char *msgid, int64_t now);
+	int (*outbound_rcpt_add)(struct store *s, const char *tenant, const char *msgid,
+	    const char *domain);
+	int (*outbound_rcpt_check)(struct store *s, const char *tenant, const char *msgid,
+	    const char *const *domains, size_t n, char *known, size_t kn);
 	int (*outbound_match)(struct store *s, const char *tenant, const char *const *msgids,
 	    size_t n, char *matched, size_t mn);
 	int (*outbound_purge)(struct store *s, int64_t before, int64_t *n);

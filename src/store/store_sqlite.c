@@ -33,7 +33,7 @@
 #include "base/timeparse.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -299,6 +299,15 @@ static const char schema_v10[] =
 	"  PRIMARY KEY (tenant, msgid)) WITHOUT ROWID;"
 	"CREATE INDEX outbound_ts ON outbound(ts);";
 
+/* Version 11: the registered domains each outbound message went to, so a
+ * reply is trusted only from where the original went (docs/reputation.md). */
+static const char schema_v11[] =
+	"CREATE TABLE outbound_rcpt ("
+	"  tenant TEXT NOT NULL,"
+	"  msgid TEXT NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  PRIMARY KEY (tenant, msgid, domain)) WITHOUT ROWID;";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -331,7 +340,7 @@ enum stmt_id {
 	ST_BAYES_STATE, ST_BEGIN_READ, ST_BAYES_COUNT, ST_BAYES_SCAN_LO, ST_BAYES_SCAN_HI,
 	ST_REP_GET, ST_REP_PUT, ST_REP_EVENT_ADD, ST_REP_EVENT_TRIM,
 	ST_FP_INSERT, ST_FP_UPDATE,
-	ST_TRAP_MATCH, ST_OUTBOUND_ADD, ST_OUTBOUND_GET,
+	ST_TRAP_MATCH, ST_OUTBOUND_ADD, ST_OUTBOUND_GET, ST_OUTBOUND_RCPT_ADD, ST_OUTBOUND_RCPT_LIST,
 	ST__N
 };
 
@@ -437,6 +446,11 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_OUTBOUND_ADD] = "INSERT INTO outbound(tenant, msgid, ts) VALUES (?1, ?2, ?3) "
 		"ON CONFLICT(tenant, msgid) DO NOTHING",
 	[ST_OUTBOUND_GET] = "SELECT 1 FROM outbound WHERE tenant = ?1 AND msgid = ?2",
+	[ST_OUTBOUND_RCPT_ADD] = "INSERT INTO outbound_rcpt(tenant, msgid, domain) "
+		"SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM outbound WHERE tenant = ?1 AND msgid = ?2) "
+		"ON CONFLICT DO NOTHING",
+	[ST_OUTBOUND_RCPT_LIST] = "SELECT domain FROM outbound_rcpt WHERE tenant = ?1 AND msgid = ?2 "
+		"ORDER BY domain",
 };
 
 struct sq {
@@ -3311,6 +3325,73 @@ static int sq_outbound_match(struct store *s, const char *tenant, const char *co
 	return 1;
 }
 
+static int sq_outbound_rcpt_add(struct store *s, const char *tenant, const char *msgid,
+    const char *domain)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUTBOUND_RCPT_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, msgid);
+	bind_text(st, 3, domain);
+	if (run(q, st, "outbound recipient add") < 0)
+		return -1;
+	if (sqlite3_changes(q->db) > 0)
+		return 0;
+	/* Nothing inserted: known already, or no such message. */
+	sqlite3_stmt *g = stmt(q, ST_OUTBOUND_GET);
+	if (g == NULL)
+		return -1;
+	bind_text(g, 1, tenant);
+	bind_text(g, 2, msgid);
+	int rc = step(q, g);
+	done(g);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		dberr(q, "outbound recipient add");
+		return -1;
+	}
+	store_seterr(s, "no outbound message <%s> for tenant %s", msgid, tenant);
+	return -1;
+}
+
+static int sq_outbound_rcpt_check(struct store *s, const char *tenant, const char *msgid,
+    const char *const *domains, size_t n, char *known, size_t kn)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUTBOUND_RCPT_LIST);
+	int rc, found = 0, any = 0;
+	size_t used = 0;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, msgid);
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 0);
+		any++;
+		for (size_t i = 0; i < n && !found; i++)
+			found = strcmp(d, domains[i]) == 0;
+		/* The first few, for the explanation. */
+		if (any <= 3 && kn > used + 1) {
+			int w = snprintf(known + used, kn - used, "%s%s", any > 1 ? ", " : "", d);
+			if (w > 0)
+				used = (size_t)w + used < kn ? used + (size_t)w : kn - 1;
+		}
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "outbound recipient check");
+		return -1;
+	}
+	if (any > 3 && kn > used + 1)
+		snprintf(known + used, kn - used, " and %d more", any - 3);
+	return found ? 0 : any ? 1 : 2;
+}
+
 static int sq_outbound_purge(struct store *s, int64_t before, int64_t *n)
 {
 	struct sq *q = SQ(s);
@@ -3326,6 +3407,12 @@ static int sq_outbound_purge(struct store *s, int64_t before, int64_t *n)
 		return -1;
 	}
 	*n = sqlite3_changes(q->db);
+	if (sqlite3_exec(q->db, "DELETE FROM outbound_rcpt WHERE NOT EXISTS (SELECT 1 FROM outbound o "
+	    "WHERE o.tenant = outbound_rcpt.tenant AND o.msgid = outbound_rcpt.msgid)",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		dberr(q, "outbound purge");
+		return -1;
+	}
 	return 0;
 }
 
@@ -3398,6 +3485,8 @@ static const struct store_ops sqlite_ops = {
 	.complaint_count_ref = sq_complaint_count_ref,
 	.outbound_add = sq_outbound_add,
 	.outbound_match = sq_outbound_match,
+	.outbound_rcpt_add = sq_outbound_rcpt_add,
+	.outbound_rcpt_check = sq_outbound_rcpt_check,
 	.outbound_purge = sq_outbound_purge,
 };
 
@@ -3454,7 +3543,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 10 && sqlite3_exec(q->db, schema_v10, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 11) { ... } and so on. */
+	if (version < 11 && sqlite3_exec(q->db, schema_v11, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 12) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

@@ -687,6 +687,43 @@ def test_reply_from_fingerprinted_sender_delivered_fresh_mail_not(make_server, s
         assert sink.find(t) == []
 
 
+def test_reply_trusted_only_from_where_the_original_went(make_server, sink):
+    """A Message-ID is no secret: when the tenant recorded the recipients,
+    a "reply" from another domain gets no reply trust, and says why."""
+    srv = make_server(sink=sink)
+    sent = f"{uuid.uuid4().hex}@acme.test"
+    out = srv.cli("outbound", "record", f"<{sent}>", "--tenant", "acme",
+                  "--to", "buyer@Partner.Example, cc@mail.partner.example").out
+    assert "recorded, sent to partner.example" in out, out
+    srv.cli("trap", "add", "trap@acme.test")
+    for sender in ("orders@partner.example", "sales@stranger.example"):
+        r = send(srv, sender, ["trap@acme.test"], message(token(), sender=sender, to="trap@acme.test",
+                                                          body="Great offer.\r\n"))
+        assert r.code == 250, r.raw
+    body = "Thanks, the quote looks fine, please go ahead.\r\n"
+    irt = f"In-Reply-To: <{sent}>\r\n"
+    # From the domain the original went to: trusted, delivered.
+    tok = token()
+    r = send(srv, "orders@partner.example", ["alice@acme.test"],
+             message(tok, sender="orders@partner.example", body=body, extra_headers=irt))
+    assert r.code == 250, r.raw
+    assert "REPLY_TO_TENANT" in symbols(sink.wait_for(tok)[0])
+    # The same Message-ID quoted by a stranger: no trust, the log says why.
+    r = send(srv, "sales@stranger.example", ["alice@acme.test"],
+             message(token(), sender="sales@stranger.example", body=body, extra_headers=irt))
+    assert_probable_spam(r, "sender reputation")
+    syms = logged_symbols(srv, r.ref())
+    assert "REPLY_TO_TENANT" not in syms
+    why = syms["REPLY_FROM_ELSEWHERE"]
+    assert why["score"] == 0 and "sent to partner.example" in why["reason"] \
+        and "stranger.example" in why["reason"], why
+    # Recording again adds recipients, and a bad address is refused.
+    out = srv.cli("outbound", "record", sent, "--tenant", "acme", "--to", "x@stranger.example").out
+    assert "known, sent to stranger.example (1 new)" in out, out
+    p = srv.cli("outbound", "record", sent, "--tenant", "acme", "--to", "nobody", check=False)
+    assert p.returncode == 2 and "bad --to address" in p.err, (p.returncode, p.err)
+
+
 # ---------------------------------------------------------------------------
 # forwards
 

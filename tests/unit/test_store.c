@@ -93,7 +93,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 10);   /* 10: reputation (docs/storage.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 11);   /* 11: outbound recipients (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -1704,10 +1704,52 @@ static void test_outbound(void **state)
 	expect_err(s, store_outbound_add(s, "Bad Tenant", "x@y", 400), -1, "bad tenant name");
 	expect_err(s, store_outbound_match(s, "", ids, 1, m, sizeof(m)), -1, "bad tenant name");
 
+	/* Where each went: registered domains, lower case, per message. */
+	char known[256];
+	assert_int_equal(store_outbound_rcpt_add(s, "acme", "m1@x.example", "Partner.Example"), 0);
+	assert_int_equal(store_outbound_rcpt_add(s, "acme", "<m1@x.example>", "partner.example"), 1);
+	assert_int_equal(store_outbound_rcpt_add(s, "acme", "m1@x.example", "other.example"), 0);
+	assert_int_equal(store_outbound_rcpt_add(s, "beta", "m3@x.example", "b.example"), 0);
+	const char *from_partner[] = { "mailer.example", "partner.example" };
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m1@x.example", from_partner, 2,
+	    known, sizeof(known)), 0);
+	const char *stranger[] = { "stranger.example", NULL, "not a domain" };
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m1@x.example", stranger, 3,
+	    known, sizeof(known)), 1);
+	assert_string_equal(known, "other.example, partner.example");
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m1@x.example", NULL, 0,
+	    known, sizeof(known)), 1);
+	/* Nothing recorded for m2, nor for m3 in acme: no opinion. */
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m2@x.example", stranger, 1,
+	    known, sizeof(known)), 2);
+	assert_string_equal(known, "");
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m3@x.example", stranger, 1,
+	    known, sizeof(known)), 2);
+	/* A recipient of a message never recorded is refused. */
+	expect_err(s, store_outbound_rcpt_add(s, "acme", "never@x.example", "a.example"), -1,
+	    "no outbound message");
+	expect_err(s, store_outbound_rcpt_add(s, "acme", "m1@x.example", "bad domain"), -1,
+	    "bad recipient domain");
+	expect_err(s, store_outbound_rcpt_add(s, "acme", "m1@x.example", NULL), -1,
+	    "bad recipient domain");
+	/* Many recipients: the explanation names three. */
+	static const char *const many[] = { "a1.example", "a2.example", "a3.example", "a4.example", "a5.example" };
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(store_outbound_rcpt_add(s, "acme", "m2@x.example", many[i]), 0);
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m2@x.example", stranger, 1,
+	    known, sizeof(known)), 1);
+	assert_string_equal(known, "a1.example, a2.example, a3.example and 2 more");
+
 	assert_int_equal(store_outbound_purge(s, 250, &n), 0);
 	assert_int_equal(n, 2);   /* m1 and m2; m3 (300) and the long one (400) stay */
 	assert_int_equal(store_outbound_match(s, "acme", ids2, 2, m, sizeof(m)), 1);
 	assert_int_equal(store_outbound_add(s, "acme", "m1@x.example", 500), 0);
+	/* Their recipients went with them. */
+	assert_int_equal(store_outbound_add(s, "acme", "m2@x.example", 600), 0);
+	assert_int_equal(store_outbound_rcpt_check(s, "acme", "m2@x.example", stranger, 1,
+	    known, sizeof(known)), 2);
+	assert_int_equal(store_outbound_rcpt_check(s, "beta", "m3@x.example", stranger, 1,
+	    known, sizeof(known)), 1);
 }
 
 /* A database of version 9 (before this work) gains the v10 tables on
@@ -1725,7 +1767,7 @@ static void test_migrate_v9(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE rep; DROP TABLE rep_event; DROP TABLE fp; "
 	    "DROP TABLE trap; DROP TABLE trap_hit; DROP TABLE complaint; DROP TABLE outbound; "
-	    "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+	    "DROP TABLE outbound_rcpt; PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(count_rows(f, "PRAGMA user_version"), 9);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM sqlite_master WHERE name = 'rep'"), 0);
@@ -1733,7 +1775,7 @@ static void test_migrate_v9(void **state)
 	f->s = store_open(&f->c, err, sizeof(err));
 	if (f->s == NULL)
 		fail_msg("store_open: %s", err);
-	assert_int_equal(count_rows(f, "PRAGMA user_version"), 10);
+	assert_int_equal(count_rows(f, "PRAGMA user_version"), 11);
 	struct store_tenant t;
 	assert_int_equal(store_tenant_get(f->s, "acme", &t), 0);
 	free(t.name);
@@ -1751,6 +1793,7 @@ static void test_migrate_v9(void **state)
 	struct store_complaint c = { .digest = "abc" };
 	assert_int_equal(store_complaint_add(f->s, &c, NULL), 0);
 	assert_int_equal(store_outbound_add(f->s, "acme", "a@b", 1), 0);
+	assert_int_equal(store_outbound_rcpt_add(f->s, "acme", "a@b", "b.example"), 0);   /* v11 */
 	char **gone;
 	size_t ng;
 	struct store_trap_hit h = { .ts = 1 };
