@@ -136,7 +136,7 @@ fuzz-run: fuzz
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== fuzz smoke $$n"; \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
-		$$f -max_total_time=10 -rss_limit_mb=1024 -timeout=5 $(FUZZ_BUILD)/corpus-$$n tests/fuzz/seeds/$$n \
+		$$f -max_total_time=5 -rss_limit_mb=1024 -timeout=5 $(FUZZ_BUILD)/corpus-$$n tests/fuzz/seeds/$$n \
 			2>&1 | tail -2; done
 
 bench: all
