@@ -51,8 +51,6 @@ rcpt_domains_parse(const struct cli_args *a, struct rcpt_domains *out)
 			}
 			char reg[256];
 			content_reg_domain(at + 1, reg, sizeof(reg));
-			for (char *c = reg; *c; c++)
-				*c = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
 			size_t k = 0;
 			while (k < out->n && strcmp(out->d[k], reg) != 0)
 				k++;

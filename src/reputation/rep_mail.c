@@ -202,8 +202,6 @@ static void check_reply(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
 		if (at == NULL || at[1] == '\0')
 			continue;
 		content_reg_domain(at + 1, doms[nd], sizeof(doms[nd]));
-		for (char *c = doms[nd]; *c; c++)
-			*c = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
 		dp[nd] = doms[nd];
 		nd++;
 	}

@@ -706,8 +706,6 @@ static int forged_freemail_helo(const char *r, char *out, size_t n)
 	if (*r != '(' || strchr(helo, '.') == NULL)
 		return 0;
 	content_reg_domain(helo, hreg, sizeof(hreg));
-	for (char *c = hreg; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
 	const struct freemail_dom *hf = freemail_find(hreg);
 	if (hf == NULL || !hf->helo)
 		return 0;
@@ -722,8 +720,6 @@ static int forged_freemail_helo(const char *r, char *out, size_t n)
 		if (strchr(rdns, '.') == NULL)
 			return 0;
 		content_reg_domain(rdns, rreg, sizeof(rreg));
-		for (char *c = rreg; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
 		const struct freemail_dom *rf = freemail_find(rreg);
 		if (strcmp(rreg, hreg) == 0 || (rf != NULL && strcmp(rf->family, hf->family) == 0))
 			return 0;

@@ -771,10 +771,6 @@ static void tarpit_hold(struct session *s)
 static void session_pump(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	if (s->tarpit_on) {
-		tarpit_hold(s);
-		return;
-	}
 	while (!smtp_proto_paused(s->proto) && smtp_proto_state(s->proto) != SMTP_S_CLOSED &&
 	    !s->tarpit_on) {
 		size_t len = evbuffer_get_length(in);
