@@ -216,6 +216,20 @@ static int is_word_cp(uint32_t c)
 	return 1;
 }
 
+/* Scripts written without spaces between words: Han (with the extension
+ * blocks and compatibility ideographs), Hiragana, Katakana (and its
+ * half-width forms) and Thai.  A run of them is read as overlapping
+ * character pairs (scan_words()): without segmentation the whole run would
+ * be one over-long word, i.e. a single "skip:" feature for a whole
+ * paragraph.  Hangul is written with spaces and stays an ordinary word. */
+static int is_unspaced_cp(uint32_t c)
+{
+	return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x31f0 && c <= 0x31ff) ||
+	    (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
+	    (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff66 && c <= 0xff9f) ||
+	    (c >= 0x0e01 && c <= 0x0e5b) || (c >= 0x20000 && c <= 0x2fa1f);
+}
+
 /* Inside a word these join two word characters: "o'neil", "e-mail",
  * "foo.com", "a_b", "joe@example.com". */
 static int is_joiner(unsigned char c)
@@ -333,24 +347,28 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 	size_t wl = 0, wlen = 0;   /* bytes kept in w, true length of the word */
 	unsigned char first = 0;
 	size_t i = 0;
+	char pair[12];             /* the last unspaced character, then a pair (+NUL) */
+	size_t prev_len = 0, run = 0;
 
 	while (i <= len && ws->nwords < BAYES_MAX_WORDS) {
 		uint32_t cp = 0;
 		size_t cl = 0;
-		int in_word = 0;
+		int in_word = 0, unspaced = 0;
 
 		if (i < len) {
 			cl = utf8_decode(p + i, len - i, &cp);
 			if (cl == 0) {
 				t->bad_utf8 = 1;
 				cl = 1;
+			} else if (is_unspaced_cp(cp)) {
+				unspaced = 1;
 			} else if (is_word_cp(cp)) {
 				in_word = 1;
 			} else if (wlen > 0 && cl == 1 && is_joiner((unsigned char)cp) && i + 1 < len) {
 				/* A joiner counts only between word characters. */
 				uint32_t nx;
 				size_t nl = utf8_decode(p + i + 1, len - i - 1, &nx);
-				in_word = nl > 0 && is_word_cp(nx);
+				in_word = nl > 0 && is_word_cp(nx) && !is_unspaced_cp(nx);
 			} else if (wlen == 0 && cp == '$' && i + 1 < len && p[i + 1] >= '0' &&
 			    p[i + 1] <= '9') {
 				in_word = 1;   /* "$100" keeps its currency sign */
@@ -386,6 +404,25 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 				word_feature(t, ws, w, wl);
 			ws->nwords++;
 			wl = wlen = 0;
+		}
+		/* An unspaced run: every two neighbouring characters are a word
+		 * (with OSB pairs like any other); a lone character is one. */
+		if (unspaced) {
+			size_t el = (size_t)cl;
+			if (run > 0 && ws->nwords < BAYES_MAX_WORDS) {
+				memcpy(pair + prev_len, p + i, el);
+				word_feature(t, ws, pair, prev_len + el);
+				ws->nwords++;
+			}
+			memcpy(pair, p + i, el);
+			prev_len = el;
+			run++;
+		} else if (run > 0) {
+			if (run == 1 && ws->nwords < BAYES_MAX_WORDS) {
+				word_feature(t, ws, pair, prev_len);
+				ws->nwords++;
+			}
+			run = 0;
 		}
 		i += cl ? cl : 1;
 	}

@@ -156,6 +156,40 @@ static void test_tok_lengths_numbers(void **state)
 	names_free(&nm);
 }
 
+/* Scripts written without spaces are read as overlapping character pairs,
+ * not as one over-long "skip:" word; Hangul, written with spaces, is not. */
+static void test_tok_unspaced_scripts(void **state)
+{
+	struct bayes_tokens t = { 0 };
+	struct names nm = { 0 };
+	/* "mail 免费发票服务 x.中 한국어 メール 的 abc中文" */
+	struct bayes_input in = text_input("mail \xe5\x85\x8d\xe8\xb4\xb9\xe5\x8f\x91\xe7\xa5\xa8"
+	    "\xe6\x9c\x8d\xe5\x8a\xa1 xy.\xe4\xb8\xad \xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 "
+	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab \xe7\x9a\x84 abc\xe4\xb8\xad\xe6\x96\x87");
+	(void)state;
+
+	tokenize(&in, &t, &nm);
+	ASSERT_HAS(&nm, "mail");
+	ASSERT_HAS(&nm, "\xe5\x85\x8d\xe8\xb4\xb9");              /* 免费 */
+	ASSERT_HAS(&nm, "\xe8\xb4\xb9\xe5\x8f\x91");              /* 费发 */
+	ASSERT_HAS(&nm, "\xe6\x9c\x8d\xe5\x8a\xa1");              /* 服务 */
+	ASSERT_NOT(&nm, "\xe5\x85\x8d");                          /* no lone 免 inside a run */
+	ASSERT_NOT(&nm, "skip:\xe5 10");
+	/* Pairs of a run take part in OSB like words. */
+	ASSERT_HAS(&nm, "osb:\xe5\x85\x8d\xe8\xb4\xb9 1 \xe8\xb4\xb9\xe5\x8f\x91");
+	ASSERT_HAS(&nm, "xy");                                      /* the joiner stays out */
+	ASSERT_NOT(&nm, "xy.");
+	ASSERT_HAS(&nm, "\xe4\xb8\xad");                          /* a lone character */
+	ASSERT_HAS(&nm, "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4");  /* 한국어: one word */
+	ASSERT_HAS(&nm, "\xe3\x83\xa1\xe3\x83\xbc");              /* メー */
+	ASSERT_HAS(&nm, "\xe3\x83\xbc\xe3\x83\xab");              /* ール */
+	ASSERT_HAS(&nm, "\xe7\x9a\x84");                          /* 的 */
+	ASSERT_HAS(&nm, "abc");                                     /* a run ends a Latin word */
+	ASSERT_HAS(&nm, "\xe4\xb8\xad\xe6\x96\x87");              /* 中文 */
+	bayes_tokens_free(&t);
+	names_free(&nm);
+}
+
 static void test_tok_urls(void **state)
 {
 	struct bayes_tokens t = { 0 };
@@ -1187,6 +1221,37 @@ static void test_robinson_f(void **state)
 	bayes_result_free(&r);
 }
 
+/* Text without spaces is learned by its character pairs: two Japanese
+ * messages that share no whole sentence are still told apart (as one long
+ * "word" each, every query would be unknown, g = 0.5). */
+static void test_unspaced_learning(void **state)
+{
+	struct fx *f = *state;
+	struct bayes_params p;
+	struct bayes_result r;
+	/* 会議の資料を明日までに送ってください / 今すぐ無料で出会い系サイトに登録しよう */
+	struct bayes_input h1 = text_input("\xe4\xbc\x9a\xe8\xad\xb0\xe3\x81\xae\xe8\xb3\x87\xe6\x96\x99\xe3\x82\x92\xe6\x98\x8e\xe6\x97\xa5\xe3\x81\xbe\xe3\x81\xa7\xe3\x81\xab\xe9\x80\x81\xe3\x81\xa3\xe3\x81\xa6\xe3\x81\x8f\xe3\x81\xa0\xe3\x81\x95\xe3\x81\x84");
+	struct bayes_input s1 = text_input("\xe4\xbb\x8a\xe3\x81\x99\xe3\x81\x90\xe7\x84\xa1\xe6\x96\x99\xe3\x81\xa7\xe5\x87\xba\xe4\xbc\x9a\xe3\x81\x84\xe7\xb3\xbb\xe3\x82\xb5\xe3\x82\xa4\xe3\x83\x88\xe3\x81\xab\xe7\x99\xbb\xe9\x8c\xb2\xe3\x81\x97\xe3\x82\x88\xe3\x81\x86");
+	/* 明日の会議の資料です / 無料で今すぐ登録 */
+	struct bayes_input qh = text_input("\xe6\x98\x8e\xe6\x97\xa5\xe3\x81\xae\xe4\xbc\x9a\xe8\xad\xb0\xe3\x81\xae\xe8\xb3\x87\xe6\x96\x99\xe3\x81\xa7\xe3\x81\x99");
+	struct bayes_input qs = text_input("\xe7\x84\xa1\xe6\x96\x99\xe3\x81\xa7\xe4\xbb\x8a\xe3\x81\x99\xe3\x81\x90\xe7\x99\xbb\xe9\x8c\xb2");
+
+	bayes_params_defaults(&p);
+	p.min_spam = p.min_ham = 1;
+	bayes_set_params(f->b, &p);
+	assert_int_equal(bayes_learn(f->b, &h1, "h1", 0), 0);
+	assert_int_equal(bayes_learn(f->b, &s1, "s1", 1), 0);
+	assert_int_equal(bayes_classify(f->b, &qh, &r), 0);
+	assert_int_equal(r.state, BAYES_OK);
+	assert_true(r.n_clues >= 3);
+	assert_true(r.gmean < 0.4);
+	bayes_result_free(&r);
+	assert_int_equal(bayes_classify(f->b, &qs, &r), 0);
+	assert_true(r.n_clues >= 3);
+	assert_true(r.gmean > 0.6);
+	bayes_result_free(&r);
+}
+
 static void test_min_training(void **state)
 {
 	struct fx *f = *state;
@@ -2013,6 +2078,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tok_case_folding),
 		cmocka_unit_test(test_tok_lengths_numbers),
+		cmocka_unit_test(test_tok_unspaced_scripts),
 		cmocka_unit_test(test_tok_urls),
 		cmocka_unit_test(test_tok_headers),
 		cmocka_unit_test(test_tok_osb_dedup),
@@ -2036,6 +2102,7 @@ int main(void)
 		T(test_snapshot_refused),
 		cmocka_unit_test(test_snapshot_unordered_backend),
 		T(test_robinson_f),
+		T(test_unspaced_learning),
 		T(test_min_training),
 		T(test_train_and_classify),
 		T(test_learn_many),
