@@ -360,7 +360,7 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 			if (cl == 0) {
 				t->bad_utf8 = 1;
 				cl = 1;
-			} else if (is_unspaced_cp(cp)) {
+			} else if (cp >= 0x0e01 && is_unspaced_cp(cp)) {   /* ASCII first */
 				unspaced = 1;
 			} else if (is_word_cp(cp)) {
 				in_word = 1;
