@@ -15,6 +15,7 @@ replies are parsed into (code, text-lines), every wait has a deadline.
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -40,7 +41,38 @@ REF_RE = re.compile(r"\(ref ([0-9A-Z]{4}-[0-9A-Z]{4})\)")
 QID_RE = re.compile(r"queued as ([^\s()]+)")
 
 
+_PORTS_GIVEN = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def free_port():
+    """A port free on 127.0.0.1 for a server to listen on.  Taken below the
+    kernel's ephemeral range when there is room: a port from bind(0) is an
+    ephemeral one, and between this check and the server's own bind any
+    outgoing connection on the host (a delivery, a test client) may be
+    given it - "Address already in use" at start-up.  Never the same port
+    twice in one test run."""
+    low = _ephemeral_low()
+    if low > 11000:
+        rnd = random.Random(os.getpid() ^ time.monotonic_ns())
+        for _ in range(200):
+            port = rnd.randrange(10000, low)
+            if port in _PORTS_GIVEN:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _PORTS_GIVEN.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -9,13 +9,14 @@ written here in the documented format (src/spool/spool.h).
 """
 import json
 import os
-import socket
 import struct
 import subprocess
 import time
 import zlib
 
 import pytest
+
+from mwtest import free_port
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("MAILWARD_BIN", os.path.join(REPO, "build", "release", "mailward"))
@@ -334,12 +335,6 @@ def test_queue_list_show_delete(cli):
     assert not (qdir / "0000000000000000000A").exists()
     cli.fails(1, "queue", "show", "0000000000000000000A")
     assert [m["qid"] for m in cli.json("queue", "list")["queue"]] == ["0000000000000000000B"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_queue_flush_delete_with_server(cli):
