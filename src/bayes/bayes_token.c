@@ -224,6 +224,8 @@ static int is_word_cp(uint32_t c)
  * paragraph.  Hangul is written with spaces and stays an ordinary word. */
 static int is_unspaced_cp(uint32_t c)
 {
+	if (c < 0x0e01)   /* ASCII and the alphabets before Thai: the common case */
+		return 0;
 	return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x31f0 && c <= 0x31ff) ||
 	    (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
 	    (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff66 && c <= 0xff9f) ||
@@ -360,7 +362,7 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 			if (cl == 0) {
 				t->bad_utf8 = 1;
 				cl = 1;
-			} else if (cp >= 0x0e01 && is_unspaced_cp(cp)) {   /* ASCII first */
+			} else if (is_unspaced_cp(cp)) {
 				unspaced = 1;
 			} else if (is_word_cp(cp)) {
 				in_word = 1;
