@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/unicode.h"
 #include "base/util.h"
 
 #define MAX_URLS 1000
@@ -216,22 +217,6 @@ static int is_word_cp(uint32_t c)
 	return 1;
 }
 
-/* Scripts written without spaces between words: Han (with the extension
- * blocks and compatibility ideographs), Hiragana, Katakana (and its
- * half-width forms) and Thai.  A run of them is read as overlapping
- * character pairs (scan_words()): without segmentation the whole run would
- * be one over-long word, i.e. a single "skip:" feature for a whole
- * paragraph.  Hangul is written with spaces and stays an ordinary word. */
-static int is_unspaced_cp(uint32_t c)
-{
-	if (c < 0x0e01)   /* ASCII and the alphabets before Thai: the common case */
-		return 0;
-	return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x31f0 && c <= 0x31ff) ||
-	    (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
-	    (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff66 && c <= 0xff9f) ||
-	    (c >= 0x0e01 && c <= 0x0e5b) || (c >= 0x20000 && c <= 0x2fa1f);
-}
-
 /* Inside a word these join two word characters: "o'neil", "e-mail",
  * "foo.com", "a_b", "joe@example.com". */
 static int is_joiner(unsigned char c)
@@ -362,7 +347,10 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 			if (cl == 0) {
 				t->bad_utf8 = 1;
 				cl = 1;
-			} else if (is_unspaced_cp(cp)) {
+			} else if (unicode_is_unspaced(cp)) {
+				/* Han, kana, Thai: without segmentation a run would
+				 * be one over-long word (one "skip:" feature for a
+				 * paragraph); it is read as character pairs below. */
 				unspaced = 1;
 			} else if (is_word_cp(cp)) {
 				in_word = 1;
@@ -370,7 +358,7 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 				/* A joiner counts only between word characters. */
 				uint32_t nx;
 				size_t nl = utf8_decode(p + i + 1, len - i - 1, &nx);
-				in_word = nl > 0 && is_word_cp(nx) && !is_unspaced_cp(nx);
+				in_word = nl > 0 && is_word_cp(nx) && !unicode_is_unspaced(nx);
 			} else if (wlen == 0 && cp == '$' && i + 1 < len && p[i + 1] >= '0' &&
 			    p[i + 1] <= '9') {
 				in_word = 1;   /* "$100" keeps its currency sign */

@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/refid.h"
+#include "base/unicode.h"
 #include "base/util.h"
 #include "log/log.h"
 
@@ -121,6 +122,31 @@ static void test_strlcpy_snprintf(void **state)
 	assert_string_equal(d, "abc");
 }
 
+/* The edges of each block, and the neighbours that must stay out. */
+static void test_unicode_unspaced(void **state)
+{
+	(void)state;
+	static const uint32_t in[] = {
+		0x0e01, 0x0e5b,           /* Thai */
+		0x3040, 0x30ff, 0x31f0,   /* Hiragana, Katakana, Katakana extension */
+		0x3400, 0x4dbf, 0x4e00, 0x9fff, 0xf900, 0xfaff, /* Han */
+		0xff66, 0xff9f,           /* half-width Katakana */
+		0x20000, 0x2fa1f,         /* Han extensions B.., compatibility supplement */
+	};
+	static const uint32_t out[] = {
+		'a', '0', 0xe9, 0x0430,   /* Latin, Latin-1, Cyrillic */
+		0x0e00, 0x0e5c,           /* just outside Thai */
+		0x3000, 0x3001, 0x303f,   /* ideographic space, CJK punctuation */
+		0xac00, 0xd7a3, 0x1100,   /* Hangul syllables and jamo: written with spaces */
+		0xff01, 0xff21, 0xff65, 0xffa0, /* fullwidth ASCII, half-width dot, half-width Hangul */
+		0x1fffe, 0x2fa20, 0x10ffff,
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(in); i++)
+		assert_int_equal(unicode_is_unspaced(in[i]), 1);
+	for (size_t i = 0; i < MW_ARRAY_LEN(out); i++)
+		assert_int_equal(unicode_is_unspaced(out[i]), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_qid_unique_sorted),
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_strlcpy_snprintf),
+		cmocka_unit_test(test_unicode_unspaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
