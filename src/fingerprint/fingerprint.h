@@ -37,7 +37,8 @@
 struct content_msg;
 
 #define FP_K 64             /* minimums per signature */
-#define FP_SIG_VERSION 1    /* bump when anything that changes the bits changes */
+#define FP_SIG_VERSION 2    /* bump when anything that changes the bits changes;
+                             * 2: Han, kana and Thai give a token per character */
 #define FP_SIG_BYTES (4 + 4 * FP_K) /* encoded: version, kind, 2 zero bytes, K LE u32 */
 
 enum fp_kind {
@@ -88,7 +89,9 @@ struct fp_params fp_params_default(void);
  * and digits (any code point above U+007F that is not a space or
  * punctuation counts as a letter); zero-width characters and soft hyphens
  * are dropped inside words; fullwidth ASCII is folded to ASCII; Latin,
- * Greek and Cyrillic are lower-cased; a whitespace-delimited chunk holding
+ * Greek and Cyrillic are lower-cased; each character of a script written
+ * without spaces (Han, Hiragana, Katakana, Thai: unicode_is_unspaced()) is
+ * a token of its own; a whitespace-delimited chunk holding
  * "://" or starting with "www." is one "#u", one with a '@' between word
  * characters and a '.' after it is one "#e"; a word holding a digit is
  * "#n", and consecutive "#n" are one; words are cut at 40 bytes.

@@ -6,9 +6,17 @@
  * address shape and once for words, so work is linear in the examined
  * prefix whatever the input.  Output is bounded by 3 bytes per input byte
  * (a one-digit number becomes "#n " ) and by lim->max_tokens tokens.
+ *
+ * Scripts written without spaces (Han, kana, Thai: unicode_is_unspaced())
+ * give one token per character: a run of them is a clause or a sentence,
+ * and as one word it would be cut at WORD_MAX_BYTES (13 characters) and
+ * make one shingle element of a whole clause.  One character per token
+ * makes the text's 4-token shingles character 4-grams there
+ * (docs/fingerprint.md has the measurement and why not pairs).
  */
 #include <string.h>
 
+#include "base/unicode.h"
 #include "fingerprint/fingerprint.h"
 
 #define WORD_MAX_BYTES 40
@@ -210,6 +218,15 @@ static int chunk_is_email(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The word collected so far (w[0..wl), holding a digit or not) as a token. */
+static void end_word(struct norm *nm, const char *w, size_t wl, int digit, unsigned flags)
+{
+	if (digit && !(flags & FP_NORM_KEEP_NUMBERS))
+		emit(nm, FP_TOKEN_NUMBER, 2, 1);
+	else
+		emit(nm, w, wl, 0);
+}
+
 static void words(struct norm *nm, const unsigned char *p, size_t n, unsigned flags)
 {
 	char w[WORD_MAX_BYTES + 4];
@@ -228,7 +245,14 @@ static void words(struct norm *nm, const unsigned char *p, size_t n, unsigned fl
 			i += cl;
 			continue;
 		}
-		if (cc == C_WORD) {
+		if (cc == C_WORD && unicode_is_unspaced(c)) {
+			/* Ends the word before it and is a token of its own. */
+			if (in_word)
+				end_word(nm, w, wl, digit, flags);
+			in_word = 0, digit = 0, wl = 0;
+			char enc[4];
+			emit(nm, enc, utf8_put(c, enc), 0);
+		} else if (cc == C_WORD) {
 			c = fold_case(c);
 			if (c >= '0' && c <= '9')
 				digit = 1;
@@ -240,10 +264,7 @@ static void words(struct norm *nm, const unsigned char *p, size_t n, unsigned fl
 			}
 			in_word = 1;
 		} else if (in_word) {
-			if (digit && !(flags & FP_NORM_KEEP_NUMBERS))
-				emit(nm, FP_TOKEN_NUMBER, 2, 1);
-			else
-				emit(nm, w, wl, 0);
+			end_word(nm, w, wl, digit, flags);
 			in_word = 0, digit = 0, wl = 0;
 		}
 		if (i >= n || nm->full)

@@ -46,6 +46,28 @@ static void assert_norm(const char *text, unsigned flags, const char *want)
 	free(got);
 }
 
+static const char *data_dir(void)
+{
+	const char *d = getenv("FINGERPRINT_TEST_DATA");
+	return d ? d : "tests/unit/data/fingerprint";
+}
+
+static char *read_data(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", data_dir(), name);
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s (run from the repository root)", path);
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_append(&b, tmp, n);
+	fclose(f);
+	return buf_steal(&b);
+}
+
 /* A pseudo-English paragraph of n words from a fixed vocabulary. */
 static const char *const vocab[] = {
 	"the", "account", "please", "review", "attached", "invoice", "meeting", "tomorrow", "project",
@@ -163,6 +185,38 @@ static void test_normalize_caps(void **state)
 	buf_free(&b);
 }
 
+/* Han, kana and Thai are written without spaces: each character is a token
+ * (a run used to be one word cut at 40 bytes).  Hangul keeps its words. */
+static void test_normalize_unspaced_scripts(void **state)
+{
+	(void)state;
+	assert_norm("日本語のテキスト", 0, "日 本 語 の テ キ ス ト");
+	assert_norm("欢迎光临，全场八折！", 0, "欢 迎 光 临 全 场 八 折");
+	assert_norm("ｶﾀｶﾅ", 0, "ｶ ﾀ ｶ ﾅ"); /* half-width Katakana */
+	assert_norm("สวัสดีครับ", 0, "ส ว ั ส ด ี ค ร ั บ"); /* Thai, marks included */
+	assert_norm("안녕하세요 고객님", 0, "안녕하세요 고객님");
+	/* A run ends the Latin word before it; numbers inside are "#n". */
+	assert_norm("SALE中 価格1,000円 iPhone対応", 0, "sale 中 価 格 #n 円 iphone 対 応");
+	assert_norm("価格1,000円", FP_NORM_KEEP_NUMBERS, "価 格 1 000 円");
+	/* Zero-width characters between them change nothing. */
+	assert_norm("東\xe2\x80\x8b京", 0, "東 京");
+	/* Every character of a long run counts, not the first 40 bytes. */
+	assert_norm("本日限定のお得なキャンペーンを実施中です", 0,
+		    "本 日 限 定 の お 得 な キ ャ ン ペ ー ン を 実 施 中 で す");
+	/* Normalised text is a fixed point. */
+	char *once = norm("【重要】お客様のアカウント、ご確認ください。ABC株式会社", 0);
+	assert_norm(once, 0, once);
+	free(once);
+	/* The token cap counts characters. */
+	struct fp_limits lim = { .max_bytes = 1000, .max_tokens = 3 };
+	struct buf b = BUF_INIT;
+	int cut = 0;
+	assert_int_equal(fp_normalize("一二三四五", strlen("一二三四五"), 0, &lim, &b, &cut), 3);
+	assert_int_equal(cut, 1);
+	assert_string_equal(b.data, "一 二 三");
+	buf_free(&b);
+}
+
 /* ---- signatures -------------------------------------------------------------- */
 
 static void test_minhash_estimates_jaccard(void **state)
@@ -233,6 +287,48 @@ static void test_text_near_duplicates(void **state)
 	buf_free(&p1), buf_free(&p2), buf_free(&p3), buf_free(&other);
 }
 
+/*
+ * Near-duplicates in Japanese, Chinese and Thai (tests/unit/data/fingerprint:
+ * a text, the same with one character changed, a lightly edited copy, an
+ * unrelated text of the same kind).  With a run as one 40-byte word the
+ * edited copies fell to 0.28 and 0.47, the Thai text had no fingerprint at
+ * all and an edit past the 13th character of a run was invisible
+ * (docs/fingerprint.md has the figures).
+ */
+static void test_text_unspaced_near_duplicates(void **state)
+{
+	(void)state;
+	static const char *const langs[] = { "ja", "zh", "th" };
+	for (size_t i = 0; i < MW_ARRAY_LEN(langs); i++) {
+		char name[32];
+		char *text[4];
+		static const char *const v[] = { "a", "one", "b", "c" };
+		for (size_t k = 0; k < 4; k++) {
+			snprintf(name, sizeof(name), "%s_%s.txt", langs[i], v[k]);
+			text[k] = read_data(name);
+		}
+		double one = text_sim(text[0], text[1]);
+		double edit = text_sim(text[0], text[2]);
+		double other = text_sim(text[0], text[3]);
+		if (getenv("TEST_VERBOSE"))
+			fprintf(stderr, "%s: one character %.3f, edited %.3f, unrelated %.3f\n", langs[i],
+				one, edit, other);
+		assert_true(one >= 0.9 && one < 1.0);
+		assert_true(edit >= FP_INDEX_THRESHOLD && edit < 1.0);
+		assert_true(other <= 0.3);
+		for (size_t k = 0; k < 4; k++)
+			free(text[k]);
+	}
+	/* Two texts that differ only after the 13th character of each run. */
+	const char *x = "本日はご来店いただき誠にありがとうございました。"
+			"次回のご来店でお使いいただける割引券を同封いたしました。"
+			"有効期限は来月末までとなっておりますのでご注意ください。";
+	const char *y = "本日はご来店いただき誠にありがとうございます。"
+			"次回のご来店でお使いいただける割引券を同封しております。"
+			"有効期限は来月末までとなっておりますので忘れずにご利用ください。";
+	assert_true(text_sim(x, y) < 0.9);
+}
+
 static void test_text_short_and_empty(void **state)
 {
 	(void)state;
@@ -289,6 +385,10 @@ static void test_encode_decode(void **state)
 	assert_int_equal(enc[4], (uint8_t)s.v[0]); /* little-endian, whatever the host */
 	assert_int_equal(fp_sig_decode(enc, sizeof(enc) - 1, &t, &k), -1);
 	enc[0] = FP_SIG_VERSION + 1;
+	assert_int_equal(fp_sig_decode(enc, sizeof(enc), &t, &k), -1);
+	/* Version 1 (one 40-byte word per Han/kana/Thai run) is another scheme. */
+	assert_int_equal(FP_SIG_VERSION, 2);
+	enc[0] = 1;
 	assert_int_equal(fp_sig_decode(enc, sizeof(enc), &t, &k), -1);
 	enc[0] = FP_SIG_VERSION;
 	enc[1] = FP_KIND_COUNT;
@@ -588,8 +688,10 @@ int main(void)
 		cmocka_unit_test(test_normalize_unicode),
 		cmocka_unit_test(test_normalize_keep_flags),
 		cmocka_unit_test(test_normalize_caps),
+		cmocka_unit_test(test_normalize_unspaced_scripts),
 		cmocka_unit_test(test_minhash_estimates_jaccard),
 		cmocka_unit_test(test_text_near_duplicates),
+		cmocka_unit_test(test_text_unspaced_near_duplicates),
 		cmocka_unit_test(test_text_short_and_empty),
 		cmocka_unit_test(test_text_huge_within_caps),
 		cmocka_unit_test(test_encode_decode),
