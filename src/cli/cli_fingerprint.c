@@ -59,7 +59,18 @@ struct listing {
 	int64_t half_life, now;
 	json_t *arr;          /* --json, else NULL */
 	size_t n;
+	size_t stale;         /* rows of another signature version */
 };
+
+/* A row written under another FP_SIG_VERSION (the encoding's first byte):
+ * the server never matches it (fp_memory_stale()). */
+static int
+row_stale(const struct store_fp *f)
+{
+	struct fp_sig sig;
+	enum fp_kind kind;
+	return fp_sig_decode(f->sig, sizeof(f->sig), &sig, &kind) < 0 || (int)kind != f->kind;
+}
 
 static json_t *
 fp_json(const struct listing *l, const struct store_fp *f)
@@ -69,6 +80,8 @@ fp_json(const struct listing *l, const struct store_fp *f)
 
 	json_object_set_new(o, "id", json_integer(f->id));
 	json_object_set_new(o, "kind", json_string(kind_name(f->kind)));
+	json_object_set_new(o, "version", json_integer(f->sig[0]));
+	json_object_set_new(o, "stale", json_boolean(row_stale(f)));
 	json_object_set_new(o, "counters", json_pack("{s:f, s:f, s:f, s:f}",
 	    "traps", decayed(f->traps, f->updated, l->half_life, l->now),
 	    "complaints", decayed(f->complaints, f->updated, l->half_life, l->now),
@@ -112,6 +125,8 @@ list_row(void *arg, const struct store_fp *f)
 	char ts[32];
 
 	l->n++;
+	if (row_stale(f))
+		l->stale++;
 	if (l->arr != NULL) {
 		json_array_append_new(l->arr, fp_json(l, f));
 		return 0;
@@ -128,6 +143,8 @@ list_row(void *arg, const struct store_fp *f)
 	cli_print_safe(f->benign[0] ? f->benign : "-");
 	for (size_t k = f->benign[0] ? strlen(f->benign) : 1; k < 13; k++)
 		fputc(' ', stdout);
+	if (row_stale(f))
+		printf("[stale: version %u] ", (unsigned)f->sig[0]);
 	print_excerpt(f->excerpt);
 	fputc('\n', stdout);
 	return 0;
@@ -163,6 +180,10 @@ fp_list(const struct conf *c, const struct cli_args *a)
 		goto out;
 	}
 	printf("%zu fingerprint%s (counters decayed to now)\n", l.n, l.n == 1 ? "" : "s");
+	if (l.stale > 0)
+		printf("%zu of them stale: written under another signature version (this one is %d), "
+		    "never matched; mark benign samples again, then remove them\n", l.stale,
+		    FP_SIG_VERSION);
 	rc = l.n > 0 ? CLI_OK : CLI_NOTFOUND;
 out:
 	store_close(s);

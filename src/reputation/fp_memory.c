@@ -27,6 +27,8 @@ struct fp_memory {
 	int64_t scanned_to;       /* rows up to this id were offered to the indexes */
 	int64_t last_refresh;
 	int full_logged;
+	size_t stale;             /* rows fp_sig_decode() refused: never indexed */
+	size_t stale_logged;      /* ... of which the log has been told */
 };
 
 /* Points of the strongest evidence per kind (docs/reputation.md). */
@@ -54,8 +56,14 @@ static int index_row(struct fp_memory *m, const struct store_fp *f)
 {
 	struct fp_sig sig;
 	enum fp_kind kind;
-	if (fp_sig_decode(f->sig, sizeof(f->sig), &sig, &kind) < 0 || (int)kind != f->kind)
-		return 0;   /* a row of an older scheme: never compared */
+	if (fp_sig_decode(f->sig, sizeof(f->sig), &sig, &kind) < 0 || (int)kind != f->kind) {
+		/* A row of another signature version (FP_SIG_VERSION): its
+		 * minimums are not comparable with ours, so it is never
+		 * indexed, matched or counted on.  It stays in the store for
+		 * people (`fingerprint list` flags it; `remove` deletes it). */
+		m->stale++;
+		return 0;
+	}
 	pthread_rwlock_wrlock(&m->lock);
 	int rc = fp_index_insert(m->ix[kind], (uint64_t)f->id, &sig);
 	pthread_rwlock_unlock(&m->lock);
@@ -78,6 +86,17 @@ static int scan_cb(void *arg, const struct store_fp *f)
 	return 0;
 }
 
+/* One line when a load or refresh met rows it cannot use (after an upgrade
+ * that changed FP_SIG_VERSION, or rows written by an older binary). */
+static void log_stale(struct fp_memory *m)
+{
+	if (m->stale == m->stale_logged)
+		return;
+	log_warn(NULL, "fingerprint stale-rows count=%zu new=%zu current_version=%d action=ignored",
+	    m->stale, m->stale - m->stale_logged, FP_SIG_VERSION);
+	m->stale_logged = m->stale;
+}
+
 struct fp_memory *fp_memory_open(struct store *s, size_t max_entries, char *err, size_t errlen)
 {
 	struct fp_memory *m = xcalloc(1, sizeof(*m));
@@ -96,6 +115,7 @@ struct fp_memory *fp_memory_open(struct store *s, size_t max_entries, char *err,
 		fp_memory_free(m);
 		return NULL;
 	}
+	log_stale(m);
 	return m;
 }
 
@@ -119,9 +139,18 @@ int fp_memory_refresh(struct fp_memory *m, struct store *s, int64_t now)
 	if (now - m->last_refresh >= REFRESH_EVERY) {
 		m->last_refresh = now;
 		rc = store_fp_scan(s, m->scanned_to, scan_cb, m) < 0 ? -1 : 0;
+		log_stale(m);
 	}
 	pthread_mutex_unlock(&m->writer);
 	return rc;
+}
+
+size_t fp_memory_stale(struct fp_memory *m)
+{
+	pthread_mutex_lock(&m->writer);
+	size_t n = m->stale;
+	pthread_mutex_unlock(&m->writer);
+	return n;
 }
 
 size_t fp_memory_count(struct fp_memory *m)
@@ -340,6 +369,7 @@ int fp_memory_record(struct fp_memory *m, struct store *s, const struct fp_messa
 	 * the row to count on, not a twin. */
 	if (store_fp_scan(s, m->scanned_to, scan_cb, m) < 0)
 		goto fail;
+	log_stale(m);
 	for (int k = 0; k < FP_KIND_COUNT; k++) {
 		if (!usable(fm, k))
 			continue;
@@ -386,6 +416,7 @@ int fp_memory_mark_benign(struct fp_memory *m, struct store *s, const struct fp_
 	pthread_mutex_lock(&m->writer);
 	if (store_fp_scan(s, m->scanned_to, scan_cb, m) < 0)
 		goto fail;
+	log_stale(m);
 	for (int k = 0; k < FP_KIND_COUNT; k++) {
 		if (!(fm->present & (1u << k)))
 			continue;

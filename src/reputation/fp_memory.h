@@ -41,6 +41,14 @@ void fp_memory_free(struct fp_memory *m);
 /* Index rows added since the last load (by any process).  0 or -1. */
 int fp_memory_refresh(struct fp_memory *m, struct store *s, int64_t now);
 size_t fp_memory_count(struct fp_memory *m);
+/*
+ * Rows seen but not indexed because fp_sig_decode() refused them: rows of
+ * another FP_SIG_VERSION (after an upgrade, or written by an older binary
+ * sharing the store).  They are never compared, matched, counted on or
+ * updated; they stay in the store (logged once as "fingerprint
+ * stale-rows", flagged by `fingerprint list`).
+ */
+size_t fp_memory_stale(struct fp_memory *m);
 
 enum fp_evidence { FP_EV_TRAP, FP_EV_COMPLAINT, FP_EV_SPAM };
 

@@ -510,6 +510,63 @@ def test_signature_block_from_trap_marks_mail_from_another_ip(make_server, sink)
     assert not any(k.startswith("FP_") for k in symbols(txn)), txn.header("X-Mailward-Symbols")
 
 
+def test_fingerprints_of_an_older_signature_version_are_ignored_after_upgrade(make_server, sink):
+    """An upgrade that changes FP_SIG_VERSION (docs/fingerprint.md): rows the
+    old version wrote stay in the store but are never compared; the server
+    starts, says how many it ignored, and mail flows; new evidence makes new
+    rows that match again."""
+    import sqlite3
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "procurement@acme.test")
+
+    def trap_hit():
+        tok = token()
+        r = send(srv, "offers@containers.example", ["procurement@acme.test"],
+                 message(tok, sender="offers@containers.example", to="procurement@acme.test",
+                         body=TEXT_TRAP + "\r\n" + SIGNATURE))
+        assert r.code == 250, r.raw
+
+    def later():
+        tok = token()
+        r = send(srv, "quay@harbour.example", ["alice@acme.test"],
+                 message(tok, sender="quay@harbour.example", body=TEXT_LATER + "\r\n" + SIGNATURE),
+                 source="127.0.1.2")
+        return tok, r
+
+    trap_hit()
+    fps = cli_rows(srv, "fingerprint", "list")
+    assert {f["kind"] for f in fps} >= {"text", "signature"} and not any(f["stale"] for f in fps), fps
+    version = fps[0]["version"]
+    srv.stop()
+    # What the previous version left: the same rows under the old version byte.
+    db = sqlite3.connect(os.path.join(srv.data_dir, "mailward.db"))
+    with db:
+        db.execute("UPDATE fp SET sig = CAST(? AS BLOB) || substr(sig, 2)", (bytes([version - 1]),))
+    db.close()
+    srv.start()
+    assert re.search(r"fingerprint stale-rows count=%d new=%d" % (len(fps), len(fps)),
+                     srv.stderr_text()), srv.stderr_tail()
+
+    # Not compared: the same signature block is no evidence now, the mail is delivered.
+    tok, r = later()
+    assert r.code == 250, r.raw
+    txn = sink.wait_for(tok)[0]
+    assert not any(k.startswith("FP_") for k in symbols(txn)), txn.header("X-Mailward-Symbols")
+    # Not lost: the rows are still listed, flagged.
+    old = cli_rows(srv, "fingerprint", "list")
+    assert [(f["id"], f["stale"], f["version"]) for f in old] == \
+        [(f["id"], True, version - 1) for f in fps], old
+    out = srv.cli("fingerprint", "list").out
+    assert "[stale: version %d]" % (version - 1) in out and "%d of them stale" % len(fps) in out, out
+
+    # New evidence starts new rows, and they match.
+    trap_hit()
+    tok2, r2 = later()
+    assert_probable_spam(r2, "content fingerprint")
+    assert "FP_SIGNATURE_TRAP" in logged_symbols(srv, r2.ref())
+    assert_not_delivered(sink, tok2)
+
+
 # ---------------------------------------------------------------------------
 # 1c: complaints
 

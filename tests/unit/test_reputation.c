@@ -362,6 +362,74 @@ static void test_fp_memory_trap_and_benign(void **state)
 	content_free(cb);
 }
 
+/*
+ * After an upgrade that changed FP_SIG_VERSION the store still holds rows of
+ * the old version.  They must not be compared (their minimums come from
+ * another normaliser), must not crash the load, and must not be lost:
+ * ignored, left in the store, and the evidence starts again in new rows.
+ */
+static void test_fp_memory_ignores_old_version_rows(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct fp_message a;
+	struct content_msg *ca;
+	struct score_verdict v;
+	const int64_t hl = 3 * DAY;
+
+	fp_of("Dear friend, I have a business proposal for you that concerns a very large "
+	    "sum of money which I need to move out of the country quickly and quietly.", &a, &ca);
+	assert_true(a.present & (1u << FP_KIND_TEXT));
+
+	/* What a version 1 gateway wrote: the very minimums of this message,
+	 * with trap hits, under the old version byte. */
+	struct store_fp old;
+	memset(&old, 0, sizeof(old));
+	old.kind = FP_KIND_TEXT;
+	fp_sig_encode(&a.sig[FP_KIND_TEXT], FP_KIND_TEXT, old.sig);
+	old.sig[0] = 1;
+	old.created = old.updated = T0;
+	old.traps = old.msgs = 5;
+	snprintf(old.excerpt, sizeof(old.excerpt), "Dear friend, I have a business proposal");
+	assert_int_equal(store_fp_put(f->s, &old), 0);
+	int64_t old_id = old.id;
+
+	struct fp_memory *m = fp_memory_open(f->s, 1000, err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(fp_memory_count(m), 0);
+	assert_int_equal(fp_memory_stale(m), 1);
+
+	/* Identical minimums, five trap hits: still no match. */
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fp_memory_symbols(m, f->s, &a, hl, T0 + 60, &v), 0);
+	assert_int_equal(v.n_symbols, 0);
+	score_verdict_free(&v);
+
+	/* New evidence makes new rows; the old row is neither updated nor gone. */
+	assert_true(fp_memory_record(m, f->s, &a, ca, FP_EV_TRAP, "TRAP-0002", hl, T0 + 120) >= 1);
+	assert_true(fp_memory_count(m) >= 1);
+	struct store_fp back;
+	assert_int_equal(store_fp_get(f->s, old_id, &back), 0);
+	assert_int_equal(back.sig[0], 1);
+	assert_true(back.traps == 5 && back.updated == T0);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fp_memory_symbols(m, f->s, &a, hl, T0 + 180, &v), 0);
+	assert_true(symbol_score(&v, "FP_TEXT_TRAP") >= 10);
+	assert_non_null(strstr(v.symbols[0].reason, "TRAP-0002"));
+	score_verdict_free(&v);
+
+	/* An old binary sharing the store writes another one: refresh skips it. */
+	size_t indexed = fp_memory_count(m);
+	old.id = 0;
+	assert_int_equal(store_fp_put(f->s, &old), 0);
+	assert_int_equal(fp_memory_refresh(m, f->s, T0 + 3600), 0);
+	assert_int_equal(fp_memory_stale(m), 2);
+	assert_int_equal(fp_memory_count(m), indexed);
+
+	fp_memory_free(m);
+	content_free(ca);
+}
+
 /* ---- bulk: how far a text went today ------------------------------------------ */
 
 static void test_fp_recent_counts_and_window(void **state)
@@ -420,6 +488,7 @@ int main(void)
 		T(test_decay_to_neutral),
 		T(test_symbols_worst_identity),
 		T(test_fp_memory_trap_and_benign),
+		T(test_fp_memory_ignores_old_version_rows),
 		cmocka_unit_test(test_fp_recent_counts_and_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
