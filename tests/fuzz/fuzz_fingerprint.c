@@ -6,7 +6,8 @@
  * is valid UTF-8 with single spaces between tokens and none at the ends, the
  * token count matches the spaces and stays within max_tokens, the output is
  * at most 3 bytes per examined input byte, no token holds '#' unless it is a
- * placeholder, normalising is deterministic and idempotent on its own output
+ * placeholder, a token holding a Han, kana or Thai character is that one
+ * character, normalising is deterministic and idempotent on its own output
  * (with the same flags and no caps hit), and the text signature is the same
  * twice and equals the one computed from the tokens.
  */
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/unicode.h"
 #include "fingerprint/fingerprint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,6 +52,22 @@ static int valid_utf8(const char *s, size_t n)
 	return 1;
 }
 
+/* A token with a character of a script written without spaces must be
+ * just that character (the output is valid UTF-8: checked before). */
+static void check_unspaced(const char *tok, size_t tl)
+{
+	const unsigned char *p = (const unsigned char *)tok;
+	for (size_t i = 0; i < tl;) {
+		size_t k = p[i] < 0x80 ? 0 : p[i] < 0xE0 ? 1 : p[i] < 0xF0 ? 2 : 3;
+		uint32_t v = k == 0 ? p[i] : (uint32_t)(p[i] & (0x3F >> k));
+		for (size_t j = 1; j <= k; j++)
+			v = (v << 6) | (p[i + j] & 0x3F);
+		if (unicode_is_unspaced(v) && tl != k + 1)
+			abort();
+		i += k + 1;
+	}
+}
+
 static void check_tokens(const struct buf *b, size_t ntok, size_t max_tokens)
 {
 	if (!valid_utf8(b->data, b->len))
@@ -73,6 +91,7 @@ static void check_tokens(const struct buf *b, size_t ntok, size_t max_tokens)
 			abort(); /* "  " or an over-long word */
 		if (memchr(tok, '#', tl) != NULL && !(tl == 2 && (tok[1] == 'n' || tok[1] == 'u' || tok[1] == 'e')))
 			abort();
+		check_unspaced(tok, tl);
 		if (i < b->len)
 			spaces++;
 		tok = b->data + i + 1;
