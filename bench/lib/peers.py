@@ -18,6 +18,8 @@ import tempfile
 import time
 import urllib.request
 
+from ports import free_port  # bench/lib/ports.py: below the ephemeral range
+
 CLK = os.sysconf("SC_CLK_TCK")
 CORPUS_DEFAULT = "build/corpus"
 
@@ -79,12 +81,6 @@ class Runner:
             shutil.rmtree(self.work, ignore_errors=True)
         else:
             log(f"kept {self.work}")
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def have(prog):
