@@ -415,7 +415,11 @@ static int totals_get(struct bayes *b, struct bayes_snapshot *snap, int64_t *nsp
 	return store_bayes_totals(b->store, nspam, nham);
 }
 
-int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out)
+/* Classify with ex_spam / ex_ham taken off the totals and off the counts of
+ * every token of in: the verdict of the store without one learned message
+ * (bayes_classify_without); 0 and 0 for the plain verdict. */
+static int classify_ex(struct bayes *b, const struct bayes_input *in, int64_t ex_spam,
+    int64_t ex_ham, struct bayes_result *out)
 {
 	struct bayes_snapshot *snap = NULL;
 	int64_t nspam, nham;
@@ -430,6 +434,8 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 		snap = NULL;
 	if (totals_get(b, snap, &nspam, &nham) < 0)
 		goto out;
+	nspam = nspam > ex_spam ? nspam - ex_spam : 0;
+	nham = nham > ex_ham ? nham - ex_ham : 0;
 	out->nspam = nspam;
 	out->nham = nham;
 	bayes_tokenize(in, &b->tok, NULL, NULL);
@@ -449,8 +455,12 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 	if (nspam != b->ftab_nspam || nham != b->ftab_nham || !b->ftab_valid)
 		ftab_reset(b, nspam, nham);
 	for (size_t i = 0; i < b->tok.n; i++) {
-		const struct store_bayes_count *c = &b->cnt[i];
+		struct store_bayes_count *c = &b->cnt[i];
 		double f;
+		if (ex_spam > 0 || ex_ham > 0) {
+			c->spam = c->spam > ex_spam ? c->spam - ex_spam : 0;
+			c->ham = c->ham > ex_ham ? c->ham - ex_ham : 0;
+		}
 		if ((uint64_t)c->spam < FTAB && (uint64_t)c->ham < FTAB) {
 			struct ftab_entry *e = &b->ftab[c->spam][c->ham];
 			if (e->f != e->f) {
@@ -506,6 +516,37 @@ int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_r
 	}
 out:
 	bayes_snapshot_unref(snap);
+	return rc;
+}
+
+int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out)
+{
+	return classify_ex(b, in, 0, 0, out);
+}
+
+int bayes_classify_without(struct bayes *b, const struct bayes_input *in, int is_spam,
+    int64_t weight, struct bayes_result *out)
+{
+	if (weight < 0)
+		weight = 0;
+	return classify_ex(b, in, is_spam ? weight : 0, is_spam ? 0 : weight, out);
+}
+
+int bayes_learned(struct bayes *b, const char *digest, int *is_spam, int64_t *weight)
+{
+	return store_bayes_msg_get(b->store, digest, is_spam, weight);
+}
+
+int bayes_reinforce_many(struct bayes *b, const struct bayes_tokens *tok, const char *const *digests,
+    const int *is_spam, size_t n, int64_t weight, int *results)
+{
+	struct store_bayes_msg *m = xcalloc(n ? n : 1, sizeof(*m));
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		m[i] = (struct store_bayes_msg){ digests[i], is_spam[i], tok[i].h, tok[i].n };
+	rc = store_bayes_reinforce_many(b->store, m, n, weight, results);
+	free(m);
 	return rc;
 }
 

@@ -144,6 +144,12 @@ void bayes_set_cache(struct bayes *b, struct bayes_cache *c);
 
 /* 0 with *out filled (free with bayes_result_free), -1 on a storage error. */
 int bayes_classify(struct bayes *b, const struct bayes_input *in, struct bayes_result *out);
+/* The verdict of the store as if one learned message were not in it: its
+ * weight is taken off the is_spam class's total and off that class's count
+ * of each of its tokens (a count never goes below 0).  For reinforcement:
+ * would the store judge this message right without having learned it? */
+int bayes_classify_without(struct bayes *b, const struct bayes_input *in, int is_spam,
+    int64_t weight, struct bayes_result *out);
 void bayes_result_free(struct bayes_result *r);
 
 /*
@@ -162,5 +168,13 @@ int bayes_learn_many(struct bayes *b, const struct bayes_input *in, const char *
 /* Forget a message: 0 done, 1 it was not learned, -1 storage error.  The
  * same input must be given, since its tokens are recomputed. */
 int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *digest);
+/* How digest was learned: 0 with *is_spam and *weight set, 1 if it was not
+ * learned, -1 on a storage error (store_bayes_msg_get). */
+int bayes_learned(struct bayes *b, const char *digest, int *is_spam, int64_t *weight);
+/* Make n learned messages (their token sets tok[i], as bayes_tokenize gave
+ * them) count weight times, in one transaction: store_bayes_reinforce_many.
+ * results[i]: 0 raised, 1 nothing changed.  0 or -1. */
+int bayes_reinforce_many(struct bayes *b, const struct bayes_tokens *tok, const char *const *digests,
+    const int *is_spam, size_t n, int64_t weight, int *results);
 
 #endif

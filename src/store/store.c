@@ -915,6 +915,36 @@ int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *has
 	return s->ops->bayes_unlearn(s, digest, hashes, n);
 }
 
+int store_bayes_msg_get(struct store *s, const char *digest, int *is_spam, int64_t *weight)
+{
+	*is_spam = 0;
+	*weight = 0;
+	if (!bayes_digest_ok(s, digest))
+		return -1;
+	return s->ops->bayes_msg_get(s, digest, is_spam, weight);
+}
+
+int store_bayes_reinforce_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int64_t weight, int *results)
+{
+	if (weight < 2 || weight > STORE_BAYES_MAX_WEIGHT) {
+		store_seterr(s, "bayes reinforce: weight %lld is not in 2..%d", (long long)weight,
+		    STORE_BAYES_MAX_WEIGHT);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!bayes_digest_ok(s, m[i].digest) || !bayes_hashes_ok(s, m[i].hashes, m[i].n)) {
+			char why[sizeof(s->err)];
+			mw_strlcpy(why, s->err, sizeof(why));
+			store_seterr(s, "message %zu of the batch: %s", i, why);
+			return -1;
+		}
+	}
+	if (n == 0)
+		return 0;
+	return s->ops->bayes_reinforce_many(s, m, n, weight, results, mw_now());
+}
+
 int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham)
 {
 	*nspam = *nham = 0;

@@ -315,6 +315,18 @@ int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, siz
 /* Forget a learned message (the same hashes as when learned): 0, or 1 if
  * the digest was not learned. */
 int store_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
+/* How a digest was learned: 0 with *is_spam and *weight (how many times it
+ * counts, >= 1) set, 1 if it was not learned. */
+int store_bayes_msg_get(struct store *s, const char *digest, int *is_spam, int64_t *weight);
+/* Reinforcement (docs/bayes.md): make each m[i], already learned in the
+ * class m[i].is_spam, count weight times (2..STORE_BAYES_MAX_WEIGHT),
+ * adding the difference to its tokens and the totals, all in one
+ * transaction.  results[i] is 0 when it was raised, 1 when nothing changed
+ * (not learned, learned in the other class, or already counting that many
+ * times).  Unlearning or moving the message later takes back all of it. */
+#define STORE_BAYES_MAX_WEIGHT 16
+int store_bayes_reinforce_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int64_t weight, int *results);
 /* How many spam and ham messages are learned. */
 int store_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham);
 /* The totals and a version that changes with every learn, relearn and

@@ -97,6 +97,9 @@ struct store_ops {
 	int (*bayes_learn_many)(struct store *s, const struct store_bayes_msg *m, size_t n,
 	    int *results, int64_t now);
 	int (*bayes_unlearn)(struct store *s, const char *digest, const uint64_t *hashes, size_t n);
+	int (*bayes_msg_get)(struct store *s, const char *digest, int *is_spam, int64_t *weight);
+	int (*bayes_reinforce_many)(struct store *s, const struct store_bayes_msg *m, size_t n,
+	    int64_t weight, int *results, int64_t now);
 	int (*bayes_totals)(struct store *s, int64_t *nspam, int64_t *nham);
 	int (*bayes_state)(struct store *s, struct store_bayes_state *out);
 	/* Both callbacks are set; see store_bayes_scan() for the contract. */

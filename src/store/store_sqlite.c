@@ -33,7 +33,7 @@
 #include "base/timeparse.h"
 #include "conf/conf.h"
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 #define MW_STR_(x) #x
 #define MW_STR(x) MW_STR_(x)
 
@@ -308,6 +308,13 @@ static const char schema_v11[] =
 	"  domain TEXT NOT NULL,"
 	"  PRIMARY KEY (tenant, msgid, domain)) WITHOUT ROWID;";
 
+/* Version 12: how many times a learned message counts (docs/bayes.md,
+ * "Reinforcement"): 1 when learned, more once `train --reinforce` found
+ * that the store without it would misjudge it.  Unlearning and moving take
+ * back exactly that many. */
+static const char schema_v12[] =
+	"ALTER TABLE bayes_msg ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;";
+
 /* Token lookups bind this many hashes per statement execution (a short last
  * chunk repeats its last hash), so one cached statement serves any n. */
 #define BAYES_CHUNK 256
@@ -334,7 +341,7 @@ enum stmt_id {
 	ST_STAT_ADD, ST_STAT_GET,
 	ST_LOG_TXN_ADD, ST_LOG_RCPT_ADD, ST_LOG_TXN_BY_REF, ST_LOG_RCPT_BY_REF,
 	ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT,
-	ST_BAYES_GET, ST_BAYES_MSG_GET, ST_BAYES_MSG_PUT, ST_BAYES_MSG_DEL,
+	ST_BAYES_GET, ST_BAYES_MSG_GET, ST_BAYES_MSG_PUT, ST_BAYES_MSG_DEL, ST_BAYES_MSG_WEIGHT,
 	ST_BAYES_INC_SPAM, ST_BAYES_INC_HAM, ST_BAYES_DEC_SPAM, ST_BAYES_DEC_HAM, ST_BAYES_PRUNE,
 	ST_BAYES_META_GET, ST_BAYES_META_ADD,
 	ST_BAYES_STATE, ST_BEGIN_READ, ST_BAYES_COUNT, ST_BAYES_SCAN_LO, ST_BAYES_SCAN_HI,
@@ -396,19 +403,22 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_PURGE_RCPT] = "DELETE FROM log_rcpt WHERE ts < ?1",
 	[ST_PURGE_STAT] = "DELETE FROM rcpt_stat WHERE hour < ?1",
 	[ST_BAYES_GET] = "SELECT hash, spam, ham FROM bayes_token WHERE hash IN (" Q256 ")",
-	[ST_BAYES_MSG_GET] = "SELECT class = 'spam' FROM bayes_msg WHERE digest = ?1",
-	[ST_BAYES_MSG_PUT] = "INSERT INTO bayes_msg(digest, class, ts) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT(digest) DO UPDATE SET class = excluded.class, ts = excluded.ts",
+	[ST_BAYES_MSG_GET] = "SELECT class = 'spam', weight FROM bayes_msg WHERE digest = ?1",
+	/* A new or moved message counts once again. */
+	[ST_BAYES_MSG_PUT] = "INSERT INTO bayes_msg(digest, class, ts, weight) VALUES (?1, ?2, ?3, 1) "
+		"ON CONFLICT(digest) DO UPDATE SET class = excluded.class, ts = excluded.ts, weight = 1",
 	[ST_BAYES_MSG_DEL] = "DELETE FROM bayes_msg WHERE digest = ?1",
-	[ST_BAYES_INC_SPAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, 1, 0, ?2) "
-		"ON CONFLICT(hash) DO UPDATE SET spam = spam + 1, atime = excluded.atime",
-	[ST_BAYES_INC_HAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, 0, 1, ?2) "
-		"ON CONFLICT(hash) DO UPDATE SET ham = ham + 1, atime = excluded.atime",
+	[ST_BAYES_MSG_WEIGHT] = "UPDATE bayes_msg SET weight = ?2 WHERE digest = ?1",
+	/* ?3: how many times the message counts (its weight). */
+	[ST_BAYES_INC_SPAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, ?3, 0, ?2) "
+		"ON CONFLICT(hash) DO UPDATE SET spam = spam + ?3, atime = excluded.atime",
+	[ST_BAYES_INC_HAM] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, 0, ?3, ?2) "
+		"ON CONFLICT(hash) DO UPDATE SET ham = ham + ?3, atime = excluded.atime",
 	/* max(): a count never goes negative, even for tokens of a message
 	 * learned before a tokenizer change. */
-	[ST_BAYES_DEC_SPAM] = "UPDATE bayes_token SET spam = max(spam - 1, 0) WHERE hash = ?1 "
+	[ST_BAYES_DEC_SPAM] = "UPDATE bayes_token SET spam = max(spam - ?2, 0) WHERE hash = ?1 "
 		"RETURNING spam + ham",
-	[ST_BAYES_DEC_HAM] = "UPDATE bayes_token SET ham = max(ham - 1, 0) WHERE hash = ?1 "
+	[ST_BAYES_DEC_HAM] = "UPDATE bayes_token SET ham = max(ham - ?2, 0) WHERE hash = ?1 "
 		"RETURNING spam + ham",
 	[ST_BAYES_PRUNE] = "DELETE FROM bayes_token WHERE hash = ?1 AND spam = 0 AND ham = 0",
 	[ST_BAYES_META_GET] = "SELECT nspam, nham FROM bayes_meta WHERE id = 1",
@@ -1678,8 +1688,9 @@ static int sq_bayes_get(struct store *s, const uint64_t *hashes, size_t n,
 	return 0;
 }
 
-/* The class a digest was learned as: 0 with *is_spam set, 1 if not learned. */
-static int bayes_msg_class(struct sq *q, const char *digest, int *is_spam)
+/* The class a digest was learned as and how many times it counts: 0 with
+ * *is_spam and *weight set, 1 if not learned. */
+static int bayes_msg_class(struct sq *q, const char *digest, int *is_spam, int64_t *weight)
 {
 	sqlite3_stmt *st = stmt(q, ST_BAYES_MSG_GET);
 	int rc;
@@ -1690,6 +1701,9 @@ static int bayes_msg_class(struct sq *q, const char *digest, int *is_spam)
 	rc = step(q, st);
 	if (rc == SQLITE_ROW) {
 		*is_spam = sqlite3_column_int(st, 0);
+		*weight = sqlite3_column_int64(st, 1);
+		if (*weight < 1)
+			*weight = 1;
 		done(st);
 		return 0;
 	}
@@ -1703,7 +1717,7 @@ static int bayes_msg_class(struct sq *q, const char *digest, int *is_spam)
 }
 
 static int bayes_tokens_inc(struct sq *q, int is_spam, const uint64_t *hashes, size_t n,
-    int64_t now)
+    int64_t by, int64_t now)
 {
 	sqlite3_stmt *st = stmt(q, is_spam ? ST_BAYES_INC_SPAM : ST_BAYES_INC_HAM);
 
@@ -1712,6 +1726,7 @@ static int bayes_tokens_inc(struct sq *q, int is_spam, const uint64_t *hashes, s
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, (int64_t)hashes[i]);
 		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 3, by);
 		if (run(q, st, "bayes learn") < 0)
 			return -1;
 	}
@@ -1719,7 +1734,8 @@ static int bayes_tokens_inc(struct sq *q, int is_spam, const uint64_t *hashes, s
 }
 
 /* Rows that reach 0/0 are deleted so unlearning leaves no dead rows. */
-static int bayes_tokens_dec(struct sq *q, int is_spam, const uint64_t *hashes, size_t n)
+static int bayes_tokens_dec(struct sq *q, int is_spam, const uint64_t *hashes, size_t n,
+    int64_t by)
 {
 	sqlite3_stmt *st = stmt(q, is_spam ? ST_BAYES_DEC_SPAM : ST_BAYES_DEC_HAM);
 	sqlite3_stmt *pr = stmt(q, ST_BAYES_PRUNE);
@@ -1729,6 +1745,7 @@ static int bayes_tokens_dec(struct sq *q, int is_spam, const uint64_t *hashes, s
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, (int64_t)hashes[i]);
+		sqlite3_bind_int64(st, 2, by);
 		rc = step(q, st);
 		int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
 		if (rc == SQLITE_ROW)
@@ -1766,19 +1783,21 @@ static int bayes_learn_one(struct sq *q, const char *digest, int is_spam,
 {
 	sqlite3_stmt *st;
 	int was_spam = 0, rc;
+	int64_t w = 1;
 
-	rc = bayes_msg_class(q, digest, &was_spam);
+	rc = bayes_msg_class(q, digest, &was_spam, &w);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && was_spam == is_spam)
 		return 1;
 	if (rc == 0) {
-		/* Relearn: take it out of the class it was in. */
-		if (bayes_tokens_dec(q, was_spam, hashes, n) < 0 ||
-		    bayes_meta_add(q, was_spam ? -1 : 0, was_spam ? 0 : -1) < 0)
+		/* Relearn: take it out of the class it was in, with every time
+		 * it counted there. */
+		if (bayes_tokens_dec(q, was_spam, hashes, n, w) < 0 ||
+		    bayes_meta_add(q, was_spam ? -w : 0, was_spam ? 0 : -w) < 0)
 			return -1;
 	}
-	if (bayes_tokens_inc(q, is_spam, hashes, n, now) < 0 ||
+	if (bayes_tokens_inc(q, is_spam, hashes, n, 1, now) < 0 ||
 	    bayes_meta_add(q, is_spam ? 1 : 0, is_spam ? 0 : 1) < 0)
 		return -1;
 	if ((st = stmt(q, ST_BAYES_MSG_PUT)) == NULL)
@@ -1829,22 +1848,66 @@ static int sq_bayes_unlearn(struct store *s, const char *digest, const uint64_t 
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 	int was_spam = 0, rc;
+	int64_t w = 1;
 
 	if (sq_begin(s) < 0)
 		return -1;
-	rc = bayes_msg_class(q, digest, &was_spam);
+	rc = bayes_msg_class(q, digest, &was_spam, &w);
 	if (rc < 0)
 		goto fail;
 	if (rc == 1)
 		return sq_commit(s) < 0 ? -1 : 1;
-	if (bayes_tokens_dec(q, was_spam, hashes, n) < 0 ||
-	    bayes_meta_add(q, was_spam ? -1 : 0, was_spam ? 0 : -1) < 0)
+	if (bayes_tokens_dec(q, was_spam, hashes, n, w) < 0 ||
+	    bayes_meta_add(q, was_spam ? -w : 0, was_spam ? 0 : -w) < 0)
 		goto fail;
 	if ((st = stmt(q, ST_BAYES_MSG_DEL)) == NULL)
 		goto fail;
 	bind_text(st, 1, digest);
 	if (run(q, st, "bayes unlearn") < 0)
 		goto fail;
+	return sq_commit(s);
+fail:
+	abort_tx(q);
+	return -1;
+}
+
+static int sq_bayes_msg_get(struct store *s, const char *digest, int *is_spam, int64_t *weight)
+{
+	return bayes_msg_class(SQ(s), digest, is_spam, weight);
+}
+
+/* Raise each message learned in m[i].is_spam's class to weight, adding the
+ * difference to its tokens and the totals; results[i] 0 when raised, 1 when
+ * nothing changes (not learned, learned in the other class, or already
+ * counting that many times). */
+static int sq_bayes_reinforce_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int64_t weight, int *results, int64_t now)
+{
+	struct sq *q = SQ(s);
+
+	if (sq_begin(s) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int was_spam = 0, is_spam = m[i].is_spam != 0;
+		int64_t w = 1, by;
+		int rc = bayes_msg_class(q, m[i].digest, &was_spam, &w);
+		sqlite3_stmt *st;
+		if (rc < 0)
+			goto fail;
+		results[i] = 1;
+		if (rc == 1 || was_spam != is_spam || w >= weight)
+			continue;
+		by = weight - w;
+		if (bayes_tokens_inc(q, is_spam, m[i].hashes, m[i].n, by, now) < 0 ||
+		    bayes_meta_add(q, is_spam ? by : 0, is_spam ? 0 : by) < 0 ||
+		    (st = stmt(q, ST_BAYES_MSG_WEIGHT)) == NULL)
+			goto fail;
+		bind_text(st, 1, m[i].digest);
+		sqlite3_bind_int64(st, 2, weight);
+		if (run(q, st, "bayes reinforce") < 0)
+			goto fail;
+		results[i] = 0;
+	}
 	return sq_commit(s);
 fail:
 	abort_tx(q);
@@ -3460,6 +3523,8 @@ static const struct store_ops sqlite_ops = {
 	.bayes_learn = sq_bayes_learn,
 	.bayes_learn_many = sq_bayes_learn_many,
 	.bayes_unlearn = sq_bayes_unlearn,
+	.bayes_msg_get = sq_bayes_msg_get,
+	.bayes_reinforce_many = sq_bayes_reinforce_many,
 	.bayes_totals = sq_bayes_totals,
 	.bayes_state = sq_bayes_state,
 	.bayes_scan = sq_bayes_scan,
@@ -3545,7 +3610,9 @@ static int migrate(struct sq *q, char *err, size_t errlen)
 		goto fail;
 	if (version < 11 && sqlite3_exec(q->db, schema_v11, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
-	/* Later versions: if (version < 12) { ... } and so on. */
+	if (version < 12 && sqlite3_exec(q->db, schema_v12, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	/* Later versions: if (version < 13) { ... } and so on. */
 	if (sqlite3_exec(q->db, "PRAGMA user_version = " MW_STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)

@@ -558,9 +558,28 @@ static void test_store_schema(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 11);
+	assert_int_equal(sqlite3_column_int(st, 0), 12);
 	sqlite3_finalize(st);
 	totals(f->s, 0, 0);
+
+	/* A version-11 database (no message weights) keeps its messages, each
+	 * counting once: unlearning takes back exactly one. */
+	uint64_t h11[] = { 7, 8 };
+	assert_int_equal(store_bayes_learn(f->s, "v11", 1, h11, 2), 0);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE bayes_msg DROP COLUMN weight; "
+	    "PRAGMA user_version = 11", NULL, NULL, NULL), SQLITE_OK);
+	{
+		char err11[256];
+		struct store *s11 = store_open(&f->c, err11, sizeof(err11));
+		int sp = 0;
+		int64_t w = 0;
+		assert_non_null(s11);
+		assert_int_equal(store_bayes_msg_get(s11, "v11", &sp, &w), 0);
+		assert_true(sp == 1 && w == 1);
+		assert_int_equal(store_bayes_unlearn(s11, "v11", h11, 2), 0);
+		totals(s11, 0, 0);
+		store_close(s11);
+	}
 
 	/* A version-1 database (tables of v1 only) gains the Bayes tables and
 	 * the verdict columns of v3, and keeps its content. */
@@ -595,7 +614,8 @@ static void test_store_schema(void **state)
 	 * the version, which the next learn raises. */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, V10_TABLES_DROP
-	    "ALTER TABLE bayes_meta DROP COLUMN version; DROP TABLE quarantine; "
+	    "ALTER TABLE bayes_meta DROP COLUMN version; ALTER TABLE bayes_msg DROP COLUMN weight; "
+	    "DROP TABLE quarantine; "
 	    "DROP TABLE sender_list; DROP TABLE audit; DROP TABLE digest_state; "
 	    "ALTER TABLE tenant DROP COLUMN bulk; "
 	    "ALTER TABLE tenant DROP COLUMN retention; ALTER TABLE domain DROP COLUMN action; "
@@ -608,6 +628,10 @@ static void test_store_schema(void **state)
 	struct store_bayes_state bs;
 	assert_int_equal(store_bayes_state(s2, &bs), 0);
 	assert_true(bs.nspam == 1 && bs.nham == 0 && bs.version == 0);
+	int wsp = 0;
+	int64_t w3 = 0;
+	assert_int_equal(store_bayes_msg_get(s2, "m1", &wsp, &w3), 0);
+	assert_true(wsp == 1 && w3 == 1);
 	assert_int_equal(store_bayes_learn(s2, "m2", 0, h, 3), 0);
 	assert_int_equal(store_bayes_state(s2, &bs), 0);
 	assert_true(bs.nspam == 1 && bs.nham == 1 && bs.version == 1);
@@ -669,6 +693,76 @@ static void test_store_learn_idempotent(void **state)
 	assert_int_equal(store_bayes_get(s, NULL, 0, NULL), 0);
 }
 
+/* Reinforcement: a learned message made to count 3 times adds 2 to its
+ * tokens and its class's total, once; unlearning or moving it takes back
+ * all 3; nothing else is touched. */
+static void test_store_reinforce(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	uint64_t ha[] = { 10, 20, 30 }, hb[] = { 20, 40 };
+	struct store_bayes_count c[3];
+	int res[3], sp = -1;
+	int64_t w = -1;
+
+	assert_int_equal(store_bayes_learn(s, "a", 1, ha, 3), 0);
+	assert_int_equal(store_bayes_learn(s, "b", 0, hb, 2), 0);
+	assert_int_equal(store_bayes_msg_get(s, "a", &sp, &w), 0);
+	assert_true(sp == 1 && w == 1);
+	assert_int_equal(store_bayes_msg_get(s, "nope", &sp, &w), 1);
+
+	struct store_bayes_msg m[3] = {
+		{ .digest = "a", .is_spam = 1, .hashes = ha, .n = 3 },
+		{ .digest = "b", .is_spam = 1, .hashes = hb, .n = 2 },   /* learned as ham */
+		{ .digest = "nope", .is_spam = 0, .hashes = hb, .n = 2 },
+	};
+	assert_int_equal(store_bayes_reinforce_many(s, m, 3, 3, res), 0);
+	assert_true(res[0] == 0 && res[1] == 1 && res[2] == 1);
+	totals(s, 3, 1);
+	assert_int_equal(store_bayes_get(s, ha, 3, c), 0);
+	assert_true(c[0].spam == 3 && c[0].ham == 0);
+	assert_true(c[1].spam == 3 && c[1].ham == 1);   /* 20 is b's too */
+	assert_int_equal(store_bayes_msg_get(s, "a", &sp, &w), 0);
+	assert_true(sp == 1 && w == 3);
+	assert_int_equal(store_bayes_msg_get(s, "b", &sp, &w), 0);
+	assert_true(sp == 0 && w == 1);
+	/* Again: already counting 3 times, nothing changes. */
+	assert_int_equal(store_bayes_reinforce_many(s, m, 1, 3, res), 0);
+	assert_int_equal(res[0], 1);
+	totals(s, 3, 1);
+	/* Learning it again in its class is still "already known". */
+	assert_int_equal(store_bayes_learn(s, "a", 1, ha, 3), 1);
+	totals(s, 3, 1);
+
+	/* Moved to ham: all 3 leave spam, it counts once as ham. */
+	assert_int_equal(store_bayes_learn(s, "a", 0, ha, 3), 0);
+	totals(s, 0, 2);
+	assert_int_equal(store_bayes_get(s, ha, 3, c), 0);
+	assert_true(c[0].spam == 0 && c[0].ham == 1);
+	assert_true(c[1].spam == 0 && c[1].ham == 2);
+	assert_int_equal(store_bayes_msg_get(s, "a", &sp, &w), 0);
+	assert_true(sp == 0 && w == 1);
+
+	/* Reinforced as ham, then forgotten: no trace of it left. */
+	m[0].is_spam = 0;
+	assert_int_equal(store_bayes_reinforce_many(s, m, 1, 3, res), 0);
+	assert_int_equal(res[0], 0);
+	totals(s, 0, 4);
+	assert_int_equal(store_bayes_unlearn(s, "a", ha, 3), 0);
+	totals(s, 0, 1);
+	assert_int_equal(store_bayes_get(s, ha, 3, c), 0);
+	assert_true(c[0].spam == 0 && c[0].ham == 0);
+	assert_true(c[1].spam == 0 && c[1].ham == 1);
+	assert_true(c[2].spam == 0 && c[2].ham == 0);
+
+	/* Weights outside 2..STORE_BAYES_MAX_WEIGHT are refused. */
+	assert_int_equal(store_bayes_reinforce_many(s, &m[1], 1, 1, res), -1);
+	assert_non_null(strstr(store_error(s), "weight"));
+	assert_int_equal(store_bayes_reinforce_many(s, &m[1], 1, STORE_BAYES_MAX_WEIGHT + 1, res), -1);
+	assert_int_equal(store_bayes_reinforce_many(s, NULL, 0, 3, res), 0);
+	totals(s, 0, 1);
+}
+
 static void test_store_get_chunks(void **state)
 {
 	struct fx *f = *state;
@@ -724,7 +818,7 @@ static void test_store_bad_args(void **state)
 }
 
 enum fp_op { FP_LEARN, FP_RELEARN, FP_UNLEARN, FP_GET, FP_TOTALS, FP_MANY, FP_STATE, FP_SCAN,
-	FP__N };
+	FP_MSG_GET, FP_REINFORCE, FP__N };
 
 static int fp_run(struct store *h, enum fp_op op)
 {
@@ -763,6 +857,23 @@ static int fp_run(struct store *h, enum fp_op op)
 		} else {
 			assert_non_null(strstr(e, "injected failure"));
 		}
+		return rc;
+	}
+	case FP_MSG_GET: {
+		int sp;
+		int64_t w;
+		return store_bayes_msg_get(h, "fp-base", &sp, &w) == 0 ? 0 : -1;
+	}
+	case FP_REINFORCE: {
+		/* fp-base (ham since FP_RELEARN) to 3, and one not learned */
+		struct store_bayes_msg m[2] = {
+			{ .digest = "fp-base", .is_spam = 0, .hashes = hs, .n = 300 },
+			{ .digest = "fp-never", .is_spam = 1, .hashes = hs, .n = 10 },
+		};
+		int res[2] = { -1, -1 };
+		int rc = store_bayes_reinforce_many(h, m, 2, 3, res);
+		if (rc == 0)
+			assert_true(res[0] == 0 && res[1] == 1);
 		return rc;
 	}
 	case FP__N: break;
@@ -817,17 +928,17 @@ static void test_store_failpoints(void **state)
 			fail_msg("op %d: rc %d after %d failure points", op, rc, n - 1);
 		assert_true(n > 1);
 	}
-	/* Each successful run took effect exactly once: fp-base moved to ham,
-	 * fp-gone unlearned, fp-many spam, fp-new learned as spam and moved to
-	 * ham by the batch. */
-	totals(s, 1, 2);
+	/* Each successful run took effect exactly once: fp-base moved to ham
+	 * and reinforced to count 3 times, fp-gone unlearned, fp-many spam,
+	 * fp-new learned as spam and moved to ham by the batch. */
+	totals(s, 1, 4);
 	struct store_bayes_count c;
 	assert_int_equal(store_bayes_get(s, &hs[0], 1, &c), 0);
 	assert_int_equal(c.spam, 1);
-	assert_int_equal(c.ham, 2);
+	assert_int_equal(c.ham, 4);
 	assert_int_equal(store_bayes_get(s, &hs[100], 1, &c), 0);
 	assert_int_equal(c.spam, 0);
-	assert_int_equal(c.ham, 2);
+	assert_int_equal(c.ham, 4);
 }
 
 /* A writer holding the database (another trainer, a stuck process):
@@ -1480,6 +1591,55 @@ static void train_synth(struct fx *f, int n, uint64_t *seed)
 	synth_free(&m);
 }
 
+/* The verdict without a learned message is the verdict of the store that
+ * never learned it: bit for bit, at weight 1 and once it counts 3 times. */
+static void test_classify_without(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seed = 4242;
+	struct synth m = { 0 };
+	struct bayes_result with, without, unlearned;
+	struct bayes_tokens tok = { 0 };
+	const char *dg = "the-one";
+
+	train_synth(f, 500, &seed);   /* 250 of each: trained */
+	synth_make(&m, 1, &seed, 60);
+	buf_printf(&m.text, " onlyhere%u", 7u);
+	struct bayes_input in = synth_input(&m);
+	assert_int_equal(bayes_learn(f->b, &in, dg, 1), 0);
+
+	for (int64_t w = 1; w <= 3; w += 2) {
+		if (w == 3) {
+			int res = -1, sp = -1;
+			int64_t got = 0;
+			bayes_tokenize(&in, &tok, NULL, NULL);
+			assert_int_equal(bayes_reinforce_many(f->b, &tok, &dg, (int[]){ 1 }, 1, 3, &res), 0);
+			assert_int_equal(res, 0);
+			assert_int_equal(bayes_learned(f->b, dg, &sp, &got), 0);
+			assert_true(sp == 1 && got == 3);
+		}
+		assert_int_equal(bayes_classify(f->b, &in, &with), 0);
+		assert_int_equal(bayes_classify_without(f->b, &in, 1, w, &without), 0);
+		/* learned: its own tokens pull it to spam */
+		assert_true(with.gmean > without.gmean);
+		assert_int_equal(bayes_unlearn(f->b, &in, dg), 0);
+		assert_int_equal(bayes_classify(f->b, &in, &unlearned), 0);
+		same_result(&without, &unlearned);
+		bayes_result_free(&with);
+		bayes_result_free(&without);
+		bayes_result_free(&unlearned);
+		assert_int_equal(bayes_learn(f->b, &in, dg, 1), 0);
+	}
+	/* Taken out of the wrong class: the counts of spam stay, ham's cannot
+	 * go below 0; the untrained state follows the reduced totals. */
+	assert_int_equal(bayes_classify_without(f->b, &in, 0, 1000000, &without), 0);
+	assert_int_equal(without.state, BAYES_UNTRAINED);
+	assert_int_equal(without.nham, 0);
+	bayes_result_free(&without);
+	bayes_tokens_free(&tok);
+	synth_free(&m);
+}
+
 /* On a trained store: every verdict the same from the snapshot as from the
  * store (probability, both Fisher values, every clue), including messages
  * whose tokens are mostly unknown and the untrained state. */
@@ -2093,6 +2253,7 @@ int main(void)
 		cmocka_unit_test(test_gmean),
 		T(test_store_schema),
 		T(test_store_learn_idempotent),
+		T(test_store_reinforce),
 		T(test_store_get_chunks),
 		T(test_store_bad_args),
 		T(test_store_failpoints),
@@ -2107,6 +2268,7 @@ int main(void)
 		T(test_train_and_classify),
 		T(test_learn_many),
 		T(test_snapshot_same_verdicts),
+		T(test_classify_without),
 		T(test_snapshot_file),
 		T(test_cache_refresh),
 		T(test_cache_threads),

@@ -93,7 +93,7 @@ static void test_open(void **state)
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 11);   /* 11: outbound recipients (docs/storage.md) */
+	assert_int_equal(sqlite3_column_int(st, 0), 12);   /* 12: Bayes message weights (docs/storage.md) */
 	sqlite3_finalize(st);
 
 	/* Reopening an existing database keeps its content. */
@@ -1767,7 +1767,8 @@ static void test_migrate_v9(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE rep; DROP TABLE rep_event; DROP TABLE fp; "
 	    "DROP TABLE trap; DROP TABLE trap_hit; DROP TABLE complaint; DROP TABLE outbound; "
-	    "DROP TABLE outbound_rcpt; PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+	    "DROP TABLE outbound_rcpt; ALTER TABLE bayes_msg DROP COLUMN weight; "
+	    "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(count_rows(f, "PRAGMA user_version"), 9);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM sqlite_master WHERE name = 'rep'"), 0);
@@ -1775,7 +1776,7 @@ static void test_migrate_v9(void **state)
 	f->s = store_open(&f->c, err, sizeof(err));
 	if (f->s == NULL)
 		fail_msg("store_open: %s", err);
-	assert_int_equal(count_rows(f, "PRAGMA user_version"), 11);
+	assert_int_equal(count_rows(f, "PRAGMA user_version"), 12);
 	struct store_tenant t;
 	assert_int_equal(store_tenant_get(f->s, "acme", &t), 0);
 	free(t.name);
