@@ -1,7 +1,10 @@
 /*
  * cli_train.c - `mailward train --spam|--ham FILE|DIR...`: teach the Bayes
  * classifier from messages on disk (R8, R20; docs/bayes.md); and
- * `mailward train --untrain FILE|DIR...`: forget messages learned before.
+ * `mailward train --untrain FILE|DIR...`: forget messages learned before; and
+ * `mailward train --reinforce FILE|DIR...`: after a training run, make the
+ * learned messages that the store without them would misjudge count three
+ * times (docs/bayes.md, "Reinforcement").
  *
  * Messages go to the engine's trainer, which learns them in batches of one
  * store transaction each: a training run over thousands of messages pays a
@@ -14,6 +17,9 @@
  * Untraining takes each message out in its own transaction (it is for
  * correcting a few mistakes, not for bulk work); a message that was never
  * learned is named on stderr and counted, and changes nothing.
+ *
+ * Reinforcement checks every message against one state of the store and
+ * applies what it found at the end, in one transaction per 500 messages.
  *
  * Exit status: 0 done, 1 (untrain) at least one message was not learned,
  * 2 bad usage, 3 a file could not be read (the others are processed) or a
@@ -42,7 +48,11 @@ struct train {
 	size_t pending;     /* ... since the last flush */
 	size_t learned;     /* newly learned (flush results) */
 	size_t forgotten;   /* untrain: taken out */
-	size_t not_learned; /* untrain: were not in the store */
+	size_t not_learned; /* untrain, reinforce: were not in the store */
+	size_t checked;     /* reinforce: learned messages checked */
+	size_t before;      /* reinforce: counted more than once already */
+	size_t untrained;   /* reinforce: no Bayes opinion without the message */
+	size_t queued[2];   /* reinforce: queued ham, spam */
 	int store_failed;
 };
 
@@ -119,6 +129,74 @@ untrain_one(void *arg, const char *path, const char *data, size_t len)
 }
 
 static int
+reinforce_one(void *arg, const char *path, const char *data, size_t len)
+{
+	struct train *tr = arg;
+	struct score_check ck;
+
+	if (score_trainer_check(tr->t, data, len, &ck) < 0) {
+		tr->store_failed = 1;
+		return -1;
+	}
+	if (!ck.learned) {
+		fprintf(stderr, "mailward: warning: %s: not learned, nothing to reinforce\n", path);
+		tr->not_learned++;
+		return 0;
+	}
+	tr->checked++;
+	if (ck.weight > 1)
+		tr->before++;
+	else if (ck.untrained)
+		tr->untrained++;
+	else if (ck.queued)
+		tr->queued[ck.is_spam != 0]++;
+	return 0;
+}
+
+static int
+cli_reinforce(const struct conf *c, char **paths, size_t npaths)
+{
+	struct train tr;
+	struct store *st;
+	int raised = 0;
+
+	memset(&tr, 0, sizeof(tr));
+	if ((st = cli_store_open(c)) == NULL)
+		return CLI_FAIL;
+	if ((tr.t = score_trainer_new(st)) == NULL) {
+		cli_err("cannot set up the trainer");
+		store_close(st);
+		return CLI_FAIL;
+	}
+	struct cli_msg_walk w = { .message = reinforce_one, .unreadable = NULL, .arg = &tr };
+	size_t unreadable = cli_msg_walk(&w, paths, npaths, NULL);
+	int rc = CLI_OK;
+	/* a storage error while checking: nothing is applied, the run can be
+	 * repeated as a whole */
+	if (!tr.store_failed && (raised = score_trainer_reinforce(tr.t)) < 0)
+		tr.store_failed = 1;
+	if (tr.store_failed) {
+		cli_store_fail(st, "reinforcing");
+		rc = CLI_FAIL;
+		raised = 0;
+	}
+	printf("checked %zu, reinforced %d (%zu spam, %zu ham), %zu reinforced before, "
+	    "%zu not learned", tr.checked, raised, tr.queued[1], tr.queued[0], tr.before, tr.not_learned);
+	if (tr.untrained > 0)
+		printf(", %zu without a Bayes opinion", tr.untrained);
+	if (unreadable > 0) {
+		printf(", %zu unreadable", unreadable);
+		rc = CLI_FAIL;
+	}
+	fputc('\n', stdout);
+	score_trainer_free(tr.t);
+	if (raised > 0)
+		train_snapshot(c, st);
+	store_close(st);
+	return rc;
+}
+
+static int
 cli_untrain(const struct conf *c, char **paths, size_t npaths)
 {
 	struct train tr;
@@ -155,9 +233,9 @@ cli_untrain(const struct conf *c, char **paths, size_t npaths)
 int
 cli_train(const struct conf *c, int argc, char **argv)
 {
-	static const char *const flags[] = { "--spam", "--ham", "--untrain", NULL };
-	enum { F_SPAM, F_HAM, F_UNTRAIN };
-	int set[3] = { 0, 0, 0 };
+	static const char *const flags[] = { "--spam", "--ham", "--untrain", "--reinforce", NULL };
+	enum { F_SPAM, F_HAM, F_UNTRAIN, F_REINFORCE };
+	int set[4] = { 0, 0, 0, 0 };
 	char **paths = NULL;
 	size_t npaths = 0, unreadable;
 	struct store *st;
@@ -174,12 +252,17 @@ cli_train(const struct conf *c, int argc, char **argv)
 		}
 		return CLI_USAGE;
 	}
-	if (set[F_SPAM] + set[F_HAM] + set[F_UNTRAIN] != 1 || npaths == 0) {
+	int nset = set[F_SPAM] + set[F_HAM] + set[F_UNTRAIN] + set[F_REINFORCE];
+	if (nset != 1 || npaths == 0) {
 		free(paths);
-		cli_err(set[F_SPAM] + set[F_HAM] + set[F_UNTRAIN] > 1 ?
-		    "train: give one of --spam, --ham and --untrain" :
-		    "usage: train --spam|--ham|--untrain FILE|DIR...");
+		cli_err(nset > 1 ? "train: give one of --spam, --ham, --untrain and --reinforce" :
+		    "usage: train --spam|--ham|--untrain|--reinforce FILE|DIR...");
 		return CLI_USAGE;
+	}
+	if (set[F_REINFORCE]) {
+		int rrc = cli_reinforce(c, paths, npaths);
+		free(paths);
+		return rrc;
 	}
 	if (set[F_UNTRAIN]) {
 		int urc = cli_untrain(c, paths, npaths);

@@ -145,8 +145,10 @@ static void bayes_symbol(double g, int64_t nspam, int64_t nham, struct score_hit
 		score_hit(h, SYM_BAYES_UNSURE, 1.0, "Bayes spam probability %.4f: no opinion", g);
 }
 
+/* without > 0: classify as if the message, learned in class without_spam,
+ * were not in the store (bayes_classify_without). */
 static void run_bayes(struct score_engine *e, const struct content_msg *m, struct score_hits *h,
-    double *prob)
+    double *prob, int without_spam, int64_t without)
 {
 	struct score_binput bi;
 	struct bayes_result r;
@@ -157,7 +159,8 @@ static void run_bayes(struct score_engine *e, const struct content_msg *m, struc
 		return;
 	}
 	score_binput_fill(&bi, m);
-	int rc = bayes_classify(e->bayes, &bi.in, &r);
+	int rc = without > 0 ? bayes_classify_without(e->bayes, &bi.in, without_spam, without, &r) :
+	    bayes_classify(e->bayes, &bi.in, &r);
 	score_binput_free(&bi);
 	if (rc != 0) {
 		/* A storage error must not refuse mail: scan on without Bayes. */
@@ -197,10 +200,25 @@ int score_message_parsed(struct score_engine *e, const struct content_msg *m, co
 
 	memset(out, 0, sizeof(*out));
 	score_rules_run(m, data ? data : "", len, &h);
-	run_bayes(e, m, &h, &out->bayes_prob);
+	run_bayes(e, m, &h, &out->bayes_prob, 0, 0);
 	for (size_t i = 0; i < h.n; i++)
 		out->score += h.v[i].score;
 	out->symbols = h.v;   /* the verdict takes the array */
+	out->n_symbols = h.n;
+	return 0;
+}
+
+int score_message_without(struct score_engine *e, const struct content_msg *m, const char *data,
+    size_t len, int is_spam, int64_t weight, struct score_verdict *out)
+{
+	struct score_hits h = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	score_rules_run(m, data ? data : "", len, &h);
+	run_bayes(e, m, &h, &out->bayes_prob, is_spam != 0, weight);
+	for (size_t i = 0; i < h.n; i++)
+		out->score += h.v[i].score;
+	out->symbols = h.v;
 	out->n_symbols = h.n;
 	return 0;
 }

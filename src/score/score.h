@@ -17,6 +17,7 @@
 #define MW_SCORE_SCORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct store;
 struct score_engine;
@@ -88,5 +89,25 @@ void score_trainer_free(struct score_trainer *t);    /* flushes first */
  * differ), in its own transaction after the pending batch is flushed.
  * 0 forgotten, 1 it was not learned (nothing changes), -1 storage error. */
 int score_trainer_forget(struct score_trainer *t, const char *data, size_t len);
+/* Reinforcement (docs/bayes.md): check a learned message against the store
+ * without it, and queue it if the store would misjudge it or nearly
+ * (spam under 12 points, ham over 4).  0 with *out filled (learned = 0:
+ * the message was never learned, nothing checked), -1 on a storage or
+ * parse error.  Learning still pending in the trainer is flushed first. */
+struct score_check {
+	int learned;      /* the store knows the message (else nothing below is set) */
+	int is_spam;      /* the class it was learned in */
+	int64_t weight;   /* how many times it counts now */
+	int untrained;    /* Bayes has no opinion without it: not queued */
+	int queued;       /* it will be reinforced by score_trainer_reinforce() */
+	double score;     /* its score without itself (0 if reinforced before) */
+};
+int score_trainer_check(struct score_trainer *t, const char *data, size_t len,
+    struct score_check *out);
+/* Apply the queue: each queued message counts 3 times from now on (it is
+ * checked again in the transaction: a message moved or forgotten since is
+ * left alone).  Returns how many were raised, or -1 on a storage error
+ * (what was committed before stays; running again finishes the rest). */
+int score_trainer_reinforce(struct score_trainer *t);
 
 #endif

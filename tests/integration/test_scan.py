@@ -203,11 +203,14 @@ def test_usage_errors(cli):
     cli.expect(2, "train", "--spam", "--ham", f)
     cli.expect(2, "train", "--spam")
     cli.expect(2, "train", "--untrain", "--spam", f)
+    cli.expect(2, "train", "--reinforce", "--spam", f)
+    cli.expect(2, "train", "--reinforce")
 
 
 def test_help(cli):
     assert "scan [--json] [--explain]" in cli.expect(0, "scan", "--help").out
     assert "train --spam|--ham" in cli.expect(0, "help", "train").out
+    assert "train --reinforce" in cli.expect(0, "help", "train").out
 
 
 # ---- training and Bayes ----------------------------------------------------
@@ -291,6 +294,57 @@ def test_same_verdicts_from_memory_and_database(trained):
     cli.expect(0, "train", "--untrain", cli.dir / "train" / "spam" / "0000.eml")
     snapshot.write_bytes(old)
     assert scan(*dirs) == scan(*files)
+
+
+def test_train_reinforce(trained):
+    """Spam written in the words of ham, reported as spam: after training,
+    `train --reinforce` finds that the store without them would pass them
+    and makes them count three times (docs/bayes.md, "Reinforcement");
+    typical messages are left alone, a second run changes nothing."""
+    cli = trained
+    rng = random.Random(99)
+    for i, m in enumerate(corpus(rng, HAM_WORDS, 3, 20000, "reported")):
+        cli.write(f"reported/{i:04d}.eml", m)
+    p = cli.expect(0, "train", "--spam", cli.dir / "reported")
+    assert p.out.strip() == "learned 3 spam, 0 already known", p.out
+
+    def bayes_of(path):
+        p = cli.run("scan", "--json", path)
+        assert p.returncode in (0, 1), p.err
+        return json.loads(p.out)["results"][0]["bayes"]
+
+    probe = cli.dir / "reported" / "0000.eml"
+    g0 = bayes_of(probe)
+    stray = cli.write("stray.eml", CLEAN)
+    dirs = [cli.dir / "train", cli.dir / "reported"]
+    p = cli.expect(0, "train", "--reinforce", *dirs, stray)
+    assert p.out.strip() == ("checked 443, reinforced 3 (3 spam, 0 ham), 0 reinforced before, "
+                             "1 not learned"), p.out
+    assert "stray.eml: not learned, nothing to reinforce" in p.err
+    # the scan reads the rewritten snapshot: the store leans further to spam
+    assert bayes_of(probe) > g0
+    p = cli.expect(0, "train", "--reinforce", *dirs)
+    assert p.out.strip() == ("checked 443, reinforced 0 (0 spam, 0 ham), 3 reinforced before, "
+                             "0 not learned"), p.out
+    # forgetting takes all of it back: the store is as before the report
+    before = bayes_of(cli.dir / "test" / "ham" / "0000.eml")
+    p = cli.expect(0, "train", "--untrain", cli.dir / "reported")
+    assert p.out.strip() == "forgot 3, 0 not learned", p.out
+    after = bayes_of(cli.dir / "test" / "ham" / "0000.eml")
+    assert after < before
+    p = cli.expect(0, "train", "--reinforce", cli.dir / "reported")
+    assert p.out.strip() == ("checked 0, reinforced 0 (0 spam, 0 ham), 0 reinforced before, "
+                             "3 not learned"), p.out
+
+
+def test_train_reinforce_untrained(cli):
+    """Too little learned to judge a message without it: nothing is
+    reinforced, and the output says why."""
+    f = cli.write("one.eml", CLEAN)
+    cli.expect(0, "train", "--ham", f)
+    p = cli.expect(0, "train", "--reinforce", f)
+    assert p.out.strip() == ("checked 1, reinforced 0 (0 spam, 0 ham), 0 reinforced before, "
+                             "0 not learned, 1 without a Bayes opinion"), p.out
 
 
 def test_train_snapshot_not_written_is_a_warning(cli):

@@ -1018,6 +1018,81 @@ static void test_train_idempotent(void **state)
 	free(m2);
 }
 
+/* Reinforcement: of the learned messages, the one the store would misjudge
+ * without it (a spam written in ham words) is queued and then counts three
+ * times; typical spam and ham, unknown messages, and checks against an
+ * untrained store queue nothing. */
+static void test_train_reinforce(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 999;
+	struct score_check ck;
+	struct score_verdict v;
+	int64_t ns, nh;
+
+	/* Untrained without it: no opinion, nothing queued. */
+	struct score_trainer *t = score_trainer_new(f->s);
+	char *lone = synth(1, 800000, &seed);
+	assert_int_equal(score_trainer_add(t, lone, strlen(lone), 1), 0);
+	assert_int_equal(score_trainer_check(t, lone, strlen(lone), &ck), 0);   /* flushes first */
+	assert_true(ck.learned && ck.is_spam && ck.weight == 1 && ck.untrained && !ck.queued);
+	assert_int_equal(score_trainer_reinforce(t), 0);
+	score_trainer_free(t);
+	free(lone);
+
+	train(f->s, 250, &seed);
+	t = score_trainer_new(f->s);
+	char *disguised = synth(0, 900001, &seed);   /* ham words, reported as spam */
+	char *spam = synth(1, 900002, &seed);
+	char *ham = synth(0, 900003, &seed);
+	char *unknown = synth(1, 900004, &seed);
+	assert_int_equal(score_trainer_add(t, disguised, strlen(disguised), 1), 0);
+	assert_int_equal(score_trainer_add(t, spam, strlen(spam), 1), 0);
+	assert_int_equal(score_trainer_add(t, ham, strlen(ham), 0), 0);
+	assert_int_equal(score_trainer_flush(t), 3);
+
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	assert_int_equal(score_message(e, disguised, strlen(disguised), &v), 0);
+	double before = v.score, before_g = v.bayes_prob;
+	score_verdict_free(&v);
+
+	assert_int_equal(score_trainer_check(t, disguised, strlen(disguised), &ck), 0);
+	assert_true(ck.learned && ck.is_spam && ck.weight == 1 && !ck.untrained && ck.queued);
+	assert_true(ck.score < 12.0 && ck.score <= before);
+	assert_int_equal(score_trainer_check(t, spam, strlen(spam), &ck), 0);
+	assert_true(ck.learned && ck.is_spam && !ck.queued && ck.score >= 12.0);
+	assert_int_equal(score_trainer_check(t, ham, strlen(ham), &ck), 0);
+	assert_true(ck.learned && !ck.is_spam && !ck.queued && ck.score <= 4.0);
+	assert_int_equal(score_trainer_check(t, unknown, strlen(unknown), &ck), 0);
+	assert_false(ck.learned);
+	assert_false(ck.queued);
+
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_true(ns == 253 && nh == 251);   /* the lone one too; checking changes nothing */
+	assert_int_equal(score_trainer_reinforce(t), 1);
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_true(ns == 255 && nh == 251);
+	assert_int_equal(score_trainer_reinforce(t), 0);   /* the queue was applied */
+
+	/* Never a second time, and Bayes now leans further to spam on it. */
+	assert_int_equal(score_trainer_check(t, disguised, strlen(disguised), &ck), 0);
+	assert_true(ck.learned && ck.weight == 3 && !ck.queued);
+	assert_int_equal(score_message(e, disguised, strlen(disguised), &v), 0);
+	assert_true(v.bayes_prob > before_g && v.score >= before);
+	score_verdict_free(&v);
+
+	/* Untrained: it goes back to counting nothing. */
+	assert_int_equal(score_trainer_forget(t, disguised, strlen(disguised)), 0);
+	assert_int_equal(store_bayes_totals(f->s, &ns, &nh), 0);
+	assert_true(ns == 252 && nh == 251);
+	score_engine_free(e);
+	score_trainer_free(t);
+	free(disguised);
+	free(spam);
+	free(ham);
+	free(unknown);
+}
+
 /* The Bayes tables vanish behind the store's back: scanning goes on without
  * Bayes and says so; training reports the error. */
 static void test_bayes_storage_error(void **state)
@@ -1047,6 +1122,9 @@ static void test_bayes_storage_error(void **state)
 	struct score_trainer *t = score_trainer_new(f->s);
 	assert_int_equal(score_trainer_add(t, m, strlen(m), 1), 0);
 	assert_int_equal(score_trainer_flush(t), -1);
+	struct score_check ck;
+	assert_int_equal(score_trainer_check(t, m, strlen(m), &ck), -1);
+	assert_false(ck.queued);
 	score_trainer_free(t);
 	free(m);
 }
@@ -1110,6 +1188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bayes_untrained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_end_to_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_train_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_train_reinforce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_storage_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
 	};
