@@ -68,6 +68,7 @@ void bayes_params_defaults(struct bayes_params *p)
 	p->top_clues = 35;
 	p->min_spam = 200;
 	p->min_ham = 200;
+	p->fisher = 1;
 }
 
 struct bayes *bayes_new(struct store *s)
@@ -505,7 +506,10 @@ static int classify_ex(struct bayes *b, const struct bayes_input *in, int64_t ex
 		lh_top = lh;
 		ls_top = ls;
 	}
-	combine_sums(lh, ls, nc, out, &b->chi2);
+	if (b->p.fisher)
+		combine_sums(lh, ls, nc, out, &b->chi2);
+	else
+		out->gmean = gmean_indicator(lh, ls, nc);
 	out->gmean_top = gmean_indicator(lh_top, ls_top, ntop);
 	out->state = BAYES_OK;
 	if (nc > 0) {

@@ -89,6 +89,8 @@ struct bayes_params {
 	size_t top_clues;     /* gmean_top combines this many of the strongest (35) */
 	int64_t min_spam;     /* no verdict before this many spam ... (200) */
 	int64_t min_ham;      /* ... and ham messages are learned (200) */
+	int fisher;           /* compute prob, spamminess and hamminess (1); 0: only
+	                       * the geometric means, and prob = 0.5, S = H = 0 */
 };
 
 void bayes_params_defaults(struct bayes_params *p);

@@ -1591,6 +1591,43 @@ static void train_synth(struct fx *f, int n, uint64_t *seed)
 	synth_free(&m);
 }
 
+/* fisher = 0 (the scoring engine's setting) leaves out Fisher's chi-square
+ * and nothing else: the geometric means and clues are the same, bit for
+ * bit, and prob reads 0.5. */
+static void test_no_fisher(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seed = 515;
+	struct synth m = { 0 };
+	struct bayes_params p;
+	struct bayes *nof = bayes_new(f->s);
+
+	train_synth(f, 500, &seed);
+	bayes_params_defaults(&p);
+	p.max_clues = SIZE_MAX;
+	bayes_set_params(f->b, &p);
+	p.fisher = 0;
+	bayes_set_params(nof, &p);
+	for (int i = 0; i < 20; i++) {
+		struct bayes_result a, b;
+		synth_make(&m, i & 1, &seed, 60);
+		struct bayes_input in = synth_input(&m);
+		assert_int_equal(bayes_classify(f->b, &in, &a), 0);
+		assert_int_equal(bayes_classify(nof, &in, &b), 0);
+		assert_int_equal(a.state, BAYES_OK);
+		assert_true(a.prob != 0.5 && a.spamminess + a.hamminess > 0);
+		assert_true(b.prob == 0.5 && b.spamminess == 0 && b.hamminess == 0);
+		assert_memory_equal(&a.gmean, &b.gmean, sizeof(a.gmean));
+		assert_memory_equal(&a.gmean_top, &b.gmean_top, sizeof(a.gmean_top));
+		assert_int_equal(a.n_clues, b.n_clues);
+		assert_memory_equal(a.clues, b.clues, a.n_clues * sizeof(*a.clues));
+		bayes_result_free(&a);
+		bayes_result_free(&b);
+	}
+	synth_free(&m);
+	bayes_free(nof);
+}
+
 /* The verdict without a learned message is the verdict of the store that
  * never learned it: bit for bit, at weight 1 and once it counts 3 times. */
 static void test_classify_without(void **state)
@@ -2269,6 +2306,7 @@ int main(void)
 		T(test_learn_many),
 		T(test_snapshot_same_verdicts),
 		T(test_classify_without),
+		T(test_no_fisher),
 		T(test_snapshot_file),
 		T(test_cache_refresh),
 		T(test_cache_threads),
