@@ -343,6 +343,7 @@ enum stmt_id {
 	ST_PURGE_TXN, ST_PURGE_RCPT, ST_PURGE_STAT,
 	ST_BAYES_GET, ST_BAYES_MSG_GET, ST_BAYES_MSG_PUT, ST_BAYES_MSG_DEL, ST_BAYES_MSG_WEIGHT,
 	ST_BAYES_INC_SPAM, ST_BAYES_INC_HAM, ST_BAYES_DEC_SPAM, ST_BAYES_DEC_HAM, ST_BAYES_PRUNE,
+	ST_BAYES_ADD,
 	ST_BAYES_META_GET, ST_BAYES_META_ADD,
 	ST_BAYES_STATE, ST_BEGIN_READ, ST_BAYES_COUNT, ST_BAYES_SCAN_LO, ST_BAYES_SCAN_HI,
 	ST_REP_GET, ST_REP_PUT, ST_REP_EVENT_ADD, ST_REP_EVENT_TRIM,
@@ -421,6 +422,14 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_BAYES_DEC_HAM] = "UPDATE bayes_token SET ham = max(ham - ?2, 0) WHERE hash = ?1 "
 		"RETURNING spam + ham",
 	[ST_BAYES_PRUNE] = "DELETE FROM bayes_token WHERE hash = ?1 AND spam = 0 AND ham = 0",
+	/* A batch's net change of one token (sq_bayes_learn_many): either
+	 * count may go down (a message moved), never below 0; atime moves only
+	 * when something was learned. */
+	[ST_BAYES_ADD] = "INSERT INTO bayes_token(hash, spam, ham, atime) "
+		"VALUES (?1, max(?2, 0), max(?3, 0), ?4) "
+		"ON CONFLICT(hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), "
+		"atime = CASE WHEN ?2 > 0 OR ?3 > 0 THEN excluded.atime ELSE atime END "
+		"RETURNING spam + ham",
 	[ST_BAYES_META_GET] = "SELECT nspam, nham FROM bayes_meta WHERE id = 1",
 	[ST_BAYES_META_ADD] = "UPDATE bayes_meta SET nspam = max(nspam + ?1, 0), "
 		"nham = max(nham + ?2, 0), version = version + 1 WHERE id = 1",
@@ -1808,6 +1817,128 @@ static int bayes_learn_one(struct sq *q, const char *digest, int is_spam,
 	return run(q, st, "bayes learn");
 }
 
+/*
+ * A training batch changes the same tokens many times (every message has
+ * the common words): learn_many adds each message's changes up here and
+ * writes each token once, in rowid order, so the B-tree is walked once per
+ * batch instead of once per message.
+ */
+struct tok_delta {
+	uint64_t h;
+	int64_t ds, dh;
+	int used;
+};
+
+struct delta_map {
+	struct tok_delta *v;
+	size_t cap, n;
+};
+
+static void delta_add(struct delta_map *d, const uint64_t *hashes, size_t n, int is_spam,
+    int64_t by)
+{
+	if (2 * (d->n + n) > d->cap) {
+		size_t cap = d->cap ? d->cap : 4096;
+		while (2 * (d->n + n) > cap)
+			cap *= 2;
+		struct tok_delta *old = d->v;
+		size_t ocap = d->cap;
+		d->v = xcalloc(cap, sizeof(*d->v));
+		d->cap = cap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].used) {
+				size_t j = (size_t)(old[i].h * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+				while (d->v[j].used)
+					j = (j + 1) & (cap - 1);
+				d->v[j] = old[i];
+			}
+		free(old);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (size_t)(hashes[i] * 0x9e3779b97f4a7c15ULL) & (d->cap - 1);
+		while (d->v[j].used && d->v[j].h != hashes[i])
+			j = (j + 1) & (d->cap - 1);
+		if (!d->v[j].used) {
+			d->v[j] = (struct tok_delta){ .h = hashes[i], .used = 1 };
+			d->n++;
+		}
+		if (is_spam)
+			d->v[j].ds += by;
+		else
+			d->v[j].dh += by;
+	}
+}
+
+static int cmp_rowid(const void *a, const void *b)
+{
+	int64_t x = (int64_t)((const struct tok_delta *)a)->h, y = (int64_t)((const struct tok_delta *)b)->h;
+	return x < y ? -1 : x > y;
+}
+
+/* Write the net changes, in rowid (signed hash) order; 0 or -1. */
+static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
+{
+	sqlite3_stmt *st = stmt(q, ST_BAYES_ADD), *pr = stmt(q, ST_BAYES_PRUNE);
+	size_t n = 0;
+
+	if (st == NULL || pr == NULL)
+		return -1;
+	for (size_t i = 0; i < d->cap; i++)
+		if (d->v[i].used && (d->v[i].ds != 0 || d->v[i].dh != 0))
+			d->v[n++] = d->v[i];
+	qsort(d->v, n, sizeof(*d->v), cmp_rowid);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, (int64_t)d->v[i].h);
+		sqlite3_bind_int64(st, 2, d->v[i].ds);
+		sqlite3_bind_int64(st, 3, d->v[i].dh);
+		sqlite3_bind_int64(st, 4, now);
+		int rc = step(q, st);
+		int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+		if (rc == SQLITE_ROW)
+			rc = step(q, st);   /* RETURNING: finish the statement */
+		if (rc != SQLITE_DONE) {
+			dberr(q, "bayes learn");
+			done(st);
+			return -1;
+		}
+		done(st);
+		if (zero) {
+			sqlite3_bind_int64(pr, 1, (int64_t)d->v[i].h);
+			if (run(q, pr, "bayes prune") < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* bayes_learn_one() with the token changes added to d instead of written. */
+static int bayes_learn_deferred(struct sq *q, const char *digest, int is_spam,
+    const uint64_t *hashes, size_t n, int64_t now, struct delta_map *d)
+{
+	sqlite3_stmt *st;
+	int was_spam = 0, rc;
+	int64_t w = 1;
+
+	rc = bayes_msg_class(q, digest, &was_spam, &w);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && was_spam == is_spam)
+		return 1;
+	if (rc == 0) {
+		delta_add(d, hashes, n, was_spam, -w);
+		if (bayes_meta_add(q, was_spam ? -w : 0, was_spam ? 0 : -w) < 0)
+			return -1;
+	}
+	delta_add(d, hashes, n, is_spam, 1);
+	if (bayes_meta_add(q, is_spam ? 1 : 0, is_spam ? 0 : 1) < 0 ||
+	    (st = stmt(q, ST_BAYES_MSG_PUT)) == NULL)
+		return -1;
+	bind_text(st, 1, digest);
+	bind_text(st, 2, is_spam ? "spam" : "ham");
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, st, "bayes learn");
+}
+
 static int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
     const uint64_t *hashes, size_t n, int64_t now)
 {
@@ -1828,18 +1959,25 @@ static int sq_bayes_learn_many(struct store *s, const struct store_bayes_msg *m,
     int *results, int64_t now)
 {
 	struct sq *q = SQ(s);
+	struct delta_map d = { 0 };
 
 	if (sq_begin(s) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int rc = bayes_learn_one(q, m[i].digest, m[i].is_spam != 0, m[i].hashes, m[i].n, now);
-		if (rc < 0) {
-			abort_tx(q);
-			return -1;
-		}
+		int rc = bayes_learn_deferred(q, m[i].digest, m[i].is_spam != 0, m[i].hashes, m[i].n,
+		    now, &d);
+		if (rc < 0)
+			goto fail;
 		results[i] = rc;
 	}
+	if (delta_apply(q, &d, now) < 0)
+		goto fail;
+	free(d.v);
 	return sq_commit(s);
+fail:
+	free(d.v);
+	abort_tx(q);
+	return -1;
 }
 
 static int sq_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes,

@@ -2179,6 +2179,95 @@ static void test_learn_many(void **state)
 	assert_int_equal(store_bayes_learn_many(f->s, bad, 0, res), 0);
 }
 
+/* A batch writes each token's net change once (store_sqlite.c): the counts
+ * must be those of learning the same messages one by one - shared tokens,
+ * a digest repeated, messages moved inside the batch, one reinforced
+ * before and moved. */
+static int all_tokens(void *arg, uint64_t hash, int64_t spam, int64_t ham)
+{
+	struct buf *b = arg;
+
+	buf_printf(b, "%016llx %lld %lld\n", (unsigned long long)hash, (long long)spam, (long long)ham);
+	return 0;
+}
+
+static int no_begin(void *arg, const struct store_bayes_state *st, size_t ntokens)
+{
+	return 0;
+}
+
+static void dump_store(struct store *s, struct buf *b)
+{
+	struct store_bayes_scan_cb cb = { no_begin, all_tokens, b };
+	int64_t ns, nh;
+
+	assert_int_equal(store_bayes_scan(s, &cb), 0);
+	assert_int_equal(store_bayes_totals(s, &ns, &nh), 0);
+	buf_printf(b, "totals %lld %lld\n", (long long)ns, (long long)nh);
+}
+
+static void test_learn_many_same_as_one_by_one(void **state)
+{
+	struct fx *f = *state;
+	struct conf c2 = f->c;
+	char err[256];
+	uint64_t seed = 77;
+	enum { N = 120 };
+	struct synth m[N];
+	struct bayes_tokens tok[N];
+	struct store_bayes_msg msg[N + 3];
+	char dg[N][16];
+	int res[N + 3], res1;
+
+	snprintf(c2.data_dir, sizeof(c2.data_dir), "%s/data2", f->dir);
+	struct store *one = store_open(&c2, err, sizeof(err));
+	assert_non_null(one);
+	memset(m, 0, sizeof(m));
+	memset(tok, 0, sizeof(tok));
+	for (int i = 0; i < N; i++) {
+		synth_make(&m[i], i % 3 == 0, &seed, 40);
+		struct bayes_input in = synth_input(&m[i]);
+		bayes_tokenize(&in, &tok[i], NULL, NULL);
+		snprintf(dg[i], sizeof(dg[i]), "m%d", i);
+		msg[i] = (struct store_bayes_msg){ dg[i], i % 3 == 0, tok[i].h, tok[i].n };
+	}
+	/* before the batch: message 5 (ham in the batch) learned as spam and
+	 * reinforced, so the batch moves all 3 of it */
+	struct store_bayes_msg pre = { dg[5], 1, tok[5].h, tok[5].n };
+	assert_false(msg[5].is_spam);
+	for (int k = 0; k < 2; k++) {
+		struct store *s = k ? one : f->s;
+		assert_int_equal(store_bayes_learn(s, dg[5], 1, tok[5].h, tok[5].n), 0);
+		assert_int_equal(store_bayes_reinforce_many(s, &pre, 1, 3, &res1), 0);
+	}
+	/* the batch: all N (message 5 moves to ham), then 7 again, then 9
+	 * and 10 moved */
+	msg[N] = msg[7];
+	msg[N + 1] = (struct store_bayes_msg){ dg[9], !(9 % 3 == 0), tok[9].h, tok[9].n };
+	msg[N + 2] = (struct store_bayes_msg){ dg[10], !(10 % 3 == 0), tok[10].h, tok[10].n };
+	assert_int_equal(store_bayes_learn_many(f->s, msg, N + 3, res), 0);
+	for (int i = 0; i < N + 3; i++)
+		assert_int_equal(store_bayes_learn(one, msg[i].digest, msg[i].is_spam, msg[i].hashes,
+		    msg[i].n), res[i]);
+	assert_int_equal(res[5], 0);
+	assert_int_equal(res[N], 1);
+	assert_true(res[N + 1] == 0 && res[N + 2] == 0);
+
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	dump_store(f->s, &a);
+	dump_store(one, &b);
+	assert_true(a.len > 1000);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	buf_free(&a);
+	buf_free(&b);
+	for (int i = 0; i < N; i++) {
+		synth_free(&m[i]);
+		bayes_tokens_free(&tok[i]);
+	}
+	store_close(one);
+}
+
 /* ==== tokenizer: gateway-visible trace headers and emphasis ==========================
  * (scoring issue, accuracy work; docs/bayes.md "Features").  Each assertion
  * fails if its feature breaks: Date shape and zone, To/Cc shape, the bottom
@@ -2304,6 +2393,7 @@ int main(void)
 		T(test_min_training),
 		T(test_train_and_classify),
 		T(test_learn_many),
+		T(test_learn_many_same_as_one_by_one),
 		T(test_snapshot_same_verdicts),
 		T(test_classify_without),
 		T(test_no_fisher),
