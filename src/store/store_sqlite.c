@@ -1834,6 +1834,13 @@ struct delta_map {
 	size_t cap, n;
 };
 
+/* Distinct tokens held before they are written (32 MiB of map at most:
+ * 2^20 entries at half load).  A batch of 500 ordinary messages has a few
+ * hundred thousand; 500 messages at the tokenizer's caps could have tens
+ * of millions, so the map is written out and emptied when it is this full
+ * (the same transaction: the result is the same). */
+#define DELTA_FLUSH (1u << 20)
+
 static void delta_add(struct delta_map *d, const uint64_t *hashes, size_t n, int is_spam,
     int64_t by)
 {
@@ -1883,10 +1890,14 @@ static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 
 	if (st == NULL || pr == NULL)
 		return -1;
+	if (d->v == NULL)
+		return 0;   /* nothing learned: every message already known */
 	for (size_t i = 0; i < d->cap; i++)
 		if (d->v[i].used && (d->v[i].ds != 0 || d->v[i].dh != 0))
 			d->v[n++] = d->v[i];
 	qsort(d->v, n, sizeof(*d->v), cmp_rowid);
+	/* the map is now a list: emptied below whatever happens */
+	d->n = 0;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, (int64_t)d->v[i].h);
 		sqlite3_bind_int64(st, 2, d->v[i].ds);
@@ -1908,6 +1919,7 @@ static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 				return -1;
 		}
 	}
+	memset(d->v, 0, d->cap * sizeof(*d->v));
 	return 0;
 }
 
@@ -1969,6 +1981,8 @@ static int sq_bayes_learn_many(struct store *s, const struct store_bayes_msg *m,
 		if (rc < 0)
 			goto fail;
 		results[i] = rc;
+		if (d.n >= DELTA_FLUSH && delta_apply(q, &d, now) < 0)
+			goto fail;
 	}
 	if (delta_apply(q, &d, now) < 0)
 		goto fail;

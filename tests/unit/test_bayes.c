@@ -2268,6 +2268,40 @@ static void test_learn_many_same_as_one_by_one(void **state)
 	store_close(one);
 }
 
+/* A batch with more distinct tokens than the store keeps in memory at once
+ * (store_sqlite.c's DELTA_FLUSH, 2^20) writes them out in the middle of the
+ * batch; the counts are still right: A (spam) and B (ham) 600,000 tokens
+ * each, C (spam) the second half of A and the first half of B. */
+static void test_learn_many_big_batch(void **state)
+{
+	struct fx *f = *state;
+	const size_t n = 600000;
+	uint64_t *a = xmalloc(n * sizeof(*a)), *b = xmalloc(n * sizeof(*b)), *c = xmalloc(n * sizeof(*c));
+	int res[3];
+
+	for (size_t i = 0; i < n; i++) {
+		a[i] = 1 + i;
+		b[i] = 1 + n + i;
+		c[i] = 1 + n / 2 + i;
+	}
+	struct store_bayes_msg m[3] = {
+		{ "big-a", 1, a, n }, { "big-b", 0, b, n }, { "big-c", 1, c, n },
+	};
+	assert_int_equal(store_bayes_learn_many(f->s, m, 3, res), 0);
+	assert_true(res[0] == 0 && res[1] == 0 && res[2] == 0);
+	totals(f->s, 2, 1);
+	uint64_t probe[4] = { 1, 1 + n / 2, 1 + n, 1 + n + n / 2 };
+	struct store_bayes_count cnt[4];
+	assert_int_equal(store_bayes_get(f->s, probe, 4, cnt), 0);
+	assert_true(cnt[0].spam == 1 && cnt[0].ham == 0);   /* A only */
+	assert_true(cnt[1].spam == 2 && cnt[1].ham == 0);   /* A and C */
+	assert_true(cnt[2].spam == 1 && cnt[2].ham == 1);   /* B and C */
+	assert_true(cnt[3].spam == 0 && cnt[3].ham == 1);   /* B only */
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* ==== tokenizer: gateway-visible trace headers and emphasis ==========================
  * (scoring issue, accuracy work; docs/bayes.md "Features").  Each assertion
  * fails if its feature breaks: Date shape and zone, To/Cc shape, the bottom
@@ -2394,6 +2428,7 @@ int main(void)
 		T(test_train_and_classify),
 		T(test_learn_many),
 		T(test_learn_many_same_as_one_by_one),
+		T(test_learn_many_big_batch),
 		T(test_snapshot_same_verdicts),
 		T(test_classify_without),
 		T(test_no_fisher),
