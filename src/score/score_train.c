@@ -59,6 +59,7 @@ struct score_trainer {
 	 * (about 40 KiB: too much for a worker thread's stack). */
 	struct bayes_input in[SCORE_TRAIN_BATCH];
 	const char *digests[SCORE_TRAIN_BATCH];
+	struct bayes_tokens rtok[SCORE_TRAIN_BATCH];   /* borrowed from rq by reinforce */
 	int is_spam[SCORE_TRAIN_BATCH], results[SCORE_TRAIN_BATCH];
 };
 
@@ -255,13 +256,12 @@ int score_trainer_reinforce(struct score_trainer *t)
 
 	for (size_t o = 0; o < t->nrq && rc == 0; o += SCORE_TRAIN_BATCH) {
 		size_t n = t->nrq - o < SCORE_TRAIN_BATCH ? t->nrq - o : SCORE_TRAIN_BATCH;
-		struct bayes_tokens tok[SCORE_TRAIN_BATCH];
 		for (size_t i = 0; i < n; i++) {
-			tok[i] = t->rq[o + i].tok;
+			t->rtok[i] = t->rq[o + i].tok;
 			t->digests[i] = t->rq[o + i].digest;
 			t->is_spam[i] = t->rq[o + i].is_spam;
 		}
-		rc = bayes_reinforce_many(t->bayes, tok, t->digests, t->is_spam, n, REINFORCE_WEIGHT,
+		rc = bayes_reinforce_many(t->bayes, t->rtok, t->digests, t->is_spam, n, REINFORCE_WEIGHT,
 		    t->results);
 		if (rc == 0)
 			for (size_t i = 0; i < n; i++)
