@@ -73,6 +73,24 @@ train_snapshot(const struct conf *c, struct store *st)
 	bayes_snapshot_unref(snap);
 }
 
+/* The store and a trainer on it, for any of the three modes; NULL after
+ * saying why. */
+static struct store *
+train_open(const struct conf *c, struct train *tr)
+{
+	struct store *st;
+
+	memset(tr, 0, sizeof(*tr));
+	if ((st = cli_store_open(c)) == NULL)
+		return NULL;
+	if ((tr->t = score_trainer_new(st)) == NULL) {
+		cli_err("cannot set up the trainer");
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
 static int
 train_flush(struct train *tr)
 {
@@ -160,14 +178,8 @@ cli_reinforce(const struct conf *c, char **paths, size_t npaths)
 	struct store *st;
 	int raised = 0;
 
-	memset(&tr, 0, sizeof(tr));
-	if ((st = cli_store_open(c)) == NULL)
+	if ((st = train_open(c, &tr)) == NULL)
 		return CLI_FAIL;
-	if ((tr.t = score_trainer_new(st)) == NULL) {
-		cli_err("cannot set up the trainer");
-		store_close(st);
-		return CLI_FAIL;
-	}
 	struct cli_msg_walk w = { .message = reinforce_one, .unreadable = NULL, .arg = &tr };
 	size_t unreadable = cli_msg_walk(&w, paths, npaths, NULL);
 	int rc = CLI_OK;
@@ -202,14 +214,8 @@ cli_untrain(const struct conf *c, char **paths, size_t npaths)
 	struct train tr;
 	struct store *st;
 
-	memset(&tr, 0, sizeof(tr));
-	if ((st = cli_store_open(c)) == NULL)
+	if ((st = train_open(c, &tr)) == NULL)
 		return CLI_FAIL;
-	if ((tr.t = score_trainer_new(st)) == NULL) {
-		cli_err("cannot set up the trainer");
-		store_close(st);
-		return CLI_FAIL;
-	}
 	struct cli_msg_walk w = { .message = untrain_one, .unreadable = NULL, .arg = &tr };
 	size_t unreadable = cli_msg_walk(&w, paths, npaths, NULL);
 	int rc = tr.not_learned > 0 ? CLI_NOTFOUND : CLI_OK;
@@ -242,7 +248,6 @@ cli_train(const struct conf *c, int argc, char **argv)
 	struct train tr;
 	int r;
 
-	memset(&tr, 0, sizeof(tr));
 	r = cli_msg_args(argc, argv, flags, set, &paths, &npaths);
 	if (r != 0) {
 		free(paths);
@@ -269,17 +274,11 @@ cli_train(const struct conf *c, int argc, char **argv)
 		free(paths);
 		return urc;
 	}
+	if ((st = train_open(c, &tr)) == NULL) {
+		free(paths);
+		return CLI_FAIL;
+	}
 	tr.is_spam = set[F_SPAM];
-	if ((st = cli_store_open(c)) == NULL) {
-		free(paths);
-		return CLI_FAIL;
-	}
-	if ((tr.t = score_trainer_new(st)) == NULL) {
-		cli_err("cannot set up the trainer");
-		store_close(st);
-		free(paths);
-		return CLI_FAIL;
-	}
 
 	struct cli_msg_walk w = { .message = train_one, .unreadable = NULL, .arg = &tr };
 	unreadable = cli_msg_walk(&w, paths, npaths, NULL);

@@ -892,17 +892,26 @@ int store_bayes_learn(struct store *s, const char *digest, int is_spam, const ui
 	return s->ops->bayes_learn(s, digest, is_spam != 0, hashes, n, mw_now());
 }
 
-int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
-    int *results)
+/* Every message of a batch checked before anything is written; the error
+ * names the message. */
+static int bayes_batch_ok(struct store *s, const struct store_bayes_msg *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!bayes_digest_ok(s, m[i].digest) || !bayes_hashes_ok(s, m[i].hashes, m[i].n)) {
 			char why[sizeof(s->err)];
 			mw_strlcpy(why, s->err, sizeof(why));
 			store_seterr(s, "message %zu of the batch: %s", i, why);
-			return -1;
+			return 0;
 		}
 	}
+	return 1;
+}
+
+int store_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
+    int *results)
+{
+	if (!bayes_batch_ok(s, m, n))
+		return -1;
 	if (n == 0)
 		return 0;
 	return s->ops->bayes_learn_many(s, m, n, results, mw_now());
@@ -932,14 +941,8 @@ int store_bayes_reinforce_many(struct store *s, const struct store_bayes_msg *m,
 		    STORE_BAYES_MAX_WEIGHT);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!bayes_digest_ok(s, m[i].digest) || !bayes_hashes_ok(s, m[i].hashes, m[i].n)) {
-			char why[sizeof(s->err)];
-			mw_strlcpy(why, s->err, sizeof(why));
-			store_seterr(s, "message %zu of the batch: %s", i, why);
-			return -1;
-		}
-	}
+	if (!bayes_batch_ok(s, m, n))
+		return -1;
 	if (n == 0)
 		return 0;
 	return s->ops->bayes_reinforce_many(s, m, n, weight, results, mw_now());

@@ -1742,34 +1742,44 @@ static int bayes_tokens_inc(struct sq *q, int is_spam, const uint64_t *hashes, s
 	return 0;
 }
 
+/* Run st, bound by the caller, whose RETURNING gives a token's spam + ham
+ * after the change; a row left at 0/0 is deleted with pr.  0 or -1. */
+static int run_prune(struct sq *q, sqlite3_stmt *st, sqlite3_stmt *pr, uint64_t hash,
+    const char *what)
+{
+	int rc = step(q, st);
+	int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+
+	if (rc == SQLITE_ROW)
+		rc = step(q, st);   /* RETURNING: finish the statement */
+	if (rc != SQLITE_DONE) {
+		dberr(q, what);
+		done(st);
+		return -1;
+	}
+	done(st);
+	if (zero) {
+		sqlite3_bind_int64(pr, 1, (int64_t)hash);
+		if (run(q, pr, "bayes prune") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Rows that reach 0/0 are deleted so unlearning leaves no dead rows. */
 static int bayes_tokens_dec(struct sq *q, int is_spam, const uint64_t *hashes, size_t n,
     int64_t by)
 {
 	sqlite3_stmt *st = stmt(q, is_spam ? ST_BAYES_DEC_SPAM : ST_BAYES_DEC_HAM);
 	sqlite3_stmt *pr = stmt(q, ST_BAYES_PRUNE);
-	int rc;
 
 	if (st == NULL || pr == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, (int64_t)hashes[i]);
 		sqlite3_bind_int64(st, 2, by);
-		rc = step(q, st);
-		int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
-		if (rc == SQLITE_ROW)
-			rc = step(q, st);   /* RETURNING: finish the statement */
-		if (rc != SQLITE_DONE) {
-			dberr(q, "bayes unlearn");
-			done(st);
+		if (run_prune(q, st, pr, hashes[i], "bayes unlearn") < 0)
 			return -1;
-		}
-		done(st);
-		if (zero) {
-			sqlite3_bind_int64(pr, 1, (int64_t)hashes[i]);
-			if (run(q, pr, "bayes prune") < 0)
-				return -1;
-		}
 	}
 	return 0;
 }
@@ -1903,21 +1913,8 @@ static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 		sqlite3_bind_int64(st, 2, d->v[i].ds);
 		sqlite3_bind_int64(st, 3, d->v[i].dh);
 		sqlite3_bind_int64(st, 4, now);
-		int rc = step(q, st);
-		int zero = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
-		if (rc == SQLITE_ROW)
-			rc = step(q, st);   /* RETURNING: finish the statement */
-		if (rc != SQLITE_DONE) {
-			dberr(q, "bayes learn");
-			done(st);
+		if (run_prune(q, st, pr, d->v[i].h, "bayes learn") < 0)
 			return -1;
-		}
-		done(st);
-		if (zero) {
-			sqlite3_bind_int64(pr, 1, (int64_t)d->v[i].h);
-			if (run(q, pr, "bayes prune") < 0)
-				return -1;
-		}
 	}
 	memset(d->v, 0, d->cap * sizeof(*d->v));
 	return 0;
