@@ -149,8 +149,10 @@ static void bayes_symbol(double g, int64_t nspam, int64_t nham, struct score_hit
 }
 
 /* without > 0: classify as if the message, learned in class without_spam,
- * were not in the store (bayes_classify_without). */
-static void run_bayes(struct score_engine *e, const struct content_msg *m, struct score_hits *h,
+ * were not in the store (bayes_classify_without).  Returns -1 on a storage
+ * error, after adding BAYES_UNAVAILABLE: the mail path goes on without
+ * Bayes, a training run stops. */
+static int run_bayes(struct score_engine *e, const struct content_msg *m, struct score_hits *h,
     double *prob, int without_spam, int64_t without)
 {
 	struct score_binput bi;
@@ -159,7 +161,7 @@ static void run_bayes(struct score_engine *e, const struct content_msg *m, struc
 	*prob = -1;
 	if (e->bayes == NULL) {
 		score_hit(h, SYM_BAYES_UNAVAILABLE, 1.0, "no Bayes store");
-		return;
+		return 0;
 	}
 	score_binput_fill(&bi, m);
 	int rc = without > 0 ? bayes_classify_without(e->bayes, &bi.in, without_spam, without, &r) :
@@ -168,7 +170,7 @@ static void run_bayes(struct score_engine *e, const struct content_msg *m, struc
 	if (rc != 0) {
 		/* A storage error must not refuse mail: scan on without Bayes. */
 		score_hit(h, SYM_BAYES_UNAVAILABLE, 1.0, "Bayes storage error");
-		return;
+		return -1;
 	}
 	if (r.state == BAYES_UNTRAINED)
 		score_hit(h, SYM_BAYES_UNAVAILABLE, 1.0, "not enough training: %lld spam and %lld ham learned",
@@ -179,6 +181,7 @@ static void run_bayes(struct score_engine *e, const struct content_msg *m, struc
 		bayes_top_symbol(&r, h);
 	}
 	bayes_result_free(&r);
+	return 0;
 }
 
 static int cmp_symbol(const void *a, const void *b)
@@ -203,7 +206,7 @@ int score_message_parsed(struct score_engine *e, const struct content_msg *m, co
 
 	memset(out, 0, sizeof(*out));
 	score_rules_run(m, data ? data : "", len, &h);
-	run_bayes(e, m, &h, &out->bayes_prob, 0, 0);
+	(void)run_bayes(e, m, &h, &out->bayes_prob, 0, 0);   /* an error is a symbol: mail flows */
 	for (size_t i = 0; i < h.n; i++)
 		out->score += h.v[i].score;
 	out->symbols = h.v;   /* the verdict takes the array */
@@ -218,7 +221,10 @@ int score_message_without(struct score_engine *e, const struct content_msg *m, c
 
 	memset(out, 0, sizeof(*out));
 	score_rules_run(m, data ? data : "", len, &h);
-	run_bayes(e, m, &h, &out->bayes_prob, is_spam != 0, weight);
+	if (run_bayes(e, m, &h, &out->bayes_prob, is_spam != 0, weight) < 0) {
+		score_hits_free(&h);
+		return -1;
+	}
 	for (size_t i = 0; i < h.n; i++)
 		out->score += h.v[i].score;
 	out->symbols = h.v;

@@ -96,7 +96,8 @@ void score_binput_fill(struct score_binput *bi, const struct content_msg *m);
 /* score_message_parsed() as if m, learned weight times in class is_spam,
  * were not in the Bayes store: what the store would say of it unseen
  * (reinforcement, score_train.c).  bayes_prob is -1 when Bayes had no
- * opinion (untrained without it, or a storage error: BAYES_UNAVAILABLE). */
+ * opinion (untrained without it).  Unlike a scan, a Bayes storage error
+ * returns -1 with nothing in out: a training run must stop on it. */
 int score_message_without(struct score_engine *e, const struct content_msg *m, const char *data,
     size_t len, int is_spam, int64_t weight, struct score_verdict *out);
 void score_binput_free(struct score_binput *bi);

@@ -224,11 +224,14 @@ int score_trainer_check(struct score_trainer *t, const char *data, size_t len,
 	struct content_msg *m = content_parse(data, len, &lim);
 	if (m == NULL)
 		return -1;
-	score_message_without(t->engine, m, data, len, is_spam, weight, &v);
+	if (score_message_without(t->engine, m, data, len, is_spam, weight, &v) < 0) {
+		content_free(m);
+		return -1;
+	}
 	out->score = v.score;
-	/* Without Bayes (untrained once the message is taken out, or a storage
-	 * error) the score is the rules' alone: no measure of what the store
-	 * learned, so nothing is queued. */
+	/* Without Bayes (untrained once the message is taken out) the score is
+	 * the rules' alone: no measure of what the store learned, so nothing
+	 * is queued. */
 	out->untrained = v.bayes_prob < 0;
 	if (!out->untrained && (is_spam ? v.score < REINFORCE_SPAM_BELOW : v.score > REINFORCE_HAM_ABOVE)) {
 		struct score_binput bi;

@@ -1129,6 +1129,37 @@ static void test_bayes_storage_error(void **state)
 	free(m);
 }
 
+/* The message is known (bayes_msg answers) but its tokens cannot be read:
+ * the check must report the error, not count the message as one without a
+ * Bayes opinion - the run would end "0 reinforced" as if all were well. */
+static void test_check_classify_error(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 4242;
+	char path[600];
+	sqlite3 *db;
+
+	train(f->s, 210, &seed);
+	char *m = synth(1, 0, &seed);
+	struct score_trainer *t = score_trainer_new(f->s);
+	assert_true(score_trainer_add(t, m, strlen(m), 1) >= 0);
+	assert_true(score_trainer_flush(t) >= 0);
+	score_trainer_free(t);
+
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE bayes_token;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	t = score_trainer_new(f->s);
+	struct score_check ck;
+	assert_int_equal(score_trainer_check(t, m, strlen(m), &ck), -1);
+	assert_false(ck.queued);
+	assert_int_equal(score_trainer_reinforce(t), 0);
+	score_trainer_free(t);
+	free(m);
+}
+
 /* Per-message time of a typical message (a few KiB, multipart/alternative,
  * a few URLs) with a trained store: printed for the record, not asserted
  * (machines and sanitizer builds differ). */
@@ -1189,6 +1220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bayes_end_to_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_train_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_train_reinforce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_classify_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_storage_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
 	};
