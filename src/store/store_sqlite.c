@@ -344,6 +344,7 @@ enum stmt_id {
 	ST_BAYES_GET, ST_BAYES_MSG_GET, ST_BAYES_MSG_PUT, ST_BAYES_MSG_DEL, ST_BAYES_MSG_WEIGHT,
 	ST_BAYES_INC_SPAM, ST_BAYES_INC_HAM, ST_BAYES_DEC_SPAM, ST_BAYES_DEC_HAM, ST_BAYES_PRUNE,
 	ST_BAYES_ADD,
+	ST_BAYES_INC,
 	ST_BAYES_META_GET, ST_BAYES_META_ADD,
 	ST_BAYES_STATE, ST_BEGIN_READ, ST_BAYES_COUNT, ST_BAYES_SCAN_LO, ST_BAYES_SCAN_HI,
 	ST_REP_GET, ST_REP_PUT, ST_REP_EVENT_ADD, ST_REP_EVENT_TRIM,
@@ -430,6 +431,8 @@ static const char *const stmt_sql[ST__N] = {
 		"ON CONFLICT(hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), "
 		"atime = CASE WHEN ?2 > 0 OR ?3 > 0 THEN excluded.atime ELSE atime END "
 		"RETURNING spam + ham",
+	[ST_BAYES_INC] = "INSERT INTO bayes_token(hash, spam, ham, atime) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT(hash) DO UPDATE SET spam = spam + ?2, ham = ham + ?3, atime = ?4",
 	[ST_BAYES_META_GET] = "SELECT nspam, nham FROM bayes_meta WHERE id = 1",
 	[ST_BAYES_META_ADD] = "UPDATE bayes_meta SET nspam = max(nspam + ?1, 0), "
 		"nham = max(nham + ?2, 0), version = version + 1 WHERE id = 1",
@@ -1896,9 +1899,10 @@ static int cmp_rowid(const void *a, const void *b)
 static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 {
 	sqlite3_stmt *st = stmt(q, ST_BAYES_ADD), *pr = stmt(q, ST_BAYES_PRUNE);
+	sqlite3_stmt *inc = stmt(q, ST_BAYES_INC);
 	size_t n = 0;
 
-	if (st == NULL || pr == NULL)
+	if (st == NULL || pr == NULL || inc == NULL)
 		return -1;
 	if (d->v == NULL)
 		return 0;   /* nothing learned: every message already known */
@@ -1909,11 +1913,14 @@ static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 	/* the map is now a list: emptied below whatever happens */
 	d->n = 0;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_int64(st, 1, (int64_t)d->v[i].h);
-		sqlite3_bind_int64(st, 2, d->v[i].ds);
-		sqlite3_bind_int64(st, 3, d->v[i].dh);
-		sqlite3_bind_int64(st, 4, now);
-		if (run_prune(q, st, pr, d->v[i].h, "bayes learn") < 0)
+		/* Only a decrease can reach 0/0: an increase needs no count back */
+		int up = d->v[i].ds >= 0 && d->v[i].dh >= 0;
+		sqlite3_stmt *s = up ? inc : st;
+		sqlite3_bind_int64(s, 1, (int64_t)d->v[i].h);
+		sqlite3_bind_int64(s, 2, d->v[i].ds);
+		sqlite3_bind_int64(s, 3, d->v[i].dh);
+		sqlite3_bind_int64(s, 4, now);
+		if (up ? run(q, s, "bayes learn") < 0 : run_prune(q, st, pr, d->v[i].h, "bayes learn") < 0)
 			return -1;
 	}
 	memset(d->v, 0, d->cap * sizeof(*d->v));
