@@ -256,6 +256,10 @@ cli_msg_args(int argc, char **argv, const char *const *flags, int *set, char ***
 
 /* ---- scan ------------------------------------------------------------------ */
 
+/* --explain names this many of the strongest Bayes clues each way: enough
+ * to see why a message leans, short enough to read. */
+#define EXPLAIN_CLUES 8
+
 struct scan {
 	struct score_engine *e;
 	int explain;
@@ -266,8 +270,31 @@ struct scan {
 	size_t scan_failed;
 };
 
+struct clues {
+	struct score_clue *c;
+	size_t n;
+	int failed;         /* the store could not be read a second time */
+};
+
 static json_t *
-verdict_json(const char *path, const struct score_verdict *v)
+clues_json(const struct clues *cl)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < cl->n; i++) {
+		json_t *j = json_object();
+		json_object_set_new(j, "name", cli_json_str(cl->c[i].name));
+		json_object_set_new(j, "f", json_real(cl->c[i].f));
+		json_object_set_new(j, "spam", json_integer((json_int_t)cl->c[i].spam));
+		json_object_set_new(j, "ham", json_integer((json_int_t)cl->c[i].ham));
+		json_array_append_new(a, j);
+	}
+	return a;
+}
+
+/* cl: the named Bayes clues with --explain, else NULL */
+static json_t *
+verdict_json(const char *path, const struct score_verdict *v, const struct clues *cl)
 {
 	json_t *syms = json_array();
 	json_t *o = json_object();
@@ -287,6 +314,8 @@ verdict_json(const char *path, const struct score_verdict *v)
 	json_object_set_new(o, "class", json_string(score_class_name(v->cls)));
 	json_object_set_new(o, "bayes", v->bayes_prob >= 0 ? json_real(v->bayes_prob) : json_null());
 	json_object_set_new(o, "symbols", syms);
+	if (cl != NULL)
+		json_object_set_new(o, "clues", cl->failed ? json_null() : clues_json(cl));
 	return o;
 }
 
@@ -306,7 +335,26 @@ result_emit(struct scan *s, json_t *o)
 }
 
 static void
-verdict_print(const struct scan *s, const char *path, const struct score_verdict *v)
+clues_print(const struct clues *cl)
+{
+	if (cl->failed) {
+		puts("    (bayes clues: the store could not be read)");
+		return;
+	}
+	if (cl->n == 0)
+		return;
+	puts("    bayes clues (f, learned in spam/ham, feature):");
+	for (size_t i = 0; i < cl->n; i++) {
+		printf("      %-4s %.4f %lld/%lld ", cl->c[i].f > 0.5 ? "spam" : "ham", cl->c[i].f,
+		    (long long)cl->c[i].spam, (long long)cl->c[i].ham);
+		cli_print_safe(cl->c[i].name);
+		fputc('\n', stdout);
+	}
+}
+
+static void
+verdict_print(const struct scan *s, const char *path, const struct score_verdict *v,
+    const struct clues *cl)
 {
 	cli_print_safe(path);
 	printf("  %.2f  %s  ", v->score, score_class_name(v->cls));
@@ -331,6 +379,7 @@ verdict_print(const struct scan *s, const char *path, const struct score_verdict
 	}
 	if (v->bayes_prob >= 0)
 		printf("    (bayes probability %.4f)\n", v->bayes_prob);
+	clues_print(cl);
 }
 
 static int
@@ -356,10 +405,15 @@ scan_one(void *arg, const char *path, const char *data, size_t len)
 	s->n++;
 	if ((unsigned)v.cls < MW_ARRAY_LEN(s->count))
 		s->count[v.cls]++;
+	struct clues cl = { 0 };
+	if (s->explain && v.bayes_prob >= 0 &&
+	    score_message_clues(s->e, data, len, EXPLAIN_CLUES, &cl.c, &cl.n) != 0)
+		cl.failed = 1;
 	if (s->json)
-		result_emit(s, verdict_json(path, &v));
+		result_emit(s, verdict_json(path, &v, s->explain ? &cl : NULL));
 	else
-		verdict_print(s, path, &v);
+		verdict_print(s, path, &v, &cl);
+	score_clues_free(cl.c, cl.n);
 	score_verdict_free(&v);
 	return 0;
 }

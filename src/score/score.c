@@ -184,6 +184,92 @@ static int run_bayes(struct score_engine *e, const struct content_msg *m, struct
 	return 0;
 }
 
+/* ---- naming the clues (scan --explain) ------------------------------------ */
+
+struct clue_names {
+	struct score_clue *c;
+	const uint64_t *hash;   /* parallel to c */
+	size_t n;
+};
+
+/* The tokenizer reports every feature it makes with its printable name;
+ * the first name of each wanted hash is kept. */
+static void clue_name_trace(void *arg, uint64_t hash, const char *name, size_t len)
+{
+	struct clue_names *cn = arg;
+
+	for (size_t i = 0; i < cn->n; i++)
+		if (cn->hash[i] == hash && cn->c[i].name == NULL)
+			cn->c[i].name = xstrndup(name, len);
+}
+
+/* Up to max_each of r's clues leaning to one side (spam: f > 0.5), in r's
+ * order (most significant first), appended to c and hash from *k. */
+static void clues_pick(const struct bayes_result *r, int spam, size_t max_each,
+    struct score_clue *c, uint64_t *hash, size_t *k)
+{
+	size_t taken = 0;
+
+	for (size_t i = 0; i < r->n_clues && taken < max_each; i++) {
+		const struct bayes_clue *bc = &r->clues[i];
+		if (spam ? bc->f <= 0.5 : bc->f >= 0.5)
+			continue;
+		c[*k] = (struct score_clue){ .f = bc->f, .spam = bc->spam, .ham = bc->ham };
+		hash[(*k)++] = bc->hash;
+		taken++;
+	}
+}
+
+int score_message_clues(struct score_engine *e, const char *data, size_t len, size_t max_each,
+    struct score_clue **out, size_t *n)
+{
+	struct content_limits lim = content_limits_default();
+	struct score_binput bi;
+	struct bayes_result r;
+	struct bayes_tokens tok = { 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (e->bayes == NULL || max_each == 0)
+		return 0;
+	struct content_msg *m = content_parse(data ? data : "", len, &lim);
+	if (m == NULL)
+		return -1;
+	score_binput_fill(&bi, m);
+	if (bayes_classify(e->bayes, &bi.in, &r) != 0) {
+		score_binput_free(&bi);
+		content_free(m);
+		return -1;
+	}
+	if (r.state == BAYES_OK && r.n_clues > 0) {
+		size_t cap = r.n_clues < 2 * max_each ? r.n_clues : 2 * max_each, k = 0;
+		struct score_clue *c = xcalloc(cap, sizeof(*c));
+		uint64_t *hash = xcalloc(cap, sizeof(*hash));
+		clues_pick(&r, 1, max_each, c, hash, &k);
+		clues_pick(&r, 0, max_each, c, hash, &k);
+		struct clue_names cn = { c, hash, k };
+		bayes_tokenize(&bi.in, &tok, clue_name_trace, &cn);
+		bayes_tokens_free(&tok);
+		for (size_t i = 0; i < k; i++)
+			if (c[i].name == NULL)   /* not traced: cannot happen, say what is known */
+				c[i].name = xasprintf("#%016llx", (unsigned long long)hash[i]);
+		free(hash);
+		*out = c;
+		*n = k;
+	}
+	bayes_result_free(&r);
+	score_binput_free(&bi);
+	content_free(m);
+	return 0;
+}
+
+void score_clues_free(struct score_clue *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(c[i].name);
+	free(c);
+}
+
 static int cmp_symbol(const void *a, const void *b)
 {
 	const struct score_symbol *x = a, *y = b;

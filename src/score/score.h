@@ -76,6 +76,21 @@ int score_message_parsed(struct score_engine *e, const struct content_msg *m, co
 void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
     const struct score_thresholds *th);
 void score_verdict_free(struct score_verdict *v);
+
+/* The Bayes clues behind a verdict, by name, for `scan --explain`: up to
+ * max_each of the strongest leaning spam and as many leaning ham, each
+ * group most significant first (spam first).  The message is parsed and
+ * classified again, from the same counts as score_message().  0 with *out
+ * owned by the caller (score_clues_free; none when Bayes has no opinion or
+ * no store), -1 on a storage error. */
+struct score_clue {
+	char *name;           /* the feature as docs/bayes.md "Features" writes it */
+	double f;             /* Robinson's f: above 0.5 leans spam */
+	int64_t spam, ham;    /* learned messages that have it */
+};
+int score_message_clues(struct score_engine *e, const char *data, size_t len, size_t max_each,
+    struct score_clue **out, size_t *n);
+void score_clues_free(struct score_clue *c, size_t n);
 const char *score_class_name(enum score_class c);  /* "clean" "bulk" "possible-spam" "probable-spam" */
 
 /* Training: parse + tokenize + learn, batched.  Returns the number newly

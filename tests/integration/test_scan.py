@@ -296,6 +296,49 @@ def test_same_verdicts_from_memory_and_database(trained):
     assert scan(*dirs) == scan(*files)
 
 
+def test_explain_names_bayes_clues(trained):
+    """--explain names the strongest Bayes clues each way, with the counts
+    the classifier used: a spam words message that also talks shop shows
+    which words pull to which side (docs/cli.md, scan)."""
+    cli = trained
+    f = cli.write("mixed.eml", message("lottery winner",
+                                       "viagra casino jackpot pills kernel patch compiler bisect"))
+    p = cli.run("scan", "--explain", f)
+    assert p.returncode in (0, 1), p.err
+    lines = p.out.splitlines()
+    head = lines.index("    bayes clues (f, learned in spam/ham, feature):")
+    clues = [ln.split(None, 3) for ln in lines[head + 1:]]   # names may have spaces (OSB)
+    assert 2 <= len(clues) <= 16, p.out
+    sides = [c[0] for c in clues]
+    assert sides == sorted(sides, key=lambda x: x != "spam"), p.out   # spam side first
+    by_name = {c[3]: c for c in clues}
+    assert "viagra" in by_name or "casino" in by_name or "jackpot" in by_name, p.out
+    assert "kernel" in by_name or "patch" in by_name or "compiler" in by_name, p.out
+    for side, f_, counts, name in clues:
+        spam_n, ham_n = map(int, counts.split("/"))
+        assert (float(f_) > 0.5) == (side == "spam") and spam_n + ham_n > 0, (side, f_, name)
+        if name in SPAM_WORDS:
+            assert side == "spam" and spam_n > 0 and ham_n == 0, name
+        if name in HAM_WORDS:
+            assert side == "ham" and ham_n > 0 and spam_n == 0, name
+    # JSON: the same clues with --explain, none without
+    p = cli.run("scan", "--json", "--explain", f)
+    r = json.loads(p.out)["results"][0]
+    assert [(c["name"], round(c["f"], 4)) for c in r["clues"]] == \
+        [(c[3], float(c[1])) for c in clues]
+    assert all(set(c) == {"name", "f", "spam", "ham"} for c in r["clues"])
+    r = json.loads(cli.run("scan", "--json", f).out)["results"][0]
+    assert "clues" not in r
+
+
+def test_explain_without_bayes_has_no_clues(cli):
+    f = cli.write("clean.eml", CLEAN)
+    p = cli.expect(0, "scan", "--explain", f)
+    assert "bayes clues" not in p.out and "BAYES_UNAVAILABLE" in p.out
+    r = json.loads(cli.expect(0, "scan", "--json", "--explain", f).out)["results"][0]
+    assert r["clues"] == []
+
+
 def test_train_reinforce(trained):
     """Spam written in the words of ham, reported as spam: after training,
     `train --reinforce` finds that the store without them would pass them

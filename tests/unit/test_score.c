@@ -1129,6 +1129,89 @@ static void test_bayes_storage_error(void **state)
 	free(m);
 }
 
+static int is_in(const char *w, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* scan --explain's named clues: spam-leaning first, each side most
+ * significant first, at most max_each a side, names as the tokenizer
+ * writes them, the counts the classifier used. */
+static void test_message_clues(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 99;
+	struct score_clue *c;
+	size_t n;
+	const char *m = "From: someone@else.example\nTo: bob@example.net\nSubject: hello\n\n"
+	    "viagra casino lottery winner prize kernel patch compiler agenda minutes\n";
+
+	/* no store, and a store that has learned nothing: no clues, no error */
+	struct score_engine *e = score_engine_new(NULL, NULL);
+	assert_int_equal(score_message_clues(e, m, strlen(m), 4, &c, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(c);
+	score_engine_free(e);
+	e = score_engine_new(f->s, NULL);
+	assert_int_equal(score_message_clues(e, m, strlen(m), 4, &c, &n), 0);
+	assert_int_equal(n, 0);
+	score_engine_free(e);
+
+	train(f->s, 210, &seed);
+	e = score_engine_new(f->s, NULL);
+	assert_int_equal(score_message_clues(e, m, strlen(m), 0, &c, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(score_message_clues(e, m, strlen(m), 3, &c, &n), 0);
+	assert_int_equal(n, 6);
+	int plain_spam = 0, plain_ham = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(c[i].name);
+		assert_true(c[i].spam + c[i].ham > 0);
+		if (i < 3) {
+			assert_true(c[i].f > 0.5);
+			assert_true(c[i].spam > 0);
+			plain_spam += is_in(c[i].name, spam_words, MW_ARRAY_LEN(spam_words));
+			assert_false(is_in(c[i].name, ham_words, MW_ARRAY_LEN(ham_words)));
+		} else {
+			assert_true(c[i].f < 0.5);
+			assert_true(c[i].ham > 0);
+			plain_ham += is_in(c[i].name, ham_words, MW_ARRAY_LEN(ham_words));
+			assert_false(is_in(c[i].name, spam_words, MW_ARRAY_LEN(spam_words)));
+		}
+		if (i != 0 && i != 3)   /* each side: the strongest first */
+			assert_true(fabs(c[i].f - 0.5) <= fabs(c[i - 1].f - 0.5));
+	}
+	assert_true(plain_spam > 0);
+	assert_true(plain_ham > 0);
+	score_clues_free(c, n);
+	/* many asked, few leaning spam: only what there is */
+	const char *hammy = "From: a@b.example\nSubject: x\n\nkernel patch compiler\n";
+	assert_int_equal(score_message_clues(e, hammy, strlen(hammy), 50, &c, &n), 0);
+	assert_true(n > 0 && n <= 100);
+	for (size_t i = 0; i < n; i++)
+		if (c[i].f > 0.5)
+			assert_false(is_in(c[i].name, ham_words, MW_ARRAY_LEN(ham_words)));
+	score_clues_free(c, n);
+	score_engine_free(e);
+
+	/* the counts cannot be read: an error, not an empty list */
+	char path[600];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/mailward.db", f->c.data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE bayes_token;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	e = score_engine_new(f->s, NULL);
+	c = (struct score_clue *)&n;   /* must be reset */
+	assert_int_equal(score_message_clues(e, m, strlen(m), 3, &c, &n), -1);
+	assert_null(c);
+	assert_int_equal(n, 0);
+	score_engine_free(e);
+}
+
 /* The message is known (bayes_msg answers) but its tokens cannot be read:
  * the check must report the error, not count the message as one without a
  * Bayes opinion - the run would end "0 reinforced" as if all were well. */
@@ -1221,6 +1304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_train_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_train_reinforce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_classify_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_clues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_storage_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
 	};
