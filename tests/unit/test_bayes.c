@@ -2179,7 +2179,7 @@ static void test_learn_many(void **state)
 	assert_int_equal(store_bayes_learn_many(f->s, bad, 0, res), 0);
 }
 
-/* A batch writes each token's net change once (store_sqlite.c): the counts
+/* A batch writes each token's net change once (store_sqlite_bayes.c): the counts
  * must be those of learning the same messages one by one - shared tokens,
  * a digest repeated, messages moved inside the batch, one reinforced
  * before and moved. */
@@ -2269,7 +2269,7 @@ static void test_learn_many_same_as_one_by_one(void **state)
 }
 
 /* A batch with more distinct tokens than the store keeps in memory at once
- * (store_sqlite.c's DELTA_FLUSH, 2^20) writes them out in the middle of the
+ * (store_sqlite_bayes.c's DELTA_FLUSH, 2^20) writes them out in the middle of the
  * batch; the counts are still right: A (spam) and B (ham) 600,000 tokens
  * each, C (spam) the second half of A and the first half of B. */
 static void test_learn_many_big_batch(void **state)
