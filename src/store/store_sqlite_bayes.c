@@ -149,38 +149,6 @@ static int bayes_meta_add(struct sq *q, int64_t dspam, int64_t dham)
 	return run(q, st, "bayes totals");
 }
 
-/* One message inside the caller's transaction: 0 learned, 1 already in
- * that class, -1 error (the caller aborts the transaction). */
-static int bayes_learn_one(struct sq *q, const char *digest, int is_spam,
-    const uint64_t *hashes, size_t n, int64_t now)
-{
-	sqlite3_stmt *st;
-	int was_spam = 0, rc;
-	int64_t w = 1;
-
-	rc = bayes_msg_class(q, digest, &was_spam, &w);
-	if (rc < 0)
-		return -1;
-	if (rc == 0 && was_spam == is_spam)
-		return 1;
-	if (rc == 0) {
-		/* Relearn: take it out of the class it was in, with every time
-		 * it counted there. */
-		if (bayes_tokens_dec(q, was_spam, hashes, n, w) < 0 ||
-		    bayes_meta_add(q, was_spam ? -w : 0, was_spam ? 0 : -w) < 0)
-			return -1;
-	}
-	if (bayes_tokens_inc(q, is_spam, hashes, n, 1, now) < 0 ||
-	    bayes_meta_add(q, is_spam ? 1 : 0, is_spam ? 0 : 1) < 0)
-		return -1;
-	if ((st = stmt(q, ST_BAYES_MSG_PUT)) == NULL)
-		return -1;
-	bind_text(st, 1, digest);
-	bind_text(st, 2, is_spam ? "spam" : "ham");
-	sqlite3_bind_int64(st, 3, now);
-	return run(q, st, "bayes learn");
-}
-
 /*
  * A training batch changes the same tokens many times (every message has
  * the common words): learn_many adds each message's changes up here and
@@ -278,7 +246,10 @@ static int delta_apply(struct sq *q, struct delta_map *d, int64_t now)
 	return 0;
 }
 
-/* bayes_learn_one() with the token changes added to d instead of written. */
+/* One message inside the caller's transaction, its token changes added to d
+ * (written by delta_apply): 0 learned, 1 already in that class, -1 error
+ * (the caller aborts the transaction).  A relearn takes the message out of
+ * the class it was in, with every time it counted there. */
 static int bayes_learn_deferred(struct sq *q, const char *digest, int is_spam,
     const uint64_t *hashes, size_t n, int64_t now, struct delta_map *d)
 {
@@ -306,22 +277,6 @@ static int bayes_learn_deferred(struct sq *q, const char *digest, int is_spam,
 	return run(q, st, "bayes learn");
 }
 
-int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
-    const uint64_t *hashes, size_t n, int64_t now)
-{
-	struct sq *q = SQ(s);
-	int rc;
-
-	if (sq_begin(s) < 0)
-		return -1;
-	rc = bayes_learn_one(q, digest, is_spam, hashes, n, now);
-	if (rc < 0) {
-		abort_tx(q);
-		return -1;
-	}
-	return sq_commit(s) < 0 ? -1 : rc;
-}
-
 int sq_bayes_learn_many(struct store *s, const struct store_bayes_msg *m, size_t n,
     int *results, int64_t now)
 {
@@ -347,6 +302,16 @@ fail:
 	free(d.v);
 	abort_tx(q);
 	return -1;
+}
+
+/* One message is a batch of one: the same counts, one code path. */
+int sq_bayes_learn(struct store *s, const char *digest, int is_spam,
+    const uint64_t *hashes, size_t n, int64_t now)
+{
+	struct store_bayes_msg m = { .digest = digest, .is_spam = is_spam, .hashes = hashes, .n = n };
+	int res = -1;
+
+	return sq_bayes_learn_many(s, &m, 1, &res, now) < 0 ? -1 : res;
 }
 
 int sq_bayes_unlearn(struct store *s, const char *digest, const uint64_t *hashes,
