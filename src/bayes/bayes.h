@@ -65,6 +65,11 @@ typedef void (*bayes_trace_fn)(void *arg, uint64_t hash, const char *name, size_
  * trace may be NULL.  Never fails: allocation failure aborts (util.h). */
 void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
     bayes_trace_fn trace, void *trace_arg);
+/* The same, tracing only the features want() accepts (same arg): naming a
+ * few clues then costs little more than tokenizing, because word-pair
+ * names are only formatted for them. */
+void bayes_tokenize_some(const struct bayes_input *in, struct bayes_tokens *out,
+    int (*want)(void *arg, uint64_t hash), bayes_trace_fn trace, void *trace_arg);
 void bayes_tokens_free(struct bayes_tokens *t);
 
 /* The 64-bit feature hash of a byte string (FNV-1a with a final mix). */

@@ -80,6 +80,7 @@ void bayes_tokens_digest(const struct bayes_tokens *t, char out[17])
 struct tk {
 	struct bayes_tokens *out;
 	bayes_trace_fn trace;
+	int (*want)(void *arg, uint64_t hash);   /* NULL: every feature is traced */
 	void *arg;
 	int bad_utf8;
 	int last_rcvd;       /* the header being read is the bottom Received */
@@ -95,7 +96,7 @@ static void push(struct tk *t, uint64_t h, const char *name, size_t len)
 		o->h = xrealloc(o->h, o->cap * sizeof(*o->h));
 	}
 	o->h[o->n++] = h;
-	if (t->trace != NULL)
+	if (t->trace != NULL && name != NULL && (t->want == NULL || t->want(t->arg, h)))
 		t->trace(t->arg, h, name, len);
 }
 
@@ -292,7 +293,7 @@ static void word_feature(struct tk *t, struct words *ws, char *w, size_t n)
 		size_t slot = (ws->pos - k) % (BAYES_OSB_WINDOW - 1);
 		uint64_t ph = fmix64(ws->seed ^ (ws->ring_h[slot] * 0x9e3779b97f4a7c15ULL) ^
 		    (h + k * 0x632be59bd9b4e019ULL));
-		if (t->trace != NULL) {
+		if (t->trace != NULL && (t->want == NULL || t->want(t->arg, ph))) {
 			char nm[2 * WBUF + 16];
 			int l = snprintf(nm, sizeof(nm), "%sosb:%s %zu %s", ws->prefix,
 			    ws->ring_w[slot], k, w);
@@ -849,7 +850,13 @@ static void sort_u64(uint64_t *v, size_t n)
 void bayes_tokenize(const struct bayes_input *in, struct bayes_tokens *out,
     bayes_trace_fn trace, void *trace_arg)
 {
-	struct tk t = { .out = out, .trace = trace, .arg = trace_arg };
+	bayes_tokenize_some(in, out, NULL, trace, trace_arg);
+}
+
+void bayes_tokenize_some(const struct bayes_input *in, struct bayes_tokens *out,
+    int (*want)(void *arg, uint64_t hash), bayes_trace_fn trace, void *trace_arg)
+{
+	struct tk t = { .out = out, .trace = trace, .want = want, .arg = trace_arg };
 	struct words ws;
 	out->n = 0;
 	if (in->subject != NULL) {

@@ -559,6 +559,8 @@ cli_scan(const struct conf *c, int argc, char **argv)
 		free(paths);
 		return CLI_FAIL;
 	}
+	/* --explain: BAYES_TOP_CLUES reads as the mail path's log does */
+	score_engine_set_clue_names(s.e, s.explain);
 	if (st != NULL && scan_wants_snapshot(paths, npaths)) {
 		char why[256], file[1024];
 		/* One snapshot for the whole run, never refreshed: every message

@@ -60,6 +60,12 @@ void score_engine_free(struct score_engine *e);
  * (rules only) this does nothing. */
 struct bayes_cache;
 void score_engine_set_bayes_cache(struct score_engine *e, struct bayes_cache *c);
+/* on: when the 35 strongest Bayes clues lean spam, BAYES_TOP_CLUES's reason
+ * names the three it rests on most ("..., led by 'viagra' 's:free' ...").
+ * The mail path turns it on, so that the log of a rejected message says
+ * which words; it costs a second pass of the tokenizer over such messages,
+ * so the offline scan leaves it off unless asked to explain. */
+void score_engine_set_clue_names(struct score_engine *e, int on);
 
 int score_message(struct score_engine *e, const char *data, size_t len, struct score_verdict *out);
 /* The same with other thresholds than the engine's: the mail path scans for

@@ -217,6 +217,8 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 		if (w->store == NULL)
 			log_error(NULL, "scan store-open worker=%zu error=\"%s\"", i, err);
 		w->engine = score_engine_new(w->store, &th);
+		/* the log of a refused message names the words it was refused on */
+		score_engine_set_clue_names(w->engine, 1);
 	}
 	/* One in-memory copy of the Bayes counts for all workers, reloaded
 	 * when training changes the store (docs/bayes.md, "Token snapshot");

@@ -4,7 +4,9 @@
  * block of exactly its size plus the NUL, so ASan flags any read past it).
  * Invariants: it never crashes; the feature set is sorted, without
  * duplicates, and bounded; tokenizing twice gives the same set; every
- * name the trace reports hashes to a feature of the set.
+ * name the trace reports hashes to a feature of the set; tracing only some
+ * features (bayes_tokenize_some) gives the same set and traces exactly
+ * those.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct trace {
 	const struct bayes_tokens *set;   /* NULL while the set is built */
 	size_t calls;
+	int some;                         /* only odd hashes are wanted */
 };
+
+static int want_odd(void *arg, uint64_t hash)
+{
+	(void)arg;
+	return (hash & 1) != 0;
+}
 
 static int has(const struct bayes_tokens *t, uint64_t h)
 {
@@ -41,6 +50,8 @@ static void on_feature(void *arg, uint64_t hash, const char *name, size_t len)
 	if (name == NULL || memchr(name, '\0', len) != NULL)
 		abort();
 	if (tr->set != NULL && !has(tr->set, hash))
+		abort();
+	if (tr->some && (hash & 1) == 0)
 		abort();
 }
 
@@ -73,6 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (b.n != a.n || (a.n > 0 && memcmp(a.h, b.h, a.n * sizeof(*a.h)) != 0))
 		abort();
 	if (tr.calls < a.n)
+		abort();
+	size_t odd = 0;
+	for (size_t i = 0; i < a.n; i++)
+		odd += (a.h[i] & 1) != 0;
+	struct trace some = { .set = &a, .some = 1 };
+	bayes_tokenize_some(&in, &b, want_odd, on_feature, &some);
+	if (b.n != a.n || (a.n > 0 && memcmp(a.h, b.h, a.n * sizeof(*a.h)) != 0))
+		abort();
+	if (some.calls < odd || some.calls > tr.calls)
 		abort();
 	bayes_tokens_free(&a);
 	bayes_tokens_free(&b);

@@ -329,6 +329,19 @@ def test_explain_names_bayes_clues(trained):
     assert all(set(c) == {"name", "f", "spam", "ham"} for c in r["clues"])
     r = json.loads(cli.run("scan", "--json", f).out)["results"][0]
     assert "clues" not in r
+    # A spam words message: with --explain, BAYES_TOP_CLUES names the clues
+    # it rests on as the mail path's log does; a plain scan leaves that out
+    # (it costs a second tokenizer pass).
+    s = cli.write("spammy.eml", message("lottery winner", "viagra casino jackpot pills rolex"))
+
+    def top(*args):
+        p = cli.run("scan", "--json", *args, s)
+        syms = json.loads(p.out)["results"][0]["symbols"]
+        return [x for x in syms if x["name"] == "BAYES_TOP_CLUES"][0]
+    t = top("--explain")
+    assert t["score"] > 0 and ", led by '" in t["reason"], t
+    assert any(w in t["reason"].split("led by", 1)[1] for w in SPAM_WORDS), t
+    assert "led by" not in top()["reason"]
 
 
 def test_explain_without_bayes_has_no_clues(cli):

@@ -833,6 +833,14 @@ static const char *const common_words[] = {
 	"the", "and", "you", "for", "this", "that", "with", "have", "will", "your", "from", "are",
 };
 
+static int is_in(const char *w, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static uint32_t rnd(uint32_t *s)
 {
 	*s ^= *s << 13;
@@ -917,6 +925,7 @@ static void test_bayes_end_to_end(void **state)
 	assert_int_equal(nh, 250);
 
 	struct score_engine *e = score_engine_new(f->s, NULL);
+	score_engine_set_clue_names(e, 1);   /* as on the mail path */
 	unsigned spam_hits = 0, ham_hits = 0;
 	for (unsigned i = 0; i < 20; i++) {
 		for (int spam = 0; spam <= 1; spam++) {
@@ -953,12 +962,50 @@ static void test_bayes_end_to_end(void **state)
 			assert_true(tc->score >= -8.0 && tc->score <= 8.0);
 			assert_true(spam ? tc->score > 0 : tc->score < 0);
 			assert_non_null(strstr(tc->reason, "strongest of"));
+			/* ... and, leaning spam, names the three clues it rests on
+			 * most: features with spam words, none a ham word. */
+			const char *led = strstr(tc->reason, ", led by '");
+			if (!spam) {
+				assert_null(led);
+				score_verdict_free(&v);
+				free(m);
+				continue;
+			}
+			assert_non_null(led);
+			const char *const *own = spam ? spam_words : ham_words;
+			const char *const *other = spam ? ham_words : spam_words;
+			size_t nown = spam ? MW_ARRAY_LEN(spam_words) : MW_ARRAY_LEN(ham_words);
+			size_t nother = spam ? MW_ARRAY_LEN(ham_words) : MW_ARRAY_LEN(spam_words);
+			int named = 0, of_own = 0;
+			for (const char *q = strchr(led, '\''); q != NULL; q = strchr(q, '\'')) {
+				const char *end = strchr(q + 1, '\'');
+				assert_non_null(end);
+				char name[64];
+				snprintf(name, sizeof(name), "%.*s", (int)(end - q - 1), q + 1);
+				named++;
+				assert_false(is_in(name, other, nother));
+				for (size_t w = 0; w < nown; w++)
+					of_own |= strstr(name, own[w]) != NULL;
+				q = end + 1;
+			}
+			assert_int_equal(named, 3);
+			assert_true(of_own);
 			score_verdict_free(&v);
 			free(m);
 		}
 	}
 	assert_int_equal(spam_hits, 20);
 	assert_int_equal(ham_hits, 20);
+	score_engine_free(e);
+	/* By default the clues are not named (a second tokenizer pass). */
+	e = score_engine_new(f->s, NULL);
+	char *m = synth(1, 100000, &seed);
+	struct score_verdict v;
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	assert_true(sym(&v, "BAYES_TOP_CLUES")->score > 0);
+	assert_null(strstr(sym(&v, "BAYES_TOP_CLUES")->reason, "led by"));
+	score_verdict_free(&v);
+	free(m);
 	score_engine_free(e);
 }
 
@@ -1127,14 +1174,6 @@ static void test_bayes_storage_error(void **state)
 	assert_false(ck.queued);
 	score_trainer_free(t);
 	free(m);
-}
-
-static int is_in(const char *w, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(w, list[i]) == 0)
-			return 1;
-	return 0;
 }
 
 /* scan --explain's named clues: spam-leaning first, each side most
