@@ -3,8 +3,9 @@
  *
  * The engine holds no per-message state: score_message() parses into its
  * own content_msg, collects symbols into a growable array that becomes the
- * verdict's, and frees everything else before returning.  Weights and the
- * rules are in score_rules.c; docs/scoring.md explains both.
+ * verdict's, and frees everything else before returning.  Weights are in
+ * score_symbols.c, the rules in score_rules.c and score_ratware.c;
+ * docs/scoring.md explains them.
  */
 #include <math.h>
 #include <stdio.h>

@@ -78,10 +78,17 @@ void score_hits_free(struct score_hits *h);
 
 /* Every heuristic rule over the parsed message (raw bytes for GTUBE). */
 void score_rules_run(const struct content_msg *m, const char *raw, size_t len, struct score_hits *h);
+/* RATWARE_HEADERS (score_ratware.c), run by score_rules_run(). */
+void score_rule_ratware(const struct content_msg *m, const char *raw, size_t len,
+    struct score_hits *h);
 
 /* RFC 5322 date-time ("Tue, 1 Oct 2002 10:00:00 +0100") to unix seconds.
  * Exposed for tests; 0 or -1. */
 int score_parse_rfc5322_date(const char *s, int64_t *out);
+/* The shape of a Date value that no mail client writes (RATWARE_HEADERS):
+ * *no_zone, *two_digit year, *bad_wday; 0, or -1 when it does not parse
+ * that far. */
+int score_date_shape(const char *s, int *no_zone, int *two_digit, int *bad_wday);
 
 struct score_binput {
 	struct bayes_input in;
