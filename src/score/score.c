@@ -156,7 +156,12 @@ static void bayes_top_symbol(const struct bayes_input *in, const struct bayes_re
 	if (name_clues && r->gmean_top > 0.5)
 		k = clues_named(in, r, 1, TOP_NAMED, c, hash);
 	for (size_t i = 0; i < k; i++) {
-		int wrote = snprintf(names + used, sizeof(names) - used, " '%.*s'", TOP_NAME_BYTES,
+		/* cut at a character boundary: the reason stays UTF-8 */
+		size_t len = strnlen(c[i].name, TOP_NAME_BYTES + 1);
+		if (len > TOP_NAME_BYTES)
+			for (len = TOP_NAME_BYTES; len > 0 && ((unsigned char)c[i].name[len] & 0xC0) == 0x80;)
+				len--;
+		int wrote = snprintf(names + used, sizeof(names) - used, " '%.*s'", (int)len,
 		    c[i].name);
 		if (wrote > 0 && (size_t)wrote < sizeof(names) - used)
 			used += (size_t)wrote;

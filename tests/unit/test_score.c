@@ -20,6 +20,7 @@
 #include "conf/conf.h"
 #include "score/score.h"
 #include "score/score_int.h"
+#include "smtp/smtp_addr.h"
 #include "store/store.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -1251,6 +1252,50 @@ static void test_message_clues(void **state)
 	score_engine_free(e);
 }
 
+/* A leading clue longer than the reason keeps of it, with a two-byte
+ * character across the cut: the name is cut before that character, so the
+ * reason (logged, shown as JSON) stays UTF-8. */
+static void test_clue_names_cut_at_a_character(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 31;
+	/* "xm:=" (4 bytes) + "a" + 40 two-byte characters: byte 40 of the
+	 * feature's name is the second byte of a character */
+	char mailer[128] = "X-Mailer: a";
+	for (int i = 0; i < 40; i++)
+		strcat(mailer, "\xc3\xa4");   /* a-umlaut */
+	strcat(mailer, "\n");
+
+	struct score_trainer *t = score_trainer_new(f->s);
+	for (unsigned i = 0; i < 210; i++)
+		for (int spam = 0; spam <= 1; spam++) {
+			char *m = synth(spam, i, &seed);
+			char *full = xasprintf("%s%s", spam ? mailer : "", m);
+			assert_true(score_trainer_add(t, full, strlen(full), spam) >= 0);
+			free(full);
+			free(m);
+		}
+	assert_true(score_trainer_flush(t) >= 0);
+	score_trainer_free(t);
+
+	struct score_engine *e = score_engine_new(f->s, NULL);
+	score_engine_set_clue_names(e, 1);
+	char *m = xasprintf("%sFrom: a@b.example\nSubject: hello\n\nthe and you for this\n", mailer);
+	struct score_verdict v;
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	const struct score_symbol *tc = sym(&v, "BAYES_TOP_CLUES");
+	assert_non_null(tc);
+	const char *xm = strstr(tc->reason, "'xm:=a\xc3\xa4");
+	assert_non_null(xm);
+	const char *end = strchr(xm + 1, '\'');
+	assert_non_null(end);
+	assert_int_equal(end - xm - 1, 39);   /* 40 would split a character */
+	assert_true(smtp_utf8_valid(tc->reason, strlen(tc->reason)));
+	score_verdict_free(&v);
+	free(m);
+	score_engine_free(e);
+}
+
 /* The message is known (bayes_msg answers) but its tokens cannot be read:
  * the check must report the error, not count the message as one without a
  * Bayes opinion - the run would end "0 reinforced" as if all were well. */
@@ -1344,6 +1389,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_train_reinforce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_classify_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_clues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clue_names_cut_at_a_character, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bayes_storage_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
 	};
