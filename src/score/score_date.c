@@ -4,6 +4,7 @@
  * wall clock: docs/scoring.md).
  */
 #include <ctype.h>
+#include <string.h>
 #include <strings.h>
 
 #include "score/score_int.h"
@@ -58,52 +59,69 @@ static int read_num(const char **pp, int maxdigits, int *out)
 	return n;
 }
 
-int score_parse_rfc5322_date(const char *s, int64_t *out)
+/* The fields of an RFC 5322 date-time up to its seconds: [day-of-week ,]
+ * day month year hh:mm[:ss], comments and folding between them. */
+struct date_fields {
+	int wday;           /* 0 Thursday .. 6 Wednesday (1970-01-01 was a Thursday); -1 none */
+	int day, year, year_digits, hh, mm, ss;
+	unsigned mon;       /* 1..12 */
+};
+
+/* The position after the seconds (or minutes), or NULL when a field is
+ * missing.  Years of two and three digits are read as RFC 5322 4.3 says;
+ * ranges are the caller's to check. */
+static const char *date_fields(const char *s, struct date_fields *f)
 {
 	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	static const char wdays[] = "thufrisatsunmontuewed";
 	const char *p = skip_cfws(s);
-	int day, year, hh, mm, ss = 0, nd;
-	unsigned mon = 0;
 
+	memset(f, 0, sizeof(*f));
+	f->wday = -1;
 	if (isalpha((unsigned char)*p)) {     /* optional day of week */
+		for (int i = 0; i < 7; i++)
+			if (strncasecmp(p, wdays + 3 * i, 3) == 0)
+				f->wday = i;
 		while (isalpha((unsigned char)*p))
 			p++;
 		p = skip_cfws(p);
 		if (*p == ',')
 			p = skip_cfws(p + 1);
 	}
-	if (read_num(&p, 2, &day) < 0)
-		return -1;
+	if (read_num(&p, 2, &f->day) < 0)
+		return NULL;
 	p = skip_cfws(p);
-	for (unsigned i = 0; i < 12; i++) {
-		if (strncasecmp(p, months + 3 * i, 3) == 0) {
-			mon = i + 1;
-			break;
-		}
-	}
-	if (mon == 0)
-		return -1;
+	for (unsigned i = 0; i < 12; i++)
+		if (strncasecmp(p, months + 3 * i, 3) == 0)
+			f->mon = i + 1;
+	if (f->mon == 0)
+		return NULL;
 	while (isalpha((unsigned char)*p))
 		p++;
 	p = skip_cfws(p);
-	if ((nd = read_num(&p, 4, &year)) < 0)
-		return -1;
-	if (nd <= 2)   /* obsolete two-digit years (RFC 5322 4.3) */
-		year += year < 50 ? 2000 : 1900;
-	else if (nd == 3)
-		year += 1900;
+	if ((f->year_digits = read_num(&p, 4, &f->year)) < 0)
+		return NULL;
+	f->year += f->year_digits <= 2 ? (f->year < 50 ? 2000 : 1900) : f->year_digits == 3 ? 1900 : 0;
 	p = skip_cfws(p);
-	if (read_num(&p, 2, &hh) < 0 || *p != ':')
-		return -1;
+	if (read_num(&p, 2, &f->hh) < 0 || *p != ':')
+		return NULL;
 	p++;
-	if (read_num(&p, 2, &mm) < 0)
-		return -1;
+	if (read_num(&p, 2, &f->mm) < 0)
+		return NULL;
 	if (*p == ':') {
 		p++;
-		if (read_num(&p, 2, &ss) < 0)
-			return -1;
+		if (read_num(&p, 2, &f->ss) < 0)
+			return NULL;
 	}
-	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+	return p;
+}
+
+int score_parse_rfc5322_date(const char *s, int64_t *out)
+{
+	struct date_fields f;
+	const char *p = date_fields(s, &f);
+
+	if (p == NULL || f.day < 1 || f.day > 31 || f.hh > 23 || f.mm > 59 || f.ss > 60)
 		return -1;
 	p = skip_cfws(p);
 	int64_t off = 0;
@@ -122,7 +140,8 @@ int score_parse_rfc5322_date(const char *s, int64_t *out)
 			if (strncasecmp(p, zones[i].n, 3) == 0)
 				off = zones[i].h * 3600;
 	}
-	*out = days_from_civil(year, mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss - off;
+	*out = days_from_civil(f.year, f.mon, (unsigned)f.day) * 86400 + f.hh * 3600 + f.mm * 60 +
+	    f.ss - off;
 	return 0;
 }
 
@@ -132,59 +151,20 @@ int score_parse_rfc5322_date(const char *s, int64_t *out)
  * parsed that far, -1 otherwise (MISSING_DATE and friends cover it). */
 int score_date_shape(const char *s, int *no_zone, int *two_digit, int *bad_wday)
 {
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	static const char wdays[] = "thufrisatsunmontuewed"; /* 1970-01-01 was a Thursday */
-	const char *p = skip_cfws(s);
-	int wday = -1, day, year, hh, mm, ss, nd;
-	unsigned mon = 0;
+	struct date_fields f;
+	const char *p = date_fields(s, &f);
 
 	*no_zone = *two_digit = *bad_wday = 0;
-	if (isalpha((unsigned char)*p)) {
-		for (int i = 0; i < 7; i++)
-			if (strncasecmp(p, wdays + 3 * i, 3) == 0)
-				wday = i;
-		while (isalpha((unsigned char)*p))
-			p++;
-		p = skip_cfws(p);
-		if (*p == ',')
-			p = skip_cfws(p + 1);
-	}
-	if (read_num(&p, 2, &day) < 0)
+	if (p == NULL || f.day < 1 || f.day > 31)
 		return -1;
-	p = skip_cfws(p);
-	for (unsigned i = 0; i < 12; i++)
-		if (strncasecmp(p, months + 3 * i, 3) == 0)
-			mon = i + 1;
-	if (mon == 0)
-		return -1;
-	while (isalpha((unsigned char)*p))
-		p++;
-	p = skip_cfws(p);
-	if ((nd = read_num(&p, 4, &year)) < 0)
-		return -1;
-	if (nd <= 2)
-		*two_digit = 1;
-	year += nd <= 2 ? (year < 50 ? 2000 : 1900) : nd == 3 ? 1900 : 0;
-	p = skip_cfws(p);
-	if (read_num(&p, 2, &hh) < 0 || *p != ':')
-		return -1;
-	p++;
-	if (read_num(&p, 2, &mm) < 0)
-		return -1;
-	if (*p == ':') {
-		p++;
-		if (read_num(&p, 2, &ss) < 0)
-			return -1;
-	}
-	if (day < 1 || day > 31)
-		return -1;
+	*two_digit = f.year_digits <= 2;
 	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 		p++;
 	/* A zone is a sign and digits or a name; a comment alone is none. */
 	*no_zone = !(*p == '+' || *p == '-' || isalpha((unsigned char)*p));
-	if (wday >= 0) {
-		int64_t d = days_from_civil(year, mon, (unsigned)day);
-		*bad_wday = (int)(((d % 7) + 7) % 7) != wday;
+	if (f.wday >= 0) {
+		int64_t d = days_from_civil(f.year, f.mon, (unsigned)f.day);
+		*bad_wday = (int)(((d % 7) + 7) % 7) != f.wday;
 	}
 	return 0;
 }
