@@ -3,11 +3,12 @@
  *
  * Pure functions of a code point: no state, no allocation, thread-safe.
  * Decoding UTF-8 stays with each caller (they differ on what an invalid
- * byte means).
+ * byte means); encoding is the same for all.
  */
 #ifndef MW_BASE_UNICODE_H
 #define MW_BASE_UNICODE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -21,5 +22,10 @@
  * them.
  */
 int unicode_is_unspaced(uint32_t c);
+
+/* c as UTF-8 into o (room for 4 bytes); returns the length, 1..4.  What is
+ * not a Unicode scalar value - 0, a surrogate, beyond U+10FFFF - is written
+ * as U+FFFD, so the output is always valid UTF-8 without NUL bytes. */
+size_t unicode_utf8_put(uint32_t c, char *o);
 
 #endif

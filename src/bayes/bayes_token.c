@@ -153,30 +153,6 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return 0;
 }
 
-static size_t utf8_encode(uint32_t c, char *o)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xc0 | (c >> 6));
-		o[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xe0 | (c >> 12));
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (c >> 18));
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
 /* Simple lower-casing for the scripts most mail in our corpus uses: ASCII,
  * Latin-1, Latin Extended-A, Greek and Cyrillic capitals.  Every mapping
  * keeps the UTF-8 length, so word lengths do not depend on case. */
@@ -380,7 +356,7 @@ static void scan_words(struct tk *t, struct words *ws, const char *s, size_t len
 		}
 		if (in_word) {
 			char enc[4];
-			size_t el = utf8_encode(fold(cp), enc);
+			size_t el = unicode_utf8_put(fold(cp), enc);
 			if (wlen == 0)
 				first = (unsigned char)enc[0];
 			if (wl + el < WBUF - 1) {

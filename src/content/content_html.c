@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/unicode.h"
 #include "base/util.h"
 #include "content/content_int.h"
 
@@ -236,37 +237,11 @@ static void text_run(struct html_state *h, const char *s, size_t n)
 
 /* ---- entities ----------------------------------------------------------- */
 
-static size_t put_utf8(char *o, unsigned long c)
-{
-	if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		c = 0xFFFD;
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | (c >> 6));
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | (c >> 12));
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (c >> 18));
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 /* Decode the entity at s ('&' first); writes UTF-8 to o (>= 4 bytes) and
  * returns the bytes consumed, or 0 when it is not an entity. */
 static size_t entity(const char *s, size_t n, char *o, size_t *olen)
 {
-	static const struct { const char *n; unsigned long c; } ents[] = {
+	static const struct { const char *n; uint32_t c; } ents[] = {
 		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
 		{ "nbsp", ' ' }, { "copy", 0xA9 }, { "reg", 0xAE }, { "euro", 0x20AC },
 		{ "mdash", 0x2014 }, { "ndash", 0x2013 }, { "hellip", 0x2026 }, { "laquo", 0xAB },
@@ -292,7 +267,7 @@ static size_t entity(const char *s, size_t n, char *o, size_t *olen)
 			return 0;
 		if (i < n && s[i] == ';')
 			i++;
-		*olen = put_utf8(o, c);
+		*olen = unicode_utf8_put((uint32_t)c, o);
 		return i;
 	}
 	size_t i = 1;
@@ -301,7 +276,7 @@ static size_t entity(const char *s, size_t n, char *o, size_t *olen)
 	size_t nl = i - 1;
 	for (size_t k = 0; k < MW_ARRAY_LEN(ents); k++)
 		if (strlen(ents[k].n) == nl && strncasecmp(s + 1, ents[k].n, nl) == 0) {
-			*olen = put_utf8(o, ents[k].c);
+			*olen = unicode_utf8_put(ents[k].c, o);
 			return i < n && s[i] == ';' ? i + 1 : i;
 		}
 	return 0;

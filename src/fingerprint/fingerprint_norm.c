@@ -117,30 +117,6 @@ static uint32_t fold_case(uint32_t c)
 	return c;
 }
 
-static size_t utf8_put(uint32_t c, char *o)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | (c >> 6));
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | (c >> 12));
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (c >> 18));
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 struct norm {
 	struct buf *out;
 	size_t tokens, max_tokens;
@@ -251,13 +227,13 @@ static void words(struct norm *nm, const unsigned char *p, size_t n, unsigned fl
 				end_word(nm, w, wl, digit, flags);
 			in_word = 0, digit = 0, wl = 0;
 			char enc[4];
-			emit(nm, enc, utf8_put(c, enc), 0);
+			emit(nm, enc, unicode_utf8_put(c, enc), 0);
 		} else if (cc == C_WORD) {
 			c = fold_case(c);
 			if (c >= '0' && c <= '9')
 				digit = 1;
 			char enc[4];
-			size_t el = utf8_put(c, enc);
+			size_t el = unicode_utf8_put(c, enc);
 			if (wl + el <= WORD_MAX_BYTES) {
 				memcpy(w + wl, enc, el);
 				wl += el;

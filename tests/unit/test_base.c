@@ -147,6 +147,31 @@ static void test_unicode_unspaced(void **state)
 		assert_int_equal(unicode_is_unspaced(out[i]), 0);
 }
 
+/* Every length's first and last code point, and what is not a scalar
+ * value written as U+FFFD. */
+static void test_unicode_utf8_put(void **state)
+{
+	static const struct { uint32_t c; const char *utf8; } v[] = {
+		{ 'a', "a" }, { 0x7f, "\x7f" },
+		{ 0x80, "\xc2\x80" }, { 0xe4, "\xc3\xa4" }, { 0x7ff, "\xdf\xbf" },
+		{ 0x800, "\xe0\xa0\x80" }, { 0x4e2d, "\xe4\xb8\xad" }, { 0xd7ff, "\xed\x9f\xbf" },
+		{ 0xe000, "\xee\x80\x80" }, { 0xffff, "\xef\xbf\xbf" },
+		{ 0x10000, "\xf0\x90\x80\x80" }, { 0x10ffff, "\xf4\x8f\xbf\xbf" },
+		/* not scalar values */
+		{ 0, "\xef\xbf\xbd" }, { 0xd800, "\xef\xbf\xbd" }, { 0xdfff, "\xef\xbf\xbd" },
+		{ 0x110000, "\xef\xbf\xbd" }, { 0xffffffff, "\xef\xbf\xbd" },
+	};
+	char o[8];
+
+	(void)state;
+	for (size_t i = 0; i < MW_ARRAY_LEN(v); i++) {
+		memset(o, 0, sizeof(o));
+		size_t n = unicode_utf8_put(v[i].c, o);
+		assert_int_equal(n, strlen(v[i].utf8));
+		assert_memory_equal(o, v[i].utf8, n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_strlcpy_snprintf),
 		cmocka_unit_test(test_unicode_unspaced),
+		cmocka_unit_test(test_unicode_utf8_put),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
