@@ -130,7 +130,7 @@ static double clamp1(double x)
 #define TOP_NAME_BYTES 40
 
 static size_t clues_named(const struct bayes_input *in, const struct bayes_result *r, int side,
-    size_t max_each, struct score_clue *c, uint64_t *hash);
+    size_t max_each, struct score_clue *c);
 
 /* The second opinion: the TOP_CLUES most significant clues alone
  * (bayes.c's gmean_top).  A message with strong evidence both ways has a
@@ -141,7 +141,6 @@ static void bayes_top_symbol(const struct bayes_input *in, const struct bayes_re
 	const double w = score_sym_table[SYM_BAYES_TOP_CLUES].weight;
 	size_t n = r->n_clues < TOP_CLUES ? r->n_clues : TOP_CLUES;
 	struct score_clue c[2 * TOP_NAMED];
-	uint64_t hash[2 * TOP_NAMED];
 	char names[3 * TOP_NAMED * (TOP_NAME_BYTES + 4)] = "";
 	size_t k = 0, used = 0;
 
@@ -154,7 +153,7 @@ static void bayes_top_symbol(const struct bayes_input *in, const struct bayes_re
 	 * message's cost on the mail path, a quarter of `mailward scan`'s. */
 	memset(c, 0, sizeof(c));
 	if (name_clues && r->gmean_top > 0.5)
-		k = clues_named(in, r, 1, TOP_NAMED, c, hash);
+		k = clues_named(in, r, 1, TOP_NAMED, c);
 	for (size_t i = 0; i < k; i++) {
 		/* cut at a character boundary: the reason stays UTF-8 */
 		size_t len = strnlen(c[i].name, TOP_NAME_BYTES + 1);
@@ -195,35 +194,37 @@ static void bayes_symbol(double g, int64_t nspam, int64_t nham, struct score_hit
 
 struct clue_names {
 	struct score_clue *c;
-	const uint64_t *hash;   /* parallel to c */
 	size_t n;
 };
 
+/* The clue of hash still without a name, or NULL. */
+static struct score_clue *clue_unnamed(const struct clue_names *cn, uint64_t hash)
+{
+	for (size_t i = 0; i < cn->n; i++)
+		if (cn->c[i].hash == hash && cn->c[i].name == NULL)
+			return &cn->c[i];
+	return NULL;
+}
+
 static int clue_wanted(void *arg, uint64_t hash)
 {
-	const struct clue_names *cn = arg;
-
-	for (size_t i = 0; i < cn->n; i++)
-		if (cn->hash[i] == hash && cn->c[i].name == NULL)
-			return 1;
-	return 0;
+	return clue_unnamed(arg, hash) != NULL;
 }
 
 /* The tokenizer reports the wanted features with their printable names;
  * the first name of each is kept. */
 static void clue_name_trace(void *arg, uint64_t hash, const char *name, size_t len)
 {
-	struct clue_names *cn = arg;
+	struct score_clue *c = clue_unnamed(arg, hash);
 
-	for (size_t i = 0; i < cn->n; i++)
-		if (cn->hash[i] == hash && cn->c[i].name == NULL)
-			cn->c[i].name = xstrndup(name, len);
+	if (c != NULL)
+		c->name = xstrndup(name, len);
 }
 
 /* Up to max_each of r's clues leaning to one side (spam: f > 0.5), in r's
- * order (most significant first), appended to c and hash from *k. */
+ * order (most significant first), appended to c from *k. */
 static void clues_pick(const struct bayes_result *r, int spam, size_t max_each,
-    struct score_clue *c, uint64_t *hash, size_t *k)
+    struct score_clue *c, size_t *k)
 {
 	size_t taken = 0;
 
@@ -231,8 +232,8 @@ static void clues_pick(const struct bayes_result *r, int spam, size_t max_each,
 		const struct bayes_clue *bc = &r->clues[i];
 		if (spam ? bc->f <= 0.5 : bc->f >= 0.5)
 			continue;
-		c[*k] = (struct score_clue){ .f = bc->f, .spam = bc->spam, .ham = bc->ham };
-		hash[(*k)++] = bc->hash;
+		c[(*k)++] = (struct score_clue){ .f = bc->f, .spam = bc->spam, .ham = bc->ham,
+		    .hash = bc->hash };
 		taken++;
 	}
 }
@@ -242,23 +243,23 @@ static void clues_pick(const struct bayes_result *r, int spam, size_t max_each,
  * over in with a trace.  Returns how many were put in c (capacity
  * 2 * max_each); the names are owned by the caller. */
 static size_t clues_named(const struct bayes_input *in, const struct bayes_result *r, int side,
-    size_t max_each, struct score_clue *c, uint64_t *hash)
+    size_t max_each, struct score_clue *c)
 {
 	struct bayes_tokens tok = { 0 };
 	size_t k = 0;
 
 	if (side != 0)
-		clues_pick(r, 1, max_each, c, hash, &k);
+		clues_pick(r, 1, max_each, c, &k);
 	if (side != 1)
-		clues_pick(r, 0, max_each, c, hash, &k);
+		clues_pick(r, 0, max_each, c, &k);
 	if (k == 0)
 		return 0;
-	struct clue_names cn = { c, hash, k };
+	struct clue_names cn = { c, k };
 	bayes_tokenize_some(in, &tok, clue_wanted, clue_name_trace, &cn);
 	bayes_tokens_free(&tok);
 	for (size_t i = 0; i < k; i++)
 		if (c[i].name == NULL)   /* not traced: cannot happen, say what is known */
-			c[i].name = xasprintf("#%016llx", (unsigned long long)hash[i]);
+			c[i].name = xasprintf("#%016llx", (unsigned long long)c[i].hash);
 	return k;
 }
 
@@ -320,11 +321,8 @@ int score_message_clues(struct score_engine *e, const char *data, size_t len, si
 		return -1;
 	}
 	if (r.state == BAYES_OK && r.n_clues > 0) {
-		struct score_clue *c = xcalloc(2 * max_each, sizeof(*c));
-		uint64_t *hash = xcalloc(2 * max_each, sizeof(*hash));
-		*n = clues_named(&bi.in, &r, -1, max_each, c, hash);
-		free(hash);
-		*out = c;
+		*out = xcalloc(2 * max_each, sizeof(**out));
+		*n = clues_named(&bi.in, &r, -1, max_each, *out);
 	}
 	bayes_result_free(&r);
 	score_binput_free(&bi);

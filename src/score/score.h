@@ -93,6 +93,7 @@ struct score_clue {
 	char *name;           /* the feature as docs/bayes.md "Features" writes it */
 	double f;             /* Robinson's f: above 0.5 leans spam */
 	int64_t spam, ham;    /* learned messages that have it */
+	uint64_t hash;        /* the feature (bayes_tokenize) */
 };
 int score_message_clues(struct score_engine *e, const char *data, size_t len, size_t max_each,
     struct score_clue **out, size_t *n);
