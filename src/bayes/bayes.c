@@ -605,3 +605,10 @@ int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *dig
 	}
 	return store_bayes_unlearn(b->store, digest, b->tok.h, b->tok.n);
 }
+
+int bayes_expire(struct store *s, int64_t max_tokens, int64_t *removed)
+{
+	int64_t keep = max_tokens - max_tokens / 10;
+
+	return store_bayes_expire(s, max_tokens, keep > 0 ? keep : 1, removed);
+}

@@ -184,4 +184,10 @@ int bayes_learned(struct bayes *b, const char *digest, int *is_spam, int64_t *we
 int bayes_reinforce_many(struct bayes *b, const struct bayes_tokens *tok, const char *const *digests,
     const int *is_spam, size_t n, int64_t weight, int *results);
 
+/* Token expiry (docs/bayes.md, "Expiry"): when the store holds more than
+ * max_tokens tokens, the least recently learned go until 90 % of
+ * max_tokens is left, so the next expiry is a tenth of growth away.
+ * *removed: how many went.  0, or -1 on a storage error. */
+int bayes_expire(struct store *s, int64_t max_tokens, int64_t *removed);
+
 #endif

@@ -114,6 +114,10 @@ int cli_log(const struct conf *c, int argc, char **argv);
 int cli_queue(const struct conf *c, int argc, char **argv);
 int cli_scan(const struct conf *c, int argc, char **argv);   /* cli_scan.c */
 int cli_train(const struct conf *c, int argc, char **argv);  /* cli_train.c */
+int cli_train_store(const struct conf *c, int argc, char **argv);  /* cli_train_store.c */
+/* After a run that changed the Bayes counts: rewrite <data_dir>/bayes.snapshot
+ * (a warning, not an error, when it cannot be written). */
+void cli_train_snapshot(const struct conf *c, struct store *st);
 int cli_quarantine(const struct conf *c, int argc, char **argv);   /* cli_quarantine.c */
 int cli_list(const struct conf *c, const char *kind, int argc, char **argv);  /* cli_list.c */
 int cli_audit(const struct conf *c, int argc, char **argv);        /* cli_list.c */

@@ -4,7 +4,8 @@
  * `mailward train --untrain FILE|DIR...`: forget messages learned before; and
  * `mailward train --reinforce FILE|DIR...`: after a training run, make the
  * learned messages that the store without them would misjudge count three
- * times (docs/bayes.md, "Reinforcement").
+ * times (docs/bayes.md, "Reinforcement").  --status and --expire are in
+ * cli_train_store.c.
  *
  * Messages go to the engine's trainer, which learns them in batches of one
  * store transaction each: a training run over thousands of messages pays a
@@ -60,8 +61,8 @@ struct train {
  * the store, which the next scan or server start maps instead of scanning
  * the store (bayes_snapshot.h).  It is a cache: failing to write it costs
  * only that speed, so it is a warning. */
-static void
-train_snapshot(const struct conf *c, struct store *st)
+void
+cli_train_snapshot(const struct conf *c, struct store *st)
 {
 	char path[1024], err[256];
 	struct bayes_snapshot *snap = NULL;
@@ -203,7 +204,7 @@ cli_reinforce(const struct conf *c, char **paths, size_t npaths)
 	fputc('\n', stdout);
 	score_trainer_free(tr.t);
 	if (raised > 0)
-		train_snapshot(c, st);
+		cli_train_snapshot(c, st);
 	store_close(st);
 	return rc;
 }
@@ -231,7 +232,7 @@ cli_untrain(const struct conf *c, char **paths, size_t npaths)
 	fputc('\n', stdout);
 	score_trainer_free(tr.t);   /* nothing pending: forget commits each message */
 	if (tr.forgotten > 0)
-		train_snapshot(c, st);
+		cli_train_snapshot(c, st);
 	store_close(st);
 	return rc;
 }
@@ -248,6 +249,10 @@ cli_train(const struct conf *c, int argc, char **argv)
 	struct train tr;
 	int r;
 
+	/* --status and --expire are about the store, not messages */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--status") == 0 || strcmp(argv[i], "--expire") == 0)
+			return cli_train_store(c, argc, argv);
 	r = cli_msg_args(argc, argv, flags, set, &paths, &npaths);
 	if (r != 0) {
 		free(paths);
@@ -305,7 +310,7 @@ cli_train(const struct conf *c, int argc, char **argv)
 	 * or the store failed and there is nothing more to commit) */
 	score_trainer_free(tr.t);
 	if (tr.learned > 0 && !tr.store_failed)
-		train_snapshot(c, st);
+		cli_train_snapshot(c, st);
 	store_close(st);
 	free(paths);
 	return rc;

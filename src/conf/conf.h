@@ -57,6 +57,8 @@ struct conf {
 	int64_t scan_max_size;       /* bytes of a message handed to the scanner */
 	int64_t scan_tag;            /* default tag threshold, hundredths of a point */
 	int64_t scan_probable_spam;  /* default probable-spam threshold, hundredths */
+	/* [bayes] */
+	int64_t bayes_max_tokens;    /* token rows kept; above it the least recently learned go */
 	/* [reputation] */
 	int64_t harvest_window;      /* seconds of recipient verdicts looked at (whole hours) */
 	int64_t harvest_min_invalid; /* unknown recipients from one IP before it is refused */

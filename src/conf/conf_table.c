@@ -129,6 +129,12 @@ const struct conf_key conf_keys[] = {
 	    "Default score from which a message is probable spam: the tenant's action "
 	    "applies (reject: 554 5.7.1 with the ref id). A tenant may set its own."),
 
+	/* ---- [bayes] ------------------------------------------------------- */
+	NUM("bayes", "max_tokens", CONF_INT, bayes_max_tokens, "10000000", 10000, 1000000000,
+	    "Token rows the Bayes store keeps (about 24 bytes each on disk). Checked hourly "
+	    "by the server and by mailward train --expire: above it, the least recently "
+	    "learned tokens are deleted until 90 % of it is left (docs/bayes.md, Expiry)."),
+
 	/* ---- [reputation] -------------------------------------------------- */
 	NUM("reputation", "harvest_window", CONF_DURATION, harvest_window, "1h", 3600, 7 * DAY,
 	    "Directory harvest (R9): how far back the recipient verdicts of a client IP are "

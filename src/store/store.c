@@ -960,6 +960,23 @@ int store_bayes_state(struct store *s, struct store_bayes_state *out)
 	return s->ops->bayes_state(s, out);
 }
 
+int store_bayes_stats(struct store *s, struct store_bayes_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->bayes_stats(s, out);
+}
+
+int store_bayes_expire(struct store *s, int64_t max, int64_t keep, int64_t *removed)
+{
+	*removed = 0;
+	if (keep < 1 || keep > max) {
+		store_seterr(s, "bayes expire: keep %lld is not in 1..%lld", (long long)keep,
+		    (long long)max);
+		return -1;
+	}
+	return s->ops->bayes_expire(s, max, keep, removed);
+}
+
 int store_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb)
 {
 	if (cb == NULL || cb->begin == NULL || cb->token == NULL) {

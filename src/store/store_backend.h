@@ -102,6 +102,8 @@ struct store_ops {
 	    int64_t weight, int *results, int64_t now);
 	int (*bayes_totals)(struct store *s, int64_t *nspam, int64_t *nham);
 	int (*bayes_state)(struct store *s, struct store_bayes_state *out);
+	int (*bayes_stats)(struct store *s, struct store_bayes_stats *out);
+	int (*bayes_expire)(struct store *s, int64_t max, int64_t keep, int64_t *removed);
 	/* Both callbacks are set; see store_bayes_scan() for the contract. */
 	int (*bayes_scan)(struct store *s, const struct store_bayes_scan_cb *cb);
 

@@ -423,6 +423,182 @@ int sq_bayes_state(struct store *s, struct store_bayes_state *out)
 	return 0;
 }
 
+/* A statement of one row (qprep'd: status and expiry are rare), stepped;
+ * NULL, with the error set, when it gave no row. */
+static sqlite3_stmt *one_row(struct sq *q, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = qprep(q, sql, what);
+
+	if (st != NULL && step(q, st) != SQLITE_ROW) {
+		dberr(q, what);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+int sq_bayes_stats(struct store *s, struct store_bayes_stats *out)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int own = q->depth == 0, rc;
+
+	if (own && run_id(q, ST_BEGIN_READ, "begin") < 0)
+		return -1;
+	if (sq_bayes_state(s, &out->state) < 0)
+		goto fail;
+	st = qprep(q, "SELECT class = 'spam', count(*), sum(weight > 1), max(ts) "
+	    "FROM bayes_msg GROUP BY class", "bayes stats");
+	if (st == NULL)
+		goto fail;
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		int c = sqlite3_column_int(st, 0) != 0;
+		out->msgs[c] = sqlite3_column_int64(st, 1);
+		out->reinforced[c] = sqlite3_column_int64(st, 2);
+		int64_t ts = sqlite3_column_int64(st, 3);
+		if (ts > out->last_learned)
+			out->last_learned = ts;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		dberr(q, "bayes stats");
+		goto fail;
+	}
+	/* sum() and min() of no rows are NULL, which reads as 0 */
+	st = one_row(q, "SELECT count(*), sum(spam + ham = 1), min(atime) FROM bayes_token",
+	    "bayes token stats");
+	if (st == NULL)
+		goto fail;
+	out->tokens = sqlite3_column_int64(st, 0);
+	out->tokens_once = sqlite3_column_int64(st, 1);
+	out->oldest_atime = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	if (own && run_id(q, ST_COMMIT, "commit") < 0)
+		goto fail;
+	return 0;
+fail:
+	if (own)
+		rollback_keep_error(q);
+	return -1;
+}
+
+/* Tokens deleted per write transaction: a chunk holds the write lock for
+ * a few milliseconds, where one transaction over millions of rows would
+ * keep the gateway's other writers waiting for seconds. */
+#define EXPIRE_CHUNK 10000
+
+/* The last row to delete is found by one sort of the table, in a read (no
+ * index on atime is kept up to date by every learning for a rare
+ * operation).  The rows up to it then go in rowid order, a chunk per
+ * transaction that moves the version, each chunk going on where the last
+ * one stopped: one pass over the table in all.  Age counts in whole days:
+ * the batches of one training run are seconds apart, and a run that
+ * learns its spam before its ham must not lose its spam first.  A failure
+ * leaves the chunks before it done: expiry goes on from there next time. */
+#define EXPIRE_WHERE "(atime / 86400, spam + ham, hash) <= (?1, ?2, ?3)"
+
+/* The last row to delete: its day, count and hash. */
+struct expire_cut {
+	int64_t day, cnt, hash;
+};
+
+/* sql qprep'd with the cut bound to ?1..?3, a and b to ?4 and ?5. */
+static sqlite3_stmt *expire_prep(struct sq *q, const char *sql, const struct expire_cut *cut,
+    int64_t a, int64_t b)
+{
+	sqlite3_stmt *st = qprep(q, sql, "bayes expire");
+
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, cut->day);
+		sqlite3_bind_int64(st, 2, cut->cnt);
+		sqlite3_bind_int64(st, 3, cut->hash);
+		sqlite3_bind_int64(st, 4, a);
+		sqlite3_bind_int64(st, 5, b);
+	}
+	return st;
+}
+
+int sq_bayes_expire(struct store *s, int64_t max, int64_t keep, int64_t *removed)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	struct expire_cut cut;
+	int64_t n, lo = INT64_MIN, hi;
+	int rc;
+
+	if ((st = one_row(q, "SELECT count(*) FROM bayes_token", "bayes expire")) == NULL)
+		return -1;
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (n <= max)
+		return 0;
+	st = qprep(q, "SELECT atime / 86400, spam + ham, hash FROM bayes_token "
+	    "ORDER BY 1, 2, 3 LIMIT 1 OFFSET ?1", "bayes expire");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, n - keep - 1);
+	rc = step(q, st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE)
+			return 0;   /* fewer rows by now: another expiry got there first */
+		dberr(q, "bayes expire");
+		return -1;
+	}
+	cut.day = sqlite3_column_int64(st, 0);
+	cut.cnt = sqlite3_column_int64(st, 1);
+	cut.hash = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	for (;;) {
+		if (sq_begin(s) < 0)
+			return -1;
+		/* the highest rowid of the next chunk; NULL (0 rows): done */
+		st = expire_prep(q, "SELECT max(hash), count(*) FROM (SELECT hash FROM bayes_token "
+		    "WHERE hash >= ?4 AND " EXPIRE_WHERE " ORDER BY hash LIMIT ?5)", &cut, lo,
+		    EXPIRE_CHUNK);
+		if (st == NULL)
+			goto fail;
+		if (step(q, st) != SQLITE_ROW) {
+			dberr(q, "bayes expire");
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		int64_t found = sqlite3_column_int64(st, 1);
+		hi = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (found == 0)
+			return sq_commit(s);
+		st = expire_prep(q, "DELETE FROM bayes_token WHERE hash >= ?4 AND hash <= ?5 AND "
+		    EXPIRE_WHERE, &cut, lo, hi);
+		if (st == NULL)
+			goto fail;
+		rc = step(q, st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			dberr(q, "bayes expire");
+			goto fail;
+		}
+		int64_t gone = sqlite3_changes64(q->db);
+		st = qprep(q, "UPDATE bayes_meta SET version = version + 1 WHERE id = 1",
+		    "bayes expire");
+		if (st == NULL)
+			goto fail;
+		rc = run(q, st, "bayes expire");
+		sqlite3_finalize(st);
+		if (rc < 0)
+			goto fail;
+		if (sq_commit(s) < 0)
+			return -1;
+		*removed += gone;
+		if (found < EXPIRE_CHUNK || hi == INT64_MAX)
+			return 0;
+		lo = hi + 1;
+	}
+fail:
+	abort_tx(q);
+	return -1;
+}
+
 /* The aggregate mw_bayes_scan(hash, spam, ham): SQLite calls it for every
  * row inside its own loop, which reads 2 million rows in about two thirds
  * of the time of stepping out to the caller for each row and fetching its

@@ -267,6 +267,8 @@ int sq_bayes_reinforce_many(struct store *s, const struct store_bayes_msg *m, si
     int64_t weight, int *results, int64_t now);
 int sq_bayes_totals(struct store *s, int64_t *nspam, int64_t *nham);
 int sq_bayes_state(struct store *s, struct store_bayes_state *out);
+int sq_bayes_stats(struct store *s, struct store_bayes_stats *out);
+int sq_bayes_expire(struct store *s, int64_t max, int64_t keep, int64_t *removed);
 int sq_bayes_scan(struct store *s, const struct store_bayes_scan_cb *cb);
 
 /* The tenants' own outgoing mail (store_sqlite_outbound.c). */

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "bayes/bayes.h"
 #include "conf/conf.h"
 #include "reputation/reputation.h"
 #include "log/log.h"
@@ -262,6 +263,13 @@ static void purge(struct track *t)
 		log_error(NULL, "track quarantine-expire error=%s", log_escape(err, esc, sizeof(esc)));
 	else if (n > 0)
 		log_info(NULL, "track quarantine-expire expired=%lld", (long long)n);
+	/* So is keeping the Bayes store within [bayes] max_tokens. */
+	if (bayes_expire(t->st, t->conf->bayes_max_tokens, &n) < 0)
+		log_error(NULL, "track bayes-expire error=%s",
+		    log_escape(store_error(t->st), esc, sizeof(esc)));
+	else if (n > 0)
+		log_info(NULL, "track bayes-expire removed=%lld max_tokens=%lld", (long long)n,
+		    (long long)t->conf->bayes_max_tokens);
 }
 
 static void *track_main(void *arg)

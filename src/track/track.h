@@ -4,7 +4,9 @@
  * The SMTP loop and the delivery workers must never wait on the database,
  * so records are copied into a queue and written by one thread in batched
  * transactions (its own store handle).  The thread also purges records
- * older than log_retention once an hour.  If the store fails, records are
+ * older than log_retention once an hour, and with them expires the
+ * quarantine and keeps the Bayes store within [bayes] max_tokens (the
+ * housekeeping of one store handle).  If the store fails, records are
  * logged to the text log with their ref id and dropped: tracking is
  * evidence, not mail, and must never stop mail.
  */

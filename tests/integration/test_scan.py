@@ -430,6 +430,114 @@ def test_train_unreadable_exit_3(cli):
     assert p.out.strip() == "learned 1 ham, 0 already known, 1 unreadable", p.out
 
 
+# ---- the store: status and expiry ------------------------------------------
+
+def token_rows(cli):
+    import sqlite3
+    db = sqlite3.connect(cli.data_dir / "mailward.db")
+    try:
+        return db.execute("SELECT hash, spam, ham, atime FROM bayes_token").fetchall()
+    finally:
+        db.close()
+
+
+def test_train_status_of_no_store(cli):
+    """Nothing learned yet: said so, and no store is created by asking."""
+    p = cli.expect(0, "train", "--status")
+    assert "learned: 0 spam (0 counting 3 times), 0 ham (0 counting 3 times)" in p.out, p.out
+    assert "classifier: no opinion yet: it needs 200 spam and 200 ham" in p.out, p.out
+    assert not (cli.data_dir / "mailward.db").exists()
+    doc = json.loads(cli.expect(0, "train", "--status", "--json").out)
+    assert doc["active"] is False and doc["tokens"] == 0 and doc["last_learned"] is None
+    assert doc["spam"] == {"messages": 0, "reinforced": 0, "total": 0}
+    # some ham but no spam: still no opinion
+    cli.expect(0, "train", "--ham", cli.write("one.eml", CLEAN))
+    doc = json.loads(cli.expect(0, "train", "--status", "--json").out)
+    assert doc["active"] is False and doc["ham"]["messages"] == 1 and doc["tokens"] > 0
+
+
+def test_train_status(trained):
+    cli = trained
+    rows = token_rows(cli)
+    p = cli.expect(0, "train", "--status")
+    assert "learned: 220 spam (0 counting 3 times), 220 ham (0 counting 3 times)" in p.out, p.out
+    assert "classifier: active" in p.out, p.out
+    once = sum(1 for r in rows if r[1] + r[2] == 1)
+    assert f"tokens: {len(rows)} ({once} seen in one message), at most 10000000" in p.out, p.out
+    doc = json.loads(cli.expect(0, "train", "--status", "--json").out)
+    assert doc["active"] is True
+    assert doc["spam"] == {"messages": 220, "reinforced": 0, "total": 220}
+    assert doc["ham"] == {"messages": 220, "reinforced": 0, "total": 220}
+    assert doc["tokens"] == len(rows) and doc["tokens_once"] == once
+    assert doc["max_tokens"] == 10000000
+    assert doc["last_learned"].endswith("Z") and doc["oldest_token"].endswith("Z")
+    # the configured limit is the one reported
+    with open(cli.config, "a") as fh:
+        fh.write("[bayes]\nmax_tokens = 123456\n")
+    assert json.loads(cli.expect(0, "train", "--status", "--json").out)["max_tokens"] == 123456
+
+
+def test_train_expire(trained):
+    """Above the limit the rarest tokens of the oldest day go, down to 90 %
+    of it; the totals and the learned messages stay, the snapshot file is
+    rewritten, and Bayes still tells the test messages apart."""
+    cli = trained
+    rows = token_rows(cli)
+    n = len(rows)
+    before = bayes_state(cli)
+    p = cli.expect(0, "train", "--expire", "--max-tokens", n)
+    assert p.out.strip() == f"{n} tokens, at most {n}: nothing to expire", p.out
+    assert bayes_state(cli) == before
+    snap = cli.data_dir / "bayes.snapshot"
+    mtime = snap.stat().st_mtime_ns
+    limit = n // 2
+    keep = limit - limit // 10
+    p = cli.expect(0, "train", "--expire", "--max-tokens", limit)
+    assert p.out.startswith(f"expired {n - keep} tokens, {keep} left (at most {limit}); "), p.out
+    left = token_rows(cli)
+    assert len(left) == keep
+    kept = {r[0] for r in left}
+    gone = [r for r in rows if r[0] not in kept]
+    # one training day: the rarest went first
+    assert min(r[1] + r[2] for r in left) >= max(r[1] + r[2] for r in gone)
+    after = bayes_state(cli)
+    assert after[0] == before[0] and after[1] == before[1]
+    assert snap.stat().st_mtime_ns != mtime
+    doc, by = cli.scan_json(0, cli.dir / "test" / "ham")
+    assert all("BAYES_HAM" in names(r) for r in doc["results"]), doc
+    p = cli.run("scan", "--json", cli.dir / "test" / "spam")
+    assert all("BAYES_SPAM" in names(r) for r in json.loads(p.out)["results"]), p.out
+    # the configured limit applies without --max-tokens
+    with open(cli.config, "a") as fh:
+        fh.write("[bayes]\nmax_tokens = 10000\n")
+    p = cli.expect(0, "train", "--expire")
+    assert p.out.strip() == f"{keep} tokens, at most 10000: nothing to expire", p.out
+
+
+def test_train_status_expire_usage(cli):
+    f = cli.write("one.eml", CLEAN)
+    for args in (("--status", "--expire"), ("--status", "--max-tokens", "5"),
+                 ("--expire", "--json"), ("--status", f), ("--expire", "--max-tokens", "0"),
+                 ("--expire", "--max-tokens", "12x"), ("--expire", "--max-tokens", ""),
+                 ("--spam", "--status")):
+        cli.expect(2, "train", *args)
+    assert "train --status [--json]" in cli.expect(0, "help", "train").out
+
+
+def test_train_status_store_error(trained):
+    """A store whose token table is gone: a storage error, exit 3."""
+    import sqlite3
+    cli = trained
+    db = sqlite3.connect(cli.data_dir / "mailward.db")
+    db.execute("DROP TABLE bayes_token")
+    db.commit()
+    db.close()
+    p = cli.expect(3, "train", "--status")
+    assert "bayes_token" in p.err, p.err
+    p = cli.expect(3, "train", "--expire", "--max-tokens", "10")
+    assert "bayes_token" in p.err, p.err
+
+
 # ---- untraining ------------------------------------------------------------
 
 def bayes_state(cli):

@@ -1078,6 +1078,227 @@ static void test_store_state_and_scan(void **state)
 	assert_int_equal(store_bayes_scan(s, NULL), -1);
 }
 
+/* ---- store: status and expiry ------------------------------------------------------ */
+
+#define DAY_S INT64_C(86400)
+
+/* Sets the atime of one token row through SQLite itself: learning stamps
+ * the wall clock, and expiry orders by age. */
+static void set_atime(const struct fx *f, uint64_t h, int64_t atime)
+{
+	char path[256], sql[160];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/data/mailward.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(sql, sizeof(sql), "UPDATE bayes_token SET atime = %lld WHERE hash = %lld",
+	    (long long)atime, (long long)(int64_t)h);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+}
+
+static struct store_bayes_count count_of_hash(struct store *s, uint64_t h)
+{
+	struct store_bayes_count c;
+
+	assert_int_equal(store_bayes_get(s, &h, 1, &c), 0);
+	return c;
+}
+
+/* Which of the tokens 1..6 are still stored: a string of '1'/'0'. */
+static void stored(struct store *s, const char *want)
+{
+	uint64_t h[6] = { 1, 2, 3, 4, 5, 6 };
+	struct store_bayes_count c[6];
+	char got[7];
+
+	assert_int_equal(store_bayes_get(s, h, 6, c), 0);
+	for (int i = 0; i < 6; i++)
+		got[i] = c[i].spam + c[i].ham > 0 ? '1' : '0';
+	got[6] = '\0';
+	if (strcmp(got, want) != 0)
+		fail_msg("tokens stored %s, want %s", got, want);
+}
+
+/* Three messages: A spam {1,4}, B ham {1,4}, C spam {1,2,3,5,6}; A
+ * reinforced.  Counts (spam + ham): 1: 5, 2: 1, 3: 1, 4: 4, 5: 1, 6: 1. */
+static void learn_abc(struct store *s)
+{
+	uint64_t a[] = { 1, 4 }, c[] = { 1, 2, 3, 5, 6 };
+	int res;
+
+	assert_int_equal(store_bayes_learn(s, "A", 1, a, 2), 0);
+	assert_int_equal(store_bayes_learn(s, "B", 0, a, 2), 0);
+	assert_int_equal(store_bayes_learn(s, "C", 1, c, 5), 0);
+	struct store_bayes_msg m = { .digest = "A", .is_spam = 1, .hashes = a, .n = 2 };
+	assert_int_equal(store_bayes_reinforce_many(s, &m, 1, 3, &res), 0);
+	assert_int_equal(res, 0);
+}
+
+static void test_store_stats(void **state)
+{
+	struct fx *f = *state;
+	struct store_bayes_stats b;
+	int64_t t0 = mw_now();
+
+	assert_int_equal(store_bayes_stats(f->s, &b), 0);
+	assert_true(b.msgs[0] == 0 && b.msgs[1] == 0 && b.tokens == 0 && b.tokens_once == 0);
+	assert_true(b.last_learned == 0 && b.oldest_atime == 0);
+	learn_abc(f->s);
+	set_atime(f, 6, 1000);
+	assert_int_equal(store_bayes_stats(f->s, &b), 0);
+	assert_int_equal(b.state.nspam, 4);             /* A counts 3 times */
+	assert_int_equal(b.state.nham, 1);
+	assert_int_equal(b.msgs[1], 2);
+	assert_int_equal(b.msgs[0], 1);
+	assert_int_equal(b.reinforced[1], 1);
+	assert_int_equal(b.reinforced[0], 0);
+	assert_int_equal(b.tokens, 6);
+	assert_int_equal(b.tokens_once, 4);             /* 2, 3, 5, 6 */
+	assert_true(b.last_learned >= t0 && b.last_learned <= mw_now());
+	assert_int_equal(b.oldest_atime, 1000);
+	struct store_bayes_state st;
+	assert_int_equal(store_bayes_state(f->s, &st), 0);
+	assert_memory_equal(&st, &b.state, sizeof(st));
+	/* Inside the caller's transaction: its learning is seen, and the
+	 * transaction stays the caller's. */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_bayes_learn(f->s, "D", 0, (const uint64_t[]){ 7 }, 1), 0);
+	assert_int_equal(store_bayes_stats(f->s, &b), 0);
+	assert_int_equal(b.msgs[0], 2);
+	assert_int_equal(b.tokens, 7);
+	assert_int_equal(store_rollback(f->s), 0);
+	assert_int_equal(store_bayes_stats(f->s, &b), 0);
+	assert_int_equal(b.msgs[0], 1);
+}
+
+static void test_store_expire(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_bayes_state st0, st1;
+	int64_t n = -1;
+	int sp;
+	int64_t w;
+
+	learn_abc(s);
+	/* Days 100, 200, 300; within day 200 token 4 (learned 4 times) is
+	 * the oldest, token 5 the newest. */
+	set_atime(f, 1, 100 * DAY_S + 50);
+	set_atime(f, 2, 100 * DAY_S + 60);
+	set_atime(f, 3, 200 * DAY_S + 20);
+	set_atime(f, 4, 200 * DAY_S + 10);
+	set_atime(f, 5, 200 * DAY_S + 30000);
+	set_atime(f, 6, 300 * DAY_S);
+	assert_int_equal(store_bayes_state(s, &st0), 0);
+
+	/* At the limit: nothing goes, nothing changes. */
+	assert_int_equal(store_bayes_expire(s, 6, 3, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_bayes_state(s, &st1), 0);
+	assert_memory_equal(&st0, &st1, sizeof(st0));
+	stored(s, "111111");
+
+	/* Above it: down to keep, the oldest day first and within a day the
+	 * rarest - 2 (day 100, once), 1 (day 100), 3 (day 200, once, the
+	 * lower hash of the two learned once) - not the oldest second: 4 was
+	 * learned before 3 on day 200, but four times. */
+	assert_int_equal(store_bayes_expire(s, 5, 3, &n), 0);
+	assert_int_equal(n, 3);
+	stored(s, "000111");
+	assert_int_equal(store_bayes_state(s, &st1), 0);
+	assert_true(st1.nspam == st0.nspam && st1.nham == st0.nham);
+	assert_true(st1.version != st0.version);    /* snapshots reload */
+	assert_int_equal(store_bayes_msg_get(s, "C", &sp, &w), 0);   /* still learned */
+	assert_true(sp == 1 && w == 1);
+
+	/* Again: 5 (day 200, once) then 4 (day 200, four times). */
+	assert_int_equal(store_bayes_expire(s, 2, 1, &n), 0);
+	assert_int_equal(n, 2);
+	stored(s, "000001");
+
+	/* Forgetting a message whose tokens expired works: counts stop at 0. */
+	uint64_t c[] = { 1, 2, 3, 5, 6 };
+	assert_int_equal(store_bayes_unlearn(s, "C", c, 5), 0);
+	totals(s, 3, 1);
+	stored(s, "000000");
+
+	/* keep outside 1..max is refused */
+	assert_int_equal(store_bayes_expire(s, 5, 6, &n), -1);
+	assert_non_null(strstr(store_error(s), "keep"));
+	assert_int_equal(store_bayes_expire(s, 5, 0, &n), -1);
+
+	/* bayes_expire keeps 90 % of max_tokens */
+	uint64_t many[20];
+	for (int i = 0; i < 20; i++)
+		many[i] = 100 + (uint64_t)i;
+	assert_int_equal(store_bayes_learn(s, "E", 0, many, 20), 0);
+	assert_int_equal(bayes_expire(s, 20, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(bayes_expire(s, 19, &n), 0);
+	assert_int_equal(n, 2);                          /* 20 -> 18 */
+	struct store_bayes_stats b;
+	assert_int_equal(store_bayes_stats(s, &b), 0);
+	assert_int_equal(b.tokens, 18);
+
+	/* More than one chunk: every one is deleted, the newest one stays. */
+	size_t nbig = 25000;
+	uint64_t *big = calloc(nbig, sizeof(*big));
+	for (size_t i = 0; i < nbig; i++)
+		big[i] = 1000 + (uint64_t)i;
+	assert_int_equal(store_bayes_learn(s, "F", 1, big, nbig), 0);
+	assert_int_equal(store_bayes_learn(s, "G", 0, (const uint64_t[]){ 7 }, 1), 0);
+	set_atime(f, 7, mw_now() + 2 * DAY_S);           /* token 7 is the newest */
+	assert_int_equal(store_bayes_expire(s, 2, 1, &n), 0);
+	assert_int_equal(n, (int64_t)nbig + 18);
+	assert_int_equal(store_bayes_stats(s, &b), 0);
+	assert_int_equal(b.tokens, 1);
+	assert_int_equal(count_of_hash(s, 7).ham, 1);
+	free(big);
+}
+
+/* Every statement of status and expiry failing in turn: an error naming
+ * the injected failure, nothing changed, no lock left behind. */
+static void test_store_expire_failpoints(void **state)
+{
+	struct fx *f = *state;
+	struct store_bayes_stats b0, b1;
+	char err[256], fp[40];
+	int64_t n;
+
+	learn_abc(f->s);
+	assert_int_equal(store_bayes_stats(f->s, &b0), 0);
+	for (int op = 0; op < 2; op++) {
+		int i, rc = -1;
+		for (i = 1; i < 100 && rc != 0; i++) {
+			snprintf(fp, sizeof(fp), "store_step:%d", i);
+			setenv("MAILWARD_FAILPOINT", fp, 1);
+			struct store *h = store_open(&f->c, err, sizeof(err));
+			unsetenv("MAILWARD_FAILPOINT");
+			assert_non_null(h);
+			rc = op == 0 ? store_bayes_stats(h, &b1) : store_bayes_expire(h, 5, 4, &n);
+			if (rc != 0) {
+				assert_int_equal(rc, -1);
+				if (strstr(store_error(h), "injected failure") == NULL)
+					fail_msg("op %d step %d: '%s'", op, i, store_error(h));
+				assert_int_equal(store_bayes_stats(f->s, &b1), 0);
+				assert_memory_equal(&b0, &b1, sizeof(b0));
+				uint64_t probe = 99;
+				assert_int_equal(store_bayes_learn(f->s, "probe", 1, &probe, 1), 0);
+				assert_int_equal(store_bayes_unlearn(f->s, "probe", &probe, 1), 0);
+				assert_int_equal(store_bayes_stats(f->s, &b0), 0);   /* version moved */
+			}
+			store_close(h);
+		}
+		assert_int_equal(rc, 0);
+		assert_true(i > 2);   /* at least one failure point was hit */
+	}
+	assert_int_equal(store_bayes_stats(f->s, &b1), 0);
+	assert_int_equal(b1.tokens, 4);
+}
+
 /* ---- snapshot: lookups and loading --------------------------------------------------- */
 
 static struct bayes_snapshot *snap_load(struct store *s)
@@ -2458,6 +2679,9 @@ int main(void)
 		T(test_store_failpoints),
 		T(test_store_locked),
 		T(test_store_state_and_scan),
+		T(test_store_stats),
+		T(test_store_expire),
+		T(test_store_expire_failpoints),
 		T(test_snapshot_lookups),
 		T(test_snapshot_refused),
 		cmocka_unit_test(test_snapshot_unordered_backend),
