@@ -71,6 +71,11 @@ void bayes_params_defaults(struct bayes_params *p)
 	p->fisher = 1;
 }
 
+int bayes_params_trained(const struct bayes_params *p, int64_t nspam, int64_t nham)
+{
+	return nspam >= p->min_spam && nham >= p->min_ham && nspam > 0 && nham > 0;
+}
+
 struct bayes *bayes_new(struct store *s)
 {
 	struct bayes *b = xcalloc(1, sizeof(*b));
@@ -442,7 +447,7 @@ static int classify_ex(struct bayes *b, const struct bayes_input *in, int64_t ex
 	bayes_tokenize(in, &b->tok, NULL, NULL);
 	out->n_tokens = b->tok.n;
 	rc = 0;
-	if (nspam < b->p.min_spam || nham < b->p.min_ham || nspam == 0 || nham == 0) {
+	if (!bayes_params_trained(&b->p, nspam, nham)) {
 		out->state = BAYES_UNTRAINED;
 		goto out;
 	}
@@ -608,7 +613,5 @@ int bayes_unlearn(struct bayes *b, const struct bayes_input *in, const char *dig
 
 int bayes_expire(struct store *s, int64_t max_tokens, int64_t *removed)
 {
-	int64_t keep = max_tokens - max_tokens / 10;
-
-	return store_bayes_expire(s, max_tokens, keep > 0 ? keep : 1, removed);
+	return store_bayes_expire(s, max_tokens, max_tokens - max_tokens / 10, removed);
 }

@@ -99,6 +99,9 @@ struct bayes_params {
 };
 
 void bayes_params_defaults(struct bayes_params *p);
+/* Whether a store with these totals has enough learned for p to give a
+ * verdict (else BAYES_UNTRAINED). */
+int bayes_params_trained(const struct bayes_params *p, int64_t nspam, int64_t nham);
 
 /* One token that took part in the verdict. */
 struct bayes_clue {
@@ -187,7 +190,8 @@ int bayes_reinforce_many(struct bayes *b, const struct bayes_tokens *tok, const 
 /* Token expiry (docs/bayes.md, "Expiry"): when the store holds more than
  * max_tokens tokens, the least recently learned go until 90 % of
  * max_tokens is left, so the next expiry is a tenth of growth away.
- * *removed: how many went.  0, or -1 on a storage error. */
+ * max_tokens >= 1.  *removed: how many went.  0, or -1 on a storage
+ * error. */
 int bayes_expire(struct store *s, int64_t max_tokens, int64_t *removed);
 
 #endif

@@ -49,7 +49,7 @@ status_print(const struct conf *c, const struct store_bayes_stats *b, const char
 	char t1[40], t2[40];
 
 	bayes_params_defaults(&p);
-	int active = b->state.nspam >= p.min_spam && b->state.nham >= p.min_ham;
+	int active = bayes_params_trained(&p, b->state.nspam, b->state.nham);
 	if (json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "store", cli_json_str(db));
