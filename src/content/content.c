@@ -813,5 +813,19 @@ const char *content_signature(const struct content_msg *m, enum content_sig_meth
 	return m->signature;
 }
 
+const char *content_last_block(const struct content_msg *m)
+{
+	return m->signature ? NULL : m->last_block;
+}
+
+int content_signature_adopt(struct content_msg *m)
+{
+	if (m->signature != NULL || m->last_block == NULL)
+		return -1;
+	m->signature = m->last_block;
+	m->sig_method = CONTENT_SIG_REPEATED;
+	return 0;
+}
+
 size_t content_part_count(const struct content_msg *m) { return m->parts; }
 size_t content_max_depth(const struct content_msg *m) { return m->max_depth; }

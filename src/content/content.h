@@ -135,6 +135,7 @@ enum content_sig_method {
 	CONTENT_SIG_NONE,
 	CONTENT_SIG_DELIMITER, /* after a "-- " line (RFC 3676) */
 	CONTENT_SIG_HEURISTIC, /* trailing short block that looks like a signature */
+	CONTENT_SIG_REPEATED,  /* the last paragraph, seen ending the sender's other mail */
 };
 
 struct content_msg;
@@ -173,6 +174,19 @@ const struct content_attachment *content_attachment_at(const struct content_msg 
 /* The signature block of the first text part, or NULL; *method (may be
  * NULL) says how it was found. */
 const char *content_signature(const struct content_msg *m, enum content_sig_method *method);
+
+/*
+ * R7's second form, "the last short block of a text part that repeats
+ * across a sender's messages", takes the sender's history, which the
+ * parser does not have.  content_last_block() is the candidate: when no
+ * signature block was found, the last paragraph of the same text part (at
+ * most 15 lines and 1 KiB, never the whole text, not quoted), else NULL.
+ * content_signature_adopt() makes it the signature block
+ * (CONTENT_SIG_REPEATED) once the caller has seen it repeat: 0, or -1 when
+ * there is a signature block already or no candidate.
+ */
+const char *content_last_block(const struct content_msg *m);
+int content_signature_adopt(struct content_msg *m);
 
 /* Structure counters: entities visited and the deepest nesting seen. */
 size_t content_part_count(const struct content_msg *m);

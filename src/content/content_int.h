@@ -48,6 +48,7 @@ struct content_msg {
 	int has_date;
 	const char *signature;
 	enum content_sig_method sig_method;
+	const char *last_block;   /* when no signature was found: content_last_block() */
 	/* Hosts repeat within a message; the PSL lookup is the costliest step
 	 * of URL handling, so the last few answers are kept (round robin). */
 	struct { char host[128]; char rd[128]; } rd_cache[8];
@@ -69,7 +70,8 @@ int charset_to_utf8(const char *charset, const char *in, size_t len, struct buf 
  * decoded on its own, adjacent same-charset words converted together) into
  * UTF-8 in out, bounded by max.  Sets CONTENT_F_BAD_ENCODED_WORD. */
 void rfc2047_decode(const char *s, size_t n, struct buf *out, size_t max, unsigned *flags);
-/* Find the signature block of text (sets m->signature and m->sig_method). */
+/* Find the signature block of text (sets m->signature and m->sig_method),
+ * else its last paragraph (m->last_block). */
 void signature_find(struct content_msg *m, const char *text, size_t len);
 
 /* content_html.c: HTML to text into out (bounded by max); updates m->html

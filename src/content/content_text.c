@@ -404,6 +404,46 @@ static void set_sig(struct content_msg *m, const char *s, size_t n, enum content
 	buf_free(&b);
 }
 
+/* The last paragraph of text (after a blank line, trailing space left
+ * out) when it has at most max_lines lines and max_bytes bytes and is not
+ * the whole text: 0 and [*start, *end), else -1. */
+static int last_paragraph(const char *text, size_t len, size_t max_lines, size_t max_bytes,
+	const char **start_out, const char **end_out)
+{
+	const char *e = text + len;
+	while (e > text && isspace((unsigned char)e[-1]))
+		e--;
+	if (e == text)
+		return -1;
+	const char *start = NULL;
+	size_t lines = 0;
+	for (const char *p = e; p > text;) {
+		const char *q = p;
+		while (q > text && q[-1] != '\n')
+			q--;
+		/* line is [q, p) */
+		if (is_blank(q, (size_t)(p - q))) {
+			start = p;
+			break;
+		}
+		lines++;
+		if (lines > max_lines || (size_t)(e - q) > max_bytes)
+			return -1;
+		if (q == text)
+			return -1; /* the whole text is one paragraph */
+		p = q - 1;  /* skip the '\n' */
+	}
+	if (start == NULL)
+		return -1;
+	while (start < e && (*start == '\n' || *start == '\r'))
+		start++;
+	if (start == e)
+		return -1;
+	*start_out = start;
+	*end_out = e;
+	return 0;
+}
+
 void signature_find(struct content_msg *m, const char *text, size_t len)
 {
 	const char *end = text + len;
@@ -428,39 +468,25 @@ void signature_find(struct content_msg *m, const char *text, size_t len)
 		}
 		p = nl ? nl + 1 : end;
 	}
-	/* 2. Heuristic: the last paragraph, if short and signature-like, and not
-	 * the whole text. */
-	const char *e = end;
-	while (e > text && isspace((unsigned char)e[-1]))
-		e--;
-	if (e == text)
-		return;
-	/* Walk back to the start of the last paragraph (after a blank line). */
-	const char *start = NULL;
-	const char *line_end = e;
-	size_t lines = 0;
-	for (const char *p = e; p > text;) {
-		const char *q = p;
-		while (q > text && q[-1] != '\n')
-			q--;
-		/* line is [q, p) */
-		if (is_blank(q, (size_t)(p - q))) {
-			start = p;
-			break;
-		}
-		lines++;
-		if (lines > HEUR_MAX_LINES || (size_t)(line_end - q) > HEUR_MAX_BYTES)
-			return;
-		if (q == text)
-			return; /* the whole text is one paragraph */
-		p = q - 1;  /* skip the '\n' */
-	}
-	if (start == NULL)
-		return;
-	while (start < e && (*start == '\n' || *start == '\r'))
-		start++;
-	if (start < e && looks_like_signature(start, (size_t)(e - start)))
+	/* 2. Heuristic: the last paragraph, if short and signature-like. */
+	const char *start, *e;
+	if (last_paragraph(text, len, HEUR_MAX_LINES, HEUR_MAX_BYTES, &start, &e) == 0 &&
+		looks_like_signature(start, (size_t)(e - start))) {
 		set_sig(m, start, (size_t)(e - start), CONTENT_SIG_HEURISTIC);
+		if (m->signature != NULL)
+			return;
+	}
+	/* 3. Neither: keep the last paragraph for R7's second form, which needs
+	 * the sender's other messages (content_signature_adopt()).  Quoted text
+	 * ends replies, and is someone else's. */
+	if (last_paragraph(text, len, SIG_MAX_LINES, SIG_MAX_BYTES, &start, &e) == 0 &&
+		*start != '>') {
+		struct buf b = BUF_INIT;
+		utf8_sanitize_append(&b, start, (size_t)(e - start), SIG_MAX_BYTES, NULL);
+		if (b.len > 0)
+			m->last_block = arena_strndup(&m->arena, b.data, b.len);
+		buf_free(&b);
+	}
 }
 
 /* ---- RFC 2047 encoded words ------------------------------------------------ */

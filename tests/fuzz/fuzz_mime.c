@@ -5,7 +5,9 @@
  * parsing twice gives the same summary (flags, counts, sizes, hashes); every
  * text and header value is valid UTF-8 of its stated length; texts are
  * within max_text_bytes and decoded attachment bytes within
- * max_decoded_bytes; depth and part counts within their limits.
+ * max_decoded_bytes; depth and part counts within their limits; the
+ * last-paragraph candidate (R7) exists only without a signature block, is
+ * valid UTF-8 within 1 KiB, and adopting it makes it the signature block.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -111,6 +113,14 @@ static void summarize(const struct content_msg *m, struct summary *s)
 	const char *sig = content_signature(m, NULL);
 	if (sig != NULL && !str_ok(sig))
 		abort();
+	if (sig != NULL)
+		s->hash = mix(s->hash, sig);
+	/* R7's candidate: only without a signature, bounded, valid. */
+	const char *last = content_last_block(m);
+	if (last != NULL && (sig != NULL || !str_ok(last) || strlen(last) > 1024 || *last == '\0'))
+		abort();
+	if (last != NULL)
+		s->hash = mix(s->hash, last);
 	if (!str_ok(content_subject(m)) || !str_ok(content_from(m)) || !str_ok(content_from_addr(m)) ||
 		!str_ok(content_message_id(m)))
 		abort();
@@ -134,6 +144,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	summarize(a, &sa);
 	summarize(b, &sb);
 	if (memcmp(&sa, &sb, sizeof(sa)) != 0)
+		abort();
+	/* Adopting the candidate makes it the signature block, once. */
+	const char *last = content_last_block(a);
+	enum content_sig_method how;
+	if (content_signature_adopt(a) != (last != NULL ? 0 : -1))
+		abort();
+	if (last != NULL && (content_signature(a, &how) != last || how != CONTENT_SIG_REPEATED ||
+		content_last_block(a) != NULL || content_signature_adopt(a) != -1))
 		abort();
 	content_free(a);
 	content_free(b);

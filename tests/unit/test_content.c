@@ -108,7 +108,7 @@ static void dump(const char *what, const struct content_msg *m)
 		h->text_chars, h->image_only);
 	enum content_sig_method sm;
 	const char *sig = content_signature(m, &sm);
-	printf(" sig(%d)=[%s]\n", sm, sig ? sig : "(none)");
+	printf(" sig(%d)=[%s] last=[%s]\n", sm, sig ? sig : "(none)", content_last_block(m) ? content_last_block(m) : "(none)");
 }
 
 static struct content_msg *parse_file(const char *name)
@@ -332,6 +332,91 @@ static void test_signature_heuristic(void **state)
 	assert_string_equal(content_signature(m, &how), "Eve");
 	assert_int_equal(how, CONTENT_SIG_DELIMITER);
 	content_free(m);
+	buf_free(&b);
+}
+
+/* R7's second form: with no delimiter and no signature-like last
+ * paragraph, the last paragraph is kept as a candidate, and becomes the
+ * signature block only when the caller adopts it. */
+static void test_last_block_candidate(void **state)
+{
+	(void)state;
+	enum content_sig_method how;
+	struct buf b = BUF_INIT;
+	/* A disclaimer: long lines, no phone, address, link or company word. */
+	const char *disclaimer =
+		"This message and anything attached to it are confidential and meant only for\r\n"
+		"the people it is addressed to. If it reached you by mistake, please delete it\r\n"
+		"and let the sender know; copying or passing it on is not allowed.";
+	buf_append_str(&b, "From: a@b.example\r\nSubject: x\r\n\r\n"
+			   "The crane inspection moves to Thursday morning.\r\n\r\n");
+	buf_append_str(&b, disclaimer);
+	buf_append_str(&b, "\r\n\r\n");
+	struct content_msg *m = parse_buf("last-block", &b, NULL);
+	assert_null(content_signature(m, &how));
+	assert_int_equal(how, CONTENT_SIG_NONE);
+	const char *lb = content_last_block(m);
+	assert_non_null(lb);
+	assert_true(strncmp(lb, "This message and anything", 25) == 0);
+	assert_non_null(strstr(lb, "is not allowed."));
+	assert_null(strstr(lb, "crane"));
+	assert_int_equal(lb[strlen(lb) - 1], '.'); /* trailing blank lines left out */
+	assert_int_equal(content_signature_adopt(m), 0);
+	assert_string_equal(content_signature(m, &how), lb);
+	assert_int_equal(how, CONTENT_SIG_REPEATED);
+	assert_null(content_last_block(m));         /* it is the signature now */
+	assert_int_equal(content_signature_adopt(m), -1);
+	content_free(m);
+
+	/* A found signature leaves no candidate, and nothing to adopt. */
+	buf_reset(&b);
+	buf_append_str(&b, "From: a@b.example\r\n\r\nok\r\n\r\nBest regards\r\nEve\r\n");
+	m = parse_buf("last-block-sig", &b, NULL);
+	assert_non_null(content_signature(m, &how));
+	assert_int_equal(how, CONTENT_SIG_HEURISTIC);
+	assert_null(content_last_block(m));
+	assert_int_equal(content_signature_adopt(m), -1);
+	assert_int_equal(how, CONTENT_SIG_HEURISTIC);
+	content_free(m);
+
+	/* No candidate: one paragraph only, a quoted last paragraph, one of
+	 * 16 lines, one over 1 KiB. */
+	const char *none[] = {
+		"From: a@b.example\r\n\r\nJust one paragraph,\r\non two lines.\r\n",
+		"From: a@b.example\r\n\r\nYes, agreed.\r\n\r\n> you wrote this\r\n> and this\r\n",
+		NULL, NULL,
+	};
+	struct buf lines = BUF_INIT, big = BUF_INIT;
+	buf_append_str(&lines, "From: a@b.example\r\n\r\nHello.\r\n\r\n");
+	for (int i = 0; i < 16; i++)
+		buf_append_str(&lines, "a line of the footer\r\n");
+	buf_append(&lines, "", 1);
+	none[2] = lines.data;
+	buf_append_str(&big, "From: a@b.example\r\n\r\nHello.\r\n\r\n");
+	for (int i = 0; i < 11; i++)
+		buf_append_str(&big, "one hundred bytes of a long footer line, one hundred bytes of a long footer line, and more words\r\n");
+	buf_append(&big, "", 1);
+	none[3] = big.data;
+	for (size_t i = 0; i < MW_ARRAY_LEN(none); i++) {
+		buf_reset(&b);
+		buf_append_str(&b, none[i]);
+		m = parse_buf("no-last-block", &b, NULL);
+		assert_null(content_signature(m, &how));
+		if (content_last_block(m) != NULL)
+			fail_msg("case %zu: a last block: [%s]", i, content_last_block(m));
+		assert_int_equal(content_signature_adopt(m), -1);
+		content_free(m);
+	}
+	/* 15 lines and just under 1 KiB are a candidate. */
+	buf_reset(&lines);
+	buf_append_str(&lines, "From: a@b.example\r\n\r\nHello.\r\n\r\n");
+	for (int i = 0; i < 15; i++)
+		buf_append_str(&lines, "a line of the footer\r\n");
+	m = parse_buf("15-lines", &lines, NULL);
+	assert_non_null(content_last_block(m));
+	content_free(m);
+	buf_free(&lines);
+	buf_free(&big);
 	buf_free(&b);
 }
 
@@ -798,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_charsets_converted),
 		cmocka_unit_test(test_html_features),
 		cmocka_unit_test(test_signature_heuristic),
+		cmocka_unit_test(test_last_block_candidate),
 		cmocka_unit_test(test_broken_boundaries),
 		cmocka_unit_test(test_bad_base64),
 		cmocka_unit_test(test_malformed_headers),
