@@ -68,6 +68,7 @@ struct conf {
 	int64_t rep_fingerprints;    /* fingerprints with evidence indexed in memory, per kind */
 	int64_t bulk_recipients;     /* recipients of one text in a day that make it bulk */
 	int64_t bulk_tenants;        /* ... or tenants */
+	int64_t sig_history;         /* sender/closing-paragraph pairs remembered (R7) */
 	int64_t trap_keep;           /* trap hits kept as evidence (messages under data_dir/traps) */
 	int64_t outbound_retention;  /* seconds a recorded outbound Message-ID is remembered */
 	/* [complaint] */

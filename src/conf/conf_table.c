@@ -166,6 +166,12 @@ const struct conf_key conf_keys[] = {
 	    "2 x fingerprints distinct texts."),
 	NUM("reputation", "bulk_tenants", CONF_INT, bulk_tenants, "3", 2, 1000,
 	    "Bulk (R12): ... or reached this many tenants within a day."),
+	NUM("reputation", "signature_history", CONF_INT, sig_history, "100000", 100, 100000000,
+	    "Signature blocks (R7, docs/content.md): a message with no signature block of its "
+	    "own (no \"-- \" line, no signature-like last paragraph) gets its last paragraph "
+	    "as one when the same paragraph ended 3 distinct messages of the same From address "
+	    "within 30 days. This many sender and paragraph pairs are remembered, in memory "
+	    "(about 64 bytes each); the least recently seen make room."),
 	NUM("reputation", "trap_keep", CONF_INT, trap_keep, "1000", 0, 1000000,
 	    "Spam traps (R10): how many messages to trap addresses are kept as evidence "
 	    "(data_dir/traps/, oldest removed first); 0 keeps only the record."),

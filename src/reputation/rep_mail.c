@@ -18,6 +18,7 @@
 #include "reputation/fp_memory.h"
 #include "reputation/fp_recent.h"
 #include "reputation/reputation.h"
+#include "reputation/sig_history.h"
 #include "score/score.h"
 #include "store/store.h"
 
@@ -35,6 +36,7 @@ struct rep_mail {
 	struct store *s;
 	struct fp_memory *fpm;
 	struct fp_recent *recent;
+	struct sig_history *sigh;
 };
 
 static char **strv_copy(char *const *v, size_t n)
@@ -76,14 +78,35 @@ void rep_mail_facts_clear(struct rep_mail_facts *f)
 }
 
 struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm,
-    struct fp_recent *recent)
+    struct fp_recent *recent, struct sig_history *sigh)
 {
 	struct rep_mail *rm = xcalloc(1, sizeof(*rm));
 	rm->c = c;
 	rm->s = s;
 	rm->fpm = fpm;
 	rm->recent = recent;
+	rm->sigh = sigh;
 	return rm;
+}
+
+/* ---- signature block by repetition (R7) ------------------------------------ */
+
+int rep_mail_signature(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
+    struct content_msg *m)
+{
+	const char *block = content_last_block(m);
+	if (rm->sigh == NULL || block == NULL || content_text_count(m) == 0)
+		return 0;
+	/* The sender is who writes the From line; the envelope is often a
+	 * bounce address that changes with every message. */
+	const char *sender = content_from_addr(m);
+	if (*sender == '\0')
+		sender = ctx->sender;
+	const struct content_text *t = content_text_at(m, 0);
+	uint64_t digest = fp_hash64(t->text, t->len, 0x7e57);
+	if (sig_history_add(rm->sigh, sender, block, digest, mw_now()) < SIG_HISTORY_REPEATS)
+		return 0;
+	return content_signature_adopt(m) == 0;
 }
 
 void rep_mail_free(struct rep_mail *rm)

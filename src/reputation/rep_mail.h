@@ -64,11 +64,24 @@ void rep_mail_facts_clear(struct rep_mail_facts *f);
 
 struct rep_mail;
 struct fp_recent;
-/* s, fpm and recent are borrowed (the scan thread's store handle; the
- * pool's shared fingerprint memory and bulk counter, either may be NULL). */
+struct sig_history;
+/* s, fpm, recent and sigh are borrowed (the scan thread's store handle;
+ * the pool's shared fingerprint memory, bulk counter and closing-paragraph
+ * history, any of which may be NULL). */
 struct rep_mail *rep_mail_new(const struct conf *c, struct store *s, struct fp_memory *fpm,
-    struct fp_recent *recent);
+    struct fp_recent *recent, struct sig_history *sigh);
 void rep_mail_free(struct rep_mail *rm);
+
+/*
+ * R7's second form of the signature block, right after the parse: a
+ * message with none of its own whose last paragraph ended
+ * SIG_HISTORY_REPEATS distinct messages of its From address (the envelope
+ * sender when there is no From) gets that paragraph as its signature
+ * block (sig_history.h), so its fingerprints and the evidence recorded
+ * against them treat it as one.  Returns 1 when it did, else 0.
+ */
+int rep_mail_signature(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
+    struct content_msg *m);
 
 void rep_mail_check(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
     const struct content_msg *m, const char *data, size_t len, struct score_verdict *v,

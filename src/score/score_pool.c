@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "reputation/fp_memory.h"
 #include "reputation/fp_recent.h"
+#include "reputation/sig_history.h"
 #include "reputation/rep_mail.h"
 #include "store/store.h"
 
@@ -61,6 +62,7 @@ struct score_pool {
 	struct bayes_cache *bayes;  /* the Bayes counts in memory, for every worker */
 	struct fp_memory *fpm;      /* fingerprints with evidence, for every worker */
 	struct fp_recent *recent;   /* how far each text went today (bulk), for every worker */
+	struct sig_history *sigh;   /* closing paragraphs each sender repeats (R7) */
 };
 
 static double now_ms(void)
@@ -91,8 +93,9 @@ static void add_truncated(struct score_verdict *v, size_t len, size_t full_len)
 	    len, full_len);
 }
 
-/* The mail path: content, then what the sender and the fingerprints add
- * (rep_mail.h), then the class; then the evidence this message leaves. */
+/* The mail path: content (with the signature block its sender's history
+ * shows), then what the sender and the fingerprints add (rep_mail.h), then
+ * the class; then the evidence this message leaves. */
 static void scan_mail(struct worker *w, struct job *j)
 {
 	struct content_limits lim = content_limits_default();
@@ -104,6 +107,7 @@ static void scan_mail(struct worker *w, struct job *j)
 		j->res.ok = 0;
 		return;
 	}
+	rep_mail_signature(w->rep, j->ctx, m);
 	score_message_parsed(w->engine, m, data, j->len, &j->res.v);
 	rep_mail_check(w->rep, j->ctx, m, data, j->len, &j->res.v, &f);
 	if (j->full_len > j->len)
@@ -246,9 +250,10 @@ struct score_pool *score_pool_new(const struct conf *c, char *err, size_t errlen
 		break;
 	}
 	p->recent = fp_recent_new((size_t)c->rep_fingerprints * 2);
+	p->sigh = sig_history_new((size_t)c->sig_history);
 	for (size_t i = 0; i < p->n_workers; i++)
 		if (p->w[i].store != NULL)
-			p->w[i].rep = rep_mail_new(c, p->w[i].store, p->fpm, p->recent);
+			p->w[i].rep = rep_mail_new(c, p->w[i].store, p->fpm, p->recent, p->sigh);
 	for (size_t i = 0; i < p->n_workers; i++) {
 		char why[256];
 		double t0 = now_ms();
@@ -297,6 +302,7 @@ void score_pool_free(struct score_pool *p)
 	bayes_cache_free(p->bayes);
 	fp_memory_free(p->fpm);
 	fp_recent_free(p->recent);
+	sig_history_free(p->sigh);
 	free(p->w);
 	for (struct job *j = p->in_head, *n; j; j = n) {
 		n = j->next;

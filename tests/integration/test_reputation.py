@@ -9,6 +9,7 @@ with a clean reputation.
 
   1a  test_directory_harvest_then_reset_then_allow
   1b  test_signature_block_from_trap_marks_mail_from_another_ip
+      test_repeated_closing_paragraph_is_the_signature_block (R7, no "-- ")
   1c  test_complaints_raise_score_until_probable_spam
   1d  test_reply_from_fingerprinted_sender_delivered_fresh_mail_not
   1e  test_trap_accepts_never_delivers_and_counts
@@ -565,6 +566,83 @@ def test_fingerprints_of_an_older_signature_version_are_ignored_after_upgrade(ma
     assert_probable_spam(r2, "content fingerprint")
     assert "FP_SIGNATURE_TRAP" in logged_symbols(srv, r2.ref())
     assert_not_delivered(sink, tok2)
+
+
+# R7's second form: with no "-- " line and nothing signature-like, the
+# closing paragraph a sender repeats is its signature block.
+
+# A disclaimer: long lines, no phone number, address, link, company or
+# closing word - nothing the signature heuristic reads (docs/content.md).
+DISCLAIMER = ("This message and anything attached to it are confidential and meant "
+              "only for the people\r\nit is addressed to. If it reached you by mistake, "
+              "please delete it and let the sender\r\nknow; copying or passing it on "
+              "is not allowed, and neither is acting on it.\r\n")
+TEXTS_QUAY = [
+    "The north quay cranes will be inspected on Thursday morning, so the morning "
+    "shift starts an hour later and the lorries queue at the east gate instead of "
+    "the usual lane beside the warehouse.\r\n",
+    "Please find the revised berth allocation for next week below; the bulk carrier "
+    "moves to berth four on Tuesday and the ferry keeps its slot, weather and tides "
+    "permitting as always this time of year.\r\n",
+]
+
+
+def quay_mail(tok, text, envelope="quay@harbour.example", source=None, srv=None, rcpt="alice@acme.test"):
+    body = text + "\r\n" + DISCLAIMER
+    data = (f"From: Quay Office <quay@harbour.example>\r\nTo: <{rcpt}>\r\nSubject: {tok}\r\n"
+            f"Message-ID: <{tok}@harbour.example>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            f"\r\n{body}").encode()
+    return send(srv, envelope, [rcpt], data, source=source)
+
+
+def test_repeated_closing_paragraph_is_the_signature_block(make_server, sink):
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "procurement@acme.test")
+
+    # One ordinary message, then one to the trap, end with the disclaimer:
+    # twice is not yet a signature block, the trap hit leaves no signature row.
+    tok = token()
+    assert quay_mail(tok, TEXTS_QUAY[0], srv=srv).code == 250
+    sink.wait_for(tok)
+    r = quay_mail(token(), TEXT_TRAP, srv=srv, rcpt="procurement@acme.test")
+    assert r.code == 250, r.raw
+    kinds = {f["kind"] for f in cli_rows(srv, "fingerprint", "list")}
+    assert "text" in kinds and "signature" not in kinds, kinds
+    # A resend of the first text counts once: still no signature row.
+    r = quay_mail(token(), TEXTS_QUAY[0], srv=srv, rcpt="procurement@acme.test")
+    assert r.code == 250, r.raw
+    kinds = {f["kind"] for f in cli_rows(srv, "fingerprint", "list")}
+    assert "signature" not in kinds, kinds
+
+    # The third distinct message ending with it: now the block is the
+    # sender's signature, and the trap hit records it - the excerpt people
+    # see is the disclaimer.
+    r = quay_mail(token(), TEXT_FORWARDED, srv=srv, rcpt="procurement@acme.test")
+    assert r.code == 250, r.raw
+    sigs = [f for f in cli_rows(srv, "fingerprint", "list") if f["kind"] == "signature"]
+    assert [f["excerpt"].split()[:4] for f in sigs] == [["This", "message", "and", "anything"]], sigs
+
+    # The same From through another envelope sender (an ESP's bounce
+    # address) and another /24, another text: the block alone rejects it.
+    tok = token()
+    r = quay_mail(tok, TEXTS_QUAY[1], envelope="b-7731@esp.example", source="127.0.1.2", srv=srv)
+    assert_probable_spam(r, "content fingerprint")
+    sym = logged_symbols(srv, r.ref())
+    assert "FP_SIGNATURE_TRAP" in sym, sym
+    assert "signature block" in sym["FP_SIGNATURE_TRAP"]["reason"], sym
+    assert not any(k.startswith("FP_TEXT") for k in sym), sym
+    assert not any(k.startswith("REP_") and v["score"] > 0 for k, v in sym.items()), sym
+    assert_not_delivered(sink, tok)
+
+    # Another sender with the same disclaimer, on its first message: the
+    # paragraph is not its signature block (yet), and it is delivered.
+    tok = token()
+    data = (f"From: <clerk@harbour.example>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
+            f"Message-ID: <{tok}@harbour.example>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            f"\r\n{TEXT_OTHER}\r\n{DISCLAIMER}").encode()
+    r = send(srv, "clerk@harbour.example", ["alice@acme.test"], data, source="127.0.1.3")
+    assert r.code == 250, r.raw
+    assert not any(k.startswith("FP_") for k in symbols(sink.wait_for(tok)[0]))
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "reputation/fp_memory.h"
 #include "reputation/fp_recent.h"
 #include "reputation/reputation.h"
+#include "reputation/sig_history.h"
 #include "score/score.h"
 #include "store/store.h"
 
@@ -476,6 +477,74 @@ static void test_fp_recent_counts_and_window(void **state)
 	content_free(cb);
 }
 
+/* ---- which closing paragraph a sender repeats (R7) ------------------------------ */
+
+#define DISCLAIMER "This message and anything attached are confidential and meant only " \
+	"for the people it is addressed to."
+
+static void test_sig_history_repeats_per_sender(void **state)
+{
+	(void)state;
+	struct sig_history *h = sig_history_new(64);
+	assert_non_null(h);
+	assert_null(sig_history_new(0));
+	assert_null(sig_history_new((size_t)SIG_HISTORY_MAX_ENTRIES + 1));
+
+	/* Three distinct messages ending the same way; case, spacing and line
+	 * breaks are the normaliser's, the sender's case does not matter. */
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 1, T0), 1);
+	assert_int_equal(sig_history_add(h, "ANN@acme.example",
+	    "THIS message and anything attached\nare confidential and  meant only "
+	    "for the people it is addressed to.", 2, T0 + 60), 2);
+	/* A resend of a text counted already changes nothing. */
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 2, T0 + 61), 2);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 3, T0 + 120),
+	    SIG_HISTORY_REPEATS);
+	/* The same block from another sender, another block from the same one,
+	 * each start from one. */
+	assert_int_equal(sig_history_add(h, "bob@acme.example", DISCLAIMER, 4, T0 + 180), 1);
+	assert_int_equal(sig_history_add(h, "ann@acme.example",
+	    "Sent from the quay office on the north side", 5, T0 + 240), 1);
+	/* Too short for a signature fingerprint, or no sender: not counted. */
+	assert_int_equal(sig_history_add(h, "ann@acme.example", "Thanks, Ann", 6, T0), 0);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", "Thanks, Ann", 7, T0), 0);
+	assert_int_equal(sig_history_add(h, "", DISCLAIMER, 8, T0), 0);
+	assert_int_equal(sig_history_add(h, NULL, DISCLAIMER, 8, T0), 0);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", NULL, 8, T0), 0);
+	/* Within the window since the last sighting it goes on counting ... */
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 9,
+	    T0 + 120 + SIG_HISTORY_WINDOW), 4);
+	/* ... after a whole window without it, it counts afresh. */
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 10,
+	    T0 + 121 + 2 * SIG_HISTORY_WINDOW), 1);
+	sig_history_free(h);
+
+	/* Fixed memory: with one slot, another sender's block evicts the first. */
+	h = sig_history_new(1);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 1, T0), 1);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 2, T0 + 1), 2);
+	assert_int_equal(sig_history_add(h, "bob@acme.example", DISCLAIMER, 3, T0 + 2), 1);
+	assert_int_equal(sig_history_add(h, "ann@acme.example", DISCLAIMER, 4, T0 + 3), 1);
+	sig_history_free(h);
+
+	/* A full neighbourhood: the least recently seen entry makes room, the
+	 * others keep their counts. */
+	h = sig_history_new(16);
+	char who[64];
+	for (int i = 0; i < 16; i++) {
+		snprintf(who, sizeof(who), "user%d@acme.example", i);
+		assert_int_equal(sig_history_add(h, who, DISCLAIMER, 1, T0 + i), 1);
+		assert_int_equal(sig_history_add(h, who, DISCLAIMER, 2, T0 + 100 + i), 2);
+	}
+	assert_int_equal(sig_history_add(h, "new@acme.example", DISCLAIMER, 1, T0 + 200), 1);
+	assert_int_equal(sig_history_add(h, "user0@acme.example", DISCLAIMER, 3, T0 + 201), 1);
+	for (int i = 2; i < 16; i++) {
+		snprintf(who, sizeof(who), "user%d@acme.example", i);
+		assert_int_equal(sig_history_add(h, who, DISCLAIMER, 3, T0 + 300 + i), 3);
+	}
+	sig_history_free(h);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -490,6 +559,7 @@ int main(void)
 		T(test_fp_memory_trap_and_benign),
 		T(test_fp_memory_ignores_old_version_rows),
 		cmocka_unit_test(test_fp_recent_counts_and_window),
+		cmocka_unit_test(test_sig_history_repeats_per_sender),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
