@@ -41,7 +41,7 @@ static const char *const flag_names[] = { "LIMIT_DEPTH", "LIMIT_PARTS", "LIMIT_H
 	"LIMIT_DECODED", "LIMIT_TEXT", "LIMIT_URLS", "BAD_BOUNDARY", "BAD_BASE64", "BAD_QP",
 	"UNKNOWN_CHARSET", "BAD_CHARSET_DATA", "MALFORMED_HEADER", "NUL_BYTES", "HTML_ONLY",
 	"MISSING_DATE", "MISSING_MESSAGE_ID", "MISSING_FROM", "BAD_ENCODED_WORD",
-	"CONFLICTING_HEADER", "TRUNCATED", "8BIT_HEADER", "NO_TEXT" };
+	"CONFLICTING_HEADER", "TRUNCATED", "8BIT_HEADER", "NO_TEXT", "AMBIGUOUS_STRUCTURE" };
 
 const char *content_flag_name(unsigned bit)
 {
@@ -219,6 +219,9 @@ static void header_checks(struct content_msg *m)
 	for (int i = 0; unique[i]; i++)
 		if (content_header(m, unique[i], 1) != NULL)
 			m->flags |= CONTENT_F_CONFLICTING_HEADER;
+	if (content_header(m, "Content-Type", 1) != NULL ||
+		content_header(m, "Content-Transfer-Encoding", 1) != NULL)
+		m->flags |= CONTENT_F_AMBIGUOUS_STRUCTURE;
 	const char *subject = content_header(m, "Subject", 0);
 	m->subject = subject ? subject : "";
 	const char *from = content_header(m, "From", 0);
@@ -598,6 +601,26 @@ struct walk_item {
 	size_t depth;
 };
 
+/* An entity with two Content-Type or Content-Transfer-Encoding headers:
+ * GMime takes one, a mail client may take the other and show a structure
+ * or a decoding we never scanned (M7).  Linear in the entity's headers,
+ * which the parse has already paid for. */
+static int entity_ambiguous(GMimeObject *o)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+	int n = hl != NULL ? g_mime_header_list_get_count(hl) : 0, ct = 0, cte = 0;
+	for (int i = 0; i < n; i++) {
+		const char *name = g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i));
+		if (name == NULL)
+			continue;
+		if (strcasecmp(name, "Content-Type") == 0)
+			ct++;
+		else if (strcasecmp(name, "Content-Transfer-Encoding") == 0)
+			cte++;
+	}
+	return ct > 1 || cte > 1;
+}
+
 static void walk(struct content_msg *m, GMimeObject *root)
 {
 	VEC(struct walk_item) st = { NULL, 0, 0 };
@@ -617,6 +640,8 @@ static void walk(struct content_msg *m, GMimeObject *root)
 		m->parts++;
 		if (it.depth > m->max_depth)
 			m->max_depth = it.depth;
+		if (entity_ambiguous(it.obj))
+			m->flags |= CONTENT_F_AMBIGUOUS_STRUCTURE;
 		if (GMIME_IS_MULTIPART(it.obj)) {
 			GMimeMultipart *mp = GMIME_MULTIPART(it.obj);
 			int n = g_mime_multipart_get_count(mp);

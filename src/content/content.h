@@ -58,10 +58,13 @@ enum {
 	CONTENT_F_MISSING_MESSAGE_ID = 1u << 15,
 	CONTENT_F_MISSING_FROM = 1u << 16,
 	CONTENT_F_BAD_ENCODED_WORD = 1u << 17,   /* invalid RFC 2047 in a header */
-	CONTENT_F_CONFLICTING_HEADER = 1u << 18, /* two Content-Type etc. (M7) */
+	CONTENT_F_CONFLICTING_HEADER = 1u << 18, /* two of a unique top-level header (Content-Type,
+						  * Content-Transfer-Encoding, Subject, From, Date, Message-ID) */
 	CONTENT_F_TRUNCATED = 1u << 19,          /* message ends inside a part */
 	CONTENT_F_8BIT_HEADER = 1u << 20,        /* raw 8-bit bytes in headers */
 	CONTENT_F_NO_TEXT = 1u << 21,            /* no text part at all */
+	CONTENT_F_AMBIGUOUS_STRUCTURE = 1u << 22, /* an entity with two Content-Type or
+						   * Content-Transfer-Encoding headers (M7) */
 };
 /* Name of a single flag bit ("LIMIT_DEPTH"), or NULL for an unknown bit. */
 const char *content_flag_name(unsigned bit);

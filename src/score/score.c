@@ -388,9 +388,11 @@ int score_message_without(struct score_engine *e, const struct content_msg *m, c
 void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
     const struct score_thresholds *th)
 {
-	/* LIMIT_URLS alone is not a cut: all text was read (score_rules.c). */
+	/* LIMIT_URLS alone is not a cut: all text was read (score_rules.c).
+	 * An ambiguous structure is as unsure a scan as a cut one (M7). */
 	const int cut = (content_flags(m) & (CONTENT_F_LIMIT_DEPTH | CONTENT_F_LIMIT_PARTS |
-	    CONTENT_F_LIMIT_HEADERS | CONTENT_F_LIMIT_DECODED | CONTENT_F_LIMIT_TEXT)) != 0;
+	    CONTENT_F_LIMIT_HEADERS | CONTENT_F_LIMIT_DECODED | CONTENT_F_LIMIT_TEXT |
+	    CONTENT_F_AMBIGUOUS_STRUCTURE)) != 0;
 	int bulk = 0;
 	double sum = 0;
 	for (size_t i = 0; i < v->n_symbols; i++) {
@@ -406,8 +408,9 @@ void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
 		v->cls = SCORE_POSSIBLE_SPAM;
 	else
 		v->cls = bulk ? SCORE_BULK : SCORE_CLEAN;
-	/* content.h's contract: a message whose parse was cut is never passed
-	 * as clean, whatever Bayes says about the part that was read. */
+	/* content.h's contract: a message whose parse was cut, or whose
+	 * structure clients may read otherwise, is never passed as clean,
+	 * whatever Bayes says about the part that was read. */
 	if (cut && v->cls < SCORE_PROBABLE_SPAM)
 		v->cls = SCORE_PROBABLE_SPAM;
 }

@@ -78,6 +78,37 @@ static void rule_flags(const struct content_msg *m, struct score_hits *h)
 		score_hit(h, SYM_BAD_QP, 1.0, "quoted-printable with invalid =XX escapes");
 	if (f & CONTENT_F_BAD_ENCODED_WORD)
 		score_hit(h, SYM_BAD_ENCODED_WORD, 1.0, "invalid RFC 2047 encoded word in a header");
+	if (f & CONTENT_F_AMBIGUOUS_STRUCTURE) {
+		const int top = content_header(m, "Content-Type", 1) != NULL ||
+		    content_header(m, "Content-Transfer-Encoding", 1) != NULL;
+		score_hit(h, SYM_MIME_AMBIGUOUS, 1.0, "Content-Type or Content-Transfer-Encoding twice %s: "
+		    "a mail client may show another structure than the one scanned",
+		    top ? "in the message headers" : "in a MIME part");
+	}
+	if (f & CONTENT_F_BAD_BOUNDARY)
+		score_hit(h, SYM_MIME_BAD_BOUNDARY, 1.0, (f & CONTENT_F_TRUNCATED) ?
+		    "a multipart ends without its closing boundary" :
+		    "a multipart without a boundary parameter, or whose boundary never appears");
+	if (f & CONTENT_F_CONFLICTING_HEADER) {
+		static const char *const ids[] = { "Subject", "From", "Date", "Message-ID", NULL };
+		char names[64] = "";
+		for (int i = 0; ids[i]; i++) {
+			if (content_header(m, ids[i], 1) == NULL)
+				continue;
+			if (names[0] != '\0')
+				strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+			strncat(names, ids[i], sizeof(names) - strlen(names) - 1);
+		}
+		if (names[0] != '\0')
+			score_hit(h, SYM_DUPLICATE_HEADER, 1.0, "more than one %s header", names);
+	}
+	if (f & CONTENT_F_MALFORMED_HEADER)
+		score_hit(h, SYM_MALFORMED_HEADER, 1.0, "a header line without a colon, with a bad "
+		    "name, or a continuation line first");
+	if (f & CONTENT_F_8BIT_HEADER)
+		score_hit(h, SYM_HEADER_8BIT, 1.0, "raw 8-bit bytes in the headers (not RFC 2047 encoded)");
+	if (f & CONTENT_F_NUL_BYTES)
+		score_hit(h, SYM_NUL_BYTES, 1.0, "NUL bytes in the message");
 	if (f & CONTENT_F_UNKNOWN_CHARSET) {
 		const char *cs = "";
 		for (size_t i = 0; i < content_text_count(m) && cs[0] == '\0'; i++) {

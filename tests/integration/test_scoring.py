@@ -145,6 +145,50 @@ def test_tenant_thresholds(make_server, sink):
     assert p.returncode != 0 and "bad tag" in p.err
 
 
+def ambiguous_message(tok, twice=True):
+    """An attachment whose Content-Transfer-Encoding is given twice (M7):
+    base64 to one reader, quoted-printable to another."""
+    cte = ("Content-Transfer-Encoding: base64\r\n"
+           "Content-Transfer-Encoding: quoted-printable\r\n") if twice else \
+        "Content-Transfer-Encoding: base64\r\n"
+    return (f"From: <a@example.org>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
+            f"Message-ID: <{tok}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+            "--zz\r\nContent-Type: text/plain\r\n\r\nThe figures you asked for.\r\n"
+            "--zz\r\nContent-Type: application/octet-stream; name=\"figures.bin\"\r\n"
+            f"{cte}\r\nMTIzNDU2Nzg5MA==\r\n--zz--\r\n").encode()
+
+
+def test_ambiguous_mime_is_never_passed_clean(make_server, sink):
+    """Two readings of one MIME part: whatever the tenant's thresholds, the
+    message is probable spam (MIME_AMBIGUOUS), as a scan cut by a limit is;
+    the same message with one reading is delivered."""
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")
+    tok = token()
+    with srv.session() as c:
+        r = c.send_mail("a@example.org", ["alice@acme.test"], ambiguous_message(tok))
+        assert r.code == 554 and "probable spam" in r.text, r.raw
+        c.cmd("QUIT", 221)
+    rec = srv.log_search("--ref", r.ref())[0]
+    assert rec["class"] == "probable-spam" and rec["action"] == "rejected", rec
+    names = {x["name"]: x for x in rec["symbols"]}
+    assert "MIME_AMBIGUOUS" in names, names
+    assert "in a MIME part" in names["MIME_AMBIGUOUS"]["reason"], names
+    assert rec["score"] < 80, rec          # forced, not reached
+    time.sleep(0.5)
+    assert sink.find(tok) == []
+
+    tok2 = token()
+    with srv.session() as c:
+        r2 = c.send_mail("a@example.org", ["alice@acme.test"], ambiguous_message(tok2, twice=False))
+        assert r2.code == 250, r2.raw
+        c.cmd("QUIT", 221)
+    txn = sink.wait_for(tok2)[0]
+    assert "MIME_AMBIGUOUS" not in (txn.header("X-Mailward-Symbols") or "")
+    assert "(clean)" in txn.header("X-Mailward-Score"), txn.header("X-Mailward-Score")
+
+
 def test_saturated_scanner_answers_451(make_server, sink):
     """One scan thread, no queue, each scan held 1.5 s: a second message
     arriving meanwhile is refused with 451 (at DATA or at its end)."""

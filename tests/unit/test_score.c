@@ -625,6 +625,118 @@ static void test_exe_attachment(void **state)
 
 /* ---- bulk and classes ---------------------------------------------------------------------- */
 
+/* The symbol fired and its reason says text. */
+static int reason_has(const struct score_verdict *v, const char *name, const char *text)
+{
+	const struct score_symbol *x = sym(v, name);
+	return x != NULL && strstr(x->reason, text) != NULL;
+}
+
+/* Structure that clients may read otherwise (M6, M7, M12): each symbol
+ * fires on its case and stays quiet on a well-formed message. */
+static void test_mime_structure(void **state)
+{
+	(void)state;
+	struct score_engine *e = score_engine_new(NULL, NULL);
+	struct score_verdict v;
+
+	/* Two Content-Types at the top: never clean, whatever the thresholds. */
+	char *two_ct = mk("hi", "MIME-Version: 1.0\nContent-Type: text/plain\n"
+	    "Content-Type: multipart/mixed; boundary=\"q\"\n", plain_body);
+	struct score_thresholds th = { .tag = 80, .probable_spam = 90 };
+	assert_int_equal(score_message_th(e, two_ct, strlen(two_ct), &th, &v), 0);
+	dump("two_ct", &v);
+	assert_true(reason_has(&v, "MIME_AMBIGUOUS", "in the message headers"));
+	assert_true(sym(&v, "MIME_AMBIGUOUS")->score >= 10.0);
+	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
+	assert_null(sym(&v, "DUPLICATE_HEADER"));   /* not an identity header */
+	score_verdict_free(&v);
+	free(two_ct);
+
+	/* Two Content-Transfer-Encodings on one attachment: base64 to GMime,
+	 * quoted-printable to a client that takes the last. */
+	const char *part_cte = "From: a@example.org\nTo: b@example.net\nSubject: files\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <9@x.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"zz\"\n\n"
+	    "--zz\nContent-Type: text/plain\n\nsee attached\n"
+	    "--zz\nContent-Type: application/octet-stream; name=\"a.bin\"\n"
+	    "Content-Transfer-Encoding: base64\nContent-Transfer-Encoding: quoted-printable\n\n"
+	    "TVqQAAMAAAAEAAAA\n--zz--\n";
+	assert_int_equal(score_message_th(e, part_cte, strlen(part_cte), &th, &v), 0);
+	dump("part_cte", &v);
+	assert_true(reason_has(&v, "MIME_AMBIGUOUS", "in a MIME part"));
+	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
+	assert_null(sym(&v, "MIME_BAD_BOUNDARY"));
+	score_verdict_free(&v);
+	char *att = with_attachment("a.pdf", "application/pdf", "JVBERi0xLjQK");
+	ASSERT_QUIET(att, "MIME_AMBIGUOUS");
+	ASSERT_QUIET(att, "MIME_BAD_BOUNDARY");
+	free(att);
+
+	/* A multipart never closed, and one whose boundary never appears. */
+	const char *unclosed = "From: a@example.org\nSubject: x\nDate: Tue, 1 Oct 2002 10:00:00 +0000\n"
+	    "Message-ID: <u@x.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+	    "--b\nContent-Type: text/plain\n\nthe text\n";
+	scan(unclosed, &v);
+	assert_true(reason_has(&v, "MIME_BAD_BOUNDARY", "closing boundary"));
+	score_verdict_free(&v);
+	const char *lost = "From: a@example.org\nSubject: x\nDate: Tue, 1 Oct 2002 10:00:00 +0000\n"
+	    "Message-ID: <l@x.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"nothere\"\n\n"
+	    "--elsewhere\nContent-Type: text/plain\n\nthe text\n--elsewhere--\n";
+	scan(lost, &v);
+	assert_true(reason_has(&v, "MIME_BAD_BOUNDARY", "never appears"));
+	assert_null(sym(&v, "MIME_AMBIGUOUS"));
+	score_verdict_free(&v);
+	char *ok = nested(3);
+	ASSERT_QUIET(ok, "MIME_BAD_BOUNDARY");
+	ASSERT_QUIET(ok, "MIME_AMBIGUOUS");
+	free(ok);
+
+	/* Identity headers twice: named in the reason. */
+	char *dup = mk("hi", "From: Mallory <m@example.com>\nDate: Wed, 2 Oct 2002 10:00:00 +0000\n",
+	    plain_body);
+	scan(dup, &v);
+	assert_true(reason_has(&v, "DUPLICATE_HEADER", "From, Date"));
+	assert_null(sym(&v, "MIME_AMBIGUOUS"));
+	score_verdict_free(&v);
+	free(dup);
+	char *dup_subj = mk("hi", "Subject: another\n", plain_body);
+	scan(dup_subj, &v);
+	assert_true(reason_has(&v, "DUPLICATE_HEADER", "Subject"));
+	score_verdict_free(&v);
+	free(dup_subj);
+
+	/* A header line without a colon; raw 8-bit in a header; NUL bytes. */
+	char *nocolon = mk("hi", "X-Fine: yes\nthis line has no colon\n", plain_body);
+	ASSERT_FIRES(nocolon, "MALFORMED_HEADER");
+	free(nocolon);
+	char *raw8 = mk("Gr\xc3\xbc\xc3\x9f" "e aus Berlin", "", plain_body);
+	ASSERT_FIRES(raw8, "HEADER_8BIT");
+	free(raw8);
+	char *nul = mk("hi", "", "one\n");
+	size_t nl = strlen(nul);
+	char *withnul = xmalloc(nl + 8);
+	memcpy(withnul, nul, nl);
+	memcpy(withnul + nl, "tw\0o\n", 5);
+	assert_int_equal(score_message(e, withnul, nl + 5, &v), 0);
+	dump("nul", &v);
+	assert_non_null(sym(&v, "NUL_BYTES"));
+	score_verdict_free(&v);
+	free(withnul);
+	free(nul);
+
+	char *good = mk("=?utf-8?Q?Gr=C3=BC=C3=9Fe?=", "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n",
+	    plain_body);
+	ASSERT_QUIET(good, "DUPLICATE_HEADER");
+	ASSERT_QUIET(good, "MALFORMED_HEADER");
+	ASSERT_QUIET(good, "HEADER_8BIT");
+	ASSERT_QUIET(good, "NUL_BYTES");
+	ASSERT_QUIET(good, "MIME_AMBIGUOUS");
+	ASSERT_QUIET(good, "MIME_BAD_BOUNDARY");
+	free(good);
+	score_engine_free(e);
+}
+
 static void test_bulk(void **state)
 {
 	(void)state;
@@ -1378,6 +1490,7 @@ int main(void)
 		cmocka_unit_test(test_url_shortener),
 		cmocka_unit_test(test_mime_flags),
 		cmocka_unit_test(test_mime_limit),
+		cmocka_unit_test(test_mime_structure),
 		cmocka_unit_test(test_exe_attachment),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_thresholds),
