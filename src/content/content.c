@@ -601,10 +601,52 @@ struct walk_item {
 	size_t depth;
 };
 
-/* An entity with two Content-Type or Content-Transfer-Encoding headers:
- * GMime takes one, a mail client may take the other and show a structure
- * or a decoding we never scanned (M7).  Linear in the entity's headers,
- * which the parse has already paid for. */
+/* The extension of a file name, lower-cased into out ("" when none). */
+static void name_ext(const char *name, char *out, size_t n)
+{
+	const char *dot = name != NULL ? strrchr(name, '.') : NULL;
+	size_t i = 0;
+	if (dot != NULL)
+		for (dot++; *dot != '\0' && i + 1 < n; dot++)
+			out[i++] = (char)tolower((unsigned char)*dot);
+	out[i] = '\0';
+}
+
+/* Parameters that must have one value: two boundaries, or file names with
+ * two different extensions (in Content-Type name= and Content-Disposition
+ * filename= together: an RFC 2231 name next to its plain fallback has the
+ * same extension). */
+static int params_ambiguous(GMimeParamList *pl, const char *what, char ext[16], const char **bnd)
+{
+	int n = pl != NULL ? g_mime_param_list_length(pl) : 0;
+	for (int i = 0; i < n; i++) {
+		GMimeParam *pa = g_mime_param_list_get_parameter_at(pl, i);
+		const char *name = g_mime_param_get_name(pa), *value = g_mime_param_get_value(pa);
+		if (name == NULL || value == NULL)
+			continue;
+		if (strcasecmp(name, "boundary") == 0) {
+			if (*bnd != NULL && strcmp(*bnd, value) != 0)
+				return 1;
+			*bnd = value;
+		} else if (strcasecmp(name, what) == 0) {
+			char e[16];
+			name_ext(value, e, sizeof(e));
+			if (e[0] == '\0')
+				continue;
+			if (ext[0] != '\0' && strcmp(ext, e) != 0)
+				return 1;
+			memcpy(ext, e, sizeof(e));
+		}
+	}
+	return 0;
+}
+
+/* An entity that mail clients may read otherwise than GMime does (M7):
+ * two Content-Type or Content-Transfer-Encoding headers (GMime takes one,
+ * a client may take the other), two boundary parameters, or a file name
+ * given twice with different extensions (GMime takes the first; a client
+ * that takes the other shows an ".exe" we never named).  Linear in the
+ * entity's headers and parameters, which the parse has already paid for. */
 static int entity_ambiguous(GMimeObject *o)
 {
 	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
@@ -618,7 +660,16 @@ static int entity_ambiguous(GMimeObject *o)
 		else if (strcasecmp(name, "Content-Transfer-Encoding") == 0)
 			cte++;
 	}
-	return ct > 1 || cte > 1;
+	if (ct > 1 || cte > 1)
+		return 1;
+	char ext[16] = "";
+	const char *bnd = NULL;
+	GMimeContentType *t = g_mime_object_get_content_type(o);
+	if (t != NULL && params_ambiguous(g_mime_content_type_get_parameters(t), "name", ext, &bnd))
+		return 1;
+	GMimeContentDisposition *d = g_mime_object_get_content_disposition(o);
+	return d != NULL &&
+	    params_ambiguous(g_mime_content_disposition_get_parameters(d), "filename", ext, &bnd);
 }
 
 static void walk(struct content_msg *m, GMimeObject *root)

@@ -668,6 +668,34 @@ static void test_mime_structure(void **state)
 	assert_int_equal(v.cls, SCORE_PROBABLE_SPAM);
 	assert_null(sym(&v, "MIME_BAD_BOUNDARY"));
 	score_verdict_free(&v);
+	/* Parameters with two readings: two boundaries; a file name whose
+	 * extension depends on which of its parameters a client reads. */
+	static const char *const two_readings[] = {
+		"Content-Type: multipart/mixed; boundary=\"aa\"; boundary=\"bb\"\n\n"
+		"--aa\nContent-Type: text/plain\n\none\n--bb\nContent-Type: text/plain\n\ntwo\n--bb--\n--aa--\n",
+		"Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: text/plain\n\nhi\n"
+		"--zz\nContent-Type: application/pdf; name=\"invoice.pdf\"; name=\"invoice.exe\"\n\nxx\n--zz--\n",
+		"Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: text/plain\n\nhi\n"
+		"--zz\nContent-Type: application/pdf; name=\"invoice.exe\"\n"
+		"Content-Disposition: attachment; filename=\"invoice.pdf\"\n\nxx\n--zz--\n",
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(two_readings); i++) {
+		char *msg = xasprintf("From: a@example.org\nTo: b@example.net\nSubject: x\n"
+		    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <p%zu@x.org>\nMIME-Version: 1.0\n%s",
+		    i, two_readings[i]);
+		scan(msg, &v);
+		if (!reason_has(&v, "MIME_AMBIGUOUS", "in a MIME part"))
+			fail_msg("case %zu: no MIME_AMBIGUOUS", i);
+		score_verdict_free(&v);
+		free(msg);
+	}
+	/* An RFC 2231 name next to its plain fallback, same extension: one reading. */
+	const char *fallback = "From: a@example.org\nTo: b@example.net\nSubject: x\n"
+	    "Date: Tue, 1 Oct 2002 10:00:00 +0000\nMessage-ID: <f@x.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: text/plain\n\nhi\n"
+	    "--zz\nContent-Type: application/pdf; name=\"Dokument.pdf\"\nContent-Disposition: attachment; "
+	    "filename=\"Dokument.pdf\"; filename*=UTF-8''%D0%94%D0%BE%D0%BA.pdf\n\nxx\n--zz--\n";
+	ASSERT_QUIET(fallback, "MIME_AMBIGUOUS");
 	char *att = with_attachment("a.pdf", "application/pdf", "JVBERi0xLjQK");
 	ASSERT_QUIET(att, "MIME_AMBIGUOUS");
 	ASSERT_QUIET(att, "MIME_BAD_BOUNDARY");
