@@ -444,6 +444,99 @@ static void test_broken_boundaries(void **state)
 	content_free(m);
 }
 
+/* M6: boundary shapes that parsers disagree on.  Each must parse the same
+ * way every time and still reach the attachment (a Windows binary) and the
+ * text: what the scanner does not reach, it cannot score. */
+static void mk_boundary_msg(struct buf *b, const char *outer, const char *open, const char *close,
+	const char *preamble)
+{
+	buf_reset(b);
+	buf_printf(b, "From: a@example.org\r\nSubject: m6\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n%s"
+		"%s\r\nContent-Type: text/plain\r\n\r\nthe visible text\r\n"
+		"%s\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n%s\r\n",
+		outer, preamble, open, open, close);
+}
+
+static void check_reached(const char *what, struct buf *b, unsigned want_flags, unsigned not_flags)
+{
+	struct content_msg *m = parse_buf(what, b, NULL), *again = parse_buf(what, b, NULL);
+	if (content_attachment_count(m) != 1 || content_attachment_at(m, 0)->detected != CONTENT_FT_EXE)
+		fail_msg("%s: the attachment was not reached (%zu attachments)", what,
+			content_attachment_count(m));
+	int text = 0;
+	for (size_t i = 0; i < content_text_count(m); i++)
+		text |= strstr(content_text_at(m, i)->text, "the visible text") != NULL;
+	if (!text)
+		fail_msg("%s: the text was not reached", what);
+	if ((content_flags(m) & want_flags) != want_flags || (content_flags(m) & not_flags) != 0)
+		fail_msg("%s: flags %#x", what, content_flags(m));
+	/* Deterministic: the same view twice. */
+	assert_int_equal(content_flags(m), content_flags(again));
+	assert_int_equal(content_text_count(m), content_text_count(again));
+	assert_int_equal(content_part_count(m), content_part_count(again));
+	content_free(m);
+	content_free(again);
+}
+
+static void test_boundary_edge_cases(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	char long_b[2050];
+
+	/* Transport padding after the delimiters (RFC 2046 allows it). */
+	mk_boundary_msg(&b, "zz", "--zz \t", "--zz-- \t", "");
+	check_reached("trailing space", &b, 0, CONTENT_F_BAD_BOUNDARY);
+	/* The boundary in the preamble, not at a line start. */
+	mk_boundary_msg(&b, "zz", "--zz", "--zz--", "The parts follow --zz as usual.\r\n");
+	check_reached("boundary in preamble", &b, 0, CONTENT_F_BAD_BOUNDARY);
+	/* 71 characters (one over RFC 2046's 70) and 2,049. */
+	memset(long_b, 'k', 71);
+	long_b[71] = '\0';
+	char open[2100], close[2100];
+	snprintf(open, sizeof(open), "--%s", long_b);
+	snprintf(close, sizeof(close), "--%s--", long_b);
+	mk_boundary_msg(&b, long_b, open, close, "");
+	check_reached("71-char boundary", &b, 0, CONTENT_F_BAD_BOUNDARY);
+	memset(long_b, 'k', 2049);
+	long_b[2049] = '\0';
+	snprintf(open, sizeof(open), "--%s", long_b);
+	snprintf(close, sizeof(close), "--%s--", long_b);
+	mk_boundary_msg(&b, long_b, open, close, "");
+	check_reached("2049-char boundary", &b, 0, CONTENT_F_BAD_BOUNDARY);
+	/* Never closed: both parts still read, and said so. */
+	mk_boundary_msg(&b, "zz", "--zz", "", "");
+	check_reached("never closed", &b, CONTENT_F_BAD_BOUNDARY | CONTENT_F_TRUNCATED, 0);
+
+	/* A boundary that is a prefix of the inner one ("a" and "ab"). */
+	buf_reset(&b);
+	buf_append_str(&b, "From: a@example.org\r\nSubject: m6\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"a\"\r\n\r\n"
+		"--a\r\nContent-Type: multipart/alternative; boundary=\"ab\"\r\n\r\n"
+		"--ab\r\nContent-Type: text/plain\r\n\r\nthe visible text\r\n--ab--\r\n"
+		"--a\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--a--\r\n");
+	check_reached("prefix boundary", &b, 0, CONTENT_F_BAD_BOUNDARY);
+	struct content_msg *m = parse_buf("prefix boundary", &b, NULL);
+	assert_int_equal(content_max_depth(m), 2);   /* the inner multipart is its own level */
+	assert_int_equal(content_text_count(m), 1);
+	content_free(m);
+
+	/* Only a closing delimiter: no part; the body is kept as text. */
+	buf_reset(&b);
+	buf_append_str(&b, "From: a@example.org\r\nSubject: m6\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+		"the visible text before a lone close\r\n--zz--\r\n");
+	m = parse_buf("close only", &b, NULL);
+	assert_true(content_flags(m) & CONTENT_F_BAD_BOUNDARY);
+	assert_int_equal(content_text_count(m), 1);
+	assert_non_null(strstr(content_text_at(m, 0)->text, "the visible text"));
+	content_free(m);
+	buf_free(&b);
+}
+
 static void test_bad_base64(void **state)
 {
 	(void)state;
@@ -469,6 +562,7 @@ static void test_malformed_headers(void **state)
 		"Content-Type: text/html\r\n\r\n<b>x</b>\r\n");
 	m = parse_buf("two-ctypes", &b, NULL);
 	assert_true(content_flags(m) & CONTENT_F_CONFLICTING_HEADER);
+	assert_true(content_flags(m) & CONTENT_F_AMBIGUOUS_STRUCTURE);
 	assert_true(content_flags(m) & CONTENT_F_8BIT_HEADER);
 	assert_string_equal(content_subject(m), "caf\xc3\xa9");
 	assert_int_equal(content_header_count(m), 4);
@@ -885,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_signature_heuristic),
 		cmocka_unit_test(test_last_block_candidate),
 		cmocka_unit_test(test_broken_boundaries),
+		cmocka_unit_test(test_boundary_edge_cases),
 		cmocka_unit_test(test_bad_base64),
 		cmocka_unit_test(test_malformed_headers),
 		cmocka_unit_test(test_nesting_multipart_depth_limit),
