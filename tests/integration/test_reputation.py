@@ -645,6 +645,33 @@ def test_repeated_closing_paragraph_is_the_signature_block(make_server, sink):
     assert not any(k.startswith("FP_") for k in symbols(sink.wait_for(tok)[0]))
 
 
+def test_benign_disclaimer_from_a_sample_message_is_never_held_against_its_senders(make_server, sink):
+    """A tenant's sample message whose footer is a disclaimer without "-- ":
+    the disclaimer is marked benign, so once it is a sender's repeated
+    signature block a trap hit does not count against it."""
+    srv = make_server(sink=sink)
+    srv.cli("trap", "add", "procurement@acme.test")
+    sample = os.path.join(srv.workdir, "sample.eml")
+    with open(sample, "w") as fh:
+        fh.write(("From: Quay Office <quay@harbour.example>\r\nSubject: sample\r\n\r\n" +
+                  TEXTS_QUAY[1] + "\r\n" + DISCLAIMER).replace("\r\n", "\n"))
+    out = srv.cli("fingerprint", "benign", sample, "--tenant", "beta").out
+    assert "signature block and text" in out, out
+    sigs = [f for f in cli_rows(srv, "fingerprint", "list") if f["kind"] == "signature"]
+    assert [(f["benign"], f["excerpt"].split()[:2]) for f in sigs] == [("beta", ["This", "message"])], sigs
+
+    # Three messages to the trap end with it: the third has it as its
+    # signature block, and the benign row takes no count.
+    for text in (TEXT_TRAP, TEXT_FORWARDED, TEXTS_QUAY[0]):
+        assert quay_mail(token(), text, srv=srv, rcpt="procurement@acme.test").code == 250
+    sigs = [f for f in cli_rows(srv, "fingerprint", "list") if f["kind"] == "signature"]
+    assert len(sigs) == 1 and sigs[0]["counters"]["traps"] == 0, sigs
+    tok = token()
+    r = quay_mail(tok, TEXT_OTHER, envelope="b-7731@esp.example", source="127.0.1.2", srv=srv)
+    assert r.code == 250, r.raw
+    assert not any(k.startswith("FP_SIGNATURE") for k in symbols(sink.wait_for(tok)[0]))
+
+
 # ---------------------------------------------------------------------------
 # 1c: complaints
 
