@@ -7,13 +7,16 @@
  * within max_text_bytes and decoded attachment bytes within
  * max_decoded_bytes; depth and part counts within their limits; the
  * last-paragraph candidate (R7) exists only without a signature block, is
- * valid UTF-8 within 1 KiB, and adopting it makes it the signature block.
+ * valid UTF-8 within 1 KiB, and adopting it makes it the signature block;
+ * the message's fingerprints are then the same twice, and there is a
+ * signature fingerprint only when there is a signature block.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "content/content.h"
+#include "fingerprint/fingerprint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -145,13 +148,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	summarize(b, &sb);
 	if (memcmp(&sa, &sb, sizeof(sa)) != 0)
 		abort();
-	/* Adopting the candidate makes it the signature block, once. */
+	/* Adopting the candidate makes it the signature block, once; the
+	 * fingerprints then cut it out of the text (fingerprint.c), the same
+	 * way every time. */
 	const char *last = content_last_block(a);
 	enum content_sig_method how;
 	if (content_signature_adopt(a) != (last != NULL ? 0 : -1))
 		abort();
 	if (last != NULL && (content_signature(a, &how) != last || how != CONTENT_SIG_REPEATED ||
 		content_last_block(a) != NULL || content_signature_adopt(a) != -1))
+		abort();
+	struct fp_params p = fp_params_default();
+	struct fp_message fa, fb;
+	fp_message_compute(a, &p, &fa);
+	fp_message_compute(a, &p, &fb);
+	if (memcmp(&fa, &fb, sizeof(fa)) != 0 ||
+		((fa.present & (1u << FP_KIND_SIGNATURE)) && content_signature(a, NULL) == NULL))
 		abort();
 	content_free(a);
 	content_free(b);
