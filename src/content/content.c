@@ -219,9 +219,6 @@ static void header_checks(struct content_msg *m)
 	for (int i = 0; unique[i]; i++)
 		if (content_header(m, unique[i], 1) != NULL)
 			m->flags |= CONTENT_F_CONFLICTING_HEADER;
-	if (content_header(m, "Content-Type", 1) != NULL ||
-		content_header(m, "Content-Transfer-Encoding", 1) != NULL)
-		m->flags |= CONTENT_F_AMBIGUOUS_STRUCTURE;
 	const char *subject = content_header(m, "Subject", 0);
 	m->subject = subject ? subject : "";
 	const char *from = content_header(m, "From", 0);

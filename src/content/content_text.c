@@ -406,9 +406,9 @@ static void set_sig(struct content_msg *m, const char *s, size_t n, enum content
 
 /* The last paragraph of text (after a blank line, trailing space left
  * out) when it has at most max_lines lines and max_bytes bytes and is not
- * the whole text: 0 and [*start, *end), else -1. */
+ * the whole text: 0, [*start, *end) and its line count, else -1. */
 static int last_paragraph(const char *text, size_t len, size_t max_lines, size_t max_bytes,
-	const char **start_out, const char **end_out)
+	const char **start_out, const char **end_out, size_t *lines_out)
 {
 	const char *e = text + len;
 	while (e > text && isspace((unsigned char)e[-1]))
@@ -441,6 +441,7 @@ static int last_paragraph(const char *text, size_t len, size_t max_lines, size_t
 		return -1;
 	*start_out = start;
 	*end_out = e;
+	*lines_out = lines;
 	return 0;
 }
 
@@ -468,9 +469,14 @@ void signature_find(struct content_msg *m, const char *text, size_t len)
 		}
 		p = nl ? nl + 1 : end;
 	}
-	/* 2. Heuristic: the last paragraph, if short and signature-like. */
+	/* One walk for both remaining forms: the heuristic's bounds are within
+	 * the candidate's. */
 	const char *start, *e;
-	if (last_paragraph(text, len, HEUR_MAX_LINES, HEUR_MAX_BYTES, &start, &e) == 0 &&
+	size_t lines;
+	if (last_paragraph(text, len, SIG_MAX_LINES, SIG_MAX_BYTES, &start, &e, &lines) != 0)
+		return;
+	/* 2. Heuristic: the last paragraph, if short and signature-like. */
+	if (lines <= HEUR_MAX_LINES && (size_t)(e - start) <= HEUR_MAX_BYTES &&
 		looks_like_signature(start, (size_t)(e - start))) {
 		set_sig(m, start, (size_t)(e - start), CONTENT_SIG_HEURISTIC);
 		if (m->signature != NULL)
@@ -479,8 +485,7 @@ void signature_find(struct content_msg *m, const char *text, size_t len)
 	/* 3. Neither: keep the last paragraph for R7's second form, which needs
 	 * the sender's other messages (content_signature_adopt()).  Quoted text
 	 * ends replies, and is someone else's. */
-	if (last_paragraph(text, len, SIG_MAX_LINES, SIG_MAX_BYTES, &start, &e) == 0 &&
-		*start != '>') {
+	if (*start != '>') {
 		struct buf b = BUF_INIT;
 		utf8_sanitize_append(&b, start, (size_t)(e - start), SIG_MAX_BYTES, NULL);
 		if (b.len > 0)

@@ -95,7 +95,7 @@ int rep_mail_signature(struct rep_mail *rm, const struct rep_mail_ctx *ctx,
     struct content_msg *m)
 {
 	const char *block = content_last_block(m);
-	if (rm->sigh == NULL || block == NULL || content_text_count(m) == 0)
+	if (rm->sigh == NULL || block == NULL)   /* a block implies a text part */
 		return 0;
 	/* The sender is who writes the From line; the envelope is often a
 	 * bounce address that changes with every message. */

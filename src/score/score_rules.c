@@ -81,8 +81,9 @@ static void rule_flags(const struct content_msg *m, struct score_hits *h)
 	if (f & CONTENT_F_AMBIGUOUS_STRUCTURE) {
 		const int top = content_header(m, "Content-Type", 1) != NULL ||
 		    content_header(m, "Content-Transfer-Encoding", 1) != NULL;
-		score_hit(h, SYM_MIME_AMBIGUOUS, 1.0, "Content-Type or Content-Transfer-Encoding twice %s: "
-		    "a mail client may show another structure than the one scanned",
+		score_hit(h, SYM_MIME_AMBIGUOUS, 1.0, "two readings %s (two Content-Type or "
+		    "Content-Transfer-Encoding headers, two boundaries, or a file name with two "
+		    "extensions): a mail client may show another structure than the one scanned",
 		    top ? "in the message headers" : "in a MIME part");
 	}
 	if (f & CONTENT_F_BAD_BOUNDARY)
