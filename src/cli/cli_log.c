@@ -62,6 +62,28 @@ read_all(const char *path, struct buf *b)
 	return 0;
 }
 
+static int
+same_rcpt(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static size_t
+distinct_rcpts(const struct store_log_entry *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		size_t j = 0;
+
+		while (j < i && !same_rcpt(e->rcpts[j].rcpt, e->rcpts[i].rcpt))
+			j++;
+		if (j == i)
+			n++;
+	}
+	return n;
+}
+
 static void
 txn_print(const struct store_log_entry *e)
 {
@@ -92,7 +114,12 @@ txn_print(const struct store_log_entry *e)
 	} else {
 		printf("\n%-11s not scanned\n", "score");
 	}
-	printf("%-11s %zu\n", "recipients", e->n_rcpts);
+	/* One row per recipient event (accepted, then each delivery attempt):
+	 * the count names recipients, the rows are their history. */
+	printf("%-11s %zu", "recipients", distinct_rcpts(e));
+	if (e->n_rcpts > distinct_rcpts(e))
+		printf(" (%zu events)", e->n_rcpts);
+	fputc('\n', stdout);
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		const struct store_log_rcpt *r = &e->rcpts[i];
 		printf("  %s  ", cli_time(r->ts, ts, sizeof(ts)));

@@ -117,3 +117,9 @@ def test_text_output(logged):
     srv, tok, ok, _ = logged
     p = srv.cli("log", "search", "--ref", ok.ref())
     assert ok.ref() in p.out and "alice@acme.test" in p.out
+    # The count names recipients; the rows under it are their events
+    # (accepted, then the delivery), one recipient here however many rows.
+    events = one(srv.log_search("--ref", ok.ref()), ok.ref())["recipients"]
+    line = next(ln for ln in p.out.splitlines() if ln.startswith("recipients "))
+    want = "1" if len(events) == 1 else f"1 ({len(events)} events)"
+    assert line.split(None, 1)[1] == want, (line, events)
