@@ -144,14 +144,16 @@ bench: all
 	bench/smtp $(BUILD)/mailward
 
 # Classification accuracy (bench/eval) and content-scan speed (bench/scan) of
-# mailward side by side with bogofilter and Rspamd: docs/evaluation.md.
+# mailward side by side with bogofilter and Rspamd (and SpamAssassin with
+# SA=1 or SYSTEMS naming it): docs/evaluation.md.
 .PHONY: eval bench-scan
+EVAL_SA := $(if $(or $(filter 1,$(SA)),$(findstring spamassassin,$(SYSTEMS))),sa)
 eval:
-	@scripts/deps.sh bench
+	@scripts/deps.sh bench $(EVAL_SA)
 	bench/eval
 
 bench-scan:
-	@scripts/deps.sh bench
+	@scripts/deps.sh bench $(EVAL_SA)
 	bench/scan
 
 # Near-duplicate fingerprints: index speed at 1M entries and near-duplicate

