@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from ports import free_port  # bench/lib/ports.py: below the ephemeral range
 
@@ -581,7 +582,6 @@ class SpamAssassin:
 
     def check(self, files, conc=4):
         """Every file through spamc, conc requests in flight -> {file: result}."""
-        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(conc) as ex:
             return {f: r for f, r in zip(files, ex.map(self.check_one, files)) if r is not None}
 
