@@ -29,6 +29,7 @@ struct conf {
 	int64_t max_command_line;    /* octets incl. CRLF (RFC 5321: 512) */
 	int64_t max_text_line;       /* octets incl. CRLF in DATA (RFC: 1000) */
 	int64_t max_header_size;     /* bytes of the header block */
+	int64_t max_received;        /* Received headers before a message is a loop */
 	int64_t max_errors;          /* error budget per session, then 421 */
 	int64_t max_junk_commands;   /* NOOP/RSET/VRFY beyond this count as errors */
 	int64_t idle_timeout;        /* seconds waiting for a command */

@@ -63,6 +63,8 @@ const struct conf_key conf_keys[] = {
 	    "Longest line of message text in octets including CRLF (RFC 5321: at least 1000)."),
 	NUM("limits", "max_header_size", CONF_SIZE, max_header_size, "1M", 4 * KiB, 64 * MiB,
 	    "Largest header block of a message."),
+	NUM("limits", "max_received", CONF_INT, max_received, "50", 1, 1000,
+	    "Most Received headers a message may carry (Postfix's hopcount_limit): with more it is in a mail loop and is refused after DATA with 554 5.4.6."),
 	NUM("limits", "max_errors", CONF_INT, max_errors, "20", 1, 10000,
 	    "Error replies allowed per session before the server answers 421 and closes."),
 	NUM("limits", "max_junk_commands", CONF_INT, max_junk_commands, "100", 1, 1000000,

@@ -621,6 +621,28 @@ static void mail_ctx(struct session *s, struct rep_mail_ctx *c)
 	c->complaint = t->complaint;
 }
 
+/* Received fields in a header block (CRLF lines, as the client sent it):
+ * each relay adds one, so a message that keeps coming back grows them
+ * until a limit stops it (RFC 5321 section 6.3). */
+static size_t count_received(const struct buf *hdr)
+{
+	static const char name[] = "received:";
+	const size_t nl = sizeof(name) - 1;
+	const char *p = hdr->data ? hdr->data : "";
+	const char *end = p + hdr->len;
+	size_t n = 0;
+
+	while (p < end) {
+		if ((size_t)(end - p) >= nl && strncasecmp(p, name, nl) == 0)
+			n++;
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	return n;
+}
+
 static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct smtp_reply *r)
 {
 	struct session *s = ctx;
@@ -635,6 +657,20 @@ static int hook_data_end(void *ctx, const struct smtp_data_info *info, struct sm
 	}
 	t->hdr_done = 1;
 	t->size = info->size;
+	size_t hops = count_received(&t->hdr);
+	if (hops > (size_t)s->l->d.conf->max_received) {
+		/* Refused, not bounced: a bounce of looping mail can loop too. */
+		log_warn(s->ref, "smtp mail-loop received=%zu max=%lld", hops,
+		    (long long)s->l->d.conf->max_received);
+		r->code = 554;
+		snprintf(r->text, sizeof(r->text),
+		    "5.4.6 Too many Received headers (%zu): mail loop (ref %s)", hops, s->ref);
+		spool_msg_abort(t->msg);
+		t->msg = NULL;
+		snprintf(t->last_reply, sizeof(t->last_reply), "%d %s", r->code, r->text);
+		txn_log(s, "rejected", t->last_reply, info->size);
+		return SMTP_HOOK_DONE;
+	}
 	if (s->l->d.scan == NULL) {
 		if (t->sink_only) {
 			sink_reply(s, r);

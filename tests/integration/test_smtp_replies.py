@@ -2,7 +2,7 @@
 
 Relay: P37 (nmap's 16 smtp-open-relay vectors), P38 (tenant-routed tricks),
 P39 (address literals). Lengths/bytes: P16, P21, P22. Sequencing: P9, P10,
-P12, P11 (error budget). Sizes/recipients: P32, P34, P35. Timeouts and
+P12, P11 (error budget). Sizes/recipients: P32, P34, P35. Mail loops: M10. Timeouts and
 connection caps: P28, P31. The 452 4.5.3 split between tenants: R6.
 """
 import socket
@@ -222,6 +222,38 @@ def test_message_over_size_after_data_P35(std):
     time.sleep(0.5 * mwtest.SLOW)
     assert [t for t in sink.find(tok) if (tok + "-small").encode() not in t.raw] == []
     assert srv.spool_files("tmp") == []
+
+
+# ---------------------------------------------------------------- mail loop (M10)
+
+def hops(n):
+    """n Received fields as relays write them: folded, in mixed case."""
+    return "".join(f"{'Received' if i % 2 else 'RECEIVED'}: from hop{i}.example.net (hop{i}.example.net"
+                   f" [192.0.2.{i % 250 + 1}])\r\n\tby hop{i + 1}.example.net with ESMTP id H{i};"
+                   f" Fri, 27 Nov 2026 09:{i % 60:02d}:00 +0000\r\n" for i in range(n))
+
+
+def test_mail_loop_refused_M10(std):
+    srv, sink = std
+    tok = token()
+    with srv.session() as c:
+        # at the limit (50, like Postfix's hopcount_limit): delivered
+        ok = c.send_mail("a@example.org", ["alice@acme.test"], message(tok + "-50", extra_headers=hops(50)))
+        assert ok.code == 250, ok.raw
+        # one more: a loop, refused in the session (never a bounce, which could loop too)
+        bad = c.send_mail("a@example.org", ["alice@acme.test"], message(tok + "-51", extra_headers=hops(51)))
+        assert bad.code == 554 and "5.4.6" in bad.text and "51" in bad.text and bad.ref(), bad.raw
+        # the session stays in sync
+        r = c.send_mail("a@example.org", ["alice@acme.test"], message(tok + "-after"))
+        assert r.code == 250, r.raw
+        c.cmd("QUIT", 221)
+    sink.wait_for(tok + "-50")
+    sink.wait_for(tok + "-after")
+    time.sleep(0.5 * mwtest.SLOW)
+    assert sink.find(tok + "-51") == []
+    assert srv.spool_files("tmp") == []
+    rec = srv.log_search("--ref", bad.ref())
+    assert rec and rec[0]["action"] == "rejected" and "5.4.6" in rec[0]["reply"], rec
 
 
 # ---------------------------------------------------------------- recipients (P32, R6)
