@@ -21,6 +21,7 @@
 
 #include "base/util.h"
 #include "content/content_int.h"
+#include "content/content_zip.h"
 
 #define CHUNK 16384
 
@@ -41,7 +42,8 @@ static const char *const flag_names[] = { "LIMIT_DEPTH", "LIMIT_PARTS", "LIMIT_H
 	"LIMIT_DECODED", "LIMIT_TEXT", "LIMIT_URLS", "BAD_BOUNDARY", "BAD_BASE64", "BAD_QP",
 	"UNKNOWN_CHARSET", "BAD_CHARSET_DATA", "MALFORMED_HEADER", "NUL_BYTES", "HTML_ONLY",
 	"MISSING_DATE", "MISSING_MESSAGE_ID", "MISSING_FROM", "BAD_ENCODED_WORD",
-	"CONFLICTING_HEADER", "TRUNCATED", "8BIT_HEADER", "NO_TEXT", "AMBIGUOUS_STRUCTURE" };
+	"CONFLICTING_HEADER", "TRUNCATED", "8BIT_HEADER", "NO_TEXT", "AMBIGUOUS_STRUCTURE",
+	"ARCHIVE_UNSCANNABLE" };
 
 const char *content_flag_name(unsigned bit)
 {
@@ -407,25 +409,74 @@ static void sink_buf(void *ctx, const char *p, size_t n)
 	buf_append(ctx, p, n);
 }
 
+/* A ZIP's directory is at its end: an attachment that starts like one is
+ * kept whole, up to this much (the scan reads at most [scan] max_size of a
+ * message anyway), to list its members. */
+#define ZIP_KEEP_MAX (8u << 20)
+
 struct att_sink {
 	EVP_MD_CTX *md;
 	unsigned char head[512];
 	size_t head_len;
 	size_t size;
+	int zip;             /* 0 undecided, 1 keeping the bytes, -1 not a ZIP */
+	int zip_cut;         /* longer than ZIP_KEEP_MAX */
+	struct buf zip_bytes;
 };
+
+static void keep_zip(struct att_sink *a, const char *p, size_t n)
+{
+	size_t room = ZIP_KEEP_MAX - a->zip_bytes.len;
+	if (n > room) {
+		n = room;
+		a->zip_cut = 1;
+	}
+	buf_append(&a->zip_bytes, p, n);
+}
 
 static void sink_att(void *ctx, const char *p, size_t n)
 {
 	struct att_sink *a = ctx;
+	size_t k = 0;
 	if (a->head_len < sizeof(a->head)) {
-		size_t k = sizeof(a->head) - a->head_len;
+		k = sizeof(a->head) - a->head_len;
 		if (k > n)
 			k = n;
 		memcpy(a->head + a->head_len, p, k);
 		a->head_len += k;
 	}
+	if (a->zip == 0 && a->head_len >= 4) {
+		a->zip = memcmp(a->head, "PK\x03\x04", 4) == 0 || memcmp(a->head, "PK\x05\x06", 4) == 0 ?
+		    1 : -1;
+		if (a->zip == 1)       /* what came before, then the rest of this chunk */
+			keep_zip(a, (const char *)a->head, a->head_len), keep_zip(a, p + k, n - k);
+	} else if (a->zip == 1) {
+		keep_zip(a, p, n);
+	}
 	EVP_DigestUpdate(a->md, p, n);
 	a->size += n;
+}
+
+/* The members of a ZIP attachment, as content_zip.c reads them. */
+static void take_zip(struct content_msg *m, struct content_attachment *a, struct att_sink *as)
+{
+	struct content_zip z;
+	if (content_zip_read((const unsigned char *)as->zip_bytes.data, as->zip_bytes.len, &z) == 0) {
+		a->archive_members = z.members;
+		a->archive_encrypted = z.encrypted;
+		a->archive_damaged = z.damaged || as->zip_cut;
+		if (z.n_names > 0) {
+			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
+			for (size_t i = 0; i < z.n_names; i++)
+				names[i] = dup_utf8(m, z.names[i], ZIP_MAX_NAME * 3);
+			a->archive_names = names;
+			a->n_archive_names = z.n_names;
+		}
+		a->archive_names_cut = z.names_cut;
+		if (z.encrypted > 0 || z.names_cut)
+			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
+	}
+	content_zip_free(&z);
 }
 
 static int has_ci(const unsigned char *h, size_t n, const char *w)
@@ -477,7 +528,7 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 
 static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)
 {
-	struct att_sink as = { .md = EVP_MD_CTX_new() };
+	struct att_sink as = { .md = EVP_MD_CTX_new(), .zip_bytes = BUF_INIT };
 	if (as.md == NULL)
 		mw_panic("EVP_MD_CTX_new");
 	EVP_DigestInit_ex(as.md, EVP_sha256(), NULL);
@@ -488,11 +539,15 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	EVP_MD_CTX_free(as.md);
 
 	struct content_attachment *a = VEC_PUSH(m->atts);
+	memset(a, 0, sizeof(*a));
 	a->filename = dup_utf8(m, g_mime_part_get_filename(part), 4096);
 	a->declared_type = dup_utf8(m, ctype, 256);
 	a->detected = detect_type(as.head, as.head_len);
 	a->size = as.size;
 	a->truncated = cut;
+	if (a->detected == CONTENT_FT_ZIP)
+		take_zip(m, a, &as);
+	buf_free(&as.zip_bytes);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {
 		a->sha256[2 * i] = hex[dig[i] >> 4];

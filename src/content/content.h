@@ -65,6 +65,8 @@ enum {
 	CONTENT_F_NO_TEXT = 1u << 21,            /* no text part at all */
 	CONTENT_F_AMBIGUOUS_STRUCTURE = 1u << 22, /* an entity with two Content-Type or
 						   * Content-Transfer-Encoding headers (M7) */
+	CONTENT_F_ARCHIVE_UNSCANNABLE = 1u << 23, /* a ZIP attachment with encrypted members,
+						   * or more members than its listing keeps */
 };
 /* Name of a single flag bit ("LIMIT_DEPTH"), or NULL for an unknown bit. */
 const char *content_flag_name(unsigned bit);
@@ -132,6 +134,14 @@ struct content_attachment {
 	size_t size;               /* decoded bytes seen */
 	char sha256[65];           /* hex of those bytes */
 	int truncated;             /* decoded budget ran out inside it */
+	/* A ZIP by content (also .docx, .jar): what its directory lists, never
+	 * inflated (content_zip.h).  Zero / NULL for anything else. */
+	unsigned archive_members;      /* entries listed */
+	unsigned archive_encrypted;    /* of those, password-protected */
+	int archive_damaged;           /* no readable directory, or longer than was kept */
+	int archive_names_cut;         /* more members than names kept (content_zip.h) */
+	const char *const *archive_names; /* UTF-8, the first n_archive_names members */
+	size_t n_archive_names;
 };
 
 enum content_sig_method {

@@ -110,6 +110,19 @@ static void summarize(const struct content_msg *m, struct summary *s)
 			abort();
 		s->att_bytes += a->size;
 		s->hash = mix(s->hash, a->sha256);
+		/* A ZIP's listing: only for a ZIP, bounded, valid names. */
+		if ((a->archive_members || a->n_archive_names) && a->detected != CONTENT_FT_ZIP)
+			abort();
+		if (a->n_archive_names > a->archive_members || a->archive_encrypted > a->archive_members ||
+		    (a->n_archive_names > 0) != (a->archive_names != NULL))
+			abort();
+		for (size_t k = 0; k < a->n_archive_names; k++) {
+			if (!str_ok(a->archive_names[k]))
+				abort();
+			s->hash = mix(s->hash, a->archive_names[k]);
+		}
+		if (a->archive_encrypted && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
+			abort();
 	}
 	if (s->att_bytes > lim.max_decoded_bytes)
 		abort();

@@ -18,6 +18,8 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "content/content.h"
+#include "content/content_zip.h"
+#include "zip_build.h"
 
 static const char *data_dir(void)
 {
@@ -969,6 +971,163 @@ static void test_parse_time_typical(void **state)
 	buf_free(&b);
 }
 
+/* ---- ZIP archives: the directory, never the data (M18, M21) --------------------- */
+
+static void zip_expect(const struct buf *b, int rc, unsigned members, size_t n_names, int damaged)
+{
+	struct content_zip z;
+	assert_int_equal(content_zip_read((const unsigned char *)b->data, b->len, &z), rc);
+	assert_int_equal(z.members, members);
+	assert_int_equal(z.n_names, n_names);
+	assert_int_equal(z.damaged, damaged);
+	content_zip_free(&z);
+}
+
+static void test_zip_directory(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "readme.txt", "docs/report.pdf", "invoice.pdf.exe" };
+	struct buf b = BUF_INIT;
+	struct content_zip z;
+
+	zip_build(&b, names, 3, 0);
+	assert_int_equal(content_zip_read((const unsigned char *)b.data, b.len, &z), 0);
+	assert_int_equal(z.members, 3);
+	assert_int_equal(z.encrypted, 0);
+	assert_int_equal(z.damaged, 0);
+	assert_int_equal(z.names_cut, 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(z.names[i], names[i]);
+	content_zip_free(&z);
+	content_zip_free(&z);                  /* a second free is harmless */
+
+	/* A self-extractor's stub before the archive shifts every offset. */
+	struct buf sfx = BUF_INIT;
+	buf_append(&sfx, "MZ\x90\x00stub-stub-stub", 18);
+	buf_append(&sfx, b.data, b.len);
+	zip_expect(&sfx, 0, 3, 3, 0);
+	buf_free(&sfx);
+
+	/* An archive comment after the end record. */
+	struct buf com = BUF_INIT;
+	buf_append(&com, b.data, b.len - 2);
+	buf_append(&com, "\x05\x00hello", 7);
+	zip_expect(&com, 0, 3, 3, 0);
+	buf_free(&com);
+
+	/* Cut before its directory: the local headers are walked instead. */
+	struct buf cut = BUF_INIT;
+	buf_append(&cut, b.data, b.len - 30);
+	zip_expect(&cut, 0, 3, 3, 1);
+	buf_free(&cut);
+
+	/* The end record counting more entries than the directory holds. */
+	struct buf lie = BUF_INIT;
+	buf_append(&lie, b.data, b.len);
+	lie.data[lie.len - 12] = 9;             /* total entries */
+	zip_expect(&lie, 0, 3, 3, 1);
+	buf_free(&lie);
+
+	/* A directory entry whose name runs past the end record. */
+	struct buf longname = BUF_INIT;
+	buf_append(&longname, b.data, b.len);
+	size_t cd = (size_t)(unsigned char)longname.data[longname.len - 6] |
+	    (size_t)(unsigned char)longname.data[longname.len - 5] << 8;
+	longname.data[cd + 28] = (char)0xff;
+	longname.data[cd + 29] = (char)0xff;
+	zip_expect(&longname, 0, 0, 0, 1);
+	buf_free(&longname);
+	buf_free(&b);
+
+	/* Encrypted members, and control bytes in a name. */
+	static const char *const odd[] = { "a\tb\x01.txt" };
+	zip_build(&b, odd, 1, ZB_ENCRYPTED);
+	assert_int_equal(content_zip_read((const unsigned char *)b.data, b.len, &z), 0);
+	assert_int_equal(z.encrypted, 1);
+	assert_string_equal(z.names[0], "a?b?.txt");
+	content_zip_free(&z);
+	buf_free(&b);
+
+	/* Not a ZIP; an empty one (the end record alone). */
+	buf_append(&b, "hello world", 11);
+	zip_expect(&b, -1, 0, 0, 0);
+	buf_free(&b);
+	zip_build(&b, NULL, 0, 0);
+	zip_expect(&b, 0, 0, 0, 0);
+	buf_free(&b);
+}
+
+/* A listing padded with harmless names: every member is counted, and
+ * past the name budget the listing says it was cut. */
+static void test_zip_names_budget(void **state)
+{
+	(void)state;
+	const size_t n = 4300;                  /* 4,300 x 250 bytes > ZIP_NAME_BUDGET */
+	char **names = xcalloc(n, sizeof(*names));
+	for (size_t i = 0; i < n; i++) {
+		names[i] = xmalloc(251);
+		memset(names[i], 'a', 250);
+		snprintf(names[i], 251, "%06zu", i);
+		names[i][6] = 'a';
+		names[i][250] = '\0';
+	}
+	struct buf b = BUF_INIT;
+	zip_build(&b, (const char *const *)names, n, 0);
+	struct content_zip z;
+	assert_int_equal(content_zip_read((const unsigned char *)b.data, b.len, &z), 0);
+	assert_int_equal(z.members, n);
+	assert_true(z.names_cut);
+	assert_true(z.n_names < n && z.names_bytes <= ZIP_NAME_BUDGET);
+	content_zip_free(&z);
+	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Through the parser: a ZIP attachment lists its members; anything else
+ * lists none. */
+static void test_zip_attachment(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "report.pdf", "tools/setup.exe" };
+	struct buf b = BUF_INIT;
+	zip_build(&b, names, 2, 0);
+	char *msg = zip_message("files.zip", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_count(m), 1);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->detected, CONTENT_FT_ZIP);
+	assert_int_equal(a->archive_members, 2);
+	assert_int_equal(a->n_archive_names, 2);
+	assert_string_equal(a->archive_names[1], "tools/setup.exe");
+	assert_int_equal(a->archive_encrypted, 0);
+	assert_int_equal(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE, 0);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+
+	zip_build(&b, names, 2, ZB_ENCRYPTED);
+	msg = zip_message("secret.zip", b.data, b.len);
+	m = content_parse(msg, strlen(msg), NULL);
+	a = content_attachment_at(m, 0);
+	assert_int_equal(a->archive_encrypted, 2);
+	assert_true(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE);
+	assert_string_equal(content_flag_name(CONTENT_F_ARCHIVE_UNSCANNABLE), "ARCHIVE_UNSCANNABLE");
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+
+	msg = zip_message("notes.zip", "not a zip at all", 16);
+	m = content_parse(msg, strlen(msg), NULL);
+	a = content_attachment_at(m, 0);
+	assert_int_equal(a->archive_members, 0);
+	assert_int_equal(a->n_archive_names, 0);
+	assert_null(a->archive_names);
+	content_free(m);
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1150,9 @@ int main(void)
 		cmocka_unit_test(test_latin1_as_iconv),
 		cmocka_unit_test(test_encoded_words_subject),
 		cmocka_unit_test(test_parse_time_typical),
+		cmocka_unit_test(test_zip_directory),
+		cmocka_unit_test(test_zip_names_budget),
+		cmocka_unit_test(test_zip_attachment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

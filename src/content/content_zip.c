@@ -1,0 +1,154 @@
+/*
+ * content_zip.c - ZIP member names and encryption flags from the archive's
+ * directory (PKWARE APPNOTE 6.3: end of central directory record, central
+ * directory file headers, local file headers).  Nothing is inflated.
+ */
+#include "content/content_zip.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+#define SIG_LOCAL 0x04034b50u
+#define SIG_CENTRAL 0x02014b50u
+#define SIG_END 0x06054b50u
+#define END_LEN 22u
+#define CENTRAL_LEN 46u
+#define LOCAL_LEN 30u
+#define MAX_COMMENT 65535u
+#define FLAG_ENCRYPTED 0x0001u
+#define FLAG_DESCRIPTOR 0x0008u
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void add_member(struct content_zip *z, const unsigned char *name, size_t len, uint32_t flags)
+{
+	z->members++;
+	if (flags & FLAG_ENCRYPTED)
+		z->encrypted++;
+	if (len > ZIP_MAX_NAME)
+		len = ZIP_MAX_NAME;
+	if (z->n_names >= ZIP_MAX_NAMES || z->names_bytes + len > ZIP_NAME_BUDGET) {
+		z->names_cut = 1;
+		return;
+	}
+	if ((z->n_names & (z->n_names - 1)) == 0)      /* 0, 1, 2, 4, ...: grow */
+		z->names = xrealloc(z->names, (z->n_names ? 2 * z->n_names : 1) * sizeof(*z->names));
+	z->names_bytes += len;
+	char *s = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		s[i] = name[i] < 0x20 || name[i] == 0x7f ? '?' : (char)name[i];
+	s[len] = '\0';
+	z->names[z->n_names++] = s;
+}
+
+/* The end record: the last signature within the final 22 + 65535 bytes
+ * whose comment length reaches exactly the end (else the last one seen,
+ * as unzip tolerates trailing bytes). */
+static long find_end(const unsigned char *p, size_t n)
+{
+	long found = -1;
+
+	if (n < END_LEN)
+		return -1;
+	size_t lo = n - END_LEN > MAX_COMMENT ? n - END_LEN - MAX_COMMENT : 0;
+	for (size_t i = n - END_LEN + 1; i-- > lo;) {
+		if (le32(p + i) != SIG_END)
+			continue;
+		if (i + END_LEN + le16(p + i + 20) == n)
+			return (long)i;
+		if (found < 0)
+			found = (long)i;
+	}
+	return found;
+}
+
+/* Central directory entries from the end record at e: 0, or -1 when the
+ * directory is not where the record says (then the caller walks). */
+static int read_central(const unsigned char *p, size_t e, struct content_zip *z)
+{
+	uint32_t total = le16(p + e + 10);
+	uint32_t size = le32(p + e + 12);
+	uint32_t off = le32(p + e + 16);
+
+	if (off == 0xffffffffu || size == 0xffffffffu || total == 0xffffu)
+		return -1;                 /* ZIP64: its records are not read here */
+	if ((uint64_t)size > e)
+		return -1;
+	/* Bytes before the archive (a self-extractor's stub) shift every
+	 * offset by the same amount: the directory ends at the end record. */
+	size_t start = e - size;
+	if (off > start)
+		return -1;
+	size_t q = start;
+	uint32_t seen = 0;
+	while (q + CENTRAL_LEN <= e && le32(p + q) == SIG_CENTRAL) {
+		size_t nl = le16(p + q + 28), xl = le16(p + q + 30), cl = le16(p + q + 32);
+		if (q + CENTRAL_LEN + nl > e) {
+			z->damaged = 1;
+			break;
+		}
+		add_member(z, p + q + CENTRAL_LEN, nl, le16(p + q + 8));
+		seen++;
+		q += CENTRAL_LEN + nl + xl + cl;
+	}
+	if (seen != total || q != e)
+		z->damaged = 1;
+	return 0;
+}
+
+/* Local headers from the start, while each member's size is known. */
+static void walk_local(const unsigned char *p, size_t n, struct content_zip *z)
+{
+	size_t q = 0;
+
+	while (q + LOCAL_LEN <= n && le32(p + q) == SIG_LOCAL) {
+		uint32_t flags = le16(p + q + 6);
+		uint32_t csize = le32(p + q + 18);
+		size_t nl = le16(p + q + 26), xl = le16(p + q + 28);
+		if (q + LOCAL_LEN + nl > n)
+			break;
+		add_member(z, p + q + LOCAL_LEN, nl, flags);
+		if ((flags & FLAG_DESCRIPTOR) && csize == 0)
+			break;                 /* the size follows the data: cannot skip */
+		uint64_t next = (uint64_t)q + LOCAL_LEN + nl + xl + csize;
+		if (next > n)
+			break;
+		q = (size_t)next;
+	}
+	z->damaged = 1;
+}
+
+int content_zip_read(const unsigned char *p, size_t n, struct content_zip *out)
+{
+	memset(out, 0, sizeof(*out));
+	long e = find_end(p, n);
+	if (e >= 0 && read_central(p, (size_t)e, out) == 0)
+		return 0;
+	if (n >= 4 && le32(p) == SIG_LOCAL) {
+		content_zip_free(out);
+		walk_local(p, n, out);
+		return 0;
+	}
+	if (e >= 0) {
+		out->damaged = 1;
+		return 0;
+	}
+	return -1;
+}
+
+void content_zip_free(struct content_zip *z)
+{
+	if (z == NULL)
+		return;
+	for (size_t i = 0; i < z->n_names; i++)
+		free(z->names[i]);
+	free(z->names);
+	memset(z, 0, sizeof(*z));
+}
