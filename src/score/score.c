@@ -413,6 +413,10 @@ void score_verdict_finish(struct score_verdict *v, const struct content_msg *m,
 	 * whatever Bayes says about the part that was read. */
 	if (cut && v->cls < SCORE_PROBABLE_SPAM)
 		v->cls = SCORE_PROBABLE_SPAM;
+	/* An archive we cannot see into is tagged, not refused: senders of
+	 * confidential documents use them too (plan M21: never clean). */
+	if ((content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE) && v->cls < SCORE_POSSIBLE_SPAM)
+		v->cls = SCORE_POSSIBLE_SPAM;
 }
 
 int score_message_th(struct score_engine *e, const char *data, size_t len,

@@ -287,42 +287,79 @@ static int ext_in(const char *ext, const char *const *tab, size_t n)
 	return bsearch(&key, tab, n, sizeof(tab[0]), cmp_str) != NULL;
 }
 
+/* How a file name asks to be run: 0 not at all, 1 an executable extension,
+ * 2 the same behind a second extension ("invoice.pdf.exe": the classic
+ * disguise).  *ext points at the last extension. */
+static int exe_name(const char *name, const char **ext)
+{
+	const char *dot = strrchr(name, '.');
+
+	*ext = dot ? dot + 1 : "";
+	if (!ext_in(*ext, exe_exts, MW_ARRAY_LEN(exe_exts)))
+		return 0;
+	const char *prev = NULL;
+	for (const char *p = name; p < dot; p++)
+		if (*p == '.')
+			prev = p;
+	return prev != NULL && dot - prev > 1 && dot - prev <= 5 ? 2 : 1;
+}
+
+static int rule_archive(const struct content_attachment *a, struct score_hits *h)
+{
+	for (size_t k = 0; k < a->n_archive_names; k++) {
+		const char *ext;
+		const int kind = exe_name(a->archive_names[k], &ext);
+		if (kind == 0)
+			continue;
+		score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is an archive holding \"%.80s\"%s",
+		    a->filename, a->archive_names[k], kind == 2 ? " (a double extension)" : "");
+		return 1;
+	}
+	return 0;
+}
+
 static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 {
-	for (size_t i = 0; i < content_attachment_count(m); i++) {
-		const struct content_attachment *a = content_attachment_at(m, i);
-		const char *dot = strrchr(a->filename, '.');
-		const char *ext = dot ? dot + 1 : "";
-		const int exe_name = ext_in(ext, exe_exts, MW_ARRAY_LEN(exe_exts));
+	int exe = 0;
 
-		if (a->detected == CONTENT_FT_EXE || a->detected == CONTENT_FT_ELF) {
+	for (size_t i = 0; i < content_attachment_count(m) && !exe; i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		const char *ext;
+		const int kind = exe_name(a->filename, &ext);
+
+		exe = 1;
+		if (a->detected == CONTENT_FT_EXE || a->detected == CONTENT_FT_ELF)
 			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a %s binary",
 			    a->filename, content_ftype_name(a->detected));
-			return;
-		}
-		if (exe_name) {
-			/* A second extension before the executable one is the classic
-			 * "invoice.pdf.exe" disguise: name it. */
-			const char *prev = NULL;
-			for (const char *p = a->filename; p < dot; p++)
-				if (*p == '.')
-					prev = p;
-			if (prev != NULL && dot - prev > 1 && dot - prev <= 5)
-				score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has a double extension ending in .%s",
-				    a->filename, ext);
-			else
-				score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has an executable name (.%s)",
-				    a->filename, ext);
-			return;
-		}
+		else if (kind == 2)
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has a double extension ending in .%s",
+			    a->filename, ext);
+		else if (kind == 1)
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has an executable name (.%s)",
+			    a->filename, ext);
 		/* A script without any extension is a Unix tool mailed on a
 		 * technical list (two ham of the training split); a dropper
 		 * needs a name the recipient's system will run or open. */
-		if (a->detected == CONTENT_FT_SCRIPT && ext[0] != '\0' &&
-		    !ext_in(ext, source_exts, MW_ARRAY_LEN(source_exts))) {
+		else if (a->detected == CONTENT_FT_SCRIPT && ext[0] != '\0' &&
+		    !ext_in(ext, source_exts, MW_ARRAY_LEN(source_exts)))
 			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" (%s) holds a script",
 			    a->filename, a->declared_type);
-			return;
+		else
+			exe = rule_archive(a, h);
+	}
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		if (a->archive_encrypted > 0) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is a password-protected archive (%u of %u members encrypted): its content cannot be checked",
+			    a->filename, a->archive_encrypted, a->archive_members);
+			break;
+		}
+		if (a->archive_names_cut) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is an archive of %u members, more than can be listed (%zu checked)",
+			    a->filename, a->archive_members, a->n_archive_names);
+			break;
 		}
 	}
 }

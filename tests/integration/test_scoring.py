@@ -6,11 +6,15 @@ delivered mail carries X-Mailward-Score / X-Mailward-Symbols (and
 X-Mailward-Spam above the tenant's tag threshold); a saturated scanner
 answers 451 rather than queueing without bound.
 """
+import base64
+import io
 import json
 import os
 import socket
+import struct
 import threading
 import time
+import zipfile
 
 import mwtest
 from mwtest import message, token
@@ -187,6 +191,70 @@ def test_ambiguous_mime_is_never_passed_clean(make_server, sink):
     txn = sink.wait_for(tok2)[0]
     assert "MIME_AMBIGUOUS" not in (txn.header("X-Mailward-Symbols") or "")
     assert "(clean)" in txn.header("X-Mailward-Score"), txn.header("X-Mailward-Score")
+
+
+def zip_bytes(names, encrypted=False):
+    """A real archive (Python's zipfile, deflated); with encrypted, every
+    member's encryption bit set in its local and central headers, as a
+    password-protected archive has it (zipfile cannot encrypt)."""
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in names:
+            z.writestr(n, f"content of {n}\n" * 20)
+    data = bytearray(b.getvalue())
+    if encrypted:
+        for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            i = data.find(sig)
+            while i >= 0:
+                struct.pack_into("<H", data, i + off, struct.unpack_from("<H", data, i + off)[0] | 1)
+                i = data.find(sig, i + 4)
+    return bytes(data)
+
+
+def zip_message(tok, filename, data):
+    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    return (f"From: <a@example.org>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
+            f"Message-ID: <{tok}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+            "--zz\r\nContent-Type: text/plain\r\n\r\nThe documents, as promised.\r\n"
+            f"--zz\r\nContent-Type: application/zip; name=\"{filename}\"\r\n"
+            f"Content-Disposition: attachment; filename=\"{filename}\"\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--zz--\r\n").encode()
+
+
+def test_zip_attachments_are_listed(make_server, sink):
+    """A ZIP's members are read from its directory over SMTP: an executable
+    inside is named; a password-protected archive is tagged even under a
+    tenant's high thresholds (never clean, M21); plain documents pass."""
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")
+    toks = {k: token() for k in ("exe", "enc", "docs")}
+    msgs = {"exe": zip_message(toks["exe"], "invoice.zip", zip_bytes(["readme.txt", "invoice.pdf.exe"])),
+            "enc": zip_message(toks["enc"], "secure.zip", zip_bytes(["report.pdf", "q3.xlsx"], encrypted=True)),
+            "docs": zip_message(toks["docs"], "report.zip", zip_bytes(["report.pdf", "q3.xlsx"]))}
+    refs = {}
+    with srv.session() as c:
+        for k, m in msgs.items():
+            r = c.send_mail("a@example.org", ["alice@acme.test"], m)
+            assert r.code == 250, (k, r.raw)
+            refs[k] = r.ref()
+        c.cmd("QUIT", 221)
+    got = {k: sink.wait_for(t)[0] for k, t in toks.items()}
+
+    rec = srv.log_search("--ref", refs["exe"])[0]
+    names = {x["name"]: x for x in rec["symbols"]}
+    assert 'is an archive holding "invoice.pdf.exe"' in names["EXE_ATTACHMENT"]["reason"], names
+
+    rec = srv.log_search("--ref", refs["enc"])[0]
+    names = {x["name"]: x for x in rec["symbols"]}
+    assert "password-protected archive (2 of 2 members encrypted)" in names["ARCHIVE_UNSCANNABLE"]["reason"]
+    assert rec["class"] == "possible-spam" and rec["score"] < 80, rec
+    assert got["enc"].header("X-Mailward-Spam") == "yes", got["enc"].data[:800]
+
+    rec = srv.log_search("--ref", refs["docs"])[0]
+    assert rec["class"] == "clean", rec
+    assert not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & {x["name"] for x in rec["symbols"]}, rec
+    assert got["docs"].header("X-Mailward-Spam") is None
 
 
 def test_saturated_scanner_answers_451(make_server, sink):

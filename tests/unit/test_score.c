@@ -22,6 +22,7 @@
 #include "score/score_int.h"
 #include "smtp/smtp_addr.h"
 #include "store/store.h"
+#include "zip_build.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -31,6 +32,13 @@ static const struct score_symbol *sym(const struct score_verdict *v, const char 
 		if (strcmp(v->symbols[i].name, name) == 0)
 			return &v->symbols[i];
 	return NULL;
+}
+
+/* The symbol fired and its reason says text. */
+static int reason_has(const struct score_verdict *v, const char *name, const char *text)
+{
+	const struct score_symbol *x = sym(v, name);
+	return x != NULL && strstr(x->reason, text) != NULL;
 }
 
 static void dump(const char *what, const struct score_verdict *v)
@@ -623,14 +631,76 @@ static void test_exe_attachment(void **state)
 	free(m);
 }
 
+/* Executables inside a ZIP by their names; an archive whose inside cannot
+ * be checked is never clean (M21). */
+static void test_archive_attachment(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	struct score_verdict v;
+
+	static const char *const exe[] = { "readme.txt", "invoice.pdf.exe" };
+	zip_build(&b, exe, 2, 0);
+	char *m = zip_message("invoice.zip", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"invoice.zip\" is an archive holding \"invoice.pdf.exe\""));
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "double extension"));
+	assert_null(sym(&v, "ARCHIVE_UNSCANNABLE"));
+	score_verdict_free(&v);
+	free(m);
+	buf_free(&b);
+
+	static const char *const js[] = { "photos/IMG_0001.JS" };
+	zip_build(&b, js, 1, 0);
+	m = zip_message("photos.zip", b.data, b.len);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+	buf_free(&b);
+
+	/* Documents, and an Office file (a ZIP of XML parts): quiet. */
+	static const char *const docs[] = { "report.pdf", "figures.xlsx", "notes.txt" };
+	static const char *const docx[] = { "[Content_Types].xml", "_rels/.rels", "word/document.xml",
+		"word/vbaProject.bin" };
+	zip_build(&b, docs, 3, 0);
+	m = zip_message("report.zip", b.data, b.len);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	ASSERT_QUIET(m, "ARCHIVE_UNSCANNABLE");
+	free(m);
+	buf_free(&b);
+	zip_build(&b, docx, 4, 0);
+	m = zip_message("letter.docx", b.data, b.len);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	buf_free(&b);
+
+	/* Password-protected: named, and at least possible spam whatever the
+	 * thresholds (here far above its 4 points). */
+	zip_build(&b, docs, 3, ZB_ENCRYPTED);
+	m = zip_message("secure.zip", b.data, b.len);
+	struct score_thresholds th = { 80.0, 90.0 };
+	struct score_engine *e = score_engine_new(NULL, &th);
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE", "password-protected archive (3 of 3 members encrypted)"));
+	assert_int_equal(v.cls, SCORE_POSSIBLE_SPAM);
+	score_verdict_free(&v);
+	score_engine_free(e);
+	free(m);
+	buf_free(&b);
+
+	/* The same documents unencrypted under those thresholds: clean. */
+	zip_build(&b, docs, 3, 0);
+	m = zip_message("report.zip", b.data, b.len);
+	e = score_engine_new(NULL, &th);
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	assert_int_equal(v.cls, SCORE_CLEAN);
+	score_verdict_free(&v);
+	score_engine_free(e);
+	free(m);
+	buf_free(&b);
+}
+
 /* ---- bulk and classes ---------------------------------------------------------------------- */
 
-/* The symbol fired and its reason says text. */
-static int reason_has(const struct score_verdict *v, const char *name, const char *text)
-{
-	const struct score_symbol *x = sym(v, name);
-	return x != NULL && strstr(x->reason, text) != NULL;
-}
 
 /* Structure that clients may read otherwise (M6, M7, M12): each symbol
  * fires on its case and stays quiet on a well-formed message. */
@@ -1520,6 +1590,7 @@ int main(void)
 		cmocka_unit_test(test_mime_limit),
 		cmocka_unit_test(test_mime_structure),
 		cmocka_unit_test(test_exe_attachment),
+		cmocka_unit_test(test_archive_attachment),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_registry),
