@@ -116,8 +116,9 @@ txn_print(const struct store_log_entry *e)
 	}
 	/* One row per recipient event (accepted, then each delivery attempt):
 	 * the count names recipients, the rows are their history. */
-	printf("%-11s %zu", "recipients", distinct_rcpts(e));
-	if (e->n_rcpts > distinct_rcpts(e))
+	const size_t rcpts = distinct_rcpts(e);
+	printf("%-11s %zu", "recipients", rcpts);
+	if (e->n_rcpts > rcpts)
 		printf(" (%zu events)", e->n_rcpts);
 	fputc('\n', stdout);
 	for (size_t i = 0; i < e->n_rcpts; i++) {

@@ -409,6 +409,60 @@ static void sink_buf(void *ctx, const char *p, size_t n)
 	buf_append(ctx, p, n);
 }
 
+static int has_ci(const unsigned char *h, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp((const char *)h + i, w, wl) == 0)
+			return 1;
+	return 0;
+}
+
+/* A local header, an empty archive's end record, or a spanned archive's
+ * marker: a ZIP's first four bytes. */
+static int zip_magic(const unsigned char *h, size_t n)
+{
+	return n >= 4 && h[0] == 'P' && h[1] == 'K' &&
+	    ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6) || (h[2] == 7 && h[3] == 8));
+}
+
+static enum content_ftype detect_type(const unsigned char *h, size_t n)
+{
+	static const struct { const char *magic; size_t len; enum content_ftype t; } tab[] = {
+		{ "MZ", 2, CONTENT_FT_EXE },
+		{ "\x7f" "ELF", 4, CONTENT_FT_ELF },
+		{ "Rar!\x1a\x07", 6, CONTENT_FT_RAR },
+		{ "7z\xbc\xaf\x27\x1c", 6, CONTENT_FT_7Z },
+		{ "\x1f\x8b", 2, CONTENT_FT_GZIP },
+		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
+		{ "#!", 2, CONTENT_FT_SCRIPT },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
+		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
+			return tab[i].t;
+	if (zip_magic(h, n))
+		return CONTENT_FT_ZIP;
+	/* PDF readers accept the header anywhere in the first KiB. */
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (memcmp(h + i, "%PDF-", 5) == 0)
+			return CONTENT_FT_PDF;
+	if (n == 0)
+		return CONTENT_FT_UNKNOWN;
+	size_t bin = 0;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < 0x09 || (h[i] > 0x0d && h[i] < 0x20))
+			bin++;
+	if (bin * 20 > n)
+		return CONTENT_FT_UNKNOWN;
+	static const char *const script[] = { "wscript", "createobject", "powershell",
+		"@echo off", "cmd.exe", "<job", "<script", "activexobject", "shell.application",
+		"eval(", "function(", "dim ", NULL };
+	for (int i = 0; script[i]; i++)
+		if (has_ci(h, n, script[i]))
+			return CONTENT_FT_SCRIPT;
+	return CONTENT_FT_TEXT;
+}
+
 /* A ZIP's directory is at its end: an attachment that starts like one is
  * kept whole, up to this much (the scan reads at most [scan] max_size of a
  * message anyway), to list its members. */
@@ -446,10 +500,11 @@ static void sink_att(void *ctx, const char *p, size_t n)
 		a->head_len += k;
 	}
 	if (a->zip == 0 && a->head_len >= 4) {
-		a->zip = memcmp(a->head, "PK\x03\x04", 4) == 0 || memcmp(a->head, "PK\x05\x06", 4) == 0 ?
-		    1 : -1;
-		if (a->zip == 1)       /* what came before, then the rest of this chunk */
-			keep_zip(a, (const char *)a->head, a->head_len), keep_zip(a, p + k, n - k);
+		a->zip = zip_magic(a->head, a->head_len) ? 1 : -1;
+		if (a->zip == 1) {     /* what came before, then the rest of this chunk */
+			keep_zip(a, (const char *)a->head, a->head_len);
+			keep_zip(a, p + k, n - k);
+		}
 	} else if (a->zip == 1) {
 		keep_zip(a, p, n);
 	}
@@ -477,53 +532,6 @@ static void take_zip(struct content_msg *m, struct content_attachment *a, struct
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
 	}
 	content_zip_free(&z);
-}
-
-static int has_ci(const unsigned char *h, size_t n, const char *w)
-{
-	size_t wl = strlen(w);
-	for (size_t i = 0; i + wl <= n; i++)
-		if (strncasecmp((const char *)h + i, w, wl) == 0)
-			return 1;
-	return 0;
-}
-
-static enum content_ftype detect_type(const unsigned char *h, size_t n)
-{
-	static const struct { const char *magic; size_t len; enum content_ftype t; } tab[] = {
-		{ "MZ", 2, CONTENT_FT_EXE },
-		{ "\x7f" "ELF", 4, CONTENT_FT_ELF },
-		{ "PK\x03\x04", 4, CONTENT_FT_ZIP },
-		{ "PK\x05\x06", 4, CONTENT_FT_ZIP },
-		{ "PK\x07\x08", 4, CONTENT_FT_ZIP },
-		{ "Rar!\x1a\x07", 6, CONTENT_FT_RAR },
-		{ "7z\xbc\xaf\x27\x1c", 6, CONTENT_FT_7Z },
-		{ "\x1f\x8b", 2, CONTENT_FT_GZIP },
-		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
-		{ "#!", 2, CONTENT_FT_SCRIPT },
-	};
-	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
-		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
-			return tab[i].t;
-	/* PDF readers accept the header anywhere in the first KiB. */
-	for (size_t i = 0; i + 5 <= n; i++)
-		if (memcmp(h + i, "%PDF-", 5) == 0)
-			return CONTENT_FT_PDF;
-	if (n == 0)
-		return CONTENT_FT_UNKNOWN;
-	size_t bin = 0;
-	for (size_t i = 0; i < n; i++)
-		if (h[i] < 0x09 || (h[i] > 0x0d && h[i] < 0x20))
-			bin++;
-	if (bin * 20 > n)
-		return CONTENT_FT_UNKNOWN;
-	static const char *const script[] = { "wscript", "createobject", "powershell",
-		"@echo off", "cmd.exe", "<job", "<script", "activexobject", "shell.application",
-		"eval(", "function(", "dim ", NULL };
-	for (int i = 0; script[i]; i++)
-		if (has_ci(h, n, script[i]))
-			return CONTENT_FT_SCRIPT;
-	return CONTENT_FT_TEXT;
 }
 
 static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)

@@ -320,46 +320,55 @@ static int rule_archive(const struct content_attachment *a, struct score_hits *h
 
 static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 {
-	int exe = 0;
-
-	for (size_t i = 0; i < content_attachment_count(m) && !exe; i++) {
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
 		const struct content_attachment *a = content_attachment_at(m, i);
 		const char *ext;
 		const int kind = exe_name(a->filename, &ext);
 
-		exe = 1;
-		if (a->detected == CONTENT_FT_EXE || a->detected == CONTENT_FT_ELF)
+		if (a->detected == CONTENT_FT_EXE || a->detected == CONTENT_FT_ELF) {
 			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a %s binary",
 			    a->filename, content_ftype_name(a->detected));
-		else if (kind == 2)
-			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has a double extension ending in .%s",
-			    a->filename, ext);
-		else if (kind == 1)
-			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has an executable name (.%s)",
-			    a->filename, ext);
+			return;
+		}
+		if (kind != 0) {
+			if (kind == 2)
+				score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has a double extension ending in .%s",
+				    a->filename, ext);
+			else
+				score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has an executable name (.%s)",
+				    a->filename, ext);
+			return;
+		}
 		/* A script without any extension is a Unix tool mailed on a
 		 * technical list (two ham of the training split); a dropper
 		 * needs a name the recipient's system will run or open. */
-		else if (a->detected == CONTENT_FT_SCRIPT && ext[0] != '\0' &&
-		    !ext_in(ext, source_exts, MW_ARRAY_LEN(source_exts)))
+		if (a->detected == CONTENT_FT_SCRIPT && ext[0] != '\0' &&
+		    !ext_in(ext, source_exts, MW_ARRAY_LEN(source_exts))) {
 			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" (%s) holds a script",
 			    a->filename, a->declared_type);
-		else
-			exe = rule_archive(a, h);
+			return;
+		}
+		if (rule_archive(a, h))
+			return;
 	}
+}
+
+/* An archive whose inside cannot be checked (plan M21). */
+static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
+{
 	for (size_t i = 0; i < content_attachment_count(m); i++) {
 		const struct content_attachment *a = content_attachment_at(m, i);
 		if (a->archive_encrypted > 0) {
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" is a password-protected archive (%u of %u members encrypted): its content cannot be checked",
 			    a->filename, a->archive_encrypted, a->archive_members);
-			break;
+			return;
 		}
 		if (a->archive_names_cut) {
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" is an archive of %u members, more than can be listed (%zu checked)",
 			    a->filename, a->archive_members, a->n_archive_names);
-			break;
+			return;
 		}
 	}
 }
@@ -466,6 +475,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_urls(m, h);
 	rule_subject(m, h);
 	rule_attachments(m, h);
+	rule_unscannable(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);
