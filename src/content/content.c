@@ -21,7 +21,7 @@
 
 #include "base/util.h"
 #include "content/content_int.h"
-#include "content/content_zip.h"
+#include "content/content_archive.h"
 
 #define CHUNK 16384
 
@@ -56,7 +56,7 @@ const char *content_flag_name(unsigned bit)
 const char *content_ftype_name(enum content_ftype t)
 {
 	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
-		"pdf", "ole", "script", "text" };
+		"pdf", "ole", "script", "text", "tar" };
 	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
 }
 
@@ -418,14 +418,6 @@ static int has_ci(const unsigned char *h, size_t n, const char *w)
 	return 0;
 }
 
-/* A local header, an empty archive's end record, or a spanned archive's
- * marker: a ZIP's first four bytes. */
-static int zip_magic(const unsigned char *h, size_t n)
-{
-	return n >= 4 && h[0] == 'P' && h[1] == 'K' &&
-	    ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6) || (h[2] == 7 && h[3] == 8));
-}
-
 static enum content_ftype detect_type(const unsigned char *h, size_t n)
 {
 	static const struct { const char *magic; size_t len; enum content_ftype t; } tab[] = {
@@ -440,8 +432,11 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
 		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
 			return tab[i].t;
-	if (zip_magic(h, n))
-		return CONTENT_FT_ZIP;
+	switch (content_archive_kind(h, n)) {
+	case ARCHIVE_ZIP: return CONTENT_FT_ZIP;
+	case ARCHIVE_TAR: return CONTENT_FT_TAR;
+	default: break;
+	}
 	/* PDF readers accept the header anywhere in the first KiB. */
 	for (size_t i = 0; i + 5 <= n; i++)
 		if (memcmp(h + i, "%PDF-", 5) == 0)
@@ -463,29 +458,30 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 	return CONTENT_FT_TEXT;
 }
 
-/* A ZIP's directory is at its end: an attachment that starts like one is
- * kept whole, up to this much (the scan reads at most [scan] max_size of a
- * message anyway), to list its members. */
-#define ZIP_KEEP_MAX (8u << 20)
+/* An archive's directory is at its end (ZIP, 7z) or spread through it
+ * (RAR, tar): an attachment that starts like one is kept whole, up to
+ * this much (the scan reads at most [scan] max_size of a message anyway),
+ * to list its members. */
+#define ARCHIVE_KEEP_MAX (8u << 20)
 
 struct att_sink {
 	EVP_MD_CTX *md;
 	unsigned char head[512];
 	size_t head_len;
 	size_t size;
-	int zip;             /* 0 undecided, 1 keeping the bytes, -1 not a ZIP */
-	int zip_cut;         /* longer than ZIP_KEEP_MAX */
-	struct buf zip_bytes;
+	int keep;            /* 0 undecided, 1 keeping the bytes, -1 not an archive */
+	int keep_cut;        /* longer than ARCHIVE_KEEP_MAX */
+	struct buf bytes;
 };
 
-static void keep_zip(struct att_sink *a, const char *p, size_t n)
+static void keep_bytes(struct att_sink *a, const char *p, size_t n)
 {
-	size_t room = ZIP_KEEP_MAX - a->zip_bytes.len;
+	size_t room = ARCHIVE_KEEP_MAX - a->bytes.len;
 	if (n > room) {
 		n = room;
-		a->zip_cut = 1;
+		a->keep_cut = 1;
 	}
-	buf_append(&a->zip_bytes, p, n);
+	buf_append(&a->bytes, p, n);
 }
 
 static void sink_att(void *ctx, const char *p, size_t n)
@@ -499,44 +495,68 @@ static void sink_att(void *ctx, const char *p, size_t n)
 		memcpy(a->head + a->head_len, p, k);
 		a->head_len += k;
 	}
-	if (a->zip == 0 && a->head_len >= 4) {
-		a->zip = zip_magic(a->head, a->head_len) ? 1 : -1;
-		if (a->zip == 1) {     /* what came before, then the rest of this chunk */
-			keep_zip(a, (const char *)a->head, a->head_len);
-			keep_zip(a, p + k, n - k);
+	/* Decided on a full head (a tar header is 512 bytes); a shorter
+	 * attachment is all in the head. */
+	if (a->keep == 0 && a->head_len == sizeof(a->head)) {
+		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ? 1 : -1;
+		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
+			keep_bytes(a, (const char *)a->head, a->head_len);
+			keep_bytes(a, p + k, n - k);
 		}
-	} else if (a->zip == 1) {
-		keep_zip(a, p, n);
+	} else if (a->keep == 1) {
+		keep_bytes(a, p, n);
 	}
 	EVP_DigestUpdate(a->md, p, n);
 	a->size += n;
 }
 
-/* The members of a ZIP attachment, as content_zip.c reads them. */
-static void take_zip(struct content_msg *m, struct content_attachment *a, struct att_sink *as)
+/* What an archive attachment lists, as content_archive.h reads it. */
+static void take_archive(struct content_msg *m, struct content_attachment *a, struct att_sink *as)
 {
-	struct content_zip z;
-	if (content_zip_read((const unsigned char *)as->zip_bytes.data, as->zip_bytes.len, &z) == 0) {
+	const unsigned char *p = as->keep == 1 ? (const unsigned char *)as->bytes.data : as->head;
+	const size_t n = as->keep == 1 ? as->bytes.len : as->head_len;
+	struct content_archive z;
+	if (content_archive_read(ARCHIVE_NONE, p, n, &m->archive_budget, &z) == 0) {
 		a->archive_members = z.members;
 		a->archive_encrypted = z.encrypted;
-		a->archive_damaged = z.damaged || as->zip_cut;
+		a->archive_hidden = z.hidden;
+		a->archive_damaged = z.damaged || as->keep_cut;
 		if (z.n_names > 0) {
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
 			for (size_t i = 0; i < z.n_names; i++)
-				names[i] = dup_utf8(m, z.names[i], ZIP_MAX_NAME * 3);
+				names[i] = dup_utf8(m, z.names[i], ARCHIVE_MAX_NAME * 3);
 			a->archive_names = names;
 			a->n_archive_names = z.n_names;
 		}
+		/* A gzip that stores no name unpacks to the attachment's own name
+		 * without its suffix, as gunzip does. */
+		if (z.n_names == 0 && z.members == 1 && a->detected == CONTENT_FT_GZIP) {
+			const size_t fl = strlen(a->filename);
+			const char **names = arena_alloc(&m->arena, sizeof(*names));
+			if (fl > 3 && strcasecmp(a->filename + fl - 3, ".gz") == 0)
+				names[0] = arena_strndup(&m->arena, a->filename, fl - 3);
+			else if (fl > 4 && strcasecmp(a->filename + fl - 4, ".tgz") == 0) {
+				char *t = arena_alloc(&m->arena, fl + 1);
+				memcpy(t, a->filename, fl - 4);
+				memcpy(t + fl - 4, ".tar", 5);
+				names[0] = t;
+			} else
+				names[0] = NULL;
+			if (names[0] != NULL) {
+				a->archive_names = names;
+				a->n_archive_names = 1;
+			}
+		}
 		a->archive_names_cut = z.names_cut;
-		if (z.encrypted > 0 || z.names_cut)
+		if (z.encrypted > 0 || z.hidden || z.names_cut)
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
 	}
-	content_zip_free(&z);
+	content_archive_free(&z);
 }
 
 static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)
 {
-	struct att_sink as = { .md = EVP_MD_CTX_new(), .zip_bytes = BUF_INIT };
+	struct att_sink as = { .md = EVP_MD_CTX_new(), .bytes = BUF_INIT };
 	if (as.md == NULL)
 		mw_panic("EVP_MD_CTX_new");
 	EVP_DigestInit_ex(as.md, EVP_sha256(), NULL);
@@ -553,9 +573,11 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	a->detected = detect_type(as.head, as.head_len);
 	a->size = as.size;
 	a->truncated = cut;
-	if (a->detected == CONTENT_FT_ZIP)
-		take_zip(m, a, &as);
-	buf_free(&as.zip_bytes);
+	if (a->detected == CONTENT_FT_ZIP || a->detected == CONTENT_FT_RAR ||
+	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
+	    a->detected == CONTENT_FT_TAR)
+		take_archive(m, a, &as);
+	buf_free(&as.bytes);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {
 		a->sha256[2 * i] = hex[dig[i] >> 4];
@@ -822,6 +844,7 @@ struct content_msg *content_parse(const char *data, size_t len, const struct con
 	m->lim = lim ? *lim : content_limits_default();
 	if (m->lim.max_depth == 0 || m->lim.max_parts == 0)
 		m->lim = content_limits_default();
+	m->archive_budget = 4 * ARCHIVE_MAX_DIRECTORY;
 	/* GMime stops nesting at 1024 levels on its own; staying below it means
 	 * a deeper message always shows up as LIMIT_DEPTH in our walk. */
 	if (m->lim.max_depth > 1000)

@@ -124,6 +124,7 @@ enum content_ftype {
 	CONTENT_FT_OLE,    /* legacy Office (doc/xls/msi) */
 	CONTENT_FT_SCRIPT, /* shebang, VBS/JS/PowerShell/batch-looking text */
 	CONTENT_FT_TEXT,
+	CONTENT_FT_TAR,
 };
 const char *content_ftype_name(enum content_ftype t);
 
@@ -134,12 +135,15 @@ struct content_attachment {
 	size_t size;               /* decoded bytes seen */
 	char sha256[65];           /* hex of those bytes */
 	int truncated;             /* decoded budget ran out inside it */
-	/* A ZIP by content (also .docx, .jar): what its directory lists, never
-	 * inflated (content_zip.h).  Zero / NULL for anything else. */
+	/* An archive by content (ZIP - also .docx, .jar -, RAR, 7z, tar, gzip):
+	 * what its directory lists, member data never unpacked
+	 * (content_archive.h).  Zero / NULL for anything else. */
 	unsigned archive_members;      /* entries listed */
-	unsigned archive_encrypted;    /* of those, password-protected */
+	unsigned archive_encrypted;    /* of those, password-protected (1 when hidden) */
+	int archive_hidden;            /* the list itself is encrypted: no names */
 	int archive_damaged;           /* no readable directory, or longer than was kept */
-	int archive_names_cut;         /* more members than names kept (content_zip.h) */
+	int archive_names_cut;         /* more members than names kept, or a 7z
+	                                  directory too big to decode */
 	const char *const *archive_names; /* UTF-8, the first n_archive_names members */
 	size_t n_archive_names;
 };

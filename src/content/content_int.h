@@ -55,6 +55,7 @@ struct content_msg {
 	unsigned rd_next;
 	size_t parts, max_depth;
 	size_t decoded_total;
+	size_t archive_budget;    /* 7z directory bytes left to decode (content_archive.h) */
 };
 
 /* content_text.c */

@@ -3,13 +3,10 @@
  * directory (PKWARE APPNOTE 6.3: end of central directory record, central
  * directory file headers, local file headers).  Nothing is inflated.
  */
-#include "content/content_zip.h"
+#include "content/content_archive.h"
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "base/util.h"
 
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
@@ -25,27 +22,6 @@ static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
 static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void add_member(struct content_zip *z, const unsigned char *name, size_t len, uint32_t flags)
-{
-	z->members++;
-	if (flags & FLAG_ENCRYPTED)
-		z->encrypted++;
-	if (len > ZIP_MAX_NAME)
-		len = ZIP_MAX_NAME;
-	if (z->n_names >= ZIP_MAX_NAMES || z->names_bytes + len > ZIP_NAME_BUDGET) {
-		z->names_cut = 1;
-		return;
-	}
-	if ((z->n_names & (z->n_names - 1)) == 0)      /* 0, 1, 2, 4, ...: grow */
-		z->names = xrealloc(z->names, (z->n_names ? 2 * z->n_names : 1) * sizeof(*z->names));
-	z->names_bytes += len;
-	char *s = xmalloc(len + 1);
-	for (size_t i = 0; i < len; i++)
-		s[i] = name[i] < 0x20 || name[i] == 0x7f ? '?' : (char)name[i];
-	s[len] = '\0';
-	z->names[z->n_names++] = s;
 }
 
 /* The end record: the last signature within the final 22 + 65535 bytes
@@ -71,7 +47,7 @@ static long find_end(const unsigned char *p, size_t n)
 
 /* Central directory entries from the end record at e: 0, or -1 when the
  * directory is not where the record says (then the caller walks). */
-static int read_central(const unsigned char *p, size_t e, struct content_zip *z)
+static int read_central(const unsigned char *p, size_t e, struct content_archive *z)
 {
 	uint32_t total = le16(p + e + 10);
 	uint32_t size = le32(p + e + 12);
@@ -94,7 +70,7 @@ static int read_central(const unsigned char *p, size_t e, struct content_zip *z)
 			z->damaged = 1;
 			break;
 		}
-		add_member(z, p + q + CENTRAL_LEN, nl, le16(p + q + 8));
+		content_archive_add(z, p + q + CENTRAL_LEN, nl, le16(p + q + 8) & FLAG_ENCRYPTED);
 		seen++;
 		q += CENTRAL_LEN + nl + xl + cl;
 	}
@@ -104,7 +80,7 @@ static int read_central(const unsigned char *p, size_t e, struct content_zip *z)
 }
 
 /* Local headers from the start, while each member's size is known. */
-static void walk_local(const unsigned char *p, size_t n, struct content_zip *z)
+static void walk_local(const unsigned char *p, size_t n, struct content_archive *z)
 {
 	size_t q = 0;
 
@@ -114,7 +90,7 @@ static void walk_local(const unsigned char *p, size_t n, struct content_zip *z)
 		size_t nl = le16(p + q + 26), xl = le16(p + q + 28);
 		if (q + LOCAL_LEN + nl > n)
 			break;
-		add_member(z, p + q + LOCAL_LEN, nl, flags);
+		content_archive_add(z, p + q + LOCAL_LEN, nl, flags & FLAG_ENCRYPTED);
 		if ((flags & FLAG_DESCRIPTOR) && csize == 0)
 			break;                 /* the size follows the data: cannot skip */
 		uint64_t next = (uint64_t)q + LOCAL_LEN + nl + xl + csize;
@@ -125,14 +101,14 @@ static void walk_local(const unsigned char *p, size_t n, struct content_zip *z)
 	z->damaged = 1;
 }
 
-int content_zip_read(const unsigned char *p, size_t n, struct content_zip *out)
+int content_zip_read(const unsigned char *p, size_t n, struct content_archive *out)
 {
 	memset(out, 0, sizeof(*out));
 	long e = find_end(p, n);
 	if (e >= 0 && read_central(p, (size_t)e, out) == 0)
 		return 0;
 	if (n >= 4 && le32(p) == SIG_LOCAL) {
-		content_zip_free(out);
+		content_archive_free(out);
 		walk_local(p, n, out);
 		return 0;
 	}
@@ -141,14 +117,4 @@ int content_zip_read(const unsigned char *p, size_t n, struct content_zip *out)
 		return 0;
 	}
 	return -1;
-}
-
-void content_zip_free(struct content_zip *z)
-{
-	if (z == NULL)
-		return;
-	for (size_t i = 0; i < z->n_names; i++)
-		free(z->names[i]);
-	free(z->names);
-	memset(z, 0, sizeof(*z));
 }

@@ -358,10 +358,22 @@ static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 {
 	for (size_t i = 0; i < content_attachment_count(m); i++) {
 		const struct content_attachment *a = content_attachment_at(m, i);
+		if (a->archive_hidden) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is a password-protected archive whose list of members is encrypted too: nothing inside can be checked",
+			    a->filename);
+			return;
+		}
 		if (a->archive_encrypted > 0) {
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" is a password-protected archive (%u of %u members encrypted): its content cannot be checked",
 			    a->filename, a->archive_encrypted, a->archive_members);
+			return;
+		}
+		if (a->archive_names_cut && a->archive_members == 0) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is an archive whose list of members could not be read (too large, or packed in a way not decoded here)",
+			    a->filename);
 			return;
 		}
 		if (a->archive_names_cut) {

@@ -65,13 +65,13 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 		"raw 8-bit bytes in the headers instead of RFC 2047 encoded words" },
 	[SYM_NUL_BYTES] = { "NUL_BYTES", "mime", 1.0, "NUL bytes in the message (no mail client writes them)" },
 	[SYM_EXE_ATTACHMENT] = { "EXE_ATTACHMENT", "attachment", 8.0,
-		"an executable attachment: Windows/ELF binary by content, a script by content under a non-source name, or an executable name (.exe, .scr, .js, .vbs, .bat, .cmd, .jar, double extensions like .pdf.exe), also as a member of a ZIP attachment" },
+		"an executable attachment: Windows/ELF binary by content, a script by content under a non-source name, or an executable name (.exe, .scr, .js, .vbs, .bat, .cmd, .jar, double extensions like .pdf.exe), also as a member of a ZIP, RAR, 7z, tar or gzip attachment" },
 	/* 4, and never clean (at least possible spam): malware hides in
 	 * password-protected archives with the password in the text, and
 	 * nothing inside can be checked (plan M21).  No corpus message has
 	 * one. */
 	[SYM_ARCHIVE_UNSCANNABLE] = { "ARCHIVE_UNSCANNABLE", "attachment", 4.0,
-		"a ZIP attachment with password-protected members, or more members than can be listed: what is inside cannot be checked; never clean (at least possible spam)" },
+		"an archive attachment (ZIP, RAR, 7z) with password-protected members or an encrypted member list, or a member list that cannot be read whole: what is inside cannot be checked; never clean (at least possible spam)" },
 	/* 1.0: 4 spam, 2 ham on the training split (mail sent "on behalf of"). */
 	[SYM_FROM_DISPLAY_NAME_SPOOF] = { "FROM_DISPLAY_NAME_SPOOF", "header", 1.0,
 		"the From display name contains an address of another domain than the real From address" },

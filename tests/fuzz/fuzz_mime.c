@@ -110,10 +110,14 @@ static void summarize(const struct content_msg *m, struct summary *s)
 			abort();
 		s->att_bytes += a->size;
 		s->hash = mix(s->hash, a->sha256);
-		/* A ZIP's listing: only for a ZIP, bounded, valid names. */
-		if ((a->archive_members || a->n_archive_names) && a->detected != CONTENT_FT_ZIP)
+		/* An archive's listing: only for an archive, bounded, valid names. */
+		const int archive = a->detected == CONTENT_FT_ZIP || a->detected == CONTENT_FT_RAR ||
+		    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
+		    a->detected == CONTENT_FT_TAR;
+		if ((a->archive_members || a->n_archive_names || a->archive_hidden) && !archive)
 			abort();
-		if (a->n_archive_names > a->archive_members || a->archive_encrypted > a->archive_members ||
+		if (a->n_archive_names > a->archive_members ||
+		    a->archive_encrypted > a->archive_members + (unsigned)a->archive_hidden ||
 		    (a->n_archive_names > 0) != (a->archive_names != NULL))
 			abort();
 		for (size_t k = 0; k < a->n_archive_names; k++) {
@@ -121,7 +125,8 @@ static void summarize(const struct content_msg *m, struct summary *s)
 				abort();
 			s->hash = mix(s->hash, a->archive_names[k]);
 		}
-		if (a->archive_encrypted && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
+		if ((a->archive_encrypted || a->archive_hidden) &&
+		    !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
 			abort();
 	}
 	if (s->att_bytes > lim.max_decoded_bytes)

@@ -22,7 +22,7 @@
 #include "score/score_int.h"
 #include "smtp/smtp_addr.h"
 #include "store/store.h"
-#include "zip_build.h"
+#include "archive_build.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -686,6 +686,52 @@ static void test_archive_attachment(void **state)
 	score_engine_free(e);
 	free(m);
 	buf_free(&b);
+
+	/* The other kinds: an executable in a RAR, a tar, a gzip by the
+	 * attachment's own name; a 7z whose member list is encrypted is
+	 * never clean either. */
+	rar4_build(&b, exe, 2, 0);
+	m = zip_message("invoice.rar", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"invoice.rar\" is an archive holding \"invoice.pdf.exe\""));
+	score_verdict_free(&v);
+	free(m);
+	buf_free(&b);
+	tar_build(&b, exe, 2);
+	m = zip_message("invoice.tar", b.data, b.len);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+	buf_free(&b);
+	gzip_build(&b, NULL);
+	m = zip_message("scan_0042.pdf.scr.gz", b.data, b.len);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+	m = zip_message("report.pdf.gz", b.data, b.len);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	buf_free(&b);
+	m = zip_message("secure.7z", (const char *)sz_hdr, sizeof(sz_hdr));
+	e = score_engine_new(NULL, &th);
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE", "list of members is encrypted too"));
+	assert_int_equal(v.cls, SCORE_POSSIBLE_SPAM);
+	score_verdict_free(&v);
+	score_engine_free(e);
+	free(m);
+	m = zip_message("secure2.7z", (const char *)sz_enc, sizeof(sz_enc));
+	ASSERT_FIRES(m, "ARCHIVE_UNSCANNABLE");
+	free(m);
+	rar5_build(&b, docs, 3, AB_ENCRYPTED);
+	m = zip_message("secure.rar", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE", "(3 of 3 members encrypted)"));
+	score_verdict_free(&v);
+	free(m);
+	buf_free(&b);
+	m = zip_message("plain.7z", (const char *)sz_plain, sizeof(sz_plain));
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	ASSERT_QUIET(m, "ARCHIVE_UNSCANNABLE");
+	free(m);
 
 	/* The same documents unencrypted under those thresholds: clean. */
 	zip_build(&b, docs, 3, 0);
