@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "content/content_int.h"
 #include "content/content_archive.h"
+#include "content/content_office.h"
 
 #define CHUNK 16384
 
@@ -459,9 +460,9 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 }
 
 /* An archive's directory is at its end (ZIP, 7z) or spread through it
- * (RAR, tar): an attachment that starts like one is kept whole, up to
- * this much (the scan reads at most [scan] max_size of a message anyway),
- * to list its members. */
+ * (RAR, tar), and so is an OLE file's: an attachment that starts like one
+ * is kept whole, up to this much (the scan reads at most [scan] max_size
+ * of a message anyway), to list its members. */
 #define ARCHIVE_KEEP_MAX (8u << 20)
 
 struct att_sink {
@@ -469,7 +470,7 @@ struct att_sink {
 	unsigned char head[512];
 	size_t head_len;
 	size_t size;
-	int keep;            /* 0 undecided, 1 keeping the bytes, -1 not an archive */
+	int keep;            /* 0 undecided, 1 keeping the bytes, -1 not an archive or OLE */
 	int keep_cut;        /* longer than ARCHIVE_KEEP_MAX */
 	struct buf bytes;
 };
@@ -498,7 +499,8 @@ static void sink_att(void *ctx, const char *p, size_t n)
 	/* Decided on a full head (a tar header is 512 bytes); a shorter
 	 * attachment is all in the head. */
 	if (a->keep == 0 && a->head_len == sizeof(a->head)) {
-		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ? 1 : -1;
+		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
+		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
 			keep_bytes(a, (const char *)a->head, a->head_len);
 			keep_bytes(a, p + k, n - k);
@@ -510,11 +512,18 @@ static void sink_att(void *ctx, const char *p, size_t n)
 	a->size += n;
 }
 
+/* The attachment's bytes as kept: all of them, or a short one's head. */
+static const unsigned char *kept_bytes(const struct att_sink *as, size_t *n)
+{
+	*n = as->keep == 1 ? as->bytes.len : as->head_len;
+	return as->keep == 1 ? (const unsigned char *)as->bytes.data : as->head;
+}
+
 /* What an archive attachment lists, as content_archive.h reads it. */
 static void take_archive(struct content_msg *m, struct content_attachment *a, struct att_sink *as)
 {
-	const unsigned char *p = as->keep == 1 ? (const unsigned char *)as->bytes.data : as->head;
-	const size_t n = as->keep == 1 ? as->bytes.len : as->head_len;
+	size_t n;
+	const unsigned char *p = kept_bytes(as, &n);
 	struct content_archive z;
 	if (content_archive_read(ARCHIVE_NONE, p, n, &m->archive_budget, &z) == 0) {
 		a->archive_members = z.members;
@@ -523,8 +532,11 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 		a->archive_damaged = z.damaged || as->keep_cut;
 		if (z.n_names > 0) {
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
-			for (size_t i = 0; i < z.n_names; i++)
+			for (size_t i = 0; i < z.n_names; i++) {
 				names[i] = dup_utf8(m, z.names[i], ARCHIVE_MAX_NAME * 3);
+				if (a->detected == CONTENT_FT_ZIP && content_package_macro_part(names[i]))
+					a->office_macros = 1;
+			}
 			a->archive_names = names;
 			a->n_archive_names = z.n_names;
 		}
@@ -577,6 +589,11 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
 	    a->detected == CONTENT_FT_TAR)
 		take_archive(m, a, &as);
+	if (a->detected == CONTENT_FT_OLE) {
+		size_t n;
+		const unsigned char *p = kept_bytes(&as, &n);
+		a->office_macros = content_ole_has_macros(p, n);
+	}
 	buf_free(&as.bytes);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {

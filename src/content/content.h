@@ -146,6 +146,9 @@ struct content_attachment {
 	                                  directory too big to decode */
 	const char *const *archive_names; /* UTF-8, the first n_archive_names members */
 	size_t n_archive_names;
+	/* An Office document with macros: a VBA project in an OLE file, or a
+	 * macro part among a ZIP's members (content_office.h). */
+	int office_macros;
 };
 
 enum content_sig_method {

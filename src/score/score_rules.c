@@ -353,6 +353,19 @@ static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
+/* An Office document that carries macros (content_office.h). */
+static void rule_office_macro(const struct content_msg *m, struct score_hits *h)
+{
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		if (a->office_macros) {
+			score_hit(h, SYM_OFFICE_MACRO, 1.0, "attachment \"%.80s\" is an Office document with macros (%s)",
+			    a->filename, a->detected == CONTENT_FT_OLE ? "a VBA project" : "a macro part in its package");
+			return;
+		}
+	}
+}
+
 /* An archive whose inside cannot be checked (plan M21). */
 static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 {
@@ -488,6 +501,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_subject(m, h);
 	rule_attachments(m, h);
 	rule_unscannable(m, h);
+	rule_office_macro(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);

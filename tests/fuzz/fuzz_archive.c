@@ -5,8 +5,10 @@
  * M18/M21).  The first byte picks the reader, so each is reached whatever
  * the input starts with; the rest is the archive.  Any bytes: no crash,
  * no over-read, bounded output, the 7z directory budget respected, and
- * the same answer twice.  Seeds: archives from 7-Zip, GNU tar and gzip,
- * and hand-built RAR 4 / RAR 5 (stored, encrypted, encrypted headers).
+ * the same answer twice.  A sixth choice runs the OLE macro check
+ * (content_office.c).  Seeds: archives from 7-Zip, GNU tar and gzip,
+ * hand-built RAR 4 / RAR 5 (stored, encrypted, encrypted headers) and an
+ * OLE file with a VBA project.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "content/content_archive.h"
+#include "content/content_office.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,8 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ARCHIVE_TAR, ARCHIVE_GZIP };
 	if (size < 1)
 		return 0;
-	const enum content_archive_kind kind = kinds[data[0] % 5];
+	const unsigned pick = data[0] % 6;
 	data++, size--;
+	if (pick == 5) {
+		const int m = content_ole_has_macros(data, size);
+		if (m != content_ole_has_macros(data, size) || (m != 0 && m != 1))
+			abort();
+		return 0;
+	}
+	const enum content_archive_kind kind = kinds[pick];
 
 	/* A small budget too, so the "no budget left" path is reached. */
 	const size_t start = size > 0 && (data[0] & 1) ? 4 * ARCHIVE_MAX_DIRECTORY : 256;

@@ -1,13 +1,19 @@
 """Archive attachments other than ZIP over SMTP: RAR, 7z, tar and gzip are
-listed from their own directories (docs/content.md, "Archives").  The 7z
-archives are made by 7-Zip itself, tar and gzip by Python's tarfile and
-gzip, RAR by rarbuild.py (checked here against libarchive's reader)."""
+listed from their own directories (docs/content.md, "Archives"), and Office
+documents are checked for macros.  The 7z archives are made by 7-Zip
+itself, tar, gzip and ZIP by Python's tarfile, gzip and zipfile, RAR by
+rarbuild.py and OLE files by olebuild.py (both checked here against
+independent readers: libarchive's bsdtar, python3-olefile)."""
 import base64
 import gzip
 import io
 import subprocess
 import tarfile
+import zipfile
 
+import olefile
+
+import olebuild
 import rarbuild
 from mwtest import token
 
@@ -116,3 +122,49 @@ def test_archive_kinds_are_listed(make_server, sink, tmp_path):
         assert rec["class"] == "clean", (k, rec)
         assert not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy), (k, sy)
         assert got[k].header("X-Mailward-Spam") is None
+
+
+def test_ole_builder_writes_what_olefile_reads():
+    data = olebuild.ole([("WordDocument", 2, -1), ("Macros", 1, -1), ("VBA", 1, 1)])
+    o = olefile.OleFileIO(io.BytesIO(data))
+    assert sorted(o.listdir(streams=True, storages=True)) == [["Macros"], ["Macros", "VBA"],
+                                                              ["WordDocument"]]
+
+
+def test_office_macros(make_server, sink):
+    """A .doc with a VBA project and a .docm are named OFFICE_MACRO in the
+    log and the delivered message's symbols; a plain .doc and .docx are not."""
+    def package(macros):
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr("word/document.xml", "<w:document/>")
+            if macros:
+                z.writestr("word/vbaProject.bin", olebuild.ole([("VBA", 1, -1)]))
+        return b.getvalue()
+
+    cases = {
+        "doc_macro": ("order.doc", olebuild.ole([("WordDocument", 2, -1), ("Macros", 1, -1),
+                                                 ("VBA", 1, 1)]), True),
+        "docm": ("order.docm", package(True), True),
+        "doc_plain": ("minutes.doc", olebuild.ole([("WordDocument", 2, -1), ("1Table", 2, -1)]), False),
+        "docx": ("minutes.docx", package(False), False),
+    }
+    srv = make_server(sink=sink)
+    toks = {k: token() for k in cases}
+    refs = {}
+    with srv.session() as c:
+        for k, (fn, data, _) in cases.items():
+            r = c.send_mail("a@example.org", ["alice@acme.test"],
+                            attach_message(toks[k], fn, data, "application/msword"))
+            assert r.code == 250, (k, r.raw)
+            refs[k] = r.ref()
+        c.cmd("QUIT", 221)
+    for k, (fn, _, macros) in cases.items():
+        txn = sink.wait_for(toks[k])[0]
+        sy = {x["name"]: x["reason"] for x in srv.log_search("--ref", refs[k])[0]["symbols"]}
+        if macros:
+            assert f'"{fn}" is an Office document with macros' in sy.get("OFFICE_MACRO", ""), (k, sy)
+            assert "OFFICE_MACRO" in txn.header("X-Mailward-Symbols"), k
+        else:
+            assert "OFFICE_MACRO" not in sy, (k, sy)

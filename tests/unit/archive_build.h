@@ -183,6 +183,67 @@ static void tar_build(struct buf *out, const char *const *names, size_t n)
 	buf_append(out, (const char *)end, sizeof(end));
 }
 
+/* An OLE compound file (MS-CFB version 3: 512-byte sectors): the header,
+ * one FAT sector, one directory sector with a root entry and the given
+ * storages (type 1) and streams (type 2, empty), each the child of
+ * entries[parent] (-1: the root) - the layout Office gives a document's
+ * "Macros/VBA/_VBA_PROJECT" or "WordDocument". */
+struct ole_entry {
+	const char *name;
+	unsigned type;
+	int parent;
+};
+
+static void ole_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+}
+
+static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
+{
+	unsigned char h[512], fat[512], dir[512];
+	memset(h, 0, sizeof(h));
+	memcpy(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+	h[0x18] = 0x3e, h[0x1a] = 3, h[0x1c] = 0xfe, h[0x1d] = 0xff, h[0x1e] = 9, h[0x20] = 6;
+	ole_put32(h + 0x2c, 1);                /* FAT sectors */
+	ole_put32(h + 0x30, 1);                /* first directory sector */
+	ole_put32(h + 0x38, 0x1000);           /* mini stream cutoff */
+	ole_put32(h + 0x3c, 0xfffffffeu);      /* no mini FAT */
+	ole_put32(h + 0x44, 0xfffffffeu);      /* no DIFAT sectors */
+	memset(h + 0x4c, 0xff, 109 * 4);
+	ole_put32(h + 0x4c, 0);                /* the FAT is sector 0 */
+	memset(fat, 0xff, sizeof(fat));
+	ole_put32(fat, 0xfffffffdu);           /* sector 0: FAT */
+	ole_put32(fat + 4, 0xfffffffeu);       /* sector 1: directory, end of chain */
+	memset(dir, 0, sizeof(dir));
+	for (size_t i = 0; i <= n && i < 4; i++) {
+		unsigned char *d = dir + 128 * i;
+		const char *name = i == 0 ? "Root Entry" : e[i - 1].name;
+		size_t k = 0;
+		for (; name[k] && k < 31; k++)
+			d[2 * k] = (unsigned char)name[k];
+		d[0x40] = (unsigned char)(2 * (k + 1));
+		d[0x42] = (unsigned char)(i == 0 ? 5 : e[i - 1].type);
+		d[0x43] = 1;                        /* black */
+		ole_put32(d + 0x44, 0xffffffffu);   /* left, right, child: none yet */
+		ole_put32(d + 0x48, 0xffffffffu);
+		ole_put32(d + 0x4c, 0xffffffffu);
+		ole_put32(d + 0x74, 0xfffffffeu);   /* no data */
+	}
+	for (size_t i = 1; i <= n && i < 4; i++) {   /* link each under its parent */
+		unsigned char *slot = dir + 128 * (size_t)(e[i - 1].parent + 1) + 0x4c;
+		while (slot[0] != 0xff || slot[1] != 0xff || slot[2] != 0xff || slot[3] != 0xff) {
+			const size_t at = (size_t)slot[0] | (size_t)slot[1] << 8;
+			slot = dir + 128 * at + 0x48;   /* its right sibling */
+		}
+		ole_put32(slot, (uint32_t)i);
+	}
+	buf_append(out, (const char *)h, sizeof(h));
+	buf_append(out, (const char *)fat, sizeof(fat));
+	buf_append(out, (const char *)dir, sizeof(dir));
+}
+
 /* A gzip header (the deflated data is not needed to name the member). */
 static void gzip_build(struct buf *out, const char *name)
 {

@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "content/content.h"
 #include "content/content_archive.h"
+#include "content/content_office.h"
 #include "archive_build.h"
 
 static const char *data_dir(void)
@@ -1311,6 +1312,76 @@ static void test_archive_attachments(void **state)
 	buf_free(&b);
 }
 
+/* Office macros: a VBA project in an OLE file (Word's "Macros", Excel's
+ * "_VBA_PROJECT_CUR", a bare "VBA" storage), a macro part in a package. */
+static void test_office_macros(void **state)
+{
+	(void)state;
+	static const struct ole_entry word[] = { { "WordDocument", 2, -1 }, { "Macros", 1, -1 }, { "VBA", 1, 1 } };
+	static const struct ole_entry excel[] = { { "Workbook", 2, -1 }, { "_vba_project_cur", 1, -1 } };
+	static const struct ole_entry plain[] = { { "WordDocument", 2, -1 }, { "1Table", 2, -1 },
+		{ "VBAX", 1, -1 } };
+	static const struct ole_entry stream[] = { { "VBA", 2, -1 } };   /* a stream, not the storage */
+	struct buf b = BUF_INIT;
+
+	ole_build(&b, word, 3);
+	assert_true(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	/* Cut before its directory sector: nothing to see. */
+	assert_false(content_ole_has_macros((const unsigned char *)b.data, 1024));
+	b.data[0] = 'X';                       /* not an OLE file */
+	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	buf_free(&b);
+	ole_build(&b, excel, 2);
+	assert_true(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	buf_free(&b);
+	ole_build(&b, plain, 3);
+	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	buf_free(&b);
+	ole_build(&b, stream, 1);
+	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	buf_free(&b);
+
+	assert_true(content_package_macro_part("word/vbaProject.bin"));
+	assert_true(content_package_macro_part("XL/VBAPROJECT.BIN"));
+	assert_true(content_package_macro_part("xl/macrosheets/sheet1.xml"));
+	assert_true(content_package_macro_part("Basic/Standard/Module1.xml"));
+	assert_false(content_package_macro_part("word/document.xml"));
+	assert_false(content_package_macro_part("docs/Basic/readme.txt"));
+
+	/* Through the parser: a .doc with macros, one without, a .docm. */
+	ole_build(&b, word, 3);
+	char *msg = zip_message("order.doc", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->detected, CONTENT_FT_OLE);
+	assert_true(a->office_macros);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+	ole_build(&b, plain, 2);
+	msg = zip_message("minutes.doc", b.data, b.len);
+	m = content_parse(msg, strlen(msg), NULL);
+	assert_false(content_attachment_at(m, 0)->office_macros);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+	static const char *const docm[] = { "[Content_Types].xml", "word/document.xml", "word/vbaProject.bin" };
+	zip_build(&b, docm, 3, 0);
+	msg = zip_message("order.docm", b.data, b.len);
+	m = content_parse(msg, strlen(msg), NULL);
+	assert_true(content_attachment_at(m, 0)->office_macros);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+	zip_build(&b, docm, 2, 0);
+	msg = zip_message("order.docx", b.data, b.len);
+	m = content_parse(msg, strlen(msg), NULL);
+	assert_false(content_attachment_at(m, 0)->office_macros);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+}
+
 /* A listing padded with harmless names: every member is counted, and
  * past the name budget the listing says it was cut. */
 static void test_zip_names_budget(void **state)
@@ -1411,6 +1482,7 @@ int main(void)
 		cmocka_unit_test(test_7z_listing),
 		cmocka_unit_test(test_tar_gzip_listing),
 		cmocka_unit_test(test_archive_attachments),
+		cmocka_unit_test(test_office_macros),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -733,6 +733,33 @@ static void test_archive_attachment(void **state)
 	ASSERT_QUIET(m, "ARCHIVE_UNSCANNABLE");
 	free(m);
 
+	/* Office macros: a .doc with a VBA project, a .docm; not a plain .doc. */
+	static const struct ole_entry vba[] = { { "WordDocument", 2, -1 }, { "Macros", 1, -1 }, { "VBA", 1, 1 } };
+	static const struct ole_entry nomacro[] = { { "WordDocument", 2, -1 } };
+	ole_build(&b, vba, 3);
+	m = zip_message("order.doc", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "OFFICE_MACRO", "\"order.doc\" is an Office document with macros (a VBA project)"));
+	assert_null(sym(&v, "EXE_ATTACHMENT"));
+	score_verdict_free(&v);
+	free(m);
+	buf_free(&b);
+	ole_build(&b, nomacro, 1);
+	m = zip_message("minutes.doc", b.data, b.len);
+	ASSERT_QUIET(m, "OFFICE_MACRO");
+	free(m);
+	buf_free(&b);
+	zip_build(&b, docx, 4, 0);             /* word/vbaProject.bin among them */
+	m = zip_message("letter.docm", b.data, b.len);
+	ASSERT_FIRES(m, "OFFICE_MACRO");
+	free(m);
+	buf_free(&b);
+	zip_build(&b, docx, 3, 0);
+	m = zip_message("letter.docx", b.data, b.len);
+	ASSERT_QUIET(m, "OFFICE_MACRO");
+	free(m);
+	buf_free(&b);
+
 	/* The same documents unencrypted under those thresholds: clean. */
 	zip_build(&b, docs, 3, 0);
 	m = zip_message("report.zip", b.data, b.len);
