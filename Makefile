@@ -16,7 +16,7 @@ CC ?= cc
 # Compiles run in parallel; tests do not (their output stays readable).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 inih jansson gmime-3.0 libpsl liblzma
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 inih jansson gmime-3.0 libpsl liblzma zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -6,7 +6,7 @@
 #   sa adds SpamAssassin (spamd, spamc), the slow optional peer of `SA=1 make eval`.
 set -euo pipefail
 
-build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix liblzma-dev"
+build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix liblzma-dev zlib1g-dev"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev 7zip libarchive-tools python3-olefile"
 bench_pkgs="postfix bogofilter rspamd redis-server"
 # npm fetches the labeled corpus; a machine whose Node.js already brings npm

@@ -525,10 +525,11 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 	size_t n;
 	const unsigned char *p = kept_bytes(as, &n);
 	struct content_archive z;
-	if (content_archive_read(ARCHIVE_NONE, p, n, &m->archive_budget, &z) == 0) {
+	if (content_archive_read_nested(ARCHIVE_NONE, p, n, &m->archive_budget, &z) == 0) {
 		a->archive_members = z.members;
 		a->archive_encrypted = z.encrypted;
 		a->archive_hidden = z.hidden;
+		a->archive_nested_cut = z.nested_cut;
 		a->archive_damaged = z.damaged || as->keep_cut;
 		if (z.n_names > 0) {
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
@@ -560,7 +561,7 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 			}
 		}
 		a->archive_names_cut = z.names_cut;
-		if (z.encrypted > 0 || z.hidden || z.names_cut)
+		if (z.encrypted > 0 || z.hidden || z.names_cut || z.nested_cut)
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
 	}
 	content_archive_free(&z);
@@ -861,7 +862,7 @@ struct content_msg *content_parse(const char *data, size_t len, const struct con
 	m->lim = lim ? *lim : content_limits_default();
 	if (m->lim.max_depth == 0 || m->lim.max_parts == 0)
 		m->lim = content_limits_default();
-	m->archive_budget = 4 * ARCHIVE_MAX_DIRECTORY;
+	m->archive_budget = (struct content_archive_budget)ARCHIVE_BUDGET_DEFAULT;
 	/* GMime stops nesting at 1024 levels on its own; staying below it means
 	 * a deeper message always shows up as LIMIT_DEPTH in our walk. */
 	if (m->lim.max_depth > 1000)

@@ -136,11 +136,13 @@ struct content_attachment {
 	char sha256[65];           /* hex of those bytes */
 	int truncated;             /* decoded budget ran out inside it */
 	/* An archive by content (ZIP - also .docx, .jar -, RAR, 7z, tar, gzip):
-	 * what its directory lists, member data never unpacked
-	 * (content_archive.h).  Zero / NULL for anything else. */
+	 * what its directory lists, with the members of the archives inside a
+	 * ZIP or gzip ("inner.zip/name"), unpacked within the per-message
+	 * limits (content_archive.h).  Zero / NULL for anything else. */
 	unsigned archive_members;      /* entries listed */
 	unsigned archive_encrypted;    /* of those, password-protected (1 when hidden) */
 	int archive_hidden;            /* the list itself is encrypted: no names */
+	int archive_nested_cut;        /* an archive inside past the limits, unopened */
 	int archive_damaged;           /* no readable directory, or longer than was kept */
 	int archive_names_cut;         /* more members than names kept, or a 7z
 	                                  directory too big to decode */

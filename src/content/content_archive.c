@@ -12,17 +12,13 @@
 
 #include "base/util.h"
 
-void content_archive_add(struct content_archive *a, const unsigned char *name, size_t len,
-    int encrypted)
+int content_archive_keep_name(struct content_archive *a, const unsigned char *name, size_t len)
 {
-	a->members++;
-	if (encrypted)
-		a->encrypted++;
 	if (len > ARCHIVE_MAX_NAME)
 		len = ARCHIVE_MAX_NAME;
 	if (a->n_names >= ARCHIVE_MAX_NAMES || a->names_bytes + len > ARCHIVE_NAME_BUDGET) {
 		a->names_cut = 1;
-		return;
+		return 0;
 	}
 	if ((a->n_names & (a->n_names - 1)) == 0)      /* 0, 1, 2, 4, ...: grow */
 		a->names = xrealloc(a->names, (a->n_names ? 2 * a->n_names : 1) * sizeof(*a->names));
@@ -32,6 +28,16 @@ void content_archive_add(struct content_archive *a, const unsigned char *name, s
 		s[i] = name[i] < 0x20 || name[i] == 0x7f ? '?' : (char)name[i];
 	s[len] = '\0';
 	a->names[a->n_names++] = s;
+	return 1;
+}
+
+void content_archive_add(struct content_archive *a, const unsigned char *name, size_t len,
+    int encrypted)
+{
+	a->members++;
+	if (encrypted)
+		a->encrypted++;
+	content_archive_keep_name(a, name, len);
 }
 
 void content_archive_free(struct content_archive *a)
@@ -41,6 +47,7 @@ void content_archive_free(struct content_archive *a)
 	for (size_t i = 0; i < a->n_names; i++)
 		free(a->names[i]);
 	free(a->names);
+	free(a->entries);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -32,6 +32,9 @@
 #define MW_CONTENT_CONTENT_ARCHIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
 
 #define ARCHIVE_MAX_NAMES 65535u       /* the most a ZIP without ZIP64 records lists */
 #define ARCHIVE_NAME_BUDGET (1u << 20) /* bytes of names kept */
@@ -48,15 +51,37 @@ enum content_archive_kind {
 	ARCHIVE_GZIP,   /* one member: the name its header stores, if any */
 };
 
+/* ZIP: where a member's data is, for opening an archive inside. */
+struct content_archive_entry {
+	uint64_t local;       /* its local header's offset in the bytes read */
+	uint32_t csize, usize;
+	unsigned method, flags;
+};
+
 struct content_archive {
 	unsigned members;     /* entries seen (directories included) */
 	unsigned encrypted;   /* of those, password-protected (or 1 with hidden) */
 	int hidden;           /* the member list is encrypted: no names */
 	int damaged;          /* no usable directory, or entries past the data */
 	int names_cut;        /* more names than ARCHIVE_MAX_NAMES / _NAME_BUDGET */
+	int nested_cut;       /* an archive inside could not be opened within
+	                         the limits (content_archive_read_nested) */
 	size_t n_names, names_bytes;
 	char **names;         /* n_names of them */
+	struct content_archive_entry *entries;   /* ZIP: one per name, else NULL */
 };
+
+/* What opening archives inside an archive may still cost, per message. */
+struct content_archive_budget {
+	size_t directory;     /* 7z directory bytes to decode */
+	size_t unpacked;      /* bytes of inner archives to unpack */
+	unsigned archives;    /* inner archives to open */
+	unsigned sniffs;      /* members whose first bytes may be looked at */
+	uint64_t streamed;    /* bytes of a tar inside a gzip to inflate and pass */
+};
+#define ARCHIVE_BUDGET_DEFAULT { 4 * ARCHIVE_MAX_DIRECTORY, 16u << 20, 64, 1024, 256u << 20 }
+#define ARCHIVE_MAX_DEPTH 3            /* an archive in an archive in an archive */
+#define ARCHIVE_MAX_INNER (8u << 20)   /* the most one inner archive unpacks to */
 
 /* The kind of archive p starts with (ARCHIVE_NONE for anything else);
  * n >= 262 is needed to see a tar header's magic. */
@@ -72,6 +97,16 @@ int content_archive_read(enum content_archive_kind kind, const unsigned char *p,
     size_t *decode_budget, struct content_archive *out);
 void content_archive_free(struct content_archive *a);
 
+/* content_archive_read(), then the archives inside it opened too: a ZIP's
+ * members (stored, or deflated: inflated with zlib) and a gzip's stream
+ * whose first bytes are an archive's are listed in turn, up to
+ * ARCHIVE_MAX_DEPTH deep, their members named "inner.zip/name" in out
+ * and counted in its totals.  What the budget or the depth does not allow
+ * sets nested_cut: that inside cannot be checked (plan M18: a bomb is
+ * flagged, never unpacked past the limit). */
+int content_archive_read_nested(enum content_archive_kind kind, const unsigned char *p, size_t n,
+    struct content_archive_budget *budget, struct content_archive *out);
+
 /* The per-format readers content_archive_read() calls (same contract). */
 int content_zip_read(const unsigned char *p, size_t n, struct content_archive *out);
 int content_rar_read(const unsigned char *p, size_t n, struct content_archive *out);
@@ -80,8 +115,31 @@ int content_7z_read(const unsigned char *p, size_t n, size_t *decode_budget,
 int content_tar_read(const unsigned char *p, size_t n, struct content_archive *out);
 int content_gzip_read(const unsigned char *p, size_t n, struct content_archive *out);
 
-/* For the readers: count one member and keep its name within the budgets. */
+/* tar fed in pieces (content_tar_read() feeds it one): members go into
+ * out as their headers pass.  finish frees what the stream holds and says
+ * damaged when it stopped inside a header or a member's data. */
+#define TAR_META_MAX (64u << 10)       /* of a long name or pax header, kept */
+struct content_tar_stream {
+	struct content_archive *out;
+	unsigned char hdr[512];
+	size_t hlen;
+	uint64_t skip;                 /* data and padding still to pass */
+	uint64_t meta_left;            /* of those, long-name / pax bytes to keep */
+	struct buf meta;
+	char meta_type;                /* 'L' or 'x' while its data passes */
+	char *long_name;               /* for the next member */
+	size_t long_len;
+	int done;                      /* end blocks, or a bad header */
+};
+void content_tar_stream_init(struct content_tar_stream *s, struct content_archive *out);
+void content_tar_stream_feed(struct content_tar_stream *s, const unsigned char *p, size_t n);
+void content_tar_stream_finish(struct content_tar_stream *s);
+
+/* For the readers: count one member and keep its name within the budgets;
+ * content_archive_keep_name() keeps a name without counting a member (1
+ * when it was kept). */
 void content_archive_add(struct content_archive *a, const unsigned char *name, size_t len,
     int encrypted);
+int content_archive_keep_name(struct content_archive *a, const unsigned char *name, size_t len);
 
 #endif

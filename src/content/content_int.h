@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "content/content.h"
+#include "content/content_archive.h"
 
 struct arena_block;
 struct arena {
@@ -55,7 +56,7 @@ struct content_msg {
 	unsigned rd_next;
 	size_t parts, max_depth;
 	size_t decoded_total;
-	size_t archive_budget;    /* 7z directory bytes left to decode (content_archive.h) */
+	struct content_archive_budget archive_budget;   /* content_archive.h */
 };
 
 /* content_text.c */

@@ -1,12 +1,17 @@
 /*
  * content_tar.c - tar member names (POSIX ustar and pax, GNU long names,
  * old V7 headers).  A tar archive is a run of 512-byte headers, each
- * followed by its member's data; the walk reads the headers only.
+ * followed by its member's data; the walk reads the headers only, and
+ * can be fed in pieces (a tar inside a gzip is listed as it is inflated,
+ * never kept whole: content_nest.c).
  */
 #include "content/content_archive.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/util.h"
 
 #define BLOCK 512u
 #define NAME_LEN 100u
@@ -78,64 +83,122 @@ static int pax_path(const unsigned char *p, size_t n, const unsigned char **v, s
 	return 0;
 }
 
+static uint64_t padded(uint64_t size)
+{
+	return (size + BLOCK - 1) / BLOCK * BLOCK;
+}
+
+static void emit(struct content_tar_stream *s, const unsigned char *h)
+{
+	if (s->long_name != NULL) {
+		content_archive_add(s->out, (const unsigned char *)s->long_name, s->long_len, 0);
+		free(s->long_name);
+		s->long_name = NULL;
+		return;
+	}
+	unsigned char name[PREFIX_LEN + 1 + NAME_LEN];
+	size_t len = 0;
+	if (memcmp(h + 257, "ustar\0", 6) == 0 && h[PREFIX_AT] != 0) {
+		const unsigned char *z = memchr(h + PREFIX_AT, '\0', PREFIX_LEN);
+		len = z ? (size_t)(z - (h + PREFIX_AT)) : PREFIX_LEN;
+		memcpy(name, h + PREFIX_AT, len);
+		name[len++] = '/';
+	}
+	const unsigned char *z = memchr(h, '\0', NAME_LEN);
+	const size_t nl = z ? (size_t)(z - h) : NAME_LEN;
+	memcpy(name + len, h, nl);
+	content_archive_add(s->out, name, len + nl, 0);
+}
+
+/* A whole header block is in s->hdr. */
+static void header(struct content_tar_stream *s)
+{
+	const unsigned char *h = s->hdr;
+	uint64_t size;
+	s->hlen = 0;
+	if (all_zero(h)) {
+		s->done = 1;                   /* the end-of-archive blocks */
+		return;
+	}
+	if (!checksum_ok(h) || field_num(h + 124, 12, &size) < 0) {
+		s->out->damaged = 1;
+		s->done = 1;
+		return;
+	}
+	const unsigned type = h[156];
+	s->skip = padded(size);
+	if (type == 'L' || type == 'x') {
+		s->meta_type = (char)type;
+		s->meta.len = 0;
+		s->meta_left = size < TAR_META_MAX ? size : TAR_META_MAX;
+	} else if (type != 'K' && type != 'g') {
+		emit(s, h);
+	}
+}
+
+/* The data of a long-name or pax member, all of it that was kept. */
+static void meta_done(struct content_tar_stream *s)
+{
+	const unsigned char *v = (const unsigned char *)s->meta.data;
+	size_t vl = s->meta.len;
+	if (v != NULL && (s->meta_type == 'L' || pax_path(v, vl, &v, &vl))) {
+		const unsigned char *z = memchr(v, '\0', vl);
+		free(s->long_name);
+		s->long_len = z ? (size_t)(z - v) : vl;
+		s->long_name = xmalloc(s->long_len + 1);
+		memcpy(s->long_name, v, s->long_len);
+		s->long_name[s->long_len] = '\0';
+	}
+	s->meta_type = 0;
+}
+
+void content_tar_stream_init(struct content_tar_stream *s, struct content_archive *out)
+{
+	memset(s, 0, sizeof(*s));
+	s->out = out;
+	s->meta = (struct buf)BUF_INIT;
+}
+
+void content_tar_stream_feed(struct content_tar_stream *s, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !s->done) {
+		if (s->skip > 0) {
+			size_t k = s->skip < n ? (size_t)s->skip : n;
+			if (s->meta_left > 0) {
+				size_t m = s->meta_left < k ? (size_t)s->meta_left : k;
+				buf_append(&s->meta, (const char *)p, m);
+				s->meta_left -= m;
+			}
+			s->skip -= k, p += k, n -= k;
+			if (s->skip == 0 && s->meta_type)
+				meta_done(s);
+			continue;
+		}
+		size_t k = BLOCK - s->hlen < n ? BLOCK - s->hlen : n;
+		memcpy(s->hdr + s->hlen, p, k);
+		s->hlen += k, p += k, n -= k;
+		if (s->hlen == BLOCK)
+			header(s);
+	}
+}
+
+void content_tar_stream_finish(struct content_tar_stream *s)
+{
+	if (!s->done && (s->hlen > 0 || s->skip > 0))
+		s->out->damaged = 1;           /* cut inside a header or a member */
+	free(s->long_name);
+	buf_free(&s->meta);
+	memset(s, 0, sizeof(*s));
+}
+
 int content_tar_read(const unsigned char *p, size_t n, struct content_archive *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (n < BLOCK || !checksum_ok(p))
 		return n >= 262 && memcmp(p + 257, "ustar", 5) == 0 ? (out->damaged = 1, 0) : -1;
-
-	const unsigned char *long_name = NULL;   /* from a GNU 'L' or a pax 'x' member */
-	size_t long_len = 0;
-	size_t q = 0;
-	while (q + BLOCK <= n) {
-		const unsigned char *h = p + q;
-		if (all_zero(h))
-			return 0;                  /* the end-of-archive blocks */
-		uint64_t size;
-		if (!checksum_ok(h) || field_num(h + 124, 12, &size) < 0) {
-			out->damaged = 1;
-			return 0;
-		}
-		const size_t data_at = q + BLOCK;
-		if (size > n - data_at) {
-			out->damaged = 1;      /* cut inside the data: still name it */
-			size = n - data_at;
-		}
-		const unsigned type = h[156];
-		if (type == 'L' || type == 'x') {
-			const unsigned char *v = p + data_at;
-			size_t vl = (size_t)size;
-			if (type == 'x' && !pax_path(v, vl, &v, &vl))
-				v = NULL;
-			if (v != NULL) {
-				const unsigned char *z = memchr(v, '\0', vl);
-				long_name = v;
-				long_len = z ? (size_t)(z - v) : vl;
-			}
-		} else if (type != 'K' && type != 'g') {
-			if (long_name != NULL) {
-				content_archive_add(out, long_name, long_len, 0);
-			} else {
-				unsigned char name[PREFIX_LEN + 1 + NAME_LEN];
-				size_t len = 0;
-				if (memcmp(h + 257, "ustar\0", 6) == 0 && h[PREFIX_AT] != 0) {
-					const unsigned char *z = memchr(h + PREFIX_AT, '\0', PREFIX_LEN);
-					len = z ? (size_t)(z - (h + PREFIX_AT)) : PREFIX_LEN;
-					memcpy(name, h + PREFIX_AT, len);
-					name[len++] = '/';
-				}
-				const unsigned char *z = memchr(h, '\0', NAME_LEN);
-				const size_t nl = z ? (size_t)(z - h) : NAME_LEN;
-				memcpy(name + len, h, nl);
-				content_archive_add(out, name, len + nl, 0);
-			}
-			long_name = NULL;
-		}
-		if (out->damaged)
-			return 0;
-		q = data_at + (size_t)((size + BLOCK - 1) / BLOCK * BLOCK);
-	}
-	if (q < n)
-		out->damaged = 1;              /* a partial header at the end */
+	struct content_tar_stream s;
+	content_tar_stream_init(&s, out);
+	content_tar_stream_feed(&s, p, n);
+	content_tar_stream_finish(&s);
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/util.h"
+
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
 #define SIG_END 0x06054b50u
@@ -22,6 +24,20 @@ static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
 static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* One member: counted, its name kept, and where its data is recorded
+ * next to the name (for archives inside; content_nest.c). */
+static void add_entry(struct content_archive *z, const unsigned char *name, size_t nl,
+    const struct content_archive_entry *e)
+{
+	const size_t before = z->n_names;
+	content_archive_add(z, name, nl, e->flags & FLAG_ENCRYPTED);
+	if (z->n_names == before)
+		return;
+	if ((before & (before - 1)) == 0)       /* grown with the names */
+		z->entries = xrealloc(z->entries, (before ? 2 * before : 1) * sizeof(*z->entries));
+	z->entries[before] = *e;
 }
 
 /* The end record: the last signature within the final 22 + 65535 bytes
@@ -70,7 +86,10 @@ static int read_central(const unsigned char *p, size_t e, struct content_archive
 			z->damaged = 1;
 			break;
 		}
-		content_archive_add(z, p + q + CENTRAL_LEN, nl, le16(p + q + 8) & FLAG_ENCRYPTED);
+		const struct content_archive_entry ent = { .local = (uint64_t)le32(p + q + 42) + (start - off),
+			.csize = le32(p + q + 20), .usize = le32(p + q + 24), .method = le16(p + q + 10),
+			.flags = le16(p + q + 8) };
+		add_entry(z, p + q + CENTRAL_LEN, nl, &ent);
 		seen++;
 		q += CENTRAL_LEN + nl + xl + cl;
 	}
@@ -90,7 +109,9 @@ static void walk_local(const unsigned char *p, size_t n, struct content_archive 
 		size_t nl = le16(p + q + 26), xl = le16(p + q + 28);
 		if (q + LOCAL_LEN + nl > n)
 			break;
-		content_archive_add(z, p + q + LOCAL_LEN, nl, flags & FLAG_ENCRYPTED);
+		const struct content_archive_entry ent = { .local = q, .csize = csize,
+			.usize = le32(p + q + 22), .method = le16(p + q + 8), .flags = flags };
+		add_entry(z, p + q + LOCAL_LEN, nl, &ent);
 		if ((flags & FLAG_DESCRIPTOR) && csize == 0)
 			break;                 /* the size follows the data: cannot skip */
 		uint64_t next = (uint64_t)q + LOCAL_LEN + nl + xl + csize;

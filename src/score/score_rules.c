@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "content/content.h"
+#include "content/content_archive.h"
 #include "score/score_int.h"
 
 /* ---- the rules ---------------------------------------------------------------- */
@@ -381,6 +382,12 @@ static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" is a password-protected archive (%u of %u members encrypted): its content cannot be checked",
 			    a->filename, a->archive_encrypted, a->archive_members);
+			return;
+		}
+		if (a->archive_nested_cut) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" holds an archive nested too deep or unpacking to more than the limits (%u levels, %u MiB): what is inside cannot all be checked",
+			    a->filename, ARCHIVE_MAX_DEPTH, ARCHIVE_MAX_INNER >> 20);
 			return;
 		}
 		if (a->archive_names_cut && a->archive_members == 0) {

@@ -6,7 +6,8 @@
  * the input starts with; the rest is the archive.  Any bytes: no crash,
  * no over-read, bounded output, the 7z directory budget respected, and
  * the same answer twice.  A sixth choice runs the OLE macro check
- * (content_office.c).  Seeds: archives from 7-Zip, GNU tar and gzip,
+ * (content_office.c), a seventh the listing with archives inside opened
+ * (content_nest.c) under a small budget.  Seeds: archives from 7-Zip, GNU tar and gzip,
  * hand-built RAR 4 / RAR 5 (stored, encrypted, encrypted headers) and an
  * OLE file with a VBA project.
  */
@@ -26,8 +27,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ARCHIVE_TAR, ARCHIVE_GZIP };
 	if (size < 1)
 		return 0;
-	const unsigned pick = data[0] % 6;
+	const unsigned pick = data[0] % 7;
 	data++, size--;
+	if (pick == 6) {
+		/* Archives inside (content_nest.c), with a small budget so its
+		 * limits are reached too. */
+		struct content_archive_budget b1 = { 4096, 1u << 20, 4, 64, 1u << 20 }, b2 = b1;
+		struct content_archive x, y;
+		int rx = content_archive_read_nested(ARCHIVE_NONE, data, size, &b1, &x);
+		int ry = content_archive_read_nested(ARCHIVE_NONE, data, size, &b2, &y);
+		if (rx != ry || x.members != y.members || x.n_names != y.n_names ||
+		    x.nested_cut != y.nested_cut || memcmp(&b1, &b2, sizeof(b1)) != 0 ||
+		    x.n_names > ARCHIVE_MAX_NAMES || x.names_bytes > ARCHIVE_NAME_BUDGET ||
+		    b1.archives > 4 || b1.sniffs > 64 || b1.unpacked > (1u << 20) || b1.streamed > (1u << 20))
+			abort();
+		for (size_t i = 0; i < x.n_names; i++)
+			if (strlen(x.names[i]) > ARCHIVE_MAX_NAME || strcmp(x.names[i], y.names[i]) != 0)
+				abort();
+		content_archive_free(&x);
+		content_archive_free(&y);
+		return 0;
+	}
 	if (pick == 5) {
 		const int m = content_ole_has_macros(data, size);
 		if (m != content_ole_has_macros(data, size) || (m != 0 && m != 1))

@@ -168,3 +168,61 @@ def test_office_macros(make_server, sink):
             assert "OFFICE_MACRO" in txn.header("X-Mailward-Symbols"), k
         else:
             assert "OFFICE_MACRO" not in sy, (k, sy)
+
+
+def zip_of(files, method=zipfile.ZIP_DEFLATED):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", method) as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return b.getvalue()
+
+
+def test_archives_inside_archives(make_server, sink):
+    """Under a tenant at 80/90: an executable in a ZIP inside a ZIP, or in
+    a .tar.gz, is named with its path; an archive nested four deep is
+    flagged and tagged (M18: never clean); a ZIP of documents inside a ZIP
+    stays clean."""
+    exe = b"MZ\x90\x00" + b"\0" * 60
+    inner = zip_of({"invoice.pdf.exe": exe, "readme.txt": b"hello\n"})
+    deep = inner
+    for i in range(4):
+        deep = zip_of({f"level{i}.zip": deep})
+    tgz = io.BytesIO()
+    with tarfile.open(fileobj=tgz, mode="w:gz") as t:
+        for n, data in (("src/main.c", b"int main(void) { return 0; }\n"), ("bin/update.scr", exe)):
+            info = tarfile.TarInfo(n)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    cases = {
+        "zip_zip": ("scans.zip", zip_of({"scans/docs.zip": inner, "note.txt": b"see inside\n"})),
+        "tgz": ("release.tar.gz", tgz.getvalue()),
+        "deep": ("archive.zip", deep),
+        "docs": ("reports.zip", zip_of({"q3.zip": zip_of({"q3.pdf": b"%PDF-1.4\n" + b"x" * 500})})),
+    }
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")
+    toks = {k: token() for k in cases}
+    refs = {}
+    with srv.session() as c:
+        for k, (fn, data) in cases.items():
+            r = c.send_mail("a@example.org", ["alice@acme.test"], attach_message(toks[k], fn, data))
+            assert r.code == 250, (k, r.raw)
+            refs[k] = r.ref()
+        c.cmd("QUIT", 221)
+    got = {k: sink.wait_for(t)[0] for k, t in toks.items()}
+
+    def verdict(k):
+        rec = srv.log_search("--ref", refs[k])[0]
+        return rec, {x["name"]: x["reason"] for x in rec["symbols"]}
+
+    _, sy = verdict("zip_zip")
+    assert 'holding "scans/docs.zip/invoice.pdf.exe"' in sy.get("EXE_ATTACHMENT", ""), sy
+    _, sy = verdict("tgz")
+    assert 'holding "bin/update.scr"' in sy.get("EXE_ATTACHMENT", ""), sy
+    rec, sy = verdict("deep")
+    assert "nested too deep" in sy.get("ARCHIVE_UNSCANNABLE", ""), sy
+    assert rec["class"] == "possible-spam" and rec["score"] < 80, rec
+    assert got["deep"].header("X-Mailward-Spam") == "yes"
+    rec, sy = verdict("docs")
+    assert rec["class"] == "clean" and not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy), rec

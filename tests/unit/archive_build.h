@@ -12,6 +12,7 @@
 #define MW_TESTS_ARCHIVE_BUILD_H
 
 #include <stdio.h>
+#include <zlib.h>
 
 #include "zip_build.h"
 
@@ -242,6 +243,75 @@ static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
 	buf_append(out, (const char *)h, sizeof(h));
 	buf_append(out, (const char *)fat, sizeof(fat));
 	buf_append(out, (const char *)dir, sizeof(dir));
+}
+
+/* A ZIP of members with the given contents, stored or
+ * deflated by zlib (deflated != 0), with its central directory. */
+static void zip_build_data(struct buf *out, const char *const *names, const struct buf *data,
+    size_t n, int deflated)
+{
+	struct buf cd = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		const size_t nl = strlen(names[i]);
+		struct buf packed = BUF_INIT;
+		if (deflated) {
+			uLongf cap = compressBound((uLong)data[i].len) + 16;
+			unsigned char *tmp = xmalloc(cap);
+			z_stream z;
+			memset(&z, 0, sizeof(z));
+			deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+			z.next_in = (unsigned char *)(uintptr_t)data[i].data;
+			z.avail_in = (uInt)data[i].len;
+			z.next_out = tmp;
+			z.avail_out = (uInt)cap;
+			deflate(&z, Z_FINISH);
+			buf_append(&packed, (const char *)tmp, cap - z.avail_out);
+			deflateEnd(&z);
+			free(tmp);
+		} else {
+			buf_append(&packed, data[i].data ? data[i].data : "", data[i].len);
+		}
+		const uint32_t crc = ab_crc32(data[i].data ? data[i].data : "", data[i].len);
+		const uint32_t off = (uint32_t)out->len;
+		zb_u32(out, 0x04034b50u);
+		zb_u16(out, 20), zb_u16(out, 0), zb_u16(out, deflated ? 8 : 0), zb_u16(out, 0), zb_u16(out, 0);
+		zb_u32(out, crc), zb_u32(out, (uint32_t)packed.len), zb_u32(out, (uint32_t)data[i].len);
+		zb_u16(out, (unsigned)nl), zb_u16(out, 0);
+		buf_append(out, names[i], nl);
+		buf_append(out, packed.data ? packed.data : "", packed.len);
+		zb_u32(&cd, 0x02014b50u);
+		zb_u16(&cd, 20), zb_u16(&cd, 20), zb_u16(&cd, 0), zb_u16(&cd, deflated ? 8 : 0);
+		zb_u16(&cd, 0), zb_u16(&cd, 0);
+		zb_u32(&cd, crc), zb_u32(&cd, (uint32_t)packed.len), zb_u32(&cd, (uint32_t)data[i].len);
+		zb_u16(&cd, (unsigned)nl), zb_u16(&cd, 0), zb_u16(&cd, 0), zb_u16(&cd, 0), zb_u16(&cd, 0);
+		zb_u32(&cd, 0), zb_u32(&cd, off);
+		buf_append(&cd, names[i], nl);
+		buf_free(&packed);
+	}
+	const uint32_t cd_off = (uint32_t)out->len;
+	buf_append(out, cd.data ? cd.data : "", cd.len);
+	zb_u32(out, 0x06054b50u);
+	zb_u16(out, 0), zb_u16(out, 0), zb_u16(out, (unsigned)n), zb_u16(out, (unsigned)n);
+	zb_u32(out, (uint32_t)cd.len), zb_u32(out, cd_off), zb_u16(out, 0);
+	buf_free(&cd);
+}
+
+/* in gzip-compressed by zlib (a .gz of it, no stored name). */
+static void gzip_data(struct buf *out, const void *in, size_t n)
+{
+	uLongf cap = compressBound((uLong)n) + 64;
+	unsigned char *tmp = xmalloc(cap);
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+	z.next_in = (unsigned char *)(uintptr_t)in;
+	z.avail_in = (uInt)n;
+	z.next_out = tmp;
+	z.avail_out = (uInt)cap;
+	deflate(&z, Z_FINISH);
+	buf_append(out, (const char *)tmp, cap - z.avail_out);
+	deflateEnd(&z);
+	free(tmp);
 }
 
 /* A gzip header (the deflated data is not needed to name the member). */

@@ -1382,6 +1382,125 @@ static void test_office_macros(void **state)
 	buf_free(&b);
 }
 
+/* Archives inside archives: opened within the limits, flagged past them. */
+static void test_nested_archives(void **state)
+{
+	(void)state;
+	static const char *const inner_names[] = { "invoice.pdf.exe", "readme.txt" };
+	struct buf inner_data[2] = { BUF_INIT, BUF_INIT };
+	buf_append(&inner_data[0], "MZ\x90\x00 a program", 14);
+	buf_append(&inner_data[1], "hello\n", 6);
+	struct buf inner = BUF_INIT, outer = BUF_INIT;
+	zip_build_data(&inner, inner_names, inner_data, 2, 1);
+
+	for (int deflate = 0; deflate <= 1; deflate++) {
+		/* Named like an archive, or like a photo: opened either way. */
+		static const char *const names[] = { "docs.zip", "notes.txt", "photo.jpg" };
+		struct buf data[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
+		buf_append(&data[0], inner.data, inner.len);
+		buf_append(&data[1], "notes\n", 6);
+		buf_append(&data[2], inner.data, inner.len);
+		outer.len = 0;
+		zip_build_data(&outer, names, data, 3, deflate);
+		struct content_archive z;
+		struct content_archive_budget b = ARCHIVE_BUDGET_DEFAULT;
+		assert_int_equal(content_archive_read_nested(ARCHIVE_NONE, (const unsigned char *)outer.data,
+		    outer.len, &b, &z), 0);
+		assert_int_equal(z.members, 7);
+		assert_int_equal(z.n_names, 7);
+		assert_int_equal(z.nested_cut, 0);
+		assert_string_equal(z.names[3], "docs.zip/invoice.pdf.exe");
+		assert_string_equal(z.names[6], "photo.jpg/readme.txt");
+		assert_int_equal(b.archives, 64 - 2);
+		content_archive_free(&z);
+
+		/* No archives left to open: flagged, not listed. */
+		b.archives = 0;
+		assert_int_equal(content_archive_read_nested(ARCHIVE_ZIP, (const unsigned char *)outer.data,
+		    outer.len, &b, &z), 0);
+		assert_int_equal(z.n_names, 3);
+		assert_true(z.nested_cut);
+		content_archive_free(&z);
+		for (int i = 0; i < 3; i++)
+			buf_free(&data[i]);
+	}
+
+	/* Four levels: the third archive inside is not opened, and says so. */
+	struct buf level = BUF_INIT;
+	buf_append(&level, inner.data, inner.len);
+	for (int i = 0; i < 4; i++) {
+		static const char *const one[] = { "level.zip" };
+		outer.len = 0;
+		zip_build_data(&outer, one, &level, 1, 1);
+		level.len = 0;
+		buf_append(&level, outer.data, outer.len);
+	}
+	struct content_archive z;
+	struct content_archive_budget b = ARCHIVE_BUDGET_DEFAULT;
+	assert_int_equal(content_archive_read_nested(ARCHIVE_NONE, (const unsigned char *)level.data,
+	    level.len, &b, &z), 0);
+	assert_int_equal(z.n_names, 3);
+	assert_string_equal(z.names[2], "level.zip/level.zip/level.zip");
+	assert_true(z.nested_cut);
+	content_archive_free(&z);
+	buf_free(&level);
+
+	/* A .tar.gz is listed as it inflates; past the streaming budget the
+	 * rest is unseen and flagged. */
+	char big[200];
+	snprintf(big, sizeof(big), "logs/%s", "server.log");
+	const char *const tnames[] = { "src/main.c", "bin/setup.exe", big };
+	struct buf tar = BUF_INIT, tgz = BUF_INIT;
+	tar_build(&tar, tnames, 3);
+	gzip_data(&tgz, tar.data, tar.len);
+	b = (struct content_archive_budget)ARCHIVE_BUDGET_DEFAULT;
+	assert_int_equal(content_archive_read_nested(ARCHIVE_NONE, (const unsigned char *)tgz.data,
+	    tgz.len, &b, &z), 0);
+	assert_int_equal(z.n_names, 3);
+	assert_string_equal(z.names[1], "bin/setup.exe");
+	assert_int_equal(z.nested_cut, 0);
+	content_archive_free(&z);
+	b.streamed = 1024;                      /* less than the tar's 5 KiB */
+	assert_int_equal(content_archive_read_nested(ARCHIVE_GZIP, (const unsigned char *)tgz.data,
+	    tgz.len, &b, &z), 0);
+	assert_true(z.nested_cut);
+	assert_true(z.n_names < 3);
+	content_archive_free(&z);
+
+	/* A gzip of 64 MiB of zeros: not an archive, nothing unpacked past
+	 * its first bytes. */
+	unsigned char *zeros = xcalloc(64u << 20, 1);
+	tgz.len = 0;
+	gzip_data(&tgz, zeros, 64u << 20);
+	free(zeros);
+	b = (struct content_archive_budget)ARCHIVE_BUDGET_DEFAULT;
+	assert_int_equal(content_archive_read_nested(ARCHIVE_NONE, (const unsigned char *)tgz.data,
+	    tgz.len, &b, &z), 0);
+	assert_int_equal(z.members, 1);
+	assert_int_equal(z.nested_cut, 0);
+	assert_int_equal(b.streamed, (uint64_t)256 << 20);
+	content_archive_free(&z);
+
+	/* Through the parser: the executable two levels down is named. */
+	static const char *const top[] = { "docs.zip" };
+	outer.len = 0;
+	zip_build_data(&outer, top, &inner, 1, 1);
+	char *msg = zip_message("invoice.zip", outer.data, outer.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->archive_members, 3);
+	assert_string_equal(a->archive_names[1], "docs.zip/invoice.pdf.exe");
+	content_free(m);
+	free(msg);
+
+	buf_free(&tar);
+	buf_free(&tgz);
+	buf_free(&inner);
+	buf_free(&outer);
+	buf_free(&inner_data[0]);
+	buf_free(&inner_data[1]);
+}
+
 /* A listing padded with harmless names: every member is counted, and
  * past the name budget the listing says it was cut. */
 static void test_zip_names_budget(void **state)
@@ -1483,6 +1602,7 @@ int main(void)
 		cmocka_unit_test(test_tar_gzip_listing),
 		cmocka_unit_test(test_archive_attachments),
 		cmocka_unit_test(test_office_macros),
+		cmocka_unit_test(test_nested_archives),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

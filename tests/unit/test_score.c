@@ -760,6 +760,39 @@ static void test_archive_attachment(void **state)
 	free(m);
 	buf_free(&b);
 
+	/* An executable two archives down, and an archive nested past the
+	 * limits (never clean). */
+	struct buf inner = BUF_INIT, gz = BUF_INIT;
+	zip_build(&inner, exe, 2, 0);
+	static const char *const wrap[] = { "scans.zip" };
+	zip_build_data(&b, wrap, &inner, 1, 1);
+	m = zip_message("scans.zip", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "is an archive holding \"scans.zip/invoice.pdf.exe\""));
+	score_verdict_free(&v);
+	free(m);
+	for (int i = 0; i < 3; i++) {          /* scans.zip in three more levels */
+		buf_free(&inner);
+		inner = b;
+		b = (struct buf)BUF_INIT;
+		zip_build_data(&b, wrap, &inner, 1, 0);
+	}
+	m = zip_message("deep.zip", b.data, b.len);
+	e = score_engine_new(NULL, &th);
+	assert_int_equal(score_message(e, m, strlen(m), &v), 0);
+	assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE", "nested too deep"));
+	assert_int_equal(v.cls, SCORE_POSSIBLE_SPAM);
+	score_verdict_free(&v);
+	score_engine_free(e);
+	free(m);
+	buf_free(&b);
+	gzip_data(&gz, inner.data, inner.len);  /* the same nesting inside a gzip */
+	m = zip_message("scans.gz", gz.data, gz.len);
+	ASSERT_FIRES(m, "ARCHIVE_UNSCANNABLE");
+	free(m);
+	buf_free(&gz);
+	buf_free(&inner);
+
 	/* The same documents unencrypted under those thresholds: clean. */
 	zip_build(&b, docs, 3, 0);
 	m = zip_message("report.zip", b.data, b.len);
