@@ -135,6 +135,16 @@ void content_tar_stream_init(struct content_tar_stream *s, struct content_archiv
 void content_tar_stream_feed(struct content_tar_stream *s, const unsigned char *p, size_t n);
 void content_tar_stream_finish(struct content_tar_stream *s);
 
+/* For the readers: little-endian fields. */
+static inline uint32_t archive_le16(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+static inline uint32_t archive_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* For the readers: count one member and keep its name within the budgets;
  * content_archive_keep_name() keeps a name without counting a member (1
  * when it was kept). */

@@ -25,12 +25,6 @@
 
 enum { GOT_ALL, GOT_PREFIX, TOO_BIG, CANNOT };
 
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Inflate in (raw deflate, or gzip with its header), handing each piece
  * of output to sink (which may stop the run by returning 1), until max
  * bytes came out (*used says how many did): GOT_ALL at the stream's end
@@ -90,9 +84,10 @@ static int zip_member(const unsigned char *p, size_t n, const struct content_arc
     size_t max, struct buf *out)
 {
 	if (e->flags & FLAG_ENCRYPTED || e->local > n || n - e->local < LOCAL_LEN ||
-	    le32(p + e->local) != SIG_LOCAL)
+	    archive_le32(p + e->local) != SIG_LOCAL)
 		return CANNOT;
-	const size_t at = (size_t)e->local + LOCAL_LEN + le16(p + e->local + 26) + le16(p + e->local + 28);
+	const size_t at = (size_t)e->local + LOCAL_LEN + archive_le16(p + e->local + 26) +
+	    archive_le16(p + e->local + 28);
 	if (at > n)
 		return CANNOT;
 	const size_t avail = n - at < e->csize ? n - at : e->csize;

@@ -37,12 +37,6 @@
 #define R5_FILE_CRC 0x0004u
 #define R5_EXTRA_CRYPT 0x01u
 
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void rar4_walk(const unsigned char *p, size_t n, struct content_archive *a)
 {
 	size_t q = RAR4_SIG_LEN;
@@ -52,8 +46,8 @@ static void rar4_walk(const unsigned char *p, size_t n, struct content_archive *
 			a->damaged = 1;
 			return;
 		}
-		const unsigned type = p[q + 2], flags = le16(p + q + 3);
-		const size_t hsize = le16(p + q + 5);
+		const unsigned type = p[q + 2], flags = archive_le16(p + q + 3);
+		const size_t hsize = archive_le16(p + q + 5);
 		if (hsize < R4_BASE_LEN || hsize > n - q) {
 			a->damaged = 1;
 			return;
@@ -69,16 +63,16 @@ static void rar4_walk(const unsigned char *p, size_t n, struct content_archive *
 		if (type == R4_FILE || type == R4_SERVICE) {
 			/* A service block (comment, ACL, stream) is laid out like a file. */
 			const size_t name_at = (flags & R4_FILE_LARGE) ? R4_FILE_LEN + 8 : R4_FILE_LEN;
-			if (hsize < name_at || le16(p + q + 26) > hsize - name_at) {
+			if (hsize < name_at || archive_le16(p + q + 26) > hsize - name_at) {
 				a->damaged = 1;
 				return;
 			}
-			data = le32(p + q + 7);
+			data = archive_le32(p + q + 7);
 			if (flags & R4_FILE_LARGE)
-				data |= (uint64_t)le32(p + q + 32) << 32;
+				data |= (uint64_t)archive_le32(p + q + 32) << 32;
 			if (type == R4_FILE) {
 				const unsigned char *name = p + q + name_at;
-				size_t len = le16(p + q + 26);
+				size_t len = archive_le16(p + q + 26);
 				const unsigned char *z;
 				if ((flags & R4_FILE_UNICODE) && (z = memchr(name, '\0', len)) != NULL)
 					len = (size_t)(z - name);
@@ -89,7 +83,7 @@ static void rar4_walk(const unsigned char *p, size_t n, struct content_archive *
 				a->damaged = 1;
 				return;
 			}
-			data = le32(p + q + 7);
+			data = archive_le32(p + q + 7);
 		}
 		if (data > n - q - hsize) {
 			a->damaged = 1;    /* cut inside a member's data */

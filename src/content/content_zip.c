@@ -20,12 +20,6 @@
 #define FLAG_ENCRYPTED 0x0001u
 #define FLAG_DESCRIPTOR 0x0008u
 
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* One member: counted, its name kept, and where its data is recorded
  * next to the name (for archives inside; content_nest.c). */
 static void add_entry(struct content_archive *z, const unsigned char *name, size_t nl,
@@ -51,9 +45,9 @@ static long find_end(const unsigned char *p, size_t n)
 		return -1;
 	size_t lo = n - END_LEN > MAX_COMMENT ? n - END_LEN - MAX_COMMENT : 0;
 	for (size_t i = n - END_LEN + 1; i-- > lo;) {
-		if (le32(p + i) != SIG_END)
+		if (archive_le32(p + i) != SIG_END)
 			continue;
-		if (i + END_LEN + le16(p + i + 20) == n)
+		if (i + END_LEN + archive_le16(p + i + 20) == n)
 			return (long)i;
 		if (found < 0)
 			found = (long)i;
@@ -65,9 +59,9 @@ static long find_end(const unsigned char *p, size_t n)
  * directory is not where the record says (then the caller walks). */
 static int read_central(const unsigned char *p, size_t e, struct content_archive *z)
 {
-	uint32_t total = le16(p + e + 10);
-	uint32_t size = le32(p + e + 12);
-	uint32_t off = le32(p + e + 16);
+	uint32_t total = archive_le16(p + e + 10);
+	uint32_t size = archive_le32(p + e + 12);
+	uint32_t off = archive_le32(p + e + 16);
 
 	if (off == 0xffffffffu || size == 0xffffffffu || total == 0xffffu)
 		return -1;                 /* ZIP64: its records are not read here */
@@ -80,15 +74,15 @@ static int read_central(const unsigned char *p, size_t e, struct content_archive
 		return -1;
 	size_t q = start;
 	uint32_t seen = 0;
-	while (q + CENTRAL_LEN <= e && le32(p + q) == SIG_CENTRAL) {
-		size_t nl = le16(p + q + 28), xl = le16(p + q + 30), cl = le16(p + q + 32);
+	while (q + CENTRAL_LEN <= e && archive_le32(p + q) == SIG_CENTRAL) {
+		size_t nl = archive_le16(p + q + 28), xl = archive_le16(p + q + 30), cl = archive_le16(p + q + 32);
 		if (q + CENTRAL_LEN + nl > e) {
 			z->damaged = 1;
 			break;
 		}
-		const struct content_archive_entry ent = { .local = (uint64_t)le32(p + q + 42) + (start - off),
-			.csize = le32(p + q + 20), .usize = le32(p + q + 24), .method = le16(p + q + 10),
-			.flags = le16(p + q + 8) };
+		const struct content_archive_entry ent = { .local = (uint64_t)archive_le32(p + q + 42) + (start - off),
+			.csize = archive_le32(p + q + 20), .usize = archive_le32(p + q + 24), .method = archive_le16(p + q + 10),
+			.flags = archive_le16(p + q + 8) };
 		add_entry(z, p + q + CENTRAL_LEN, nl, &ent);
 		seen++;
 		q += CENTRAL_LEN + nl + xl + cl;
@@ -103,14 +97,14 @@ static void walk_local(const unsigned char *p, size_t n, struct content_archive 
 {
 	size_t q = 0;
 
-	while (q + LOCAL_LEN <= n && le32(p + q) == SIG_LOCAL) {
-		uint32_t flags = le16(p + q + 6);
-		uint32_t csize = le32(p + q + 18);
-		size_t nl = le16(p + q + 26), xl = le16(p + q + 28);
+	while (q + LOCAL_LEN <= n && archive_le32(p + q) == SIG_LOCAL) {
+		uint32_t flags = archive_le16(p + q + 6);
+		uint32_t csize = archive_le32(p + q + 18);
+		size_t nl = archive_le16(p + q + 26), xl = archive_le16(p + q + 28);
 		if (q + LOCAL_LEN + nl > n)
 			break;
 		const struct content_archive_entry ent = { .local = q, .csize = csize,
-			.usize = le32(p + q + 22), .method = le16(p + q + 8), .flags = flags };
+			.usize = archive_le32(p + q + 22), .method = archive_le16(p + q + 8), .flags = flags };
 		add_entry(z, p + q + LOCAL_LEN, nl, &ent);
 		if ((flags & FLAG_DESCRIPTOR) && csize == 0)
 			break;                 /* the size follows the data: cannot skip */
@@ -128,7 +122,7 @@ int content_zip_read(const unsigned char *p, size_t n, struct content_archive *o
 	long e = find_end(p, n);
 	if (e >= 0 && read_central(p, (size_t)e, out) == 0)
 		return 0;
-	if (n >= 4 && le32(p) == SIG_LOCAL) {
+	if (n >= 4 && archive_le32(p) == SIG_LOCAL) {
 		content_archive_free(out);
 		walk_local(p, n, out);
 		return 0;

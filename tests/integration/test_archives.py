@@ -58,6 +58,27 @@ def gzip_bytes(name, data):
     return b.getvalue()
 
 
+def send_all(srv, sink, cases, ctype="application/octet-stream"):
+    """Each case {key: (filename, bytes)} as an attachment in one session:
+    the refs of their 250 replies, and the messages as delivered."""
+    toks = {k: token() for k in cases}
+    refs = {}
+    with srv.session() as c:
+        for k, (fn, data) in cases.items():
+            r = c.send_mail("a@example.org", ["alice@acme.test"],
+                            attach_message(toks[k], fn, data, ctype))
+            assert r.code == 250, (k, r.raw)
+            refs[k] = r.ref()
+        c.cmd("QUIT", 221)
+    return refs, {k: sink.wait_for(t)[0] for k, t in toks.items()}
+
+
+def verdict(srv, ref):
+    """The logged record of ref and its symbols' reasons by name."""
+    rec = srv.log_search("--ref", ref)[0]
+    return rec, {x["name"]: x["reason"] for x in rec["symbols"]}
+
+
 def test_rar_builder_writes_what_libarchive_reads(tmp_path):
     """The hand-built RAR archives are real ones: bsdtar lists the same
     members (so the listing below is tested on archives as RAR writes them)."""
@@ -90,35 +111,23 @@ def test_archive_kinds_are_listed(make_server, sink, tmp_path):
     }
     srv = make_server(sink=sink)
     srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")
-    toks = {k: token() for k in cases}
-    refs = {}
-    with srv.session() as c:
-        for k, (fn, data) in cases.items():
-            r = c.send_mail("a@example.org", ["alice@acme.test"], attach_message(toks[k], fn, data))
-            assert r.code == 250, (k, r.raw)
-            refs[k] = r.ref()
-        c.cmd("QUIT", 221)
-    got = {k: sink.wait_for(t)[0] for k, t in toks.items()}
-
-    def symbols(k):
-        rec = srv.log_search("--ref", refs[k])[0]
-        return rec, {x["name"]: x["reason"] for x in rec["symbols"]}
+    refs, got = send_all(srv, sink, cases)
 
     for k, holding in (("rar_exe", "invoice.pdf.exe"), ("7z_exe", "invoice.pdf.exe"),
                        ("tar_exe", "payload/update.scr"), ("gz_exe", "scan_0042.pdf.exe")):
-        _, sy = symbols(k)
+        _, sy = verdict(srv, refs[k])
         assert f'is an archive holding "{holding}"' in sy.get("EXE_ATTACHMENT", ""), (k, sy)
 
     for k, says in (("7z_enc", "(2 of 2 members encrypted)"),
                      ("7z_hidden", "list of members is encrypted too"),
                      ("rar_hidden", "list of members is encrypted too")):
-        rec, sy = symbols(k)
+        rec, sy = verdict(srv, refs[k])
         assert says in sy.get("ARCHIVE_UNSCANNABLE", ""), (k, sy)
         assert rec["class"] == "possible-spam" and rec["score"] < 80, (k, rec)
         assert got[k].header("X-Mailward-Spam") == "yes", (k, got[k].data[:800])
 
     for k in ("7z_docs", "rar_docs"):
-        rec, sy = symbols(k)
+        rec, sy = verdict(srv, refs[k])
         assert rec["class"] == "clean", (k, rec)
         assert not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy), (k, sy)
         assert got[k].header("X-Mailward-Spam") is None
@@ -145,27 +154,18 @@ def test_office_macros(make_server, sink):
 
     cases = {
         "doc_macro": ("order.doc", olebuild.ole([("WordDocument", 2, -1), ("Macros", 1, -1),
-                                                 ("VBA", 1, 1)]), True),
-        "docm": ("order.docm", package(True), True),
-        "doc_plain": ("minutes.doc", olebuild.ole([("WordDocument", 2, -1), ("1Table", 2, -1)]), False),
-        "docx": ("minutes.docx", package(False), False),
+                                                 ("VBA", 1, 1)])),
+        "docm": ("order.docm", package(True)),
+        "doc_plain": ("minutes.doc", olebuild.ole([("WordDocument", 2, -1), ("1Table", 2, -1)])),
+        "docx": ("minutes.docx", package(False)),
     }
     srv = make_server(sink=sink)
-    toks = {k: token() for k in cases}
-    refs = {}
-    with srv.session() as c:
-        for k, (fn, data, _) in cases.items():
-            r = c.send_mail("a@example.org", ["alice@acme.test"],
-                            attach_message(toks[k], fn, data, "application/msword"))
-            assert r.code == 250, (k, r.raw)
-            refs[k] = r.ref()
-        c.cmd("QUIT", 221)
-    for k, (fn, _, macros) in cases.items():
-        txn = sink.wait_for(toks[k])[0]
-        sy = {x["name"]: x["reason"] for x in srv.log_search("--ref", refs[k])[0]["symbols"]}
-        if macros:
+    refs, got = send_all(srv, sink, cases, "application/msword")
+    for k, (fn, _) in cases.items():
+        _, sy = verdict(srv, refs[k])
+        if k in ("doc_macro", "docm"):
             assert f'"{fn}" is an Office document with macros' in sy.get("OFFICE_MACRO", ""), (k, sy)
-            assert "OFFICE_MACRO" in txn.header("X-Mailward-Symbols"), k
+            assert "OFFICE_MACRO" in got[k].header("X-Mailward-Symbols"), k
         else:
             assert "OFFICE_MACRO" not in sy, (k, sy)
 
@@ -202,27 +202,14 @@ def test_archives_inside_archives(make_server, sink):
     }
     srv = make_server(sink=sink)
     srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")
-    toks = {k: token() for k in cases}
-    refs = {}
-    with srv.session() as c:
-        for k, (fn, data) in cases.items():
-            r = c.send_mail("a@example.org", ["alice@acme.test"], attach_message(toks[k], fn, data))
-            assert r.code == 250, (k, r.raw)
-            refs[k] = r.ref()
-        c.cmd("QUIT", 221)
-    got = {k: sink.wait_for(t)[0] for k, t in toks.items()}
-
-    def verdict(k):
-        rec = srv.log_search("--ref", refs[k])[0]
-        return rec, {x["name"]: x["reason"] for x in rec["symbols"]}
-
-    _, sy = verdict("zip_zip")
+    refs, got = send_all(srv, sink, cases)
+    _, sy = verdict(srv, refs["zip_zip"])
     assert 'holding "scans/docs.zip/invoice.pdf.exe"' in sy.get("EXE_ATTACHMENT", ""), sy
-    _, sy = verdict("tgz")
+    _, sy = verdict(srv, refs["tgz"])
     assert 'holding "bin/update.scr"' in sy.get("EXE_ATTACHMENT", ""), sy
-    rec, sy = verdict("deep")
+    rec, sy = verdict(srv, refs["deep"])
     assert "nested too deep" in sy.get("ARCHIVE_UNSCANNABLE", ""), sy
     assert rec["class"] == "possible-spam" and rec["score"] < 80, rec
     assert got["deep"].header("X-Mailward-Spam") == "yes"
-    rec, sy = verdict("docs")
+    rec, sy = verdict(srv, refs["docs"])
     assert rec["class"] == "clean" and not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy), rec

@@ -245,6 +245,24 @@ static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
 	buf_append(out, (const char *)dir, sizeof(dir));
 }
 
+/* in compressed by zlib: raw deflate (window_bits -15) or gzip (31). */
+static void ab_deflate(struct buf *out, const void *in, size_t n, int window_bits, int level)
+{
+	uLongf cap = compressBound((uLong)n) + 64;
+	unsigned char *tmp = xmalloc(cap);
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+	z.next_in = (unsigned char *)(uintptr_t)(in ? in : "");
+	z.avail_in = (uInt)n;
+	z.next_out = tmp;
+	z.avail_out = (uInt)cap;
+	deflate(&z, Z_FINISH);
+	buf_append(out, (const char *)tmp, cap - z.avail_out);
+	deflateEnd(&z);
+	free(tmp);
+}
+
 /* A ZIP of members with the given contents, stored or
  * deflated by zlib (deflated != 0), with its central directory. */
 static void zip_build_data(struct buf *out, const char *const *names, const struct buf *data,
@@ -254,23 +272,10 @@ static void zip_build_data(struct buf *out, const char *const *names, const stru
 	for (size_t i = 0; i < n; i++) {
 		const size_t nl = strlen(names[i]);
 		struct buf packed = BUF_INIT;
-		if (deflated) {
-			uLongf cap = compressBound((uLong)data[i].len) + 16;
-			unsigned char *tmp = xmalloc(cap);
-			z_stream z;
-			memset(&z, 0, sizeof(z));
-			deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-			z.next_in = (unsigned char *)(uintptr_t)data[i].data;
-			z.avail_in = (uInt)data[i].len;
-			z.next_out = tmp;
-			z.avail_out = (uInt)cap;
-			deflate(&z, Z_FINISH);
-			buf_append(&packed, (const char *)tmp, cap - z.avail_out);
-			deflateEnd(&z);
-			free(tmp);
-		} else {
+		if (deflated)
+			ab_deflate(&packed, data[i].data, data[i].len, -MAX_WBITS, 6);
+		else
 			buf_append(&packed, data[i].data ? data[i].data : "", data[i].len);
-		}
 		const uint32_t crc = ab_crc32(data[i].data ? data[i].data : "", data[i].len);
 		const uint32_t off = (uint32_t)out->len;
 		zb_u32(out, 0x04034b50u);
@@ -299,19 +304,7 @@ static void zip_build_data(struct buf *out, const char *const *names, const stru
 /* in gzip-compressed by zlib (a .gz of it, no stored name). */
 static void gzip_data(struct buf *out, const void *in, size_t n)
 {
-	uLongf cap = compressBound((uLong)n) + 64;
-	unsigned char *tmp = xmalloc(cap);
-	z_stream z;
-	memset(&z, 0, sizeof(z));
-	deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-	z.next_in = (unsigned char *)(uintptr_t)in;
-	z.avail_in = (uInt)n;
-	z.next_out = tmp;
-	z.avail_out = (uInt)cap;
-	deflate(&z, Z_FINISH);
-	buf_append(out, (const char *)tmp, cap - z.avail_out);
-	deflateEnd(&z);
-	free(tmp);
+	ab_deflate(out, in, n, 16 + MAX_WBITS, 1);
 }
 
 /* A gzip header (the deflated data is not needed to name the member). */
