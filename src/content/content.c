@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "content/content_int.h"
 #include "content/content_archive.h"
+#include "content/content_htmlfile.h"
 #include "content/content_office.h"
 
 #define CHUNK 16384
@@ -460,9 +461,10 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 }
 
 /* An archive's directory is at its end (ZIP, 7z) or spread through it
- * (RAR, tar), and so is an OLE file's: an attachment that starts like one
- * is kept whole, up to this much (the scan reads at most [scan] max_size
- * of a message anyway), to list its members. */
+ * (RAR, tar), and so is an OLE file's, and a web page's form or script
+ * can be anywhere in it: an attachment that starts like one of them is
+ * kept whole, up to this much (the scan reads at most [scan] max_size of
+ * a message anyway), to look into it. */
 #define ARCHIVE_KEEP_MAX (8u << 20)
 
 struct att_sink {
@@ -470,7 +472,7 @@ struct att_sink {
 	unsigned char head[512];
 	size_t head_len;
 	size_t size;
-	int keep;            /* 0 undecided, 1 keeping the bytes, -1 not an archive or OLE */
+	int keep;            /* 0 undecided, 1 keeping the bytes, -1 nothing to look into */
 	int keep_cut;        /* longer than ARCHIVE_KEEP_MAX */
 	struct buf bytes;
 };
@@ -500,7 +502,8 @@ static void sink_att(void *ctx, const char *p, size_t n)
 	 * attachment is all in the head. */
 	if (a->keep == 0 && a->head_len == sizeof(a->head)) {
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
-		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ? 1 : -1;
+		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
+		    content_htmlfile_is(a->head, a->head_len) ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
 			keep_bytes(a, (const char *)a->head, a->head_len);
 			keep_bytes(a, p + k, n - k);
@@ -590,11 +593,12 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
 	    a->detected == CONTENT_FT_TAR)
 		take_archive(m, a, &as);
-	if (a->detected == CONTENT_FT_OLE) {
-		size_t n;
-		const unsigned char *p = kept_bytes(&as, &n);
-		a->office_macros = content_ole_has_macros(p, n);
-	}
+	size_t kn;
+	const unsigned char *kp = kept_bytes(&as, &kn);
+	if (a->detected == CONTENT_FT_OLE)
+		a->office_macros = content_ole_has_macros(kp, kn);
+	else if (content_htmlfile_is(kp, kn))
+		a->html_file = content_htmlfile_scan(kp, kn);
 	buf_free(&as.bytes);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {

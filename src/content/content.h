@@ -151,6 +151,9 @@ struct content_attachment {
 	/* An Office document with macros: a VBA project in an OLE file, or a
 	 * macro part among a ZIP's members (content_office.h). */
 	int office_macros;
+	/* A web page or SVG image: what it does when opened in a browser
+	 * (HTMLFILE_* of content_htmlfile.h); 0 for anything else. */
+	unsigned html_file;
 };
 
 enum content_sig_method {

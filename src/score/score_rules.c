@@ -14,6 +14,7 @@
 
 #include "content/content.h"
 #include "content/content_archive.h"
+#include "content/content_htmlfile.h"
 #include "score/score_int.h"
 
 /* ---- the rules ---------------------------------------------------------------- */
@@ -367,6 +368,23 @@ static void rule_office_macro(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
+/* A web page or SVG attachment that acts when opened (content_htmlfile.h). */
+static void rule_html_attachment(const struct content_msg *m, struct score_hits *h)
+{
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		const unsigned f = a->html_file;
+		if (f == 0)
+			continue;
+		score_hit(h, SYM_HTML_ATTACHMENT_PHISH, 1.0, "attachment \"%.80s\" is a web page that%s%s%s%s",
+		    a->filename, f & HTMLFILE_LOGIN_FORM ? " asks for a password;" : "",
+		    f & HTMLFILE_DECODE_SCRIPT ? " decodes and runs hidden script;" : "",
+		    f & HTMLFILE_SMUGGLING ? " assembles a file to download;" : "",
+		    f & HTMLFILE_REDIRECT ? " sends the browser to a website;" : "");
+		return;
+	}
+}
+
 /* An archive whose inside cannot be checked (plan M21). */
 static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 {
@@ -509,6 +527,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_attachments(m, h);
 	rule_unscannable(m, h);
 	rule_office_macro(m, h);
+	rule_html_attachment(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);

@@ -77,6 +77,12 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	 * engineering still mail macro workbooks.  No corpus message has one. */
 	[SYM_OFFICE_MACRO] = { "OFFICE_MACRO", "attachment", 4.0,
 		"an Office document with macros: a VBA project in a .doc/.xls/.ppt (OLE) file, or a VBA project, Excel 4.0 macro sheet or Basic module in an Office Open XML or OpenDocument package (also inside a ZIP)" },
+	/* 6: a page mailed as a file that asks for a password, decodes and
+	 * runs hidden script, assembles a download or redirects is how
+	 * credential phishing and HTML smuggling arrive; a receipt or report
+	 * sent as HTML does none of it.  No corpus message has one. */
+	[SYM_HTML_ATTACHMENT_PHISH] = { "HTML_ATTACHMENT_PHISH", "attachment", 6.0,
+		"an HTML or SVG attachment that, opened in a browser, asks for a password, decodes and runs hidden script, assembles a file to download (HTML smuggling) or sends the browser to a website" },
 	/* 1.0: 4 spam, 2 ham on the training split (mail sent "on behalf of"). */
 	[SYM_FROM_DISPLAY_NAME_SPOOF] = { "FROM_DISPLAY_NAME_SPOOF", "header", 1.0,
 		"the From display name contains an address of another domain than the real From address" },

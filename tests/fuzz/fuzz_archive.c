@@ -7,7 +7,8 @@
  * no over-read, bounded output, the 7z directory budget respected, and
  * the same answer twice.  A sixth choice runs the OLE macro check
  * (content_office.c), a seventh the listing with archives inside opened
- * (content_nest.c) under a small budget.  Seeds: archives from 7-Zip, GNU tar and gzip,
+ * (content_nest.c) under a small budget, an eighth the checks of a web
+ * page attachment (content_htmlfile.c).  Seeds: archives from 7-Zip, GNU tar and gzip,
  * hand-built RAR 4 / RAR 5 (stored, encrypted, encrypted headers) and an
  * OLE file with a VBA project.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "content/content_archive.h"
+#include "content/content_htmlfile.h"
 #include "content/content_office.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,8 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ARCHIVE_TAR, ARCHIVE_GZIP };
 	if (size < 1)
 		return 0;
-	const unsigned pick = data[0] % 7;
+	const unsigned pick = data[0] % 8;
 	data++, size--;
+	if (pick == 7) {
+		/* A web page attachment's checks (content_htmlfile.c). */
+		const unsigned f = content_htmlfile_scan(data, size);
+		if (f != content_htmlfile_scan(data, size) || (f & ~0xfu) ||
+		    content_htmlfile_is(data, size) != content_htmlfile_is(data, size))
+			abort();
+		return 0;
+	}
 	if (pick == 6) {
 		/* Archives inside (content_nest.c), with a small budget so its
 		 * limits are reached too. */

@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "content/content.h"
 #include "content/content_archive.h"
+#include "content/content_htmlfile.h"
 #include "content/content_office.h"
 #include "archive_build.h"
 
@@ -1501,6 +1502,62 @@ static void test_nested_archives(void **state)
 	buf_free(&inner_data[1]);
 }
 
+/* Web pages and SVG images as attachments: what they would do if opened. */
+static void test_html_file_attachments(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *page;
+		unsigned want;
+	} cases[] = {
+		{ "<html><body><form action=\"https://x.example/p\"><input name=u>"
+		  "<input type = 'Password' name=p></form></body></html>", HTMLFILE_LOGIN_FORM },
+		{ "\xef\xbb\xbf  <!DOCTYPE html><script>document.write(atob('PGgxPmhp'))</script>",
+		  HTMLFILE_DECODE_SCRIPT },
+		{ "<html><script>var b=new Blob([d]);var a=document.createElement('a');"
+		  "a.href=URL.createObjectURL(b);a.download='invoice.iso';a.click()</script>",
+		  HTMLFILE_SMUGGLING },
+		{ "<html><head><meta http-equiv=\"refresh\" content=\"0; url=https://x.example/\">",
+		  HTMLFILE_REDIRECT },
+		{ "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>window.location.href="
+		  "unescape('%68ttps://x.example')</script></svg>", HTMLFILE_DECODE_SCRIPT | HTMLFILE_REDIRECT },
+		/* A receipt, a report with a table and a chart script: quiet. */
+		{ "<html><body><h1>Receipt</h1><p>Total: 12.00 EUR</p><input type=text></body></html>", 0 },
+		{ "<!doctype html><html><script>function draw(){var c=document.getElementById('c');}"
+		  "</script><table><tr><td>Q3</td></tr></table></html>", 0 },
+		{ "<html><body>type your password into the portal</body></html>", 0 },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(cases); i++) {
+		const unsigned char *p = (const unsigned char *)cases[i].page;
+		const size_t n = strlen(cases[i].page);
+		assert_true(content_htmlfile_is(p, n));
+		if (content_htmlfile_scan(p, n) != cases[i].want)
+			fail_msg("case %zu: %#x, want %#x", i, content_htmlfile_scan(p, n), cases[i].want);
+	}
+	/* Not markup at all, and markup that is not a page (an XML feed). */
+	assert_false(content_htmlfile_is((const unsigned char *)"hello <html>", 12));
+	assert_false(content_htmlfile_is((const unsigned char *)"<?xml version=\"1.0\"?><rss>", 26));
+
+	/* Through the parser: the login page is looked into past its first
+	 * 512 bytes; the same page as a .txt of plain text is not a page. */
+	struct buf page = BUF_INIT;
+	buf_append_str(&page, "<html><head><title>Sign in</title></head><body>");
+	for (int i = 0; i < 400; i++)
+		buf_append_str(&page, "<p>&nbsp;</p>");
+	buf_append_str(&page, "<form><input type=password name=pw></form></body></html>");
+	char *msg = zip_message("Remittance_Advice.html", page.data, page.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_at(m, 0)->html_file, HTMLFILE_LOGIN_FORM);
+	content_free(m);
+	free(msg);
+	msg = zip_message("notes.txt", "password: type it in <input type=password>", 42);
+	m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_at(m, 0)->html_file, 0);
+	content_free(m);
+	free(msg);
+	buf_free(&page);
+}
+
 /* A listing padded with harmless names: every member is counted, and
  * past the name budget the listing says it was cut. */
 static void test_zip_names_budget(void **state)
@@ -1603,6 +1660,7 @@ int main(void)
 		cmocka_unit_test(test_archive_attachments),
 		cmocka_unit_test(test_office_macros),
 		cmocka_unit_test(test_nested_archives),
+		cmocka_unit_test(test_html_file_attachments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -793,6 +793,19 @@ static void test_archive_attachment(void **state)
 	buf_free(&gz);
 	buf_free(&inner);
 
+	/* A login page as an attachment; a receipt as HTML stays quiet. */
+	static const char login[] = "<html><body><form action=\"https://x.example/\">"
+	    "<input type=password name=p></form></body></html>";
+	static const char receipt[] = "<html><body><h1>Receipt</h1><p>Total 12.00</p></body></html>";
+	m = zip_message("Invoice_0042.htm", login, sizeof(login) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "HTML_ATTACHMENT_PHISH", "\"Invoice_0042.htm\" is a web page that asks for a password"));
+	score_verdict_free(&v);
+	free(m);
+	m = zip_message("receipt.html", receipt, sizeof(receipt) - 1);
+	ASSERT_QUIET(m, "HTML_ATTACHMENT_PHISH");
+	free(m);
+
 	/* The same documents unencrypted under those thresholds: clean. */
 	zip_build(&b, docs, 3, 0);
 	m = zip_message("report.zip", b.data, b.len);

