@@ -108,6 +108,8 @@ struct content_url {
 	const char *host;       /* lower case, no userinfo/port/trailing dot */
 	const char *reg_domain; /* registered domain via the PSL; host when none */
 	int is_ip;              /* IPv4/IPv6 literal or numeric host */
+	int userinfo_host;      /* a user name that reads like a host before '@':
+	                           "http://www.bank.example@evil.example/" */
 	int in_href;            /* seen in an HTML href/src attribute */
 	unsigned count;         /* occurrences */
 };

@@ -72,7 +72,24 @@ struct url_parts {
 	char scheme[16];
 	char host[HOST_MAX];
 	int is_ip;
+	int userinfo_host;     /* a user name before '@' that reads like a host */
 };
+
+/* "www.bank.example" or "bank.example:443" as a user name: a dot between
+ * letters or digits, no spaces - what a reader takes for the host. */
+static int looks_like_host(const char *s, const char *e)
+{
+	int dot = 0, alnum_after_dot = 0;
+	for (const char *c = s; c < e; c++) {
+		if (*c == '.' && c > s && isalnum((unsigned char)c[-1]))
+			dot = 1;
+		else if (dot && isalpha((unsigned char)*c))
+			alnum_after_dot = 1;
+		else if (*c == ' ' || *c == '%')
+			return 0;
+	}
+	return dot && alnum_after_dot;
+}
 
 /* Parse u[0..len): scheme (optional when allow_bare) and host.  0 or -1. */
 static int url_parse(const char *u, size_t len, int allow_bare, struct url_parts *out)
@@ -106,8 +123,10 @@ static int url_parse(const char *u, size_t len, int allow_bare, struct url_parts
 		p++;
 	const char *ae = p;
 	/* userinfo: the host follows the last '@' (the classic phishing trick). */
+	out->userinfo_host = 0;
 	for (const char *q = ae; q > a; q--)
 		if (q[-1] == '@') {
+			out->userinfo_host = looks_like_host(a, q - 1);
 			a = q;
 			break;
 		}
@@ -298,6 +317,7 @@ void url_add(struct content_msg *m, const char *url, size_t len, int in_href)
 	cu->host = arena_strdup(&m->arena, up.host);
 	cu->reg_domain = arena_strdup(&m->arena, rd);
 	cu->is_ip = up.is_ip;
+	cu->userinfo_host = up.userinfo_host;
 	cu->in_href = in_href;
 	cu->count = 1;
 	/* Indexed under the raw bytes so a repeat matches even when the stored

@@ -173,12 +173,14 @@ static int cmp_str(const void *a, const void *b)
 
 static void rule_urls(const struct content_msg *m, struct score_hits *h)
 {
-	const char *ip = NULL, *shortener = NULL;
+	const char *ip = NULL, *shortener = NULL, *userinfo = NULL;
 
-	for (size_t i = 0; i < content_url_count(m) && (ip == NULL || shortener == NULL); i++) {
+	for (size_t i = 0; i < content_url_count(m); i++) {
 		const struct content_url *u = content_url_at(m, i);
 		if (u->is_ip && ip == NULL)
 			ip = u->host;
+		if (u->userinfo_host && userinfo == NULL)
+			userinfo = u->url;
 		const char *key = u->reg_domain;
 		if (shortener == NULL && bsearch(&key, shorteners, MW_ARRAY_LEN(shorteners),
 		    sizeof(shorteners[0]), cmp_str) != NULL)
@@ -188,6 +190,9 @@ static void rule_urls(const struct content_msg *m, struct score_hits *h)
 		score_hit(h, SYM_URL_IP_LITERAL, 1.0, "URL host is an IP address: %.64s", ip);
 	if (shortener != NULL)
 		score_hit(h, SYM_URL_SHORTENER, 1.0, "shortened URL %.100s", shortener);
+	if (userinfo != NULL)
+		score_hit(h, SYM_URL_USERINFO_HOST, 1.0,
+		    "URL with a host-like user name before '@', going elsewhere: %.100s", userinfo);
 }
 
 /* Case of a code point in the scripts spam shouts in: Latin (ASCII,

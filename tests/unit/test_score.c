@@ -456,6 +456,34 @@ static void test_html(void **state)
 	free(img);
 }
 
+/* A user name that reads like a host before '@': the browser goes to the
+ * host after it.  A plain user name, an e-mail address in text or a
+ * mailto: link is not that. */
+static void test_url_userinfo_host(void **state)
+{
+	(void)state;
+	char *m = mk("your account", "", "Sign in at http://www.bank.example@203.0.113.9/login now\n");
+	struct score_verdict v;
+	scan(m, &v);
+	assert_non_null(sym(&v, "URL_USERINFO_HOST"));
+	assert_non_null(strstr(sym(&v, "URL_USERINFO_HOST")->reason, "http://www.bank.example@203.0.113.9/login"));
+	score_verdict_free(&v);
+	free(m);
+	m = mk("link", "", "<a href=\"https://secure.bank.example:443@evil.example/x\">bank</a>\n");
+	ASSERT_FIRES(m, "URL_USERINFO_HOST");
+	free(m);
+	static const char *const quiet[] = {
+		"Mirror: ftp://anonymous@ftp.example.org/pub/ and http://user:secret@intranet/status\n",
+		"Write to joe.smith@example.com or see http://www.example.com/contact\n",
+		"<a href=\"mailto:sales@example.com\">mail us</a>\n",
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(quiet); i++) {
+		m = mk("link", "", quiet[i]);
+		ASSERT_QUIET(m, "URL_USERINFO_HOST");
+		free(m);
+	}
+}
+
 static void test_url_shortener(void **state)
 {
 	(void)state;
@@ -1704,6 +1732,7 @@ int main(void)
 		cmocka_unit_test(test_from_spoof),
 		cmocka_unit_test(test_ratware_headers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_url_userinfo_host),
 		cmocka_unit_test(test_url_shortener),
 		cmocka_unit_test(test_mime_flags),
 		cmocka_unit_test(test_mime_limit),
