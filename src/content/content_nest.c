@@ -173,6 +173,9 @@ static void open_member(struct content_archive *top, enum content_archive_kind k
 	const enum content_archive_kind inner_kind = rc == CANNOT ? ARCHIVE_NONE :
 	    content_archive_kind((const unsigned char *)head.data, head.len);
 	buf_free(&head);
+	if (rc == CANNOT && archive_name(name) && kind == ARCHIVE_ZIP && list->entries != NULL &&
+	    !(list->entries[i].flags & FLAG_ENCRYPTED))
+		top->nested_cut = 1;   /* an archive by its name, packed in a way not read here */
 	if (inner_kind == ARCHIVE_NONE)
 		return;
 	if (depth >= ARCHIVE_MAX_DEPTH || b->archives == 0) {
