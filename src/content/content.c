@@ -58,7 +58,7 @@ const char *content_flag_name(unsigned bit)
 const char *content_ftype_name(enum content_ftype t)
 {
 	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
-		"pdf", "ole", "script", "text", "tar" };
+		"pdf", "ole", "script", "text", "tar", "iso" };
 	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
 }
 
@@ -473,9 +473,26 @@ struct att_sink {
 	size_t head_len;
 	size_t size;
 	int keep;            /* 0 undecided, 1 keeping the bytes, -1 nothing to look into */
+	int image_name;      /* named like a disk image: its directory is 32 KiB in */
 	int keep_cut;        /* longer than ARCHIVE_KEEP_MAX */
 	struct buf bytes;
 };
+
+/* An ISO image's first 32 KiB are its system area, zeros but for hybrid
+ * boot images: a head of zeros may be one. */
+static int zero_head(const unsigned char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (h[i])
+			return 0;
+	return n > 0;
+}
+
+static int image_name(const char *name)
+{
+	const size_t l = name ? strlen(name) : 0;
+	return l > 4 && (strcasecmp(name + l - 4, ".iso") == 0 || strcasecmp(name + l - 4, ".img") == 0);
+}
 
 static void keep_bytes(struct att_sink *a, const char *p, size_t n)
 {
@@ -503,7 +520,8 @@ static void sink_att(void *ctx, const char *p, size_t n)
 	if (a->keep == 0 && a->head_len == sizeof(a->head)) {
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
 		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
-		    content_htmlfile_is(a->head, a->head_len) ? 1 : -1;
+		    content_htmlfile_is(a->head, a->head_len) || a->image_name ||
+		    zero_head(a->head, a->head_len) ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
 			keep_bytes(a, (const char *)a->head, a->head_len);
 			keep_bytes(a, p + k, n - k);
@@ -572,7 +590,8 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 
 static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)
 {
-	struct att_sink as = { .md = EVP_MD_CTX_new(), .bytes = BUF_INIT };
+	struct att_sink as = { .md = EVP_MD_CTX_new(), .bytes = BUF_INIT,
+		.image_name = image_name(g_mime_part_get_filename(part)) };
 	if (as.md == NULL)
 		mw_panic("EVP_MD_CTX_new");
 	EVP_DigestInit_ex(as.md, EVP_sha256(), NULL);
@@ -589,12 +608,14 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	a->detected = detect_type(as.head, as.head_len);
 	a->size = as.size;
 	a->truncated = cut;
-	if (a->detected == CONTENT_FT_ZIP || a->detected == CONTENT_FT_RAR ||
-	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
-	    a->detected == CONTENT_FT_TAR)
-		take_archive(m, a, &as);
 	size_t kn;
 	const unsigned char *kp = kept_bytes(&as, &kn);
+	if (a->detected == CONTENT_FT_UNKNOWN && content_archive_kind(kp, kn) == ARCHIVE_ISO)
+		a->detected = CONTENT_FT_ISO;
+	if (a->detected == CONTENT_FT_ZIP || a->detected == CONTENT_FT_RAR ||
+	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
+	    a->detected == CONTENT_FT_TAR || a->detected == CONTENT_FT_ISO)
+		take_archive(m, a, &as);
 	if (a->detected == CONTENT_FT_OLE)
 		a->office_macros = content_ole_has_macros(kp, kn);
 	else if (content_htmlfile_is(kp, kn))

@@ -127,6 +127,7 @@ enum content_ftype {
 	CONTENT_FT_SCRIPT, /* shebang, VBS/JS/PowerShell/batch-looking text */
 	CONTENT_FT_TEXT,
 	CONTENT_FT_TAR,
+	CONTENT_FT_ISO,    /* ISO 9660 disk image */
 };
 const char *content_ftype_name(enum content_ftype t);
 

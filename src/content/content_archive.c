@@ -2,7 +2,7 @@
  * content_archive.c - which archive an attachment is, the shared member
  * list, and the smallest reader: gzip's one stored name (RFC 1952).
  * The directory readers live in content_zip.c, content_rar.c,
- * content_7z.c and content_tar.c.
+ * content_7z.c, content_tar.c and content_iso.c.
  */
 #include "content/content_archive.h"
 
@@ -92,6 +92,8 @@ enum content_archive_kind content_archive_kind(const unsigned char *p, size_t n)
 		return ARCHIVE_GZIP;
 	if (tar_magic(p, n))
 		return ARCHIVE_TAR;
+	if (n >= 32774 && memcmp(p + 32769, "CD001", 5) == 0)
+		return ARCHIVE_ISO;
 	return ARCHIVE_NONE;
 }
 
@@ -106,6 +108,7 @@ int content_archive_read(enum content_archive_kind kind, const unsigned char *p,
 	case ARCHIVE_7Z: return content_7z_read(p, n, decode_budget, out);
 	case ARCHIVE_TAR: return content_tar_read(p, n, out);
 	case ARCHIVE_GZIP: return content_gzip_read(p, n, out);
+	case ARCHIVE_ISO: return content_iso_read(p, n, out);
 	case ARCHIVE_NONE: break;
 	}
 	memset(out, 0, sizeof(*out));

@@ -49,6 +49,7 @@ enum content_archive_kind {
 	ARCHIVE_7Z,
 	ARCHIVE_TAR,    /* ustar, GNU and old V7 headers */
 	ARCHIVE_GZIP,   /* one member: the name its header stores, if any */
+	ARCHIVE_ISO,    /* an ISO 9660 disk image (with Joliet names) */
 };
 
 /* ZIP: where a member's data is, for opening an archive inside. */
@@ -84,7 +85,8 @@ struct content_archive_budget {
 #define ARCHIVE_MAX_INNER (8u << 20)   /* the most one inner archive unpacks to */
 
 /* The kind of archive p starts with (ARCHIVE_NONE for anything else);
- * n >= 262 is needed to see a tar header's magic. */
+ * n >= 262 is needed to see a tar header's magic, and 32,774 for an ISO
+ * image's (its first 32 KiB are a system area, zeros in most images). */
 enum content_archive_kind content_archive_kind(const unsigned char *p, size_t n);
 
 /* The member list of p, read as kind (content_archive_kind() of it when
@@ -114,6 +116,7 @@ int content_7z_read(const unsigned char *p, size_t n, size_t *decode_budget,
     struct content_archive *out);
 int content_tar_read(const unsigned char *p, size_t n, struct content_archive *out);
 int content_gzip_read(const unsigned char *p, size_t n, struct content_archive *out);
+int content_iso_read(const unsigned char *p, size_t n, struct content_archive *out);
 
 /* tar fed in pieces (content_tar_read() feeds it one): members go into
  * out as their headers pass.  finish frees what the stream holds and says

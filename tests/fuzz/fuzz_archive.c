@@ -5,7 +5,8 @@
  * M18/M21).  The first byte picks the reader, so each is reached whatever
  * the input starts with; the rest is the archive.  Any bytes: no crash,
  * no over-read, bounded output, the 7z directory budget respected, and
- * the same answer twice.  A sixth choice runs the OLE macro check
+ * the same answer twice (an ISO image when the bytes have one 32 KiB in).
+ * A sixth choice runs the OLE macro check
  * (content_office.c), a seventh the listing with archives inside opened
  * (content_nest.c) under a small budget, an eighth the checks of a web
  * page attachment (content_htmlfile.c).  Seeds: archives from 7-Zip, GNU tar and gzip,

@@ -42,6 +42,19 @@ def sevenzip(tmp_path, name, files, *opts):
     return out.read_bytes()
 
 
+def iso_image(tmp_path, name, files):
+    """An ISO 9660 image with Joliet names of files {name: bytes}, made by
+    libarchive (bsdtar --format iso9660)."""
+    src = tmp_path / f"iso-{name}"
+    src.mkdir()
+    for n, data in files.items():
+        (src / n).parent.mkdir(parents=True, exist_ok=True)
+        (src / n).write_bytes(data)
+    out = tmp_path / name
+    subprocess.run(["bsdtar", "--format", "iso9660", "-cf", str(out), "-C", str(src), "."], check=True)
+    return out.read_bytes()
+
+
 def tar_bytes(files):
     b = io.BytesIO()
     with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
@@ -93,7 +106,7 @@ def test_rar_builder_writes_what_libarchive_reads(tmp_path):
 
 def test_archive_kinds_are_listed(make_server, sink, tmp_path):
     """Under a tenant at tag 80 / probable_spam 90: an executable inside a
-    RAR, 7z, tar or gzip is named; a password-protected 7z or RAR, and one
+    RAR, 7z, tar, gzip or ISO image is named; a password-protected 7z or RAR, and one
     whose member list is encrypted, is tagged (never clean, M21); the same
     documents unencrypted are clean."""
     exe = b"MZ\x90\x00" + b"\0" * 60
@@ -104,6 +117,8 @@ def test_archive_kinds_are_listed(make_server, sink, tmp_path):
         "7z_exe": ("invoice.7z", sevenzip(tmp_path, "exe.7z", {"invoice.pdf.exe": exe, **docs})),
         "tar_exe": ("update.tar", tar_bytes({"payload/update.scr": exe, **docs})),
         "gz_exe": ("scan.gz", gzip_bytes("scan_0042.pdf.exe", exe)),
+        "iso_lnk": ("Invoice_0042.img", iso_image(tmp_path, "inv.iso", {
+            "Invoice 0042.pdf.lnk": b"L\0\0\0" + b"\0" * 60, "data/readme.txt": b"hi\n"})),
         "7z_enc": ("secure.7z", sevenzip(tmp_path, "enc.7z", docs, "-pSecret1")),
         "7z_hidden": ("secure2.7z", sevenzip(tmp_path, "hid.7z", docs, "-pSecret1", "-mhe=on")),
         "rar_hidden": ("old.rar", rarbuild.rar4([], header_password=True)),
@@ -115,7 +130,8 @@ def test_archive_kinds_are_listed(make_server, sink, tmp_path):
     refs, got = send_all(srv, sink, cases)
 
     for k, holding in (("rar_exe", "invoice.pdf.exe"), ("7z_exe", "invoice.pdf.exe"),
-                       ("tar_exe", "payload/update.scr"), ("gz_exe", "scan_0042.pdf.exe")):
+                       ("tar_exe", "payload/update.scr"), ("gz_exe", "scan_0042.pdf.exe"),
+                       ("iso_lnk", "Invoice 0042.pdf.lnk")):
         _, sy = verdict(srv, refs[k])
         assert f'is an archive holding "{holding}"' in sy.get("EXE_ATTACHMENT", ""), (k, sy)
 

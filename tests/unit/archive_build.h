@@ -307,6 +307,115 @@ static void gzip_data(struct buf *out, const void *in, size_t n)
 	ab_deflate(out, in, n, 16 + MAX_WBITS, 1);
 }
 
+/* An ISO 9660 image (ECMA-119) of empty files: a primary descriptor with
+ * 8.3 names ("NAME.EXT;1"), a Joliet descriptor with the names as given
+ * (UCS-2), the terminator, and for each a root directory whose files are
+ * names[] without a '/' and one subdirectory holding those "sub/name"
+ * (one subdirectory, named by the first such name). */
+static void iso_u32(unsigned char *p, uint32_t v)  /* both-endian 32 */
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i)), p[7 - i] = (unsigned char)(v >> (8 * i));
+}
+
+static size_t iso_rec(unsigned char *d, uint32_t lba, uint32_t len, int dir, const unsigned char *nm,
+    size_t nl)
+{
+	const size_t rl = 33 + nl + (nl % 2 == 0);
+	memset(d, 0, rl);
+	d[0] = (unsigned char)rl;
+	iso_u32(d + 2, lba);
+	iso_u32(d + 10, len);
+	d[18] = 125, d[19] = 1, d[20] = 1;      /* 2025-01-01 */
+	d[25] = dir ? 2 : 0;
+	d[28] = 1, d[31] = 1;                   /* volume sequence 1 */
+	d[32] = (unsigned char)nl;
+	memcpy(d + 33, nm, nl);
+	return rl;
+}
+
+static size_t iso_name(const char *name, int joliet, unsigned char *out)
+{
+	size_t o = 0;
+	for (const char *c = name; *c; c++) {
+		if (joliet)
+			out[o++] = 0, out[o++] = (unsigned char)*c;
+		else
+			out[o++] = (unsigned char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+	}
+	return o;
+}
+
+/* A directory extent at lba: ".", "..", then the entries. */
+static void iso_dir(unsigned char *img, uint32_t lba, uint32_t parent, const char *const *names,
+    const int *is_dir, const uint32_t *lbas, size_t n, int joliet)
+{
+	unsigned char *d = img + (size_t)lba * 2048;
+	size_t at = iso_rec(d, lba, 2048, 1, (const unsigned char *)"\0", 1);
+	at += iso_rec(d + at, parent, 2048, 1, (const unsigned char *)"\1", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char nm[512];
+		size_t nl = iso_name(names[i], joliet, nm);
+		if (!is_dir[i] && !joliet)
+			memcpy(nm + nl, ";1", 2), nl += 2;
+		at += iso_rec(d + at, is_dir[i] ? lbas[i] : 0, is_dir[i] ? 2048 : 0, is_dir[i], nm, nl);
+	}
+}
+
+static void iso_build(struct buf *out, const char *const *names, size_t n)
+{
+	enum { SECTORS = 26 };
+	unsigned char *img = xcalloc(SECTORS, 2048);
+	const char *root_names[16], *sub_names[16], *sub = NULL;
+	int root_dir[16] = { 0 }, sub_dir[16] = { 0 };
+	uint32_t root_lba[16] = { 0 }, sub_lba[16] = { 0 };
+	size_t nr = 0, ns = 0;
+	static char subname[64];
+	for (size_t i = 0; i < n && i < 15; i++) {
+		const char *slash = strchr(names[i], '/');
+		if (slash == NULL) {
+			root_names[nr++] = names[i];
+			continue;
+		}
+		if (sub == NULL) {
+			snprintf(subname, sizeof(subname), "%.*s", (int)(slash - names[i]), names[i]);
+			sub = subname;
+		}
+		sub_names[ns++] = slash + 1;
+	}
+	for (int joliet = 0; joliet <= 1; joliet++) {
+		const uint32_t root = joliet ? 22 : 20, subl = root + 1;
+		size_t k = nr;
+		if (sub != NULL) {
+			root_names[k] = sub, root_dir[k] = 1, root_lba[k] = subl;
+			k++;
+		}
+		iso_dir(img, root, root, root_names, root_dir, root_lba, k, joliet);
+		if (sub != NULL)
+			iso_dir(img, subl, root, sub_names, sub_dir, sub_lba, ns, joliet);
+		unsigned char *vd = img + (size_t)(16 + joliet) * 2048;
+		vd[0] = joliet ? 2 : 1;
+		memcpy(vd + 1, "CD001", 5);
+		vd[6] = 1;
+		memset(vd + 8, ' ', 64);                /* system and volume ids */
+		iso_u32(vd + 80, SECTORS);
+		vd[120] = 1, vd[123] = 1, vd[124] = 1, vd[127] = 1;
+		vd[128] = 0x00, vd[129] = 0x08, vd[130] = 0x08, vd[131] = 0x00;   /* 2048 */
+		if (joliet)
+			memcpy(vd + 88, "%/E", 3);
+		iso_u32(vd + 132, 10);                  /* path table: one root entry */
+		vd[140] = 19, vd[151] = 19;             /* its L and M copies: sector 19 */
+		vd[881] = 1;                            /* file structure version */
+		iso_rec(vd + 156, root, 2048, 1, (const unsigned char *)"\0", 1);
+	}
+	unsigned char *term = img + 18 * 2048;
+	term[0] = 255;
+	memcpy(term + 1, "CD001", 5);
+	term[6] = 1;
+	buf_append(out, (const char *)img, SECTORS * 2048);
+	free(img);
+}
+
 /* A gzip header (the deflated data is not needed to name the member). */
 static void gzip_build(struct buf *out, const char *name)
 {

@@ -1577,6 +1577,72 @@ static void test_html_file_attachments(void **state)
 	buf_free(&page);
 }
 
+/* ISO 9660 disk images: Joliet names, subdirectories, a cut image, a
+ * directory that points back at its parent. */
+static void test_iso_listing(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "readme.txt", "Invoice 0042.lnk", "data/payload.exe" };
+	struct buf b = BUF_INIT;
+	struct content_archive z;
+	size_t budget = 0;
+
+	iso_build(&b, names, 3);
+	assert_int_equal(content_archive_kind((const unsigned char *)b.data, b.len), ARCHIVE_ISO);
+	assert_int_equal(content_archive_read(ARCHIVE_NONE, (const unsigned char *)b.data, b.len, &budget, &z), 0);
+	assert_int_equal(z.members, 4);
+	assert_int_equal(z.damaged, 0);
+	assert_string_equal(z.names[0], "readme.txt");
+	assert_string_equal(z.names[1], "Invoice 0042.lnk");       /* Joliet keeps case and spaces */
+	assert_string_equal(z.names[2], "data");
+	assert_string_equal(z.names[3], "data/payload.exe");
+	content_archive_free(&z);
+
+	/* Without the Joliet descriptor: the primary's 8.3 names, no ";1". */
+	struct buf plain = BUF_INIT;
+	buf_append(&plain, b.data, b.len);
+	plain.data[17 * 2048] = (char)255;      /* the Joliet descriptor becomes the terminator */
+	assert_int_equal(content_iso_read((const unsigned char *)plain.data, plain.len, &z), 0);
+	assert_string_equal(z.names[3], "DATA/PAYLOAD.EXE");
+	content_archive_free(&z);
+	buf_free(&plain);
+
+	/* Cut before the subdirectory's sector: the root is listed, damaged. */
+	archive_expect(b.data, 23 * 2048, 0, 3, 0, 0, 1, 3);
+	/* The subdirectory pointing at the root again: walked once. */
+	struct buf loop = BUF_INIT;
+	buf_append(&loop, b.data, b.len);
+	unsigned char *root = (unsigned char *)loop.data + 22 * 2048;
+	size_t at = root[0];
+	at += root[at];                         /* past "." and ".." */
+	for (int i = 0; i < 2; i++)
+		at += root[at];                     /* past the two files */
+	root[at + 2] = 22;                      /* "data" -> the root's own extent */
+	root[at + 9] = 22;
+	assert_int_equal(content_iso_read((const unsigned char *)loop.data, loop.len, &z), 0);
+	assert_int_equal(z.members, 3);
+	content_archive_free(&z);
+	buf_free(&loop);
+
+	/* Not an image. */
+	assert_int_equal(content_iso_read((const unsigned char *)b.data, 16 * 2048, &z), -1);
+	content_archive_free(&z);
+
+	/* Through the parser: named .iso, or not, it is typed and listed. */
+	for (int named = 0; named <= 1; named++) {
+		char *msg = zip_message(named ? "Invoice.iso" : "scan0042.bin", b.data, b.len);
+		struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+		const struct content_attachment *a = content_attachment_at(m, 0);
+		assert_int_equal(a->detected, CONTENT_FT_ISO);
+		assert_string_equal(content_ftype_name(a->detected), "iso");
+		assert_int_equal(a->n_archive_names, 4);
+		assert_string_equal(a->archive_names[1], "Invoice 0042.lnk");
+		content_free(m);
+		free(msg);
+	}
+	buf_free(&b);
+}
+
 /* A listing padded with harmless names: every member is counted, and
  * past the name budget the listing says it was cut. */
 static void test_zip_names_budget(void **state)
@@ -1680,6 +1746,7 @@ int main(void)
 		cmocka_unit_test(test_office_macros),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
+		cmocka_unit_test(test_iso_listing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

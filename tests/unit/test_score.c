@@ -821,6 +821,16 @@ static void test_archive_attachment(void **state)
 	buf_free(&gz);
 	buf_free(&inner);
 
+	/* A shortcut inside a disk image. */
+	static const char *const iso[] = { "readme.txt", "Invoice.pdf.lnk" };
+	iso_build(&b, iso, 2);
+	m = zip_message("Invoice.iso", b.data, b.len);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"Invoice.iso\" is an archive holding \"Invoice.pdf.lnk\" (a double extension)"));
+	score_verdict_free(&v);
+	free(m);
+	buf_free(&b);
+
 	/* A login page as an attachment; a receipt as HTML stays quiet. */
 	static const char login[] = "<html><body><form action=\"https://x.example/\">"
 	    "<input type=password name=p></form></body></html>";
