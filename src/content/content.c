@@ -24,6 +24,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_pdf.h"
 
 #define CHUNK 16384
 
@@ -462,7 +463,7 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 
 /* An archive's directory is at its end (ZIP, 7z) or spread through it
  * (RAR, tar), and so is an OLE file's, and a web page's form or script
- * can be anywhere in it: an attachment that starts like one of them is
+ * or a PDF's actions can be anywhere in it: an attachment that starts like one of them is
  * kept whole, up to this much (the scan reads at most [scan] max_size of
  * a message anyway), to look into it. */
 #define ARCHIVE_KEEP_MAX (8u << 20)
@@ -521,7 +522,8 @@ static void sink_att(void *ctx, const char *p, size_t n)
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
 		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
 		    content_htmlfile_is(a->head, a->head_len) || a->image_name ||
-		    zero_head(a->head, a->head_len) ? 1 : -1;
+		    zero_head(a->head, a->head_len) ||
+		    memmem(a->head, a->head_len, "%PDF-", 5) != NULL ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
 			keep_bytes(a, (const char *)a->head, a->head_len);
 			keep_bytes(a, p + k, n - k);
@@ -618,6 +620,8 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 		take_archive(m, a, &as);
 	if (a->detected == CONTENT_FT_OLE)
 		a->office_macros = content_ole_has_macros(kp, kn);
+	else if (a->detected == CONTENT_FT_PDF)
+		a->pdf = content_pdf_scan(kp, kn, &m->archive_budget.unpacked);
 	else if (content_htmlfile_is(kp, kn))
 		a->html_file = content_htmlfile_scan(kp, kn);
 	buf_free(&as.bytes);

@@ -157,6 +157,8 @@ struct content_attachment {
 	/* A web page or SVG image: what it does when opened in a browser
 	 * (HTMLFILE_* of content_htmlfile.h); 0 for anything else. */
 	unsigned html_file;
+	/* A PDF: its active content (PDF_F_* of content_pdf.h); 0 otherwise. */
+	unsigned pdf;
 };
 
 enum content_sig_method {

@@ -109,6 +109,11 @@ void content_archive_free(struct content_archive *a);
 int content_archive_read_nested(enum content_archive_kind kind, const unsigned char *p, size_t n,
     struct content_archive_budget *budget, struct content_archive *out);
 
+/* in inflated into out (window_bits as zlib's inflateInit2 takes them),
+ * at most max bytes: 0 at the stream's end, 1 when max came first, -1 on
+ * bad data (out holds what came before).  Also for content_pdf.c. */
+int content_inflate(const unsigned char *in, size_t n, int window_bits, size_t max, struct buf *out);
+
 /* The per-format readers content_archive_read() calls (same contract). */
 int content_zip_read(const unsigned char *p, size_t n, struct content_archive *out);
 int content_rar_read(const unsigned char *p, size_t n, struct content_archive *out);

@@ -25,17 +25,18 @@
 
 enum { GOT_ALL, GOT_PREFIX, TOO_BIG, CANNOT };
 
-/* Inflate in (raw deflate, or gzip with its header), handing each piece
+/* Inflate in (window_bits as zlib's inflateInit2 takes them: raw deflate,
+ * zlib or gzip framing), handing each piece
  * of output to sink (which may stop the run by returning 1), until max
  * bytes came out (*used says how many did): GOT_ALL at the stream's end
  * (or when sink stopped it),
  * GOT_PREFIX when max was reached first, CANNOT on bad data. */
-static int inflate_run(const unsigned char *in, size_t n, int gzip, uint64_t max,
+static int inflate_run(const unsigned char *in, size_t n, int window_bits, uint64_t max,
     int (*sink)(void *, const unsigned char *, size_t), void *ctx, uint64_t *used)
 {
 	z_stream z;
 	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, gzip ? 16 + MAX_WBITS : -MAX_WBITS) != Z_OK)
+	if (inflateInit2(&z, window_bits) != Z_OK)
 		return CANNOT;
 	unsigned char chunk[16384];
 	uint64_t got = 0;
@@ -66,10 +67,20 @@ static int sink_buf(void *ctx, const unsigned char *p, size_t n)
 	return 0;
 }
 
+int content_inflate(const unsigned char *in, size_t n, int window_bits, size_t max, struct buf *out)
+{
+	uint64_t used;
+	switch (inflate_run(in, n, window_bits, max, sink_buf, out, &used)) {
+	case GOT_ALL: return 0;
+	case GOT_PREFIX: return 1;
+	default: return -1;
+	}
+}
+
 static int inflate_to(const unsigned char *in, size_t n, int gzip, size_t max, struct buf *out)
 {
 	uint64_t used;
-	return inflate_run(in, n, gzip, max, sink_buf, out, &used);
+	return inflate_run(in, n, gzip ? 16 + MAX_WBITS : -MAX_WBITS, max, sink_buf, out, &used);
 }
 
 static int sink_tar(void *ctx, const unsigned char *p, size_t n)
@@ -190,7 +201,7 @@ static void open_member(struct content_archive *top, enum content_archive_kind k
 		struct content_tar_stream t;
 		content_tar_stream_init(&t, &inner);
 		uint64_t used;
-		rc = inflate_run(p, n, 1, b->streamed, sink_tar, &t, &used);
+		rc = inflate_run(p, n, 16 + MAX_WBITS, b->streamed, sink_tar, &t, &used);
 		b->streamed -= used;
 		if (rc == GOT_PREFIX)
 			top->nested_cut = 1;      /* past the budget: the rest unseen */

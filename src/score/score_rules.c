@@ -15,6 +15,7 @@
 #include "content/content.h"
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
+#include "content/content_pdf.h"
 #include "score/score_int.h"
 
 /* ---- the rules ---------------------------------------------------------------- */
@@ -390,6 +391,31 @@ static void rule_html_attachment(const struct content_msg *m, struct score_hits 
 	}
 }
 
+/* A PDF that acts when opened (content_pdf.h). */
+static void rule_pdf(const struct content_msg *m, struct score_hits *h)
+{
+	double best = 0.0;
+	const struct content_attachment *hit = NULL;
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		const unsigned f = a->pdf;
+		const double w = (f & PDF_F_LAUNCH) ||
+		    ((f & PDF_F_JAVASCRIPT) && (f & PDF_F_AUTO_ACTION)) ? 1.0 :
+		    f & (PDF_F_JAVASCRIPT | PDF_F_EMBEDDED) ? 0.5 : 0.0;
+		if (w > best)
+			best = w, hit = a;
+	}
+	if (hit == NULL)
+		return;
+	const unsigned f = hit->pdf;
+	score_hit(h, SYM_PDF_ACTIVE_CONTENT, best, "attachment \"%.80s\" is a PDF that%s%s%s%s",
+	    hit->filename, f & PDF_F_LAUNCH ? " launches a program or file;" : "",
+	    (f & PDF_F_JAVASCRIPT) && (f & PDF_F_AUTO_ACTION) ? " runs JavaScript when opened or on an event;" :
+	    f & PDF_F_JAVASCRIPT ? " holds JavaScript;" : "",
+	    f & PDF_F_EMBEDDED ? " carries embedded files;" : "",
+	    f & PDF_F_CUT ? " (not all of its object streams were read)" : "");
+}
+
 /* An archive whose inside cannot be checked (plan M21). */
 static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 {
@@ -533,6 +559,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_unscannable(m, h);
 	rule_office_macro(m, h);
 	rule_html_attachment(m, h);
+	rule_pdf(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);

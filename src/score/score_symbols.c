@@ -87,6 +87,12 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	 * sent as HTML does none of it.  No corpus message has one. */
 	[SYM_HTML_ATTACHMENT_PHISH] = { "HTML_ATTACHMENT_PHISH", "attachment", 6.0,
 		"an HTML or SVG attachment that, opened in a browser, asks for a password, decodes and runs hidden script, assembles a file to download (HTML smuggling) or sends the browser to a website" },
+	/* 3 for a PDF that launches a program or runs JavaScript when opened,
+	 * half for JavaScript on other events (forms that compute fields do)
+	 * or embedded files: PDF malware acts through these, and alone none
+	 * tags.  No corpus message has one. */
+	[SYM_PDF_ACTIVE_CONTENT] = { "PDF_ACTIVE_CONTENT", "attachment", 3.0,
+		"a PDF attachment that launches a program (/Launch) or runs JavaScript when opened (/OpenAction or /AA with /JavaScript) - half for JavaScript alone or embedded files; names hidden with #xx escapes or in compressed object streams are found too" },
 	/* 1.0: 4 spam, 2 ham on the training split (mail sent "on behalf of"). */
 	[SYM_FROM_DISPLAY_NAME_SPOOF] = { "FROM_DISPLAY_NAME_SPOOF", "header", 1.0,
 		"the From display name contains an address of another domain than the real From address" },

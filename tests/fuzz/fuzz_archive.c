@@ -9,7 +9,8 @@
  * A sixth choice runs the OLE macro check
  * (content_office.c), a seventh the listing with archives inside opened
  * (content_nest.c) under a small budget, an eighth the checks of a web
- * page attachment (content_htmlfile.c).  Seeds: archives from 7-Zip, GNU tar and gzip,
+ * page attachment (content_htmlfile.c), a ninth a PDF's active content
+ * (content_pdf.c).  Seeds: archives from 7-Zip, GNU tar and gzip,
  * hand-built RAR 4 / RAR 5 (stored, encrypted, encrypted headers) and an
  * OLE file with a VBA project.
  */
@@ -21,6 +22,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_pdf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,8 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ARCHIVE_TAR, ARCHIVE_GZIP };
 	if (size < 1)
 		return 0;
-	const unsigned pick = data[0] % 8;
+	const unsigned pick = data[0] % 9;
 	data++, size--;
+	if (pick == 8) {
+		/* A PDF's active content (content_pdf.c), object streams within
+		 * a small budget. */
+		size_t b1 = 64u << 10, b2 = b1;
+		const unsigned f = content_pdf_scan(data, size, &b1);
+		if (f != content_pdf_scan(data, size, &b2) || b1 != b2 || b1 > (64u << 10) || (f & ~0x3fu))
+			abort();
+		return 0;
+	}
 	if (pick == 7) {
 		/* A web page attachment's checks (content_htmlfile.c). */
 		const unsigned f = content_htmlfile_scan(data, size);

@@ -1,7 +1,7 @@
-"""Attachments looked into, over SMTP: RAR, 7z, tar and gzip archives are
-listed from their own directories and archives inside archives opened
-(docs/content.md, "Archives"), Office documents are checked for macros and
-web pages for what they would do when opened.  The 7z archives are made by 7-Zip
+"""Attachments looked into, over SMTP: RAR, 7z, tar, gzip archives and ISO
+images are listed from their own directories and archives inside archives
+opened (docs/content.md, "Archives"), Office documents are checked for
+macros, and web pages and PDFs for what they would do when opened.  The 7z archives are made by 7-Zip
 itself, tar, gzip and ZIP by Python's tarfile, gzip and zipfile, RAR by
 rarbuild.py and OLE files by olebuild.py (both checked here against
 independent readers: libarchive's bsdtar, python3-olefile)."""
@@ -11,6 +11,7 @@ import io
 import subprocess
 import tarfile
 import zipfile
+import zlib
 
 import olefile
 
@@ -263,3 +264,25 @@ def test_html_attachments(make_server, sink):
     assert "assembles a file to download" in sy.get("HTML_ATTACHMENT_PHISH", ""), sy
     _, sy = verdict(srv, refs["receipt"])
     assert "HTML_ATTACHMENT_PHISH" not in sy, sy
+
+
+def test_pdf_active_content(make_server, sink):
+    """A PDF that runs JavaScript when opened - its names hidden in a
+    compressed object stream, as PDF malware does - is named
+    PDF_ACTIVE_CONTENT; a plain PDF is not."""
+    objs = b"2 0 << /S /JavaScript /JS (this.exportDataObject\\({cName: 'a.exe'}\\)) >>"
+    z = zlib.compress(objs)
+    active = (b"%PDF-1.5\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n"
+              b"3 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+              + str(len(z)).encode() + b" >>\nstream\n" + z + b"\nendstream\nendobj\n%%EOF\n")
+    plain = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+             b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n%%EOF\n")
+    cases = {"active": ("statement.pdf", active), "plain": ("report.pdf", plain)}
+    srv = make_server(sink=sink)
+    refs, got = send_all(srv, sink, cases, "application/pdf")
+    _, sy = verdict(srv, refs["active"])
+    assert '"statement.pdf" is a PDF that runs JavaScript when opened' in sy.get(
+        "PDF_ACTIVE_CONTENT", ""), sy
+    assert "PDF_ACTIVE_CONTENT" in got["active"].header("X-Mailward-Symbols")
+    _, sy = verdict(srv, refs["plain"])
+    assert "PDF_ACTIVE_CONTENT" not in sy, sy

@@ -21,6 +21,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_pdf.h"
 #include "archive_build.h"
 
 static const char *data_dir(void)
@@ -1643,6 +1644,72 @@ static void test_iso_listing(void **state)
 	buf_free(&b);
 }
 
+/* PDFs: what acts when the document is opened, also behind "#xx" escapes
+ * and inside compressed object streams; stream data is not names. */
+static unsigned pdf_flags(const char *pdf, size_t n, size_t budget)
+{
+	return content_pdf_scan((const unsigned char *)pdf, n, &budget);
+}
+
+static void test_pdf_active_content(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *pdf;
+		unsigned want;
+	} cases[] = {
+		{ "%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n"
+		  "2 0 obj << /S /JavaScript /JS (app.alert\\(1\\)) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+		  PDF_F_JAVASCRIPT | PDF_F_AUTO_ACTION },
+		{ "%PDF-1.7\n1 0 obj<</Open#41ction<</S/J#61vaScript/J#53(x)>>>>endobj\n",
+		  PDF_F_JAVASCRIPT | PDF_F_AUTO_ACTION },
+		{ "%PDF-1.5\n4 0 obj << /S /Launch /F (cmd.exe) /P (/c calc) >> endobj\n", PDF_F_LAUNCH },
+		{ "%PDF-1.6\n1 0 obj << /Names << /EmbeddedFiles 5 0 R >> >> endobj\n", PDF_F_EMBEDDED },
+		{ "%PDF-1.4\ntrailer << /Root 1 0 R /Encrypt 9 0 R >>\n", PDF_F_ENCRYPTED },
+		/* A page, fonts, a content stream whose bytes spell a name, and a
+		 * longer name that merely starts like one: nothing. */
+		{ "%PDF-1.4\n1 0 obj << /Type /Page /Resources << /Font << /F1 2 0 R >> >> /Contents 3 0 R >>\n"
+		  "endobj\n3 0 obj << /Length 20 >>\nstream\n/JavaScript /Launch\nendstream\nendobj\n"
+		  "4 0 obj << /JavaScriptX 1 /AAA 2 >> endobj\n", 0 },
+		/* An object stream in clear holds whole objects: read. */
+		{ "%PDF-1.5\n7 0 obj << /Type /ObjStm /N 1 /First 4 /Length 30 >>\nstream\n"
+		  "8 0 << /S /Launch /F (a.exe) >>\nendstream\nendobj\n", PDF_F_LAUNCH },
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(cases); i++) {
+		const unsigned got = pdf_flags(cases[i].pdf, strlen(cases[i].pdf), 1u << 20);
+		if (got != cases[i].want)
+			fail_msg("case %zu: %#x, want %#x", i, got, cases[i].want);
+	}
+
+	/* JavaScript hidden in a compressed object stream; with no budget
+	 * left it is not read, and the scan says so. */
+	static const char objs[] = "2 0 << /S /JavaScript /JS (this.exportDataObject\\(\\)) >>";
+	struct buf z = BUF_INIT, pdf = BUF_INIT;
+	ab_deflate(&z, objs, sizeof(objs) - 1, MAX_WBITS, 6);
+	char head[160];
+	snprintf(head, sizeof(head), "%%PDF-1.5\n1 0 obj << /OpenAction 2 0 R >> endobj\n"
+	    "3 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %zu >>\nstream\n", z.len);
+	buf_append_str(&pdf, head);
+	buf_append(&pdf, z.data, z.len);
+	buf_append_str(&pdf, "\nendstream\nendobj\n%%EOF\n");
+	assert_int_equal(pdf_flags(pdf.data, pdf.len, 1u << 20), PDF_F_JAVASCRIPT | PDF_F_AUTO_ACTION);
+	assert_int_equal(pdf_flags(pdf.data, pdf.len, 0), PDF_F_AUTO_ACTION | PDF_F_CUT);
+	size_t budget = 1u << 20;
+	content_pdf_scan((const unsigned char *)pdf.data, pdf.len, &budget);
+	assert_int_equal(budget, (1u << 20) - (sizeof(objs) - 1));
+
+	/* Through the parser. */
+	char *msg = zip_message("statement.pdf", pdf.data, pdf.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->detected, CONTENT_FT_PDF);
+	assert_int_equal(a->pdf, PDF_F_JAVASCRIPT | PDF_F_AUTO_ACTION);
+	content_free(m);
+	free(msg);
+	buf_free(&z);
+	buf_free(&pdf);
+}
+
 /* A listing padded with harmless names: every member is counted, and
  * past the name budget the listing says it was cut. */
 static void test_zip_names_budget(void **state)
@@ -1747,6 +1814,7 @@ int main(void)
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),
+		cmocka_unit_test(test_pdf_active_content),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -831,6 +831,27 @@ static void test_archive_attachment(void **state)
 	free(m);
 	buf_free(&b);
 
+	/* PDFs: one that launches a program (full weight), one with
+	 * JavaScript on a form field only (half), a plain one (quiet). */
+	static const char launch[] = "%PDF-1.5\n4 0 obj << /S /Launch /F (cmd.exe) >> endobj\n";
+	static const char formjs[] = "%PDF-1.5\n4 0 obj << /S /JavaScript /JS (AFNumber_Format\\(2\\)) >> endobj\n";
+	static const char plainpdf[] = "%PDF-1.5\n1 0 obj << /Type /Page >> endobj\n";
+	m = zip_message("order.pdf", launch, sizeof(launch) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "PDF_ACTIVE_CONTENT", "\"order.pdf\" is a PDF that launches a program"));
+	assert_true(sym(&v, "PDF_ACTIVE_CONTENT")->score == 3.0);
+	score_verdict_free(&v);
+	free(m);
+	m = zip_message("form.pdf", formjs, sizeof(formjs) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "PDF_ACTIVE_CONTENT", "holds JavaScript"));
+	assert_true(sym(&v, "PDF_ACTIVE_CONTENT")->score == 1.5);
+	score_verdict_free(&v);
+	free(m);
+	m = zip_message("paper.pdf", plainpdf, sizeof(plainpdf) - 1);
+	ASSERT_QUIET(m, "PDF_ACTIVE_CONTENT");
+	free(m);
+
 	/* A login page as an attachment; a receipt as HTML stays quiet. */
 	static const char login[] = "<html><body><form action=\"https://x.example/\">"
 	    "<input type=password name=p></form></body></html>";
