@@ -9,6 +9,7 @@
  * (the evaluation corpus is from 2002, and a queued message is scanned late).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -375,6 +376,20 @@ static void rule_office_macro(const struct content_msg *m, struct score_hits *h)
 }
 
 /* A web page or SVG attachment that acts when opened (content_htmlfile.h). */
+/* Phrases joined as "a, b and c" into out (n bytes). */
+static void join_phrases(char *out, size_t n, const char *const *ph, size_t k)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < k && o < n; i++) {
+		const char *sep = i == 0 ? "" : i + 1 == k ? " and " : ", ";
+		int w = snprintf(out + o, n - o, "%s%s", sep, ph[i]);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
 static void rule_html_attachment(const struct content_msg *m, struct score_hits *h)
 {
 	for (size_t i = 0; i < content_attachment_count(m); i++) {
@@ -382,11 +397,20 @@ static void rule_html_attachment(const struct content_msg *m, struct score_hits 
 		const unsigned f = a->html_file;
 		if (f == 0)
 			continue;
-		score_hit(h, SYM_HTML_ATTACHMENT_PHISH, 1.0, "attachment \"%.80s\" is a web page that%s%s%s%s",
-		    a->filename, f & HTMLFILE_LOGIN_FORM ? " asks for a password;" : "",
-		    f & HTMLFILE_DECODE_SCRIPT ? " decodes and runs hidden script;" : "",
-		    f & HTMLFILE_SMUGGLING ? " assembles a file to download;" : "",
-		    f & HTMLFILE_REDIRECT ? " sends the browser to a website;" : "");
+		const char *ph[4];
+		size_t k = 0;
+		if (f & HTMLFILE_LOGIN_FORM)
+			ph[k++] = "asks for a password";
+		if (f & HTMLFILE_DECODE_SCRIPT)
+			ph[k++] = "decodes and runs hidden script";
+		if (f & HTMLFILE_SMUGGLING)
+			ph[k++] = "assembles a file to download";
+		if (f & HTMLFILE_REDIRECT)
+			ph[k++] = "sends the browser to a website";
+		char what[160];
+		join_phrases(what, sizeof(what), ph, k);
+		score_hit(h, SYM_HTML_ATTACHMENT_PHISH, 1.0, "attachment \"%.80s\" is a web page that %s",
+		    a->filename, what);
 		return;
 	}
 }
@@ -408,12 +432,20 @@ static void rule_pdf(const struct content_msg *m, struct score_hits *h)
 	if (hit == NULL)
 		return;
 	const unsigned f = hit->pdf;
-	score_hit(h, SYM_PDF_ACTIVE_CONTENT, best, "attachment \"%.80s\" is a PDF that%s%s%s%s",
-	    hit->filename, f & PDF_F_LAUNCH ? " launches a program or file;" : "",
-	    (f & PDF_F_JAVASCRIPT) && (f & PDF_F_AUTO_ACTION) ? " runs JavaScript when opened or on an event;" :
-	    f & PDF_F_JAVASCRIPT ? " holds JavaScript;" : "",
-	    f & PDF_F_EMBEDDED ? " carries embedded files;" : "",
-	    f & PDF_F_CUT ? " (not all of its object streams were read)" : "");
+	const char *ph[3];
+	size_t k = 0;
+	if (f & PDF_F_LAUNCH)
+		ph[k++] = "launches a program or file";
+	if ((f & PDF_F_JAVASCRIPT) && (f & PDF_F_AUTO_ACTION))
+		ph[k++] = "runs JavaScript when opened or on an event";
+	else if (f & PDF_F_JAVASCRIPT)
+		ph[k++] = "holds JavaScript";
+	if (f & PDF_F_EMBEDDED)
+		ph[k++] = "carries embedded files";
+	char what[160];
+	join_phrases(what, sizeof(what), ph, k);
+	score_hit(h, SYM_PDF_ACTIVE_CONTENT, best, "attachment \"%.80s\" is a PDF that %s%s",
+	    hit->filename, what, f & PDF_F_CUT ? " (not all of its object streams were read)" : "");
 }
 
 /* An archive whose inside cannot be checked (plan M21). */

@@ -864,6 +864,14 @@ static void test_archive_attachment(void **state)
 	m = zip_message("receipt.html", receipt, sizeof(receipt) - 1);
 	ASSERT_QUIET(m, "HTML_ATTACHMENT_PHISH");
 	free(m);
+	static const char both[] = "<html><meta http-equiv=refresh content=\"5;url=https://x.example/\">"
+	    "<form><input type=password></form></html>";
+	m = zip_message("Invoice_0043.htm", both, sizeof(both) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "HTML_ATTACHMENT_PHISH",
+	    "is a web page that asks for a password and sends the browser to a website"));
+	score_verdict_free(&v);
+	free(m);
 
 	/* The same documents unencrypted under those thresholds: clean. */
 	zip_build(&b, docs, 3, 0);
