@@ -412,14 +412,6 @@ static void sink_buf(void *ctx, const char *p, size_t n)
 	buf_append(ctx, p, n);
 }
 
-static int has_ci(const unsigned char *h, size_t n, const char *w)
-{
-	size_t wl = strlen(w);
-	for (size_t i = 0; i + wl <= n; i++)
-		if (strncasecmp((const char *)h + i, w, wl) == 0)
-			return 1;
-	return 0;
-}
 
 static enum content_ftype detect_type(const unsigned char *h, size_t n)
 {
@@ -456,7 +448,7 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 		"@echo off", "cmd.exe", "<job", "<script", "activexobject", "shell.application",
 		"eval(", "function(", "dim ", NULL };
 	for (int i = 0; script[i]; i++)
-		if (has_ci(h, n, script[i]))
+		if (content_find_ci(h, n, script[i]) != NULL)
 			return CONTENT_FT_SCRIPT;
 	return CONTENT_FT_TEXT;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/unicode.h"
 #include "base/util.h"
 
 #define SIG_LEN 32u
@@ -288,17 +289,8 @@ static size_t utf16_name(const unsigned char *p, size_t n, size_t *used, unsigne
 				i += 2;
 			}
 		}
-		if (c >= 0xd800 && c < 0xe000)
-			c = 0xfffd;
-		unsigned char u[4];
-		size_t k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-		if (k == 1) {
-			u[0] = (unsigned char)c;
-		} else {
-			for (size_t j = k - 1; j > 0; j--, c >>= 6)
-				u[j] = (unsigned char)(0x80 | (c & 0x3f));
-			u[0] = (unsigned char)((0xf00u >> k) | c);
-		}
+		char u[4];
+		const size_t k = unicode_utf8_put(c, u);   /* a lone surrogate: U+FFFD */
 		if (o + k <= ARCHIVE_MAX_NAME) {
 			memcpy(out + o, u, k);
 			o += k;

@@ -58,14 +58,6 @@ static const struct elem *top(const struct html_state *h)
 
 /* ---- colours and CSS ---------------------------------------------------- */
 
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Parse a colour at s (lower case, no spaces): #rgb, #rrggbb, rgb(r,g,b),
  * a few names.  -1 when unknown. */
 static int parse_color(const char *s)
@@ -78,8 +70,8 @@ static int parse_color(const char *s)
 	};
 	if (s[0] == '#') {
 		int v[6], n = 0;
-		while (n < 6 && hexv((unsigned char)s[1 + n]) >= 0) {
-			v[n] = hexv((unsigned char)s[1 + n]);
+		while (n < 6 && content_hex_digit((unsigned char)s[1 + n]) >= 0) {
+			v[n] = content_hex_digit((unsigned char)s[1 + n]);
 			n++;
 		}
 		if (n == 6)
@@ -259,8 +251,8 @@ static size_t entity(const char *s, size_t n, char *o, size_t *olen)
 		if (hex)
 			i++;
 		size_t d0 = i;
-		while (i < n && i < d0 + 8 && (hex ? hexv((unsigned char)s[i]) >= 0 : isdigit((unsigned char)s[i]))) {
-			c = c * (hex ? 16 : 10) + (unsigned long)(hex ? hexv((unsigned char)s[i]) : s[i] - '0');
+		while (i < n && i < d0 + 8 && (hex ? content_hex_digit((unsigned char)s[i]) >= 0 : isdigit((unsigned char)s[i]))) {
+			c = c * (hex ? 16 : 10) + (unsigned long)(hex ? content_hex_digit((unsigned char)s[i]) : s[i] - '0');
 			i++;
 		}
 		if (i == d0)

@@ -9,25 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "content/content_int.h"
+
 #define HEAD_LOOK 1024u        /* where the first tag must be */
 #define TAG_MAX 2048u          /* the longest <input ...> looked into */
 
-static const unsigned char *find_ci(const unsigned char *p, size_t n, const char *w)
-{
-	const size_t wl = strlen(w);
-	const unsigned char first = (unsigned char)w[0];
-	for (size_t i = 0; i + wl <= n; i++) {
-		if ((p[i] | 0x20) != first)
-			continue;
-		if (strncasecmp((const char *)p + i, w, wl) == 0)
-			return p + i;
-	}
-	return NULL;
-}
-
 static int has(const unsigned char *p, size_t n, const char *w)
 {
-	return find_ci(p, n, w) != NULL;
+	return content_find_ci(p, n, w) != NULL;
 }
 
 static int has_any(const unsigned char *p, size_t n, const char *const *w)
@@ -57,11 +46,11 @@ int content_htmlfile_is(const unsigned char *p, size_t n)
 static int password_input(const unsigned char *p, size_t n)
 {
 	const unsigned char *q = p, *end = p + n;
-	while ((q = find_ci(q, (size_t)(end - q), "<input")) != NULL) {
+	while ((q = content_find_ci(q, (size_t)(end - q), "<input")) != NULL) {
 		const size_t room = (size_t)(end - q) < TAG_MAX ? (size_t)(end - q) : TAG_MAX;
 		const unsigned char *gt = memchr(q, '>', room);
 		const size_t len = gt ? (size_t)(gt - q) : room;
-		const unsigned char *t = find_ci(q, len, "type");
+		const unsigned char *t = content_find_ci(q, len, "type");
 		if (t != NULL) {
 			const unsigned char *v = t + 4;
 			while (v < q + len && (*v == ' ' || *v == '=' || *v == '"' || *v == '\''))
@@ -91,7 +80,7 @@ unsigned content_htmlfile_scan(const unsigned char *p, size_t n)
 		f |= HTMLFILE_DECODE_SCRIPT;
 	if ((has(p, n, "new blob(") || has(p, n, "createobjecturl(")) && has_any(p, n, saves))
 		f |= HTMLFILE_SMUGGLING;
-	const unsigned char *r = find_ci(p, n, "http-equiv");
+	const unsigned char *r = content_find_ci(p, n, "http-equiv");
 	if (r != NULL) {
 		const size_t room = (size_t)(p + n - r) < TAG_MAX ? (size_t)(p + n - r) : TAG_MAX;
 		if (has(r, room, "refresh") && has(r, room, "url="))

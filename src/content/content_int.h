@@ -14,6 +14,19 @@
 #include "content/content.h"
 #include "content/content_archive.h"
 
+/* A hex digit's value, -1 for any other byte. */
+static inline int content_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The first place w (ASCII) occurs in p[0..n) ignoring ASCII case, or NULL
+ * (content_text.c). */
+const unsigned char *content_find_ci(const unsigned char *p, size_t n, const char *w);
+
 struct arena_block;
 struct arena {
 	struct arena_block *head;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/unicode.h"
 #include "base/util.h"
 
 #define SECTOR 2048u
@@ -35,18 +36,8 @@ static size_t rec_name(const unsigned char *nm, size_t nl, int joliet, char *out
 	size_t o = 0;
 	if (joliet) {
 		for (size_t i = 0; i + 1 < nl; i += 2) {
-			uint32_t c = (uint32_t)nm[i] << 8 | nm[i + 1];
-			if (c >= 0xd800 && c < 0xe000)
-				c = 0xfffd;
-			unsigned char u[3];
-			size_t k = c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
-			if (k == 1)
-				u[0] = (unsigned char)c;
-			else if (k == 2)
-				u[0] = (unsigned char)(0xc0 | c >> 6), u[1] = (unsigned char)(0x80 | (c & 0x3f));
-			else
-				u[0] = (unsigned char)(0xe0 | c >> 12), u[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f)),
-				u[2] = (unsigned char)(0x80 | (c & 0x3f));
+			char u[4];
+			const size_t k = unicode_utf8_put((uint32_t)nm[i] << 8 | nm[i + 1], u);
 			if (o + k > ARCHIVE_MAX_NAME)
 				break;
 			memcpy(out + o, u, k);

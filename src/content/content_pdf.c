@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "content/content_archive.h"
+#include "content/content_int.h"
 
 #define NAME_MAX_LEN 32          /* longer names are none of ours */
 #define MAX_OBJSTM_OUT (4u << 20)
@@ -23,11 +24,6 @@ static int delim(unsigned char c)
 	    c == '/' || c == '%';
 }
 
-static int hexval(unsigned char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-}
-
 /* The name starting at p[i] (after its '/'), "#xx" undone, into out;
  * returns the index after it. */
 static size_t read_name(const unsigned char *p, size_t n, size_t i, char *out, size_t *len)
@@ -35,8 +31,8 @@ static size_t read_name(const unsigned char *p, size_t n, size_t i, char *out, s
 	size_t o = 0;
 	while (i < n && !delim(p[i])) {
 		unsigned char c = p[i++];
-		if (c == '#' && i + 1 < n && hexval(p[i]) >= 0 && hexval(p[i + 1]) >= 0) {
-			c = (unsigned char)(hexval(p[i]) << 4 | hexval(p[i + 1]));
+		if (c == '#' && i + 1 < n && content_hex_digit(p[i]) >= 0 && content_hex_digit(p[i + 1]) >= 0) {
+			c = (unsigned char)(content_hex_digit(p[i]) << 4 | content_hex_digit(p[i + 1]));
 			i += 2;
 		}
 		if (o < NAME_MAX_LEN)

@@ -496,12 +496,14 @@ void signature_find(struct content_msg *m, const char *text, size_t len)
 
 /* ---- RFC 2047 encoded words ------------------------------------------------ */
 
-static int hexval(int c)
+const unsigned char *content_find_ci(const unsigned char *p, size_t n, const char *w)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	const size_t wl = strlen(w);
+	const unsigned char first = (unsigned char)(w[0] | 0x20);
+	for (size_t i = 0; i + wl <= n; i++)
+		if ((p[i] | 0x20) == first && strncasecmp((const char *)p + i, w, wl) == 0)
+			return p + i;
+	return NULL;
 }
 
 #define EW_TEXT_MAX 1024
@@ -601,10 +603,10 @@ static size_t ew_word(const char *s, size_t n, struct ew_pending *p, struct buf 
 			char c = t[k];
 			if (c == '_') {
 				buf_append_char(&p->bytes, ' ');
-			} else if (c == '=' && k + 2 < tl && hexval((unsigned char)t[k + 1]) >= 0 &&
-				hexval((unsigned char)t[k + 2]) >= 0) {
-				buf_append_char(&p->bytes, (char)(hexval((unsigned char)t[k + 1]) * 16 +
-					hexval((unsigned char)t[k + 2])));
+			} else if (c == '=' && k + 2 < tl && content_hex_digit((unsigned char)t[k + 1]) >= 0 &&
+				content_hex_digit((unsigned char)t[k + 2]) >= 0) {
+				buf_append_char(&p->bytes, (char)(content_hex_digit((unsigned char)t[k + 1]) * 16 +
+					content_hex_digit((unsigned char)t[k + 2])));
 				k += 2;
 			} else {
 				buf_append_char(&p->bytes, c);

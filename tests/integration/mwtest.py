@@ -13,6 +13,7 @@
 Conventions (plan Appendix B): lines are sent verbatim with explicit CRLF,
 replies are parsed into (code, text-lines), every wait has a deadline.
 """
+import base64
 import json
 import os
 import random
@@ -100,6 +101,19 @@ def message(subject, body="Hello.\r\n", sender="sender@example.org", to="alice@a
     return (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
             f"Message-ID: <{subject}@test.example>\r\n{extra_headers}"
             f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\n{body}").encode()
+
+
+def attachment_message(tok, filename, data, ctype="application/octet-stream"):
+    """A message with a short text part and data as a base64 attachment
+    named filename, the token as its subject (not dot-stuffed)."""
+    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    return (f"From: <a@example.org>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
+            f"Message-ID: <{tok}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+            "--zz\r\nContent-Type: text/plain\r\n\r\nThe files, as promised.\r\n"
+            f"--zz\r\nContent-Type: {ctype}; name=\"{filename}\"\r\n"
+            f"Content-Disposition: attachment; filename=\"{filename}\"\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--zz--\r\n").encode()
 
 
 def dot_stuff(data):

@@ -5,7 +5,6 @@ macros, and web pages and PDFs for what they would do when opened.  The 7z archi
 itself, tar, gzip and ZIP by Python's tarfile, gzip and zipfile, RAR by
 rarbuild.py and OLE files by olebuild.py (both checked here against
 independent readers: libarchive's bsdtar, python3-olefile)."""
-import base64
 import gzip
 import io
 import subprocess
@@ -15,20 +14,10 @@ import zlib
 
 import olefile
 
+import mwtest
 import olebuild
 import rarbuild
 from mwtest import token
-
-
-def attach_message(tok, filename, data, ctype="application/octet-stream"):
-    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
-    return (f"From: <a@example.org>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
-            f"Message-ID: <{tok}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
-            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
-            "--zz\r\nContent-Type: text/plain\r\n\r\nThe files, as promised.\r\n"
-            f"--zz\r\nContent-Type: {ctype}; name=\"{filename}\"\r\n"
-            f"Content-Disposition: attachment; filename=\"{filename}\"\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--zz--\r\n").encode()
 
 
 def sevenzip(tmp_path, name, files, *opts):
@@ -81,7 +70,7 @@ def send_all(srv, sink, cases, ctype="application/octet-stream"):
     with srv.session() as c:
         for k, (fn, data) in cases.items():
             r = c.send_mail("a@example.org", ["alice@acme.test"],
-                            attach_message(toks[k], fn, data, ctype))
+                            mwtest.attachment_message(toks[k], fn, data, ctype))
             assert r.code == 250, (k, r.raw)
             refs[k] = r.ref()
         c.cmd("QUIT", 221)

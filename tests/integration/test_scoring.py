@@ -6,7 +6,6 @@ delivered mail carries X-Mailward-Score / X-Mailward-Symbols (and
 X-Mailward-Spam above the tenant's tag threshold); a saturated scanner
 answers 451 rather than queueing without bound.
 """
-import base64
 import io
 import json
 import os
@@ -212,14 +211,7 @@ def zip_bytes(names, encrypted=False):
 
 
 def zip_message(tok, filename, data):
-    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
-    return (f"From: <a@example.org>\r\nTo: <alice@acme.test>\r\nSubject: {tok}\r\n"
-            f"Message-ID: <{tok}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
-            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
-            "--zz\r\nContent-Type: text/plain\r\n\r\nThe documents, as promised.\r\n"
-            f"--zz\r\nContent-Type: application/zip; name=\"{filename}\"\r\n"
-            f"Content-Disposition: attachment; filename=\"{filename}\"\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--zz--\r\n").encode()
+    return mwtest.attachment_message(tok, filename, data, "application/zip")
 
 
 def test_zip_attachments_are_listed(make_server, sink):
