@@ -59,7 +59,7 @@ const char *content_flag_name(unsigned bit)
 const char *content_ftype_name(enum content_ftype t)
 {
 	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
-		"pdf", "ole", "script", "text", "tar", "iso" };
+		"pdf", "ole", "script", "text", "tar", "iso", "html" };
 	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
 }
 
@@ -444,12 +444,18 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 			bin++;
 	if (bin * 20 > n)
 		return CONTENT_FT_UNKNOWN;
-	static const char *const script[] = { "wscript", "createobject", "powershell",
-		"@echo off", "cmd.exe", "<job", "<script", "activexobject", "shell.application",
-		"eval(", "function(", "dim ", NULL };
+	/* What reaches outside a browser or an editor: the Windows script
+	 * hosts, a shell, ActiveX.  Words any code has ("function(", "Dim ",
+	 * "eval(") are not enough - a CSV, a JSON export or a page with a
+	 * chart script has them, and a page is read by the web page checks. */
+	static const char *const script[] = { "wscript", "cscript", "createobject", "powershell",
+		"@echo off", "cmd.exe", "cmd /c", "<job", "activexobject", "shell.application",
+		"getobject(", NULL };
 	for (int i = 0; script[i]; i++)
 		if (content_find_ci(h, n, script[i]) != NULL)
 			return CONTENT_FT_SCRIPT;
+	if (content_htmlfile_is(h, n))
+		return CONTENT_FT_HTML;
 	return CONTENT_FT_TEXT;
 }
 

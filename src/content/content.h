@@ -124,10 +124,11 @@ enum content_ftype {
 	CONTENT_FT_GZIP,
 	CONTENT_FT_PDF,
 	CONTENT_FT_OLE,    /* legacy Office (doc/xls/msi) */
-	CONTENT_FT_SCRIPT, /* shebang, VBS/JS/PowerShell/batch-looking text */
+	CONTENT_FT_SCRIPT, /* shebang, or text calling Windows script hosts or shells */
 	CONTENT_FT_TEXT,
 	CONTENT_FT_TAR,
 	CONTENT_FT_ISO,    /* ISO 9660 disk image */
+	CONTENT_FT_HTML,   /* a web page or SVG image (content_htmlfile.h) */
 };
 const char *content_ftype_name(enum content_ftype t);
 

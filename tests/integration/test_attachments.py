@@ -225,8 +225,9 @@ def test_archives_inside_archives(make_server, sink):
 def test_html_attachments(make_server, sink):
     """A login page and a smuggling page sent as .htm/.svg files are named
     HTML_ATTACHMENT_PHISH in the log and the delivered symbols (the tenant's
-    thresholds are high so that all three are delivered); an HTML receipt
-    is not."""
+    thresholds are high so that all are delivered); an HTML receipt is
+    not, nor is a notebook exported as a page, whose head holds scripts
+    (once an 8-point EXE_ATTACHMENT)."""
     padding = "<p>&nbsp;</p>" * 300            # the form comes after the first KiB
     cases = {
         "login": ("Remittance_0042.htm", (
@@ -241,6 +242,12 @@ def test_html_attachments(make_server, sink):
             "]]></script></svg>").encode()),
         "receipt": ("receipt.html", b"<html><body><h1>Receipt</h1><table><tr><td>Total</td>"
                                     b"<td>12.00 EUR</td></tr></table></body></html>"),
+        "notebook": ("churn.html", (
+            '<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8" />\n<title>churn</title>'
+            '<script src="https://cdn.example.org/require.min.js"></script>\n'
+            "<script>window.onload = function() { plot(eval('[3, 1, 4]')); };</script>\n"
+            "</head><body><h1>Churn by region</h1><p>Dim regions are below target.</p>"
+            "</body></html>\n").encode()),
     }
     srv = make_server(sink=sink)
     srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")   # delivered, to be read
@@ -253,6 +260,9 @@ def test_html_attachments(make_server, sink):
     assert "assembles a file to download" in sy.get("HTML_ATTACHMENT_PHISH", ""), sy
     _, sy = verdict(srv, refs["receipt"])
     assert "HTML_ATTACHMENT_PHISH" not in sy, sy
+    rec, sy = verdict(srv, refs["notebook"])
+    assert not {"HTML_ATTACHMENT_PHISH", "EXE_ATTACHMENT"} & set(sy), sy
+    assert rec["score"] < 8, rec                 # under the default tag
 
 
 def test_pdf_active_content(make_server, sink):

@@ -657,6 +657,34 @@ static void test_exe_attachment(void **state)
 	m = with_attachment("invoice.doc", "application/msword", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");
 	ASSERT_FIRES(m, "EXE_ATTACHMENT");
 	free(m);
+
+	/* Code any report has is not a dropper: a notebook exported as a page
+	 * (a script in its head), a CSV with "Dim" and "function(" in it.  A
+	 * page is the web page checks' to judge (HTML_ATTACHMENT_PHISH). */
+	static const char page[] = "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\" />\n"
+	    "<title>Q3 churn</title><script src=\"require.min.js\"></script>\n"
+	    "<script>window.onload = function() { draw(eval(\"[1,2,3]\")); };</script>\n"
+	    "</head><body><h1>Q3 churn</h1><p>Dim regions first.</p></body></html>\n";
+	static const char csv[] = "name,formula\nDim lights,\"=function(a)\"\nsum,eval(b)\n";
+	m = zip_message("churn.html", page, sizeof(page) - 1);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	ASSERT_QUIET(m, "HTML_ATTACHMENT_PHISH");
+	free(m);
+	m = zip_message("export.csv", csv, sizeof(csv) - 1);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	/* A script host under a document's name, or ActiveX in a page, still fires. */
+	static const char vbs[] = "Dim s\r\nSet s = CreateObject(\"WScript.Shell\")\r\ns.Run \"calc\"\r\n";
+	static const char hta[] = "<html><head><script>var s = new ActiveXObject(\"WScript.Shell\");"
+	    "s.Run(\"calc\");</script></head></html>\n";
+	m = zip_message("invoice.pdf", vbs, sizeof(vbs) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"invoice.pdf\" (application/zip) holds a script"));
+	score_verdict_free(&v);
+	free(m);
+	m = zip_message("invoice.html", hta, sizeof(hta) - 1);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
 }
 
 /* Executables inside a ZIP by their names; an archive whose inside cannot
