@@ -556,8 +556,8 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
 			for (size_t i = 0; i < z.n_names; i++) {
 				names[i] = dup_utf8(m, z.names[i], ARCHIVE_MAX_NAME * 3);
-				if (a->detected == CONTENT_FT_ZIP && content_package_macro_part(names[i]))
-					a->office_macros = 1;
+				if (a->detected == CONTENT_FT_ZIP)
+					a->office |= content_package_macro_part(names[i]);
 			}
 			a->archive_names = names;
 			a->n_archive_names = z.n_names;
@@ -616,9 +616,11 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	    a->detected == CONTENT_FT_7Z || a->detected == CONTENT_FT_GZIP ||
 	    a->detected == CONTENT_FT_TAR || a->detected == CONTENT_FT_ISO)
 		take_archive(m, a, &as);
-	if (a->detected == CONTENT_FT_OLE)
-		a->office_macros = content_ole_has_macros(kp, kn);
-	else if (a->detected == CONTENT_FT_PDF)
+	if (a->detected == CONTENT_FT_OLE) {
+		a->office = content_ole_scan(kp, kn);
+		if (a->office & CONTENT_OFFICE_ENCRYPTED)
+			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
+	} else if (a->detected == CONTENT_FT_PDF)
 		a->pdf = content_pdf_scan(kp, kn, &m->archive_budget.unpacked);
 	else if (content_htmlfile_is(kp, kn))
 		a->html_file = content_htmlfile_scan(kp, kn);

@@ -65,8 +65,9 @@ enum {
 	CONTENT_F_NO_TEXT = 1u << 21,            /* no text part at all */
 	CONTENT_F_AMBIGUOUS_STRUCTURE = 1u << 22, /* an entity with two Content-Type or
 						   * Content-Transfer-Encoding headers (M7) */
-	CONTENT_F_ARCHIVE_UNSCANNABLE = 1u << 23, /* a ZIP attachment with encrypted members,
-						   * or more members than its listing keeps */
+	CONTENT_F_ARCHIVE_UNSCANNABLE = 1u << 23, /* an archive with encrypted members or
+						   * more than its listing keeps, or an
+						   * encrypted Office document */
 };
 /* Name of a single flag bit ("LIMIT_DEPTH"), or NULL for an unknown bit. */
 const char *content_flag_name(unsigned bit);
@@ -152,9 +153,10 @@ struct content_attachment {
 	                                  directory too big to decode */
 	const char *const *archive_names; /* UTF-8, the first n_archive_names members */
 	size_t n_archive_names;
-	/* An Office document with macros: a VBA project in an OLE file, or a
-	 * macro part among a ZIP's members (content_office.h). */
-	int office_macros;
+	/* An Office document: its macros (a VBA project or an Excel 4.0 macro
+	 * sheet in an OLE file, a macro part among a ZIP's members) and whether
+	 * it is encrypted - CONTENT_OFFICE_* of content_office.h; 0 otherwise. */
+	unsigned office;
 	/* A web page or SVG image: what it does when opened in a browser
 	 * (HTMLFILE_* of content_htmlfile.h); 0 for anything else. */
 	unsigned html_file;

@@ -16,6 +16,7 @@
 #include "content/content.h"
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
+#include "content/content_office.h"
 #include "content/content_pdf.h"
 #include "score/score_int.h"
 
@@ -362,16 +363,33 @@ static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
+static void join_phrases(char *out, size_t n, const char *const *ph, size_t k);
+
 /* An Office document that carries macros (content_office.h). */
 static void rule_office_macro(const struct content_msg *m, struct score_hits *h)
 {
 	for (size_t i = 0; i < content_attachment_count(m); i++) {
 		const struct content_attachment *a = content_attachment_at(m, i);
-		if (a->office_macros) {
-			score_hit(h, SYM_OFFICE_MACRO, 1.0, "attachment \"%.80s\" is an Office document with macros (%s)",
-			    a->filename, a->detected == CONTENT_FT_OLE ? "a VBA project" : "a macro part in its package");
-			return;
-		}
+		const unsigned f = a->office;
+		if ((f & CONTENT_OFFICE_MACROS) == 0)
+			continue;
+		const int package = a->detected != CONTENT_FT_OLE;
+		const char *ph[2];
+		size_t k = 0;
+		if (f & CONTENT_OFFICE_VBA)
+			ph[k++] = package ? "a VBA project in its package" : "a VBA project";
+		if (f & CONTENT_OFFICE_XLM)
+			ph[k++] = package ? "an Excel 4.0 macro sheet in its package" :
+			    (f & CONTENT_OFFICE_XLM_HIDDEN) && (f & CONTENT_OFFICE_AUTO_OPEN) ?
+			    "a hidden Excel 4.0 macro sheet set to run on opening" :
+			    f & CONTENT_OFFICE_XLM_HIDDEN ? "a hidden Excel 4.0 macro sheet" :
+			    f & CONTENT_OFFICE_AUTO_OPEN ? "an Excel 4.0 macro sheet set to run on opening" :
+			    "an Excel 4.0 macro sheet";
+		char what[160];
+		join_phrases(what, sizeof(what), ph, k);
+		score_hit(h, SYM_OFFICE_MACRO, 1.0, "attachment \"%.80s\" is an Office document with macros (%s)",
+		    a->filename, what);
+		return;
 	}
 }
 
@@ -469,6 +487,12 @@ static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" holds an archive nested too deep or unpacking to more than the limits (%u levels, %u MiB): what is inside cannot all be checked",
 			    a->filename, ARCHIVE_MAX_DEPTH, ARCHIVE_MAX_INNER >> 20);
+			return;
+		}
+		if (a->office & CONTENT_OFFICE_ENCRYPTED) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is an Office document encrypted with a password: its content and macros cannot be checked",
+			    a->filename);
 			return;
 		}
 		if (a->archive_names_cut && a->archive_members == 0) {

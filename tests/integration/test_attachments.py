@@ -13,6 +13,8 @@ import zipfile
 import zlib
 
 import olefile
+import xlrd
+import xlwt
 
 import mwtest
 import olebuild
@@ -175,6 +177,42 @@ def test_office_macros(make_server, sink):
             assert "OFFICE_MACRO" in got[k].header("X-Mailward-Symbols"), k
         else:
             assert "OFFICE_MACRO" not in sy, (k, sy)
+
+
+def test_office_xlm_and_encrypted(make_server, sink):
+    """At the default thresholds: a workbook written by xlwt whose second
+    sheet is made a very hidden Excel 4.0 macro sheet (xlrd reads it as
+    one) is named OFFICE_MACRO with what hides it; the workbook as written
+    is not.  An encrypted Office document (the compound file of an
+    encrypted .docx, which olefile reads) is ARCHIVE_UNSCANNABLE and never
+    clean: tagged, delivered."""
+    xlm = olebuild.xls_macro_sheet(hidden=2)
+    log = io.StringIO()
+    book = xlrd.open_workbook(file_contents=xlm, verbosity=1, logfile=log)
+    assert "'Macro1' (type 0x01 = Macro sheet)" in log.getvalue() and book.sheet_names() == ["Invoice"]
+    plain = io.BytesIO()
+    wb = xlwt.Workbook()
+    wb.add_sheet("Invoice").write(0, 0, "Total")
+    wb.add_sheet("Rates").write(0, 0, 1.5)
+    wb.save(plain)
+    info = b"\x04\x00\x04\x00\x40\x00\x00\x00<?xml version=\"1.0\"?><encryption/>"
+    enc = olebuild.ole_streams([("EncryptionInfo", info),
+                                ("EncryptedPackage", (6000).to_bytes(8, "little") + bytes(6000))])
+    assert olefile.OleFileIO(enc).exists("EncryptedPackage")
+    cases = {"xlm": ("Invoice_0042.xls", xlm), "plain": ("rates.xls", plain.getvalue()),
+             "enc": ("payslip.docx", enc)}
+    srv = make_server(sink=sink)
+    refs, got = send_all(srv, sink, cases, "application/vnd.ms-excel")
+    _, sy = verdict(srv, refs["xlm"])
+    assert '"Invoice_0042.xls" is an Office document with macros (a hidden Excel 4.0 macro sheet)' in sy.get(
+        "OFFICE_MACRO", ""), sy
+    assert "OFFICE_MACRO" in got["xlm"].header("X-Mailward-Symbols")
+    rec, sy = verdict(srv, refs["plain"])
+    assert not {"OFFICE_MACRO", "ARCHIVE_UNSCANNABLE"} & set(sy), sy
+    rec, sy = verdict(srv, refs["enc"])
+    assert "is an Office document encrypted with a password" in sy.get("ARCHIVE_UNSCANNABLE", ""), sy
+    assert rec["class"] == "possible-spam", rec
+    assert got["enc"].header("X-Mailward-Spam") == "yes"
 
 
 def zip_of(files, method=zipfile.ZIP_DEFLATED):

@@ -245,6 +245,187 @@ static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
 	buf_append(out, (const char *)dir, sizeof(dir));
 }
 
+/* A compound file (MS-CFB version 3) whose root holds the given streams
+ * with their data, laid out as the specification has it: streams of 4,096
+ * bytes or more in sectors of their own through the FAT, shorter ones in
+ * 64-byte sectors of the mini stream through the mini FAT; a FAT of more
+ * than 109 sectors (a file over about 7 MiB) continued in DIFAT sectors.
+ * Sectors in order: FAT, DIFAT, directory, mini FAT, mini stream, then
+ * each large stream.  At most three streams. */
+struct ole_stream {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+
+#define OLE_SECT 512u
+#define OLE_PER (OLE_SECT / 4)
+
+static size_t ole_div(size_t a, size_t b)
+{
+	return (a + b - 1) / b;
+}
+
+static void ole_build_streams(struct buf *out, const struct ole_stream *st, size_t n)
+{
+	size_t mini = 0, big = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].len < 4096)
+			mini += ole_div(st[i].len, 64);
+		else
+			big += ole_div(st[i].len, OLE_SECT);
+	}
+	const size_t ms_sects = ole_div(mini * 64, OLE_SECT), mf_sects = ole_div(mini, OLE_PER);
+	size_t nfat = 1, ndif = 0;
+	for (;;) {      /* the FAT must also cover its own and the DIFAT's sectors */
+		const size_t total = nfat + ndif + 1 + mf_sects + ms_sects + big;
+		const size_t need = ole_div(total, OLE_PER);
+		const size_t nd = need > 109 ? ole_div(need - 109, OLE_PER - 1) : 0;
+		if (need == nfat && nd == ndif)
+			break;
+		nfat = need;
+		ndif = nd;
+	}
+	const size_t dir_at = nfat + ndif, mf_at = dir_at + 1, ms_at = mf_at + mf_sects;
+	const size_t total = ms_at + ms_sects + big;
+	uint32_t *fat = xmalloc(nfat * OLE_PER * 4);
+	memset(fat, 0xff, nfat * OLE_PER * 4);
+	unsigned char *img = xcalloc(total + 1, OLE_SECT);     /* header + sectors */
+	unsigned char *h = img;
+#define OLE_S(k) (img + ((size_t)(k) + 1) * OLE_SECT)
+	memcpy(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+	h[0x18] = 0x3e, h[0x1a] = 3, h[0x1c] = 0xfe, h[0x1d] = 0xff, h[0x1e] = 9, h[0x20] = 6;
+	ole_put32(h + 0x2c, (uint32_t)nfat);
+	ole_put32(h + 0x30, (uint32_t)dir_at);
+	ole_put32(h + 0x38, 0x1000);
+	ole_put32(h + 0x3c, mf_sects ? (uint32_t)mf_at : 0xfffffffeu);
+	ole_put32(h + 0x40, (uint32_t)mf_sects);
+	ole_put32(h + 0x44, ndif ? (uint32_t)nfat : 0xfffffffeu);
+	ole_put32(h + 0x48, (uint32_t)ndif);
+	memset(h + 0x4c, 0xff, 109 * 4);
+	for (size_t k = 0; k < nfat; k++) {
+		fat[k] = 0xfffffffdu;
+		if (k < 109) {
+			ole_put32(h + 0x4c + 4 * k, (uint32_t)k);
+		} else {
+			const size_t d = (k - 109) / (OLE_PER - 1), j = (k - 109) % (OLE_PER - 1);
+			ole_put32(OLE_S(nfat + d) + 4 * j, (uint32_t)k);
+		}
+	}
+	for (size_t d = 0; d < ndif; d++) {
+		unsigned char *q = OLE_S(nfat + d);
+		for (size_t j = 0; j < OLE_PER - 1; j++)   /* unused slots are free */
+			if (109 + d * (OLE_PER - 1) + j >= nfat)
+				ole_put32(q + 4 * j, 0xffffffffu);
+		ole_put32(q + 4 * (OLE_PER - 1), d + 1 < ndif ? (uint32_t)(nfat + d + 1) : 0xfffffffeu);
+		fat[nfat + d] = 0xfffffffcu;
+	}
+	fat[dir_at] = 0xfffffffeu;
+	for (size_t k = 0; k < mf_sects; k++)
+		fat[mf_at + k] = k + 1 < mf_sects ? (uint32_t)(mf_at + k + 1) : 0xfffffffeu;
+	for (size_t k = 0; k < ms_sects; k++)
+		fat[ms_at + k] = k + 1 < ms_sects ? (uint32_t)(ms_at + k + 1) : 0xfffffffeu;
+
+	unsigned char *dir = OLE_S(dir_at);
+	size_t next_mini = 0, next_big = ms_at + ms_sects;
+	for (size_t i = 0; i <= n && i < 4; i++) {
+		unsigned char *d = dir + 128 * i;
+		const char *name = i == 0 ? "Root Entry" : st[i - 1].name;
+		size_t k = 0;
+		for (; name[k] && k < 31; k++)
+			d[2 * k] = (unsigned char)name[k];
+		d[0x40] = (unsigned char)(2 * (k + 1));
+		d[0x42] = i == 0 ? 5 : 2;
+		d[0x43] = 1;
+		ole_put32(d + 0x44, 0xffffffffu);
+		ole_put32(d + 0x48, i > 0 && i < n && i < 3 ? (uint32_t)(i + 1) : 0xffffffffu);
+		ole_put32(d + 0x4c, i == 0 && n > 0 ? 1u : 0xffffffffu);
+		if (i == 0) {
+			ole_put32(d + 0x74, ms_sects ? (uint32_t)ms_at : 0xfffffffeu);
+			ole_put32(d + 0x78, (uint32_t)(mini * 64));
+			continue;
+		}
+		const struct ole_stream *s = &st[i - 1];
+		ole_put32(d + 0x78, (uint32_t)s->len);
+		if (s->len == 0) {
+			ole_put32(d + 0x74, 0xfffffffeu);
+		} else if (s->len < 4096) {
+			const size_t ns = ole_div(s->len, 64);
+			ole_put32(d + 0x74, (uint32_t)next_mini);
+			memcpy(OLE_S(ms_at) + 64 * next_mini, s->data, s->len);
+			for (size_t j = 0; j < ns; j++)
+				ole_put32(OLE_S(mf_at) + 4 * (next_mini + j),
+				    j + 1 < ns ? (uint32_t)(next_mini + j + 1) : 0xfffffffeu);
+			next_mini += ns;
+		} else {
+			const size_t ns = ole_div(s->len, OLE_SECT);
+			ole_put32(d + 0x74, (uint32_t)next_big);
+			memcpy(OLE_S(next_big), s->data, s->len);
+			for (size_t j = 0; j < ns; j++)
+				fat[next_big + j] = j + 1 < ns ? (uint32_t)(next_big + j + 1) : 0xfffffffeu;
+			next_big += ns;
+		}
+	}
+	for (size_t j = next_mini; mf_sects && j < mf_sects * OLE_PER; j++)
+		ole_put32(OLE_S(mf_at) + 4 * j, 0xffffffffu);
+	for (size_t k = 0; k < nfat; k++)
+		for (size_t j = 0; j < OLE_PER; j++)
+			ole_put32(OLE_S(k) + 4 * j, fat[k * OLE_PER + j]);
+#undef OLE_S
+	buf_append(out, (const char *)img, (total + 1) * OLE_SECT);
+	free(img);
+	free(fat);
+}
+
+/* A BIFF record ([MS-XLS] 2.1.4): type, length, data. */
+static void biff_rec(struct buf *b, unsigned type, const void *data, size_t len)
+{
+	const unsigned char h[4] = { (unsigned char)type, (unsigned char)(type >> 8),
+		(unsigned char)len, (unsigned char)(len >> 8) };
+	buf_append(b, (const char *)h, 4);
+	if (len > 0)
+		buf_append(b, (const char *)data, len);
+}
+
+/* A BIFF8 BOF of the given substream kind (5 globals, 0x10 sheet, 0x40
+ * macro sheet). */
+static void biff_bof(struct buf *b, unsigned dt)
+{
+	const unsigned char d[16] = { 0x00, 0x06, (unsigned char)dt, (unsigned char)(dt >> 8), 0xbb, 0x0d,
+		0xcc, 0x07 };
+	biff_rec(b, 0x0809, d, sizeof(d));
+}
+
+/* A BoundSheet8 record: hs 0 visible, 1 hidden, 2 very hidden; dt 0
+ * worksheet, 1 macro sheet; a one-byte-per-character name. */
+static void biff_sheet(struct buf *b, const char *name, unsigned hs, unsigned dt)
+{
+	unsigned char d[64] = { 0 };
+	const size_t l = strlen(name);
+	d[4] = (unsigned char)hs;
+	d[5] = (unsigned char)dt;
+	d[6] = (unsigned char)l;
+	d[7] = 0;
+	memcpy(d + 8, name, l);
+	biff_rec(b, 0x0085, d, 8 + l);
+}
+
+/* A Lbl record: a built-in name by its code (1 = Auto_Open), or a name of
+ * its own in one byte per character. */
+static void biff_name(struct buf *b, const char *name, unsigned builtin)
+{
+	unsigned char d[64] = { 0 };
+	const size_t l = builtin ? 1 : strlen(name);
+	d[0] = builtin ? 0x20 : 0;
+	d[3] = (unsigned char)l;
+	d[14] = 0;                              /* characters are bytes */
+	if (builtin)
+		d[15] = (unsigned char)builtin;
+	else
+		memcpy(d + 15, name, l);
+	biff_rec(b, 0x0018, d, 15 + l);
+}
+
 /* in compressed by zlib: raw deflate (window_bits -15) or gzip (31). */
 static void ab_deflate(struct buf *out, const void *in, size_t n, int window_bits, int level)
 {

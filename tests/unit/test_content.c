@@ -1327,26 +1327,26 @@ static void test_office_macros(void **state)
 	struct buf b = BUF_INIT;
 
 	ole_build(&b, word, 3);
-	assert_true(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	assert_int_equal(content_ole_scan((const unsigned char *)b.data, b.len), CONTENT_OFFICE_VBA);
 	/* Cut before its directory sector: nothing to see. */
-	assert_false(content_ole_has_macros((const unsigned char *)b.data, 1024));
+	assert_int_equal(0, content_ole_scan((const unsigned char *)b.data, 1024));
 	b.data[0] = 'X';                       /* not an OLE file */
-	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	assert_int_equal(0, content_ole_scan((const unsigned char *)b.data, b.len));
 	buf_free(&b);
 	ole_build(&b, excel, 2);
-	assert_true(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	assert_int_equal(content_ole_scan((const unsigned char *)b.data, b.len), CONTENT_OFFICE_VBA);
 	buf_free(&b);
 	ole_build(&b, plain, 3);
-	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	assert_int_equal(0, content_ole_scan((const unsigned char *)b.data, b.len));
 	buf_free(&b);
 	ole_build(&b, stream, 1);
-	assert_false(content_ole_has_macros((const unsigned char *)b.data, b.len));
+	assert_int_equal(0, content_ole_scan((const unsigned char *)b.data, b.len));
 	buf_free(&b);
 
-	assert_true(content_package_macro_part("word/vbaProject.bin"));
-	assert_true(content_package_macro_part("XL/VBAPROJECT.BIN"));
-	assert_true(content_package_macro_part("xl/macrosheets/sheet1.xml"));
-	assert_true(content_package_macro_part("Basic/Standard/Module1.xml"));
+	assert_int_equal(content_package_macro_part("word/vbaProject.bin"), CONTENT_OFFICE_VBA);
+	assert_int_equal(content_package_macro_part("XL/VBAPROJECT.BIN"), CONTENT_OFFICE_VBA);
+	assert_int_equal(content_package_macro_part("xl/macrosheets/sheet1.xml"), CONTENT_OFFICE_XLM);
+	assert_int_equal(content_package_macro_part("Basic/Standard/Module1.xml"), CONTENT_OFFICE_VBA);
 	assert_false(content_package_macro_part("word/document.xml"));
 	assert_false(content_package_macro_part("docs/Basic/readme.txt"));
 
@@ -1356,14 +1356,14 @@ static void test_office_macros(void **state)
 	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
 	const struct content_attachment *a = content_attachment_at(m, 0);
 	assert_int_equal(a->detected, CONTENT_FT_OLE);
-	assert_true(a->office_macros);
+	assert_int_equal(a->office, CONTENT_OFFICE_VBA);
 	content_free(m);
 	free(msg);
 	buf_free(&b);
 	ole_build(&b, plain, 2);
 	msg = zip_message("minutes.doc", b.data, b.len);
 	m = content_parse(msg, strlen(msg), NULL);
-	assert_false(content_attachment_at(m, 0)->office_macros);
+	assert_false(content_attachment_at(m, 0)->office);
 	content_free(m);
 	free(msg);
 	buf_free(&b);
@@ -1371,16 +1371,153 @@ static void test_office_macros(void **state)
 	zip_build(&b, docm, 3, 0);
 	msg = zip_message("order.docm", b.data, b.len);
 	m = content_parse(msg, strlen(msg), NULL);
-	assert_true(content_attachment_at(m, 0)->office_macros);
+	assert_true(content_attachment_at(m, 0)->office);
 	content_free(m);
 	free(msg);
 	buf_free(&b);
 	zip_build(&b, docm, 2, 0);
 	msg = zip_message("order.docx", b.data, b.len);
 	m = content_parse(msg, strlen(msg), NULL);
-	assert_false(content_attachment_at(m, 0)->office_macros);
+	assert_false(content_attachment_at(m, 0)->office);
 	content_free(m);
 	free(msg);
+	buf_free(&b);
+}
+
+/* A BIFF8 workbook stream: globals with the given sheets (name, hs, dt)
+ * and names, then a substream per sheet, padded with cell records to pad
+ * bytes (4,096 or more puts it in sectors of its own, as Excel's are). */
+struct xls_sheet {
+	const char *name;
+	unsigned hs, dt;
+};
+
+static void xls_workbook(struct buf *w, const struct xls_sheet *sh, size_t n, const char *name,
+    unsigned builtin, int encrypted, size_t pad)
+{
+	biff_bof(w, 0x0005);
+	if (encrypted) {
+		static const unsigned char rc4[6] = { 0x01, 0x00, 0x01, 0x00, 0x01, 0x00 };
+		biff_rec(w, 0x002f, rc4, sizeof(rc4));
+	}
+	for (size_t i = 0; i < n; i++)
+		biff_sheet(w, sh[i].name, sh[i].hs, sh[i].dt);
+	if (name != NULL || builtin)
+		biff_name(w, name, builtin);
+	biff_rec(w, 0x000a, NULL, 0);
+	for (size_t i = 0; i < n; i++) {
+		biff_bof(w, sh[i].dt == 1 ? 0x0040 : 0x0010);
+		biff_rec(w, 0x000a, NULL, 0);
+	}
+	static const unsigned char cell[20] = { 0 };
+	while (w->len < pad)
+		biff_rec(w, 0x0203, cell, sizeof(cell));   /* a Number cell */
+}
+
+static unsigned ole_scan_buf(const struct buf *b)
+{
+	return content_ole_scan((const unsigned char *)b->data, b->len);
+}
+
+/* Excel 4.0 macro sheets in a legacy workbook, found by reading its
+ * Workbook stream through the FAT (or its Book stream through the mini
+ * FAT), and encrypted documents; the compound file read whole, cut, with a
+ * looping FAT and with a FAT continued in DIFAT sectors. */
+static void test_office_xlm_and_encryption(void **state)
+{
+	(void)state;
+	static const struct xls_sheet dropper[] = { { "Sheet1", 0, 0 }, { "Macro1", 2, 1 } };
+	static const struct xls_sheet plain[] = { { "Sheet1", 0, 0 }, { "Sheet2", 1, 0 } };
+	static const struct xls_sheet visible[] = { { "Macro1", 0, 1 } };
+	struct buf w = BUF_INIT, b = BUF_INIT;
+	const unsigned all = CONTENT_OFFICE_XLM | CONTENT_OFFICE_XLM_HIDDEN | CONTENT_OFFICE_AUTO_OPEN;
+
+	/* A very hidden macro sheet run by the built-in Auto_Open. */
+	xls_workbook(&w, dropper, 2, NULL, 1, 0, 6000);
+	struct ole_stream st[3] = { { "Workbook", w.data, w.len } };
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), all);
+	/* Cut inside the stream's second sector: the globals are in the first. */
+	assert_int_equal(content_ole_scan((const unsigned char *)b.data, b.len - 4096), all);
+	/* A loop in the FAT (the stream's first sector pointing at itself)
+	 * ends the stream; the globals are still read. */
+	{
+		const size_t first = 3;   /* FAT, directory, then the stream (no mini) */
+		unsigned char *fat = (unsigned char *)b.data + 512;
+		ole_put32(fat + 4 * first, (uint32_t)first);
+		assert_int_equal(ole_scan_buf(&b), all);
+	}
+	buf_free(&b);
+	/* With a long stream first, the workbook sits past what the header's
+	 * 109 FAT sectors map: the FAT goes on in DIFAT sectors. */
+	{
+		const size_t big = 112u * 128u * 512u;
+		char *filler = xcalloc(1, big);
+		struct ole_stream two[2] = { { "Filler", filler, big }, { "Workbook", w.data, w.len } };
+		ole_build_streams(&b, two, 2);
+		assert_int_equal((unsigned)b.data[0x48], 1);    /* one DIFAT sector */
+		assert_int_equal(ole_scan_buf(&b), all);
+		free(filler);
+		buf_free(&b);
+	}
+	buf_free(&w);
+
+	/* Its own name beginning with Auto_Open (any case), a visible sheet, in
+	 * a short BIFF5-style Book stream held in the mini stream. */
+	xls_workbook(&w, visible, 1, "aUTo_oPEN77", 0, 0, 0);
+	assert_true(w.len < 4096);
+	st[0] = (struct ole_stream){ "Book", w.data, w.len };
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), CONTENT_OFFICE_XLM | CONTENT_OFFICE_AUTO_OPEN);
+	buf_free(&b);
+	buf_free(&w);
+
+	/* Hidden worksheets and an Auto_Open name without a macro sheet: none. */
+	xls_workbook(&w, plain, 2, "Auto_Open", 0, 0, 5000);
+	st[0] = (struct ole_stream){ "Workbook", w.data, w.len };
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), 0);
+	buf_free(&b);
+	buf_free(&w);
+
+	/* Encrypted: a workbook (FILEPASS: its sheet kinds are unreadable), a
+	 * Word document (fEncrypted), an Office Open XML package. */
+	xls_workbook(&w, dropper, 2, NULL, 1, 1, 5000);
+	st[0] = (struct ole_stream){ "Workbook", w.data, w.len };
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), CONTENT_OFFICE_ENCRYPTED);
+	buf_free(&b);
+	buf_free(&w);
+	unsigned char fib[32] = { 0xec, 0xa5, 0xc1, 0x00 };
+	st[0] = (struct ole_stream){ "WordDocument", fib, sizeof(fib) };
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), 0);
+	buf_free(&b);
+	fib[11] = 0x01;                           /* fEncrypted */
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(ole_scan_buf(&b), CONTENT_OFFICE_ENCRYPTED);
+	buf_free(&b);
+	static const char info[] = "\x04\x00\x04\x00\x40\x00\x00\x00";
+	char pkg[5000] = { 0 };
+	struct ole_stream enc[2] = { { "EncryptionInfo", info, 8 }, { "EncryptedPackage", pkg, sizeof(pkg) } };
+	ole_build_streams(&b, enc, 2);
+	assert_int_equal(ole_scan_buf(&b), CONTENT_OFFICE_ENCRYPTED);
+
+	/* Through the parser: the bits reach the attachment. */
+	char *msg = zip_message("report.xls", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_at(m, 0)->detected, CONTENT_FT_OLE);
+	assert_int_equal(content_attachment_at(m, 0)->office, CONTENT_OFFICE_ENCRYPTED);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+
+	/* Not a compound file, or one too short to hold a sector. */
+	assert_int_equal(content_ole_scan((const unsigned char *)"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8), 0);
+	ole_build_streams(&b, st, 1);
+	assert_int_equal(content_ole_scan((const unsigned char *)b.data, 600), 0);
+	b.data[0x1e] = 10;                        /* a sector size MS-CFB does not have */
+	assert_int_equal(ole_scan_buf(&b), 0);
 	buf_free(&b);
 }
 
@@ -1811,6 +1948,7 @@ int main(void)
 		cmocka_unit_test(test_tar_gzip_listing),
 		cmocka_unit_test(test_archive_attachments),
 		cmocka_unit_test(test_office_macros),
+		cmocka_unit_test(test_office_xlm_and_encryption),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),

@@ -816,6 +816,39 @@ static void test_archive_attachment(void **state)
 	free(m);
 	buf_free(&b);
 
+	/* A legacy workbook with a very hidden Excel 4.0 macro sheet that the
+	 * built-in Auto_Open runs; the same workbook encrypted is never clean. */
+	for (int enc = 0; enc <= 1; enc++) {
+		struct buf w = BUF_INIT;
+		biff_bof(&w, 0x0005);
+		if (enc)
+			biff_rec(&w, 0x002f, "\x01\x00\x01\x00\x01\x00", 6);
+		biff_sheet(&w, "Sheet1", 0, 0);
+		biff_sheet(&w, "Macro1", 2, 1);
+		biff_name(&w, NULL, 1);
+		biff_rec(&w, 0x000a, NULL, 0);
+		while (w.len < 5000)
+			biff_rec(&w, 0x0203, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 14);
+		const struct ole_stream st = { "Workbook", w.data, w.len };
+		ole_build_streams(&b, &st, 1);
+		m = zip_message("Invoice_0042.xls", b.data, b.len);
+		scan(m, &v);
+		if (enc) {
+			assert_null(sym(&v, "OFFICE_MACRO"));
+			assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE",
+			    "\"Invoice_0042.xls\" is an Office document encrypted with a password"));
+			assert_int_equal(v.cls, SCORE_POSSIBLE_SPAM);
+		} else {
+			assert_true(reason_has(&v, "OFFICE_MACRO",
+			    "(a hidden Excel 4.0 macro sheet set to run on opening)"));
+			assert_null(sym(&v, "ARCHIVE_UNSCANNABLE"));
+		}
+		score_verdict_free(&v);
+		free(m);
+		buf_free(&b);
+		buf_free(&w);
+	}
+
 	/* An executable two archives down, and an archive nested past the
 	 * limits (never clean). */
 	struct buf inner = BUF_INIT, gz = BUF_INIT;
