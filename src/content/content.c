@@ -25,6 +25,7 @@
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
 #include "content/content_pdf.h"
+#include "content/content_rtf.h"
 
 #define CHUNK 16384
 
@@ -59,7 +60,7 @@ const char *content_flag_name(unsigned bit)
 const char *content_ftype_name(enum content_ftype t)
 {
 	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
-		"pdf", "ole", "script", "text", "tar", "iso", "html" };
+		"pdf", "ole", "script", "text", "tar", "iso", "html", "rtf" };
 	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
 }
 
@@ -423,6 +424,7 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 		{ "\x1f\x8b", 2, CONTENT_FT_GZIP },
 		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
 		{ "#!", 2, CONTENT_FT_SCRIPT },
+		{ "{\\rt", 4, CONTENT_FT_RTF },
 	};
 	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
 		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
@@ -520,6 +522,7 @@ static void sink_att(void *ctx, const char *p, size_t n)
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
 		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
 		    content_htmlfile_is(a->head, a->head_len) || a->image_name ||
+		    content_rtf_is(a->head, a->head_len) ||
 		    zero_head(a->head, a->head_len) ||
 		    memmem(a->head, a->head_len, "%PDF-", 5) != NULL ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
@@ -620,10 +623,17 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 		a->office = content_ole_scan(kp, kn);
 		if (a->office & CONTENT_OFFICE_ENCRYPTED)
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
-	} else if (a->detected == CONTENT_FT_PDF)
+	} else if (a->detected == CONTENT_FT_PDF) {
 		a->pdf = content_pdf_scan(kp, kn, &m->archive_budget.unpacked);
-	else if (content_htmlfile_is(kp, kn))
+	} else if (a->detected == CONTENT_FT_RTF) {
+		struct content_rtf r;
+		content_rtf_scan(kp, kn, &r);
+		a->rtf = r.flags;
+		if (r.package[0] != '\0')
+			a->embedded_name = dup_utf8(m, r.package, sizeof(r.package));
+	} else if (content_htmlfile_is(kp, kn)) {
 		a->html_file = content_htmlfile_scan(kp, kn);
+	}
 	buf_free(&as.bytes);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {

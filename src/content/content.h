@@ -130,6 +130,7 @@ enum content_ftype {
 	CONTENT_FT_TAR,
 	CONTENT_FT_ISO,    /* ISO 9660 disk image */
 	CONTENT_FT_HTML,   /* a web page or SVG image (content_htmlfile.h) */
+	CONTENT_FT_RTF,    /* an RTF document (content_rtf.h), whatever its name */
 };
 const char *content_ftype_name(enum content_ftype t);
 
@@ -162,6 +163,10 @@ struct content_attachment {
 	unsigned html_file;
 	/* A PDF: its active content (PDF_F_* of content_pdf.h); 0 otherwise. */
 	unsigned pdf;
+	/* An RTF document: its OLE objects (RTF_F_* of content_rtf.h), and
+	 * the name of the file a Packager object in it carries (or NULL). */
+	unsigned rtf;
+	const char *embedded_name;
 };
 
 enum content_sig_method {

@@ -204,3 +204,13 @@ enum content_cfb_result content_cfb_read(const struct content_cfb *c, const char
 	*out = buf;
 	return CONTENT_CFB_FOUND;
 }
+
+int content_cfb_root_clsid(const struct content_cfb *c, unsigned char out[16])
+{
+	/* The root is the directory's first entry. */
+	const unsigned char *q = sector(c, le32(c->p + 0x30));
+	if (q == NULL || q[0x42] != CFB_TYPE_ROOT)
+		return 0;
+	memcpy(out, q + 0x50, 16);
+	return 1;
+}

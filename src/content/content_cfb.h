@@ -34,4 +34,9 @@ void content_cfb_close(struct content_cfb *c);
 enum content_cfb_result content_cfb_read(const struct content_cfb *c, const char *name, size_t max,
     unsigned char **out, size_t *len, int *cut);
 
+/* The class id of the root storage (the 16 bytes as stored, [MS-CFB]
+ * 2.6.1) into out: what application the file is an object of.  0 when the
+ * root entry cannot be read. */
+int content_cfb_root_clsid(const struct content_cfb *c, unsigned char out[16]);
+
 #endif

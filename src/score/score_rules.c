@@ -18,6 +18,7 @@
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
 #include "content/content_pdf.h"
+#include "content/content_rtf.h"
 #include "score/score_int.h"
 
 /* ---- the rules ---------------------------------------------------------------- */
@@ -360,6 +361,11 @@ static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 		}
 		if (rule_archive(a, h))
 			return;
+		if (a->embedded_name != NULL && exe_name(a->embedded_name, &ext) != 0) {
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a document carrying \"%.80s\" as an object",
+			    a->filename, a->embedded_name);
+			return;
+		}
 	}
 }
 
@@ -464,6 +470,34 @@ static void rule_pdf(const struct content_msg *m, struct score_hits *h)
 	join_phrases(what, sizeof(what), ph, k);
 	score_hit(h, SYM_PDF_ACTIVE_CONTENT, best, "attachment \"%.80s\" is a PDF that %s%s",
 	    hit->filename, what, f & PDF_F_CUT ? " (not all of its object streams were read)" : "");
+}
+
+/* An RTF document whose OLE objects attack on opening (content_rtf.h). */
+static void rule_rtf(const struct content_msg *m, struct score_hits *h)
+{
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		const unsigned f = a->rtf;
+		const char *when = f & RTF_F_AUTO_UPDATE ? ", set to load when the document opens" : "";
+		if (f & RTF_F_EQUATION) {
+			score_hit(h, SYM_RTF_OBJECT, 1.0,
+			    "attachment \"%.80s\" is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802)%s",
+			    a->filename, when);
+			return;
+		}
+		if (f & RTF_F_LINK) {
+			score_hit(h, SYM_RTF_OBJECT, 1.0,
+			    "attachment \"%.80s\" is an RTF document with a link object that fetches its content when opened (as CVE-2017-0199 does)",
+			    a->filename);
+			return;
+		}
+		if ((f & RTF_F_OBJECT) && (f & RTF_F_AUTO_UPDATE)) {
+			score_hit(h, SYM_RTF_OBJECT, 0.5,
+			    "attachment \"%.80s\" is an RTF document with an object set to load when the document opens",
+			    a->filename);
+			return;
+		}
+	}
 }
 
 /* An archive whose inside cannot be checked (plan M21). */
@@ -616,6 +650,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_office_macro(m, h);
 	rule_html_attachment(m, h);
 	rule_pdf(m, h);
+	rule_rtf(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);

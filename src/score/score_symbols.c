@@ -75,12 +75,12 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	 * nothing inside can be checked (plan M21).  No corpus message has
 	 * one. */
 	[SYM_ARCHIVE_UNSCANNABLE] = { "ARCHIVE_UNSCANNABLE", "attachment", 4.0,
-		"an archive attachment (ZIP, RAR, 7z) with password-protected members or an encrypted member list, or a member list that cannot be read whole: what is inside cannot be checked; never clean (at least possible spam)" },
+		"an archive attachment (ZIP, RAR, 7z) with password-protected members or an encrypted member list, or a member list that cannot be read whole, or an Office document encrypted with a password: what is inside cannot be checked; never clean (at least possible spam)" },
 	/* 4: Office malware runs as macros (Office itself blocks them in mail
 	 * from outside since 2022); alone it does not tag, as finance and
 	 * engineering still mail macro workbooks.  No corpus message has one. */
 	[SYM_OFFICE_MACRO] = { "OFFICE_MACRO", "attachment", 4.0,
-		"an Office document with macros: a VBA project in a .doc/.xls/.ppt (OLE) file, or a VBA project, Excel 4.0 macro sheet or Basic module in an Office Open XML or OpenDocument package (also inside a ZIP)" },
+		"an Office document with macros: a VBA project in a .doc/.xls/.ppt (OLE) file or an Excel 4.0 macro sheet in a legacy workbook, or a VBA project, Excel 4.0 macro sheet or Basic module in an Office Open XML or OpenDocument package (also inside a ZIP)" },
 	/* 6: a page mailed as a file that asks for a password, decodes and
 	 * runs hidden script, assembles a download or redirects is how
 	 * credential phishing and HTML smuggling arrive; a receipt or report
@@ -93,6 +93,14 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	 * tags.  No corpus message has one. */
 	[SYM_PDF_ACTIVE_CONTENT] = { "PDF_ACTIVE_CONTENT", "attachment", 3.0,
 		"a PDF attachment that launches a program (/Launch) or runs JavaScript when opened (/OpenAction or /AA with /JavaScript) - half for JavaScript alone or embedded files; names hidden with #xx escapes or in compressed object streams are found too" },
+	/* 6 for an RTF document with an Equation Editor object or a link
+	 * object: that component was removed from Office in 2018 for its
+	 * exploits (CVE-2017-11882, CVE-2018-0802) and an auto-fetched link
+	 * is CVE-2017-0199, so such a document is an attack; half for another
+	 * object set to load without a click (\objupdate).  Embedded charts and
+	 * pictures are quiet.  No corpus message has one. */
+	[SYM_RTF_OBJECT] = { "RTF_OBJECT", "attachment", 6.0,
+		"an RTF attachment (under any name) with an Equation Editor object or a link object that fetches its content when opened - half for another OLE object set to load when the document opens (\\objupdate)" },
 	/* 1.0: 4 spam, 2 ham on the training split (mail sent "on behalf of"). */
 	[SYM_FROM_DISPLAY_NAME_SPOOF] = { "FROM_DISPLAY_NAME_SPOOF", "header", 1.0,
 		"the From display name contains an address of another domain than the real From address" },

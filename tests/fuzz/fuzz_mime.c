@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "content/content.h"
+#include "content/content_office.h"
 #include "fingerprint/fingerprint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -127,6 +128,16 @@ static void summarize(const struct content_msg *m, struct summary *s)
 		}
 		if ((a->archive_encrypted || a->archive_hidden) &&
 		    !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
+			abort();
+		/* An RTF's objects and an Office document's bits: only for those
+		 * kinds; a carried file's name only from an RTF, valid UTF-8. */
+		if ((a->rtf != 0 || a->embedded_name != NULL) && a->detected != CONTENT_FT_RTF)
+			abort();
+		if (a->embedded_name != NULL && !str_ok(a->embedded_name))
+			abort();
+		if (a->office != 0 && a->detected != CONTENT_FT_OLE && a->detected != CONTENT_FT_ZIP)
+			abort();
+		if ((a->office & CONTENT_OFFICE_ENCRYPTED) && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
 			abort();
 	}
 	if (s->att_bytes > lim.max_decoded_bytes)

@@ -7,6 +7,7 @@ rarbuild.py and OLE files by olebuild.py (both checked here against
 independent readers: libarchive's bsdtar, python3-olefile)."""
 import gzip
 import io
+import struct
 import subprocess
 import tarfile
 import zipfile
@@ -213,6 +214,54 @@ def test_office_xlm_and_encrypted(make_server, sink):
     assert "is an Office document encrypted with a password" in sy.get("ARCHIVE_UNSCANNABLE", ""), sy
     assert rec["class"] == "possible-spam", rec
     assert got["enc"].header("X-Mailward-Spam") == "yes"
+
+
+def rtf_with_object(cls, native, kw="\\objemb", objclass=None):
+    """An RTF document with one OLE object: its OLE1 header ([MS-OLEDS]
+    2.2.4: version, embedded, class name, empty topic and item, native
+    data) as \\objdata hex, broken into lines and padded with blanks and a
+    control word the way droppers write it."""
+    def lp(b):
+        return struct.pack("<I", len(b) + 1) + b + b"\0"
+    ole1 = struct.pack("<II", 0x0501, 2) + lp(cls.encode()) + struct.pack("<II", 0, 0)
+    ole1 += struct.pack("<I", len(native)) + native
+    hx = ole1.hex()
+    body = " \\par\r\n".join(hx[i:i + 61] for i in range(0, len(hx), 61))
+    head = "{\\*\\objclass %s}" % objclass if objclass else ""
+    return ("{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Calibri;}}\\pard Please see the order.\\par\r\n"
+            "{\\object%s%s{\\*\\objdata\r\n%s}{\\result{\\pict\\wmetafile8 0100}}}\\par}\r\n"
+            % (kw, head, body)).encode()
+
+
+def test_rtf_objects(make_server, sink):
+    """At the default thresholds: an RTF sent as .doc whose object is the
+    Equation Editor's (by its compound file's class id, the names
+    mangled) is RTF_OBJECT; one whose Packager object carries a program is
+    EXE_ATTACHMENT; an RTF with a chart object is neither.  olefile reads
+    the embedded compound file."""
+    eq = olebuild.ole_streams([("Equation Native", bytes([0x1C, 0, 0, 0, 2, 0]) + bytes(22))])
+    eq = bytearray(eq)
+    eq[1024 + 0x50:1024 + 0x60] = bytes.fromhex("02ce020000000000c000000000000046")
+    ole = olefile.OleFileIO(bytes(eq))
+    assert ole.exists("Equation Native") and ole.root.clsid == "0002CE02-0000-0000-C000-000000000046"
+    chart = olebuild.ole_streams([("Workbook", bytes(64))])
+    pkg = b"\x02\x00Scan_0042.pdf.exe\0C:\\Users\\a\\Scan_0042.pdf.exe\0\0\0" + b"MZ" + bytes(62)
+    cases = {
+        "equation": ("Order_7731.doc", rtf_with_object("x7", bytes(eq), "\\objemb\\objupdate", "Word.Document.8")),
+        "package": ("Scan.rtf", rtf_with_object("Package", pkg)),
+        "chart": ("report.rtf", rtf_with_object("Excel.Sheet.8", chart, objclass="Excel.Sheet.8")),
+    }
+    srv = make_server(sink=sink)
+    refs, got = send_all(srv, sink, cases, "application/msword")
+    _, sy = verdict(srv, refs["equation"])
+    assert '"Order_7731.doc" is an RTF document with an Equation Editor object' in sy.get("RTF_OBJECT", ""), sy
+    assert "set to load when the document opens" in sy["RTF_OBJECT"]
+    assert "RTF_OBJECT" in got["equation"].header("X-Mailward-Symbols")
+    _, sy = verdict(srv, refs["package"])
+    assert 'carrying "Scan_0042.pdf.exe" as an object' in sy.get("EXE_ATTACHMENT", ""), sy
+    rec, sy = verdict(srv, refs["chart"])
+    assert not {"RTF_OBJECT", "EXE_ATTACHMENT"} & set(sy), sy
+    assert rec["class"] == "clean", rec
 
 
 def zip_of(files, method=zipfile.ZIP_DEFLATED):

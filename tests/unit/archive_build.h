@@ -426,6 +426,52 @@ static void biff_name(struct buf *b, const char *name, unsigned builtin)
 	biff_rec(b, 0x0018, d, 15 + l);
 }
 
+/* Set the class id of a compound file's root entry (the directory's first). */
+static void ole_set_root_clsid(struct buf *b, const unsigned char clsid[16])
+{
+	const unsigned char *h = (const unsigned char *)b->data;
+	const size_t dir = (size_t)h[0x30] | (size_t)h[0x31] << 8;
+	memcpy(b->data + (dir + 1) * 512 + 0x50, clsid, 16);
+}
+
+/* An OLE1 embedded object ([MS-OLEDS] 2.2.4): version, format 2, class
+ * name, empty topic and item, then the native data. */
+static void ole1_embedded(struct buf *b, const char *cls, const void *native, size_t n)
+{
+	unsigned char u[4];
+	const size_t cl = strlen(cls) + 1;
+	ole_put32(u, 0x0501);
+	buf_append(b, u, 4);
+	ole_put32(u, 2);
+	buf_append(b, u, 4);
+	ole_put32(u, (uint32_t)cl);
+	buf_append(b, u, 4);
+	buf_append(b, cls, cl);
+	ole_put32(u, 0);
+	buf_append(b, u, 4);                   /* topic */
+	buf_append(b, u, 4);                   /* item */
+	ole_put32(u, (uint32_t)n);
+	buf_append(b, u, 4);
+	buf_append(b, native, n);
+}
+
+/* Bytes as the hex of an RTF \objdata: 64 digits a line; with noise,
+ * droppers' padding between the digits (blanks, a control word, an
+ * ignorable group, a stray non-hex letter). */
+static void rtf_hex(struct buf *out, const void *data, size_t n, int noise)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *d = data;
+	for (size_t i = 0; i < n; i++) {
+		buf_append_char(out, hx[d[i] >> 4]);
+		if (noise && i % 7 == 3)
+			buf_append_str(out, i % 2 ? " \\par\r\n" : "{\\*\\datastore 0f1e}\tz");
+		buf_append_char(out, hx[d[i] & 15]);
+		if (i % 32 == 31)
+			buf_append_str(out, "\r\n");
+	}
+}
+
 /* in compressed by zlib: raw deflate (window_bits -15) or gzip (31). */
 static void ab_deflate(struct buf *out, const void *in, size_t n, int window_bits, int level)
 {

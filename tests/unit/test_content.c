@@ -21,6 +21,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_rtf.h"
 #include "content/content_pdf.h"
 #include "archive_build.h"
 
@@ -1521,6 +1522,140 @@ static void test_office_xlm_and_encryption(void **state)
 	buf_free(&b);
 }
 
+static const unsigned char clsid_eqnedt[16] = { 0x02, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+static const unsigned char clsid_mathtype[16] = { 0x03, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+static const unsigned char clsid_oleLink[16] = { 0x00, 0x03, 0x00, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+
+/* An RTF document with one object: \object<kw>, {\*\objclass cls}, and as
+ * \objdata an OLE1 object of class ole1cls around a compound file with an
+ * "Equation Native" stream and the root class id given (or native bytes). */
+static void rtf_object(struct buf *out, const char *kw, const char *cls, const char *ole1cls,
+    const unsigned char *clsid, const void *native, size_t nn, int noise)
+{
+	struct buf cf = BUF_INIT, o1 = BUF_INIT;
+	if (native == NULL) {
+		static const unsigned char eq[28] = { 0x1c, 0x00, 0x00, 0x00, 0x02, 0x00 };
+		const struct ole_stream st = { "Equation Native", eq, sizeof(eq) };
+		ole_build_streams(&cf, &st, 1);
+		if (clsid != NULL)
+			ole_set_root_clsid(&cf, clsid);
+		native = cf.data;
+		nn = cf.len;
+	}
+	ole1_embedded(&o1, ole1cls, native, nn);
+	buf_append_str(out, "{\\rtf1\\ansi{\\fonttbl{\\f0 Times;}}\\pard Invoice attached.\\par\r\n{\\object");
+	buf_append_str(out, kw);
+	if (cls != NULL) {
+		buf_append_str(out, "{\\*\\objclass ");
+		buf_append_str(out, cls);
+		buf_append_str(out, "}");
+	}
+	buf_append_str(out, "{\\*\\objdata\r\n");
+	rtf_hex(out, o1.data, o1.len, noise);
+	buf_append_str(out, "}{\\result {\\pict\\wmetafile8 0100}}}\\par}\r\n");
+	buf_free(&cf);
+	buf_free(&o1);
+}
+
+static unsigned rtf_flags(const struct buf *b, struct content_rtf *r)
+{
+	content_rtf_scan((const unsigned char *)b->data, b->len, r);
+	return r->flags;
+}
+
+/* RTF objects: the Equation Editor by class name or by the class id of
+ * its compound file (the name mangled, the hex broken up), a link object
+ * loaded on opening, a Packager object's file, \binN data; charts and
+ * MathType quiet; limits. */
+static void test_rtf_objects(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	struct content_rtf r;
+	const unsigned obj = RTF_F_OBJECT;
+
+	rtf_object(&b, "\\objemb", "Equation.3", "Equation.3", NULL, NULL, 0, 0);
+	assert_true(content_rtf_is((const unsigned char *)b.data, b.len));
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_EQUATION);
+	buf_free(&b);
+	/* Names that say nothing; the compound file's class id does, and the
+	 * hex is broken up by blanks, control words and ignorable groups. */
+	rtf_object(&b, "\\objemb\\objupdate", "Word.Document.8", "abcd", clsid_eqnedt, NULL, 0, 1);
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_EQUATION | RTF_F_AUTO_UPDATE);
+	buf_free(&b);
+	/* The same data without the noise, read as raw \binN bytes. */
+	{
+		struct buf cf = BUF_INIT, o1 = BUF_INIT;
+		static const unsigned char eq[8] = { 0x1c };
+		const struct ole_stream st = { "Equation Native", eq, sizeof(eq) };
+		ole_build_streams(&cf, &st, 1);
+		ole_set_root_clsid(&cf, clsid_eqnedt);
+		ole1_embedded(&o1, "x", cf.data, cf.len);
+		char *head = xasprintf("{\\rtf1{\\object\\objemb{\\*\\objdata \\bin%zu ", o1.len);
+		buf_append_str(&b, head);
+		buf_append(&b, o1.data, o1.len);
+		buf_append_str(&b, "}}}");
+		assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_EQUATION);
+		free(head);
+		buf_free(&b);
+		buf_free(&cf);
+		buf_free(&o1);
+	}
+	/* A link object refreshed on opening (CVE-2017-0199's form). */
+	rtf_object(&b, "\\objautlink\\objupdate", "Word.Document.8", "Word.Document.8", clsid_oleLink, NULL, 0, 0);
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_LINK | RTF_F_AUTO_UPDATE);
+	buf_free(&b);
+	/* A Packager object: the file it carries, by label or by path. */
+	static const char pkg[] = "\x02\x00invoice.pdf.exe\0C:\\Users\\x\\invoice.pdf.exe\0\0\0";
+	rtf_object(&b, "\\objemb", "Package", "Package", NULL, pkg, sizeof(pkg), 0);
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_PACKAGE);
+	assert_string_equal(r.package, "invoice.pdf.exe");
+	buf_free(&b);
+	static const char nolabel[] = "\x02\x00\0C:\\tmp\\run.js\0";
+	rtf_object(&b, "\\objemb", NULL, "Package", NULL, nolabel, sizeof(nolabel), 1);
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_PACKAGE);
+	assert_string_equal(r.package, "run.js");
+	buf_free(&b);
+	/* A chart, and a MathType equation (its own class id): objects only. */
+	rtf_object(&b, "\\objemb", "Excel.Sheet.8", "Excel.Sheet.8", NULL, NULL, 0, 0);
+	assert_int_equal(rtf_flags(&b, &r), obj);
+	buf_free(&b);
+	rtf_object(&b, "\\objemb", "Equation.DSMT4", "Equation.DSMT4", clsid_mathtype, NULL, 0, 0);
+	assert_int_equal(rtf_flags(&b, &r), obj);
+	buf_free(&b);
+
+	/* Cut inside the object data: what was read is judged. */
+	rtf_object(&b, "\\objemb", "Equation.3", "x", NULL, NULL, 0, 0);
+	content_rtf_scan((const unsigned char *)b.data, b.len / 2, &r);
+	assert_int_equal(r.flags, obj | RTF_F_EQUATION);
+	buf_free(&b);
+	/* More objects than are looked at. */
+	buf_append_str(&b, "{\\rtf1");
+	for (int i = 0; i <= RTF_MAX_OBJECTS; i++)
+		buf_append_str(&b, "{\\object{\\*\\objclass Paint.Picture}{\\*\\objdata 0105}}");
+	buf_append_str(&b, "{\\object{\\*\\objclass Equation.3}}}");
+	assert_int_equal(rtf_flags(&b, &r), obj | RTF_F_CUT);
+	buf_free(&b);
+	/* Text, and an RTF without objects. */
+	assert_false(content_rtf_is((const unsigned char *)"{\\urtf", 6));
+	buf_append_str(&b, "{\\rtf1\\ansi Hello {\\b world}\\par}");
+	assert_int_equal(rtf_flags(&b, &r), 0);
+	buf_free(&b);
+
+	/* Through the parser: an RTF named .doc is read as RTF. */
+	rtf_object(&b, "\\objemb", "Package", "Package", NULL, pkg, sizeof(pkg), 0);
+	char *msg = zip_message("Order_7731.doc", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->detected, CONTENT_FT_RTF);
+	assert_string_equal(content_ftype_name(a->detected), "rtf");
+	assert_int_equal(a->rtf, obj | RTF_F_PACKAGE);
+	assert_string_equal(a->embedded_name, "invoice.pdf.exe");
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+}
+
 /* Archives inside archives: opened within the limits, flagged past them. */
 static void test_nested_archives(void **state)
 {
@@ -1949,6 +2084,7 @@ int main(void)
 		cmocka_unit_test(test_archive_attachments),
 		cmocka_unit_test(test_office_macros),
 		cmocka_unit_test(test_office_xlm_and_encryption),
+		cmocka_unit_test(test_rtf_objects),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),

@@ -849,6 +849,54 @@ static void test_archive_attachment(void **state)
 		buf_free(&w);
 	}
 
+	/* RTF objects: the Equation Editor (loaded on opening), a link object,
+	 * a Packager object carrying a program; a chart is quiet, and another
+	 * object set to load on opening counts half. */
+	{
+		struct buf cf = BUF_INIT, o1 = BUF_INIT, r = BUF_INIT;
+		static const unsigned char eqn[16] = { 0x02, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+		static const unsigned char lnk[16] = { 0x00, 0x03, 0x00, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+		static const unsigned char body[8] = { 1 };
+		static const char pkg[] = "\x02\x00Scan_0042.pdf.scr\0C:\\t\\Scan_0042.pdf.scr\0";
+		static const struct { const char *kw, *cls; const unsigned char *clsid; int pkg; const char *sym, *want; double pts; } rc[] = {
+			{ "\\objupdate", "Equation.3", eqn, 0, "RTF_OBJECT",
+			  "is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802), set to load when the document opens", 6.0 },
+			{ "\\objautlink", "Word.Document.8", lnk, 0, "RTF_OBJECT", "with a link object that fetches its content when opened", 6.0 },
+			{ "", "Package", NULL, 1, "EXE_ATTACHMENT", "is a document carrying \"Scan_0042.pdf.scr\" as an object", 8.0 },
+			{ "\\objupdate", "Excel.Sheet.8", NULL, 0, "RTF_OBJECT", "with an object set to load when the document opens", 3.0 },
+			{ "", "Excel.Sheet.8", NULL, 0, NULL, NULL, 0 },
+		};
+		for (size_t i = 0; i < MW_ARRAY_LEN(rc); i++) {
+			const struct ole_stream st = { "Contents", body, sizeof(body) };
+			ole_build_streams(&cf, &st, 1);
+			if (rc[i].clsid != NULL)
+				ole_set_root_clsid(&cf, rc[i].clsid);
+			if (rc[i].pkg)
+				ole1_embedded(&o1, rc[i].cls, pkg, sizeof(pkg));
+			else
+				ole1_embedded(&o1, rc[i].cls, cf.data, cf.len);
+			buf_append_str(&r, "{\\rtf1 See the order.\\par{\\object\\objemb");
+			buf_append_str(&r, rc[i].kw);
+			buf_append_str(&r, "{\\*\\objdata ");
+			rtf_hex(&r, o1.data, o1.len, 0);
+			buf_append_str(&r, "}}}");
+			m = zip_message("order.doc", r.data, r.len);
+			scan(m, &v);
+			if (rc[i].sym != NULL) {
+				assert_true(reason_has(&v, rc[i].sym, rc[i].want));
+				assert_true(fabs(sym(&v, rc[i].sym)->score - rc[i].pts) < 1e-9);
+			} else {
+				assert_null(sym(&v, "RTF_OBJECT"));
+				assert_null(sym(&v, "EXE_ATTACHMENT"));
+			}
+			score_verdict_free(&v);
+			free(m);
+			buf_free(&cf);
+			buf_free(&o1);
+			buf_free(&r);
+		}
+	}
+
 	/* An executable two archives down, and an archive nested past the
 	 * limits (never clean). */
 	struct buf inner = BUF_INIT, gz = BUF_INIT;
