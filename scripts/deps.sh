@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libinih-dev libjansson-dev openssl sqlite3 libgmime-3.0-dev libpsl-dev publicsuffix liblzma-dev zlib1g-dev"
-test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev 7zip libarchive-tools python3-olefile python3-xlwt python3-xlrd"
+test_pkgs="libcmocka-dev python3 python3-pytest swaks postfix clang libclang-rt-14-dev 7zip libarchive-tools python3-olefile python3-xlwt python3-xlrd python3-docx"
 bench_pkgs="postfix bogofilter rspamd redis-server"
 # npm fetches the labeled corpus; a machine whose Node.js already brings npm
 # (e.g. not from Debian) must not get Debian's npm package on top of it.

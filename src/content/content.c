@@ -24,6 +24,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_ooxml.h"
 #include "content/content_pdf.h"
 #include "content/content_rtf.h"
 
@@ -557,10 +558,20 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 		a->archive_damaged = z.damaged || as->keep_cut;
 		if (z.n_names > 0) {
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
+			int package = 0;
 			for (size_t i = 0; i < z.n_names; i++) {
 				names[i] = dup_utf8(m, z.names[i], ARCHIVE_MAX_NAME * 3);
-				if (a->detected == CONTENT_FT_ZIP)
+				if (a->detected == CONTENT_FT_ZIP) {
 					a->office |= content_package_macro_part(names[i]);
+					package |= content_ooxml_marker(names[i]);
+				}
+			}
+			if (package) {
+				struct content_ooxml o;
+				content_ooxml_scan(p, n, &m->archive_budget.unpacked, &o);
+				a->ooxml = o.flags;
+				if (o.target[0] != '\0')
+					a->ooxml_target = dup_utf8(m, o.target, sizeof(o.target));
 			}
 			a->archive_names = names;
 			a->n_archive_names = z.n_names;

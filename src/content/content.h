@@ -167,6 +167,10 @@ struct content_attachment {
 	 * the name of the file a Packager object in it carries (or NULL). */
 	unsigned rtf;
 	const char *embedded_name;
+	/* An Office Open XML package: what it loads from the web when opened
+	 * (OOXML_F_* of content_ooxml.h) and the first such address, or NULL. */
+	unsigned ooxml;
+	const char *ooxml_target;
 };
 
 enum content_sig_method {

@@ -114,6 +114,12 @@ int content_archive_read_nested(enum content_archive_kind kind, const unsigned c
  * bad data (out holds what came before).  Also for content_pdf.c. */
 int content_inflate(const unsigned char *in, size_t n, int window_bits, size_t max, struct buf *out);
 
+/* A ZIP member's bytes (stored, or deflated: inflated with zlib), at most
+ * max of them, into out: 0 the whole member, 1 only its first max bytes,
+ * -1 when it cannot be read (encrypted, another method, damaged). */
+int content_zip_member(const unsigned char *p, size_t n, const struct content_archive_entry *e,
+    size_t max, struct buf *out);
+
 /* The per-format readers content_archive_read() calls (same contract). */
 int content_zip_read(const unsigned char *p, size_t n, struct content_archive *out);
 int content_rar_read(const unsigned char *p, size_t n, struct content_archive *out);

@@ -111,6 +111,16 @@ static int zip_member(const unsigned char *p, size_t n, const struct content_arc
 	return CANNOT;                         /* bzip2, LZMA, Deflate64 ... */
 }
 
+int content_zip_member(const unsigned char *p, size_t n, const struct content_archive_entry *e,
+    size_t max, struct buf *out)
+{
+	switch (zip_member(p, n, e, max, out)) {
+	case GOT_ALL: return 0;
+	case GOT_PREFIX: return 1;
+	default: return -1;
+	}
+}
+
 /* Member i's bytes (a gzip has one member, its whole stream). */
 static int member(enum content_archive_kind kind, const unsigned char *p, size_t n,
     const struct content_archive *list, size_t i, size_t max, struct buf *out)

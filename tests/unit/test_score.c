@@ -860,10 +860,10 @@ static void test_archive_attachment(void **state)
 		static const char pkg[] = "\x02\x00Scan_0042.pdf.scr\0C:\\t\\Scan_0042.pdf.scr\0";
 		static const struct { const char *kw, *cls; const unsigned char *clsid; int pkg; const char *sym, *want; double pts; } rc[] = {
 			{ "\\objupdate", "Equation.3", eqn, 0, "RTF_OBJECT",
-			  "is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802), set to load when the document opens", 6.0 },
-			{ "\\objautlink", "Word.Document.8", lnk, 0, "RTF_OBJECT", "with a link object that fetches its content when opened", 6.0 },
+			  "is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802), set to load when the document opens", 8.0 },
+			{ "\\objautlink", "Word.Document.8", lnk, 0, "RTF_OBJECT", "with a link object that fetches its content when opened", 8.0 },
 			{ "", "Package", NULL, 1, "EXE_ATTACHMENT", "is a document carrying \"Scan_0042.pdf.scr\" as an object", 8.0 },
-			{ "\\objupdate", "Excel.Sheet.8", NULL, 0, "RTF_OBJECT", "with an object set to load when the document opens", 3.0 },
+			{ "\\objupdate", "Excel.Sheet.8", NULL, 0, "RTF_OBJECT", "with an object set to load when the document opens", 4.0 },
 			{ "", "Excel.Sheet.8", NULL, 0, NULL, NULL, 0 },
 		};
 		for (size_t i = 0; i < MW_ARRAY_LEN(rc); i++) {
@@ -894,6 +894,43 @@ static void test_archive_attachment(void **state)
 			buf_free(&cf);
 			buf_free(&o1);
 			buf_free(&r);
+		}
+	}
+
+	/* A .docx that loads its template from the web (6); the same template
+	 * on a file share is quiet; an OLE object from the web weighs 8. */
+	{
+		static const char *const names[] = { "[Content_Types].xml", "word/_rels/settings.xml.rels" };
+		static const char *const targets[] = { "https://cdn.example.net/t.dotm", "\\\\fs01\\t\\memo.dotx",
+			"http://198.51.100.7/x.html!" };
+		static const char *const types[] = { "attachedTemplate", "attachedTemplate", "oleObject" };
+		for (int i = 0; i < 3; i++) {
+			struct buf d[2] = { BUF_INIT, BUF_INIT };
+			buf_append_str(&d[0], "<Types/>");
+			buf_append_str(&d[1], "<Relationships><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/"
+			    "officeDocument/2006/relationships/");
+			buf_append_str(&d[1], types[i]);
+			buf_append_str(&d[1], "\" Target=\"");
+			buf_append_str(&d[1], targets[i]);
+			buf_append_str(&d[1], "\" TargetMode=\"External\"/></Relationships>");
+			zip_build_data(&b, names, d, 2, 1);
+			m = zip_message("Contract.docx", b.data, b.len);
+			scan(m, &v);
+			if (i == 0) {
+				assert_true(reason_has(&v, "OFFICE_REMOTE_CONTENT",
+				    "\"Contract.docx\" is an Office document that loads its template (template injection) from https://cdn.example.net/t.dotm when opened"));
+				assert_true(fabs(sym(&v, "OFFICE_REMOTE_CONTENT")->score - 6.0) < 1e-9);
+			} else if (i == 1) {
+				assert_null(sym(&v, "OFFICE_REMOTE_CONTENT"));
+			} else {
+				assert_true(reason_has(&v, "OFFICE_REMOTE_CONTENT", "loads an OLE object"));
+				assert_true(fabs(sym(&v, "OFFICE_REMOTE_CONTENT")->score - 8.0) < 1e-9);
+			}
+			score_verdict_free(&v);
+			free(m);
+			buf_free(&b);
+			buf_free(&d[0]);
+			buf_free(&d[1]);
 		}
 	}
 
