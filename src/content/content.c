@@ -602,6 +602,28 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 	content_archive_free(&z);
 }
 
+/* An Internet shortcut's target: the value of its "URL=" line (the
+ * [InternetShortcut] section keeps it in the first lines), or NULL. */
+static const char *shortcut_target(struct content_msg *m, const char *name, const unsigned char *h,
+    size_t n)
+{
+	const size_t nl = name ? strlen(name) : 0;
+	if (nl < 4 || strcasecmp(name + nl - 4, ".url") != 0)
+		return NULL;
+	for (size_t i = 0; i + 4 <= n; i++) {
+		if ((i > 0 && h[i - 1] != '\n') || strncasecmp((const char *)h + i, "URL=", 4) != 0)
+			continue;
+		size_t e = i + 4;
+		while (e < n && h[e] != '\r' && h[e] != '\n')
+			e++;
+		char v[sizeof(((struct att_sink *)0)->head) + 1];
+		memcpy(v, h + i + 4, e - i - 4);
+		v[e - i - 4] = '\0';
+		return dup_utf8(m, v, sizeof(v));
+	}
+	return NULL;
+}
+
 static void take_attachment(struct content_msg *m, GMimePart *part, const char *ctype)
 {
 	struct att_sink as = { .md = EVP_MD_CTX_new(), .bytes = BUF_INIT,
@@ -620,6 +642,8 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	a->filename = dup_utf8(m, g_mime_part_get_filename(part), 4096);
 	a->declared_type = dup_utf8(m, ctype, 256);
 	a->detected = detect_type(as.head, as.head_len);
+	if (a->detected == CONTENT_FT_TEXT)
+		a->shortcut_url = shortcut_target(m, a->filename, as.head, as.head_len);
 	a->size = as.size;
 	a->truncated = cut;
 	size_t kn;

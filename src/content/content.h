@@ -171,6 +171,9 @@ struct content_attachment {
 	 * (OOXML_F_* of content_ooxml.h) and the first such address, or NULL. */
 	unsigned ooxml;
 	const char *ooxml_target;
+	/* An Internet shortcut (a text attachment named .url): the URL= it
+	 * opens, or NULL. */
+	const char *shortcut_url;
 };
 
 enum content_sig_method {

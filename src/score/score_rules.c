@@ -274,12 +274,26 @@ static void rule_subject(const struct content_msg *m, struct score_hits *h)
 	}
 }
 
-/* Names Windows (and the JVM) run on a double click.  This table and the
- * next are kept in strcmp order: looked up with bsearch. */
+/* Names Windows (and the JVM) run, install, mount or open into running
+ * something on a double click: programs and scripts, installers and
+ * packages, shortcuts and search connectors, help files and snap-ins,
+ * Excel add-ins, disk images - most of Outlook's "Level 1" list of
+ * blocked attachments.  Left out of it: source code also mailed by
+ * engineers (.vb, .bas, .vhd - VHDL -, .py, .pl), certificates and
+ * databases.  These tables are kept in strcmp order: looked up with
+ * bsearch. */
 static const char *const exe_exts[] = {
-	"bat", "cmd", "com", "cpl", "exe", "hta", "jar", "js", "jse", "lnk", "msi", "pif",
-	"ps1", "scr", "vbe", "vbs", "wsf", "wsh",
+	"application", "appref-ms", "bat", "chm", "cmd", "com", "cpl", "diagcab", "exe", "gadget",
+	"hlp", "hta", "inf", "ins", "isp", "jar", "jnlp", "js", "jse", "library-ms", "lnk", "msc",
+	"msh", "msi", "msp", "mst", "msu", "pif", "ps1", "ps1xml", "psc1", "reg", "scf", "scr", "sct",
+	"search-ms", "settingcontent-ms", "shb", "shs", "vbe", "vbs", "vhdx", "ws", "wsb", "wsc",
+	"wsf", "wsh", "xbap", "xll", "xnk",
 };
+/* Of those, names that software archives carry harmlessly (a driver's
+ * setup .inf): counted as an attachment's own name, not inside an
+ * archive.  Internet shortcuts (.url) are judged by where they point
+ * (rule_attachments). */
+static const char *const top_only_exts[] = { "inf" };
 /* Script-looking content under these names is source text people mail each
  * other (patches, shell scripts on technical lists), not a dropper. */
 static const char *const source_exts[] = {
@@ -288,7 +302,7 @@ static const char *const source_exts[] = {
 
 static int ext_in(const char *ext, const char *const *tab, size_t n)
 {
-	char low[8];
+	char low[24];
 	size_t l = strlen(ext);
 
 	if (l == 0 || l >= sizeof(low))
@@ -316,12 +330,25 @@ static int exe_name(const char *name, const char **ext)
 	return prev != NULL && dot - prev > 1 && dot - prev <= 5 ? 2 : 1;
 }
 
+/* Where a shortcut may point without reaching for a share or a handler:
+ * the web, mail, news. */
+static int web_scheme(const char *u)
+{
+	static const char *const ok[] = { "http://", "https://", "ftp://", "mailto:", "news:" };
+	while (*u == ' ' || *u == '\t')
+		u++;
+	for (size_t i = 0; i < MW_ARRAY_LEN(ok); i++)
+		if (strncasecmp(u, ok[i], strlen(ok[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static int rule_archive(const struct content_attachment *a, struct score_hits *h)
 {
 	for (size_t k = 0; k < a->n_archive_names; k++) {
 		const char *ext;
 		const int kind = exe_name(a->archive_names[k], &ext);
-		if (kind == 0)
+		if (kind == 0 || ext_in(ext, top_only_exts, MW_ARRAY_LEN(top_only_exts)))
 			continue;
 		score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is an archive holding \"%.80s\"%s",
 		    a->filename, a->archive_names[k], kind == 2 ? " (a double extension)" : "");
@@ -337,6 +364,15 @@ static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 		const char *ext;
 		const int kind = exe_name(a->filename, &ext);
 
+		/* An Internet shortcut to a web page is a link; one to a file
+		 * share (WebDAV, SMB), a local file or a protocol handler
+		 * (search-ms:, ms-...:) runs what it points at - the SmartScreen
+		 * bypasses of CVE-2023-36025 and CVE-2024-21412. */
+		if (a->shortcut_url != NULL && !web_scheme(a->shortcut_url)) {
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a Windows shortcut to %.100s",
+			    a->filename, a->shortcut_url);
+			return;
+		}
 		if (a->detected == CONTENT_FT_EXE || a->detected == CONTENT_FT_ELF) {
 			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a %s binary",
 			    a->filename, content_ftype_name(a->detected));

@@ -266,6 +266,33 @@ def test_rtf_objects(make_server, sink):
     assert rec["class"] == "clean", rec
 
 
+def test_launcher_names_and_shortcuts(make_server, sink):
+    """At the default thresholds: a help file, an Excel add-in, a search
+    connector and an Internet shortcut to a WebDAV share are
+    EXE_ATTACHMENT; a shortcut to a web page and VHDL source (.vhd) are
+    clean."""
+    cases = {
+        "chm": ("manual.chm", b"ITSF\x03\x00\x00\x00" + bytes(88)),
+        "xll": ("Q3 figures.xll", bytes(16) + b"add-in"),
+        "search": ("Shared.search-ms", b'<?xml version="1.0"?><searchConnectorDescription/>'),
+        "share": ("Invoice.url", b"[InternetShortcut]\r\nURL=file://198.51.100.7@80/share/Invoice.pdf.js\r\n"),
+        "web": ("Agenda.url", b"[InternetShortcut]\r\nURL=https://intranet.example.org/agenda\r\n"),
+        "vhdl": ("counter.vhd", b"library ieee;\nuse ieee.std_logic_1164.all;\nentity counter is end;\n"),
+    }
+    srv = make_server(sink=sink)
+    refs, got = send_all(srv, sink, cases)
+    for k, ext in (("chm", "chm"), ("xll", "xll"), ("search", "search-ms")):
+        _, sy = verdict(srv, refs[k])
+        assert f"has an executable name (.{ext})" in sy.get("EXE_ATTACHMENT", ""), (k, sy)
+    _, sy = verdict(srv, refs["share"])
+    assert '"Invoice.url" is a Windows shortcut to file://198.51.100.7@80/share/Invoice.pdf.js' in sy.get(
+        "EXE_ATTACHMENT", ""), sy
+    assert got["share"].header("X-Mailward-Spam") == "yes"
+    for k in ("web", "vhdl"):
+        rec, sy = verdict(srv, refs[k])
+        assert "EXE_ATTACHMENT" not in sy and rec["class"] == "clean", (k, rec)
+
+
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 
 

