@@ -141,6 +141,8 @@ static void summarize(const struct content_msg *m, struct summary *s)
 			abort();
 		if (a->ooxml_target != NULL && !str_ok(a->ooxml_target))
 			abort();
+		if (a->shortcut_url != NULL && (!str_ok(a->shortcut_url) || a->detected != CONTENT_FT_TEXT))
+			abort();
 		if ((a->office & CONTENT_OFFICE_ENCRYPTED) && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
 			abort();
 	}
