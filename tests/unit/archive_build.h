@@ -201,6 +201,21 @@ static void ole_put32(unsigned char *p, uint32_t v)
 	p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
 }
 
+/* A directory entry: its UTF-16 name, type, black, no links, no data. */
+static void ole_dir_entry(unsigned char *d, const char *name, unsigned type)
+{
+	size_t k = 0;
+	for (; name[k] && k < 31; k++)
+		d[2 * k] = (unsigned char)name[k];
+	d[0x40] = (unsigned char)(2 * (k + 1));
+	d[0x42] = (unsigned char)type;
+	d[0x43] = 1;                        /* black */
+	ole_put32(d + 0x44, 0xffffffffu);   /* left, right, child: none yet */
+	ole_put32(d + 0x48, 0xffffffffu);
+	ole_put32(d + 0x4c, 0xffffffffu);
+	ole_put32(d + 0x74, 0xfffffffeu);   /* no data */
+}
+
 static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
 {
 	unsigned char h[512], fat[512], dir[512];
@@ -218,20 +233,8 @@ static void ole_build(struct buf *out, const struct ole_entry *e, size_t n)
 	ole_put32(fat, 0xfffffffdu);           /* sector 0: FAT */
 	ole_put32(fat + 4, 0xfffffffeu);       /* sector 1: directory, end of chain */
 	memset(dir, 0, sizeof(dir));
-	for (size_t i = 0; i <= n && i < 4; i++) {
-		unsigned char *d = dir + 128 * i;
-		const char *name = i == 0 ? "Root Entry" : e[i - 1].name;
-		size_t k = 0;
-		for (; name[k] && k < 31; k++)
-			d[2 * k] = (unsigned char)name[k];
-		d[0x40] = (unsigned char)(2 * (k + 1));
-		d[0x42] = (unsigned char)(i == 0 ? 5 : e[i - 1].type);
-		d[0x43] = 1;                        /* black */
-		ole_put32(d + 0x44, 0xffffffffu);   /* left, right, child: none yet */
-		ole_put32(d + 0x48, 0xffffffffu);
-		ole_put32(d + 0x4c, 0xffffffffu);
-		ole_put32(d + 0x74, 0xfffffffeu);   /* no data */
-	}
+	for (size_t i = 0; i <= n && i < 4; i++)
+		ole_dir_entry(dir + 128 * i, i == 0 ? "Root Entry" : e[i - 1].name, i == 0 ? 5 : e[i - 1].type);
 	for (size_t i = 1; i <= n && i < 4; i++) {   /* link each under its parent */
 		unsigned char *slot = dir + 128 * (size_t)(e[i - 1].parent + 1) + 0x4c;
 		while (slot[0] != 0xff || slot[1] != 0xff || slot[2] != 0xff || slot[3] != 0xff) {
@@ -330,14 +333,8 @@ static void ole_build_streams(struct buf *out, const struct ole_stream *st, size
 	size_t next_mini = 0, next_big = ms_at + ms_sects;
 	for (size_t i = 0; i <= n && i < 4; i++) {
 		unsigned char *d = dir + 128 * i;
-		const char *name = i == 0 ? "Root Entry" : st[i - 1].name;
-		size_t k = 0;
-		for (; name[k] && k < 31; k++)
-			d[2 * k] = (unsigned char)name[k];
-		d[0x40] = (unsigned char)(2 * (k + 1));
-		d[0x42] = i == 0 ? 5 : 2;
-		d[0x43] = 1;
-		ole_put32(d + 0x44, 0xffffffffu);
+		ole_dir_entry(d, i == 0 ? "Root Entry" : st[i - 1].name, i == 0 ? 5 : 2);
+		/* the streams as a chain of right siblings under the root */
 		ole_put32(d + 0x48, i > 0 && i < n && i < 3 ? (uint32_t)(i + 1) : 0xffffffffu);
 		ole_put32(d + 0x4c, i == 0 && n > 0 ? 1u : 0xffffffffu);
 		if (i == 0) {
