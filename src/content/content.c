@@ -24,6 +24,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_onenote.h"
 #include "content/content_ooxml.h"
 #include "content/content_pdf.h"
 #include "content/content_rtf.h"
@@ -61,7 +62,7 @@ const char *content_flag_name(unsigned bit)
 const char *content_ftype_name(enum content_ftype t)
 {
 	static const char *const names[] = { "unknown", "exe", "elf", "zip", "rar", "7z", "gzip",
-		"pdf", "ole", "script", "text", "tar", "iso", "html", "rtf" };
+		"pdf", "ole", "script", "text", "tar", "iso", "html", "rtf", "lnk", "onenote" };
 	return (size_t)t < MW_ARRAY_LEN(names) ? names[t] : "unknown";
 }
 
@@ -415,7 +416,7 @@ static void sink_buf(void *ctx, const char *p, size_t n)
 }
 
 
-static enum content_ftype detect_type(const unsigned char *h, size_t n)
+enum content_ftype content_detect_type(const unsigned char *h, size_t n)
 {
 	static const struct { const char *magic; size_t len; enum content_ftype t; } tab[] = {
 		{ "MZ", 2, CONTENT_FT_EXE },
@@ -426,6 +427,9 @@ static enum content_ftype detect_type(const unsigned char *h, size_t n)
 		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
 		{ "#!", 2, CONTENT_FT_SCRIPT },
 		{ "{\\rt", 4, CONTENT_FT_RTF },
+		/* a shell link: its header size, then the link class id */
+		{ "L\0\0\0\x01\x14\x02\0", 8, CONTENT_FT_LNK },
+		{ "\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3", 16, CONTENT_FT_ONENOTE },
 	};
 	for (size_t i = 0; i < MW_ARRAY_LEN(tab); i++)
 		if (n >= tab[i].len && memcmp(h, tab[i].magic, tab[i].len) == 0)
@@ -523,7 +527,7 @@ static void sink_att(void *ctx, const char *p, size_t n)
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
 		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
 		    content_htmlfile_is(a->head, a->head_len) || a->image_name ||
-		    content_rtf_is(a->head, a->head_len) ||
+		    content_rtf_is(a->head, a->head_len) || content_onenote_is(a->head, a->head_len) ||
 		    zero_head(a->head, a->head_len) ||
 		    memmem(a->head, a->head_len, "%PDF-", 5) != NULL ? 1 : -1;
 		if (a->keep == 1) {    /* what came before, then the rest of this chunk */
@@ -641,7 +645,7 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 	memset(a, 0, sizeof(*a));
 	a->filename = dup_utf8(m, g_mime_part_get_filename(part), 4096);
 	a->declared_type = dup_utf8(m, ctype, 256);
-	a->detected = detect_type(as.head, as.head_len);
+	a->detected = content_detect_type(as.head, as.head_len);
 	if (a->detected == CONTENT_FT_TEXT)
 		a->shortcut_url = shortcut_target(m, a->filename, as.head, as.head_len);
 	a->size = as.size;
@@ -660,6 +664,10 @@ static void take_attachment(struct content_msg *m, GMimePart *part, const char *
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
 	} else if (a->detected == CONTENT_FT_PDF) {
 		a->pdf = content_pdf_scan(kp, kn, &m->archive_budget.unpacked);
+	} else if (a->detected == CONTENT_FT_ONENOTE) {
+		struct content_onenote o;
+		content_onenote_scan(kp, kn, &o);
+		a->embedded_type = o.worst;
 	} else if (a->detected == CONTENT_FT_RTF) {
 		struct content_rtf r;
 		content_rtf_scan(kp, kn, &r);

@@ -131,6 +131,8 @@ enum content_ftype {
 	CONTENT_FT_ISO,    /* ISO 9660 disk image */
 	CONTENT_FT_HTML,   /* a web page or SVG image (content_htmlfile.h) */
 	CONTENT_FT_RTF,    /* an RTF document (content_rtf.h), whatever its name */
+	CONTENT_FT_LNK,    /* a Windows shell link (shortcut) */
+	CONTENT_FT_ONENOTE, /* a OneNote section (content_onenote.h) */
 };
 const char *content_ftype_name(enum content_ftype t);
 
@@ -174,6 +176,9 @@ struct content_attachment {
 	/* An Internet shortcut (a text attachment named .url): the URL= it
 	 * opens, or NULL. */
 	const char *shortcut_url;
+	/* A OneNote section: the most dangerous type among its embedded files
+	 * (content_onenote.h), CONTENT_FT_UNKNOWN for none. */
+	enum content_ftype embedded_type;
 };
 
 enum content_sig_method {

@@ -23,6 +23,10 @@ static inline int content_hex_digit(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* The type of a file by its first bytes (at most 512 are looked at):
+ * what an attachment's "detected" says (content.c). */
+enum content_ftype content_detect_type(const unsigned char *h, size_t n);
+
 /* The first place w (ASCII) occurs in p[0..n) ignoring ASCII case, or NULL
  * (content_text.c). */
 const unsigned char *content_find_ci(const unsigned char *p, size_t n, const char *w);

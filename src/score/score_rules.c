@@ -378,6 +378,17 @@ static void rule_attachments(const struct content_msg *m, struct score_hits *h)
 			    a->filename, content_ftype_name(a->detected));
 			return;
 		}
+		if (a->detected == CONTENT_FT_LNK) {
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a Windows shortcut (a shell link)",
+			    a->filename);
+			return;
+		}
+		if (a->detected == CONTENT_FT_ONENOTE && a->embedded_type != CONTENT_FT_UNKNOWN) {
+			score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" is a OneNote section carrying %s",
+			    a->filename, a->embedded_type == CONTENT_FT_SCRIPT ? "a script" :
+			    a->embedded_type == CONTENT_FT_LNK ? "a Windows shortcut" : "a program");
+			return;
+		}
 		if (kind != 0) {
 			if (kind == 2)
 				score_hit(h, SYM_EXE_ATTACHMENT, 1.0, "attachment \"%.80s\" has a double extension ending in .%s",

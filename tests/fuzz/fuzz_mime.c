@@ -143,6 +143,8 @@ static void summarize(const struct content_msg *m, struct summary *s)
 			abort();
 		if (a->shortcut_url != NULL && (!str_ok(a->shortcut_url) || a->detected != CONTENT_FT_TEXT))
 			abort();
+		if (a->embedded_type != CONTENT_FT_UNKNOWN && a->detected != CONTENT_FT_ONENOTE)
+			abort();
 		if ((a->office & CONTENT_OFFICE_ENCRYPTED) && !(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE))
 			abort();
 	}

@@ -10,6 +10,7 @@ import io
 import struct
 import subprocess
 import tarfile
+import uuid
 import zipfile
 import zlib
 
@@ -266,12 +267,32 @@ def test_rtf_objects(make_server, sink):
     assert rec["class"] == "clean", rec
 
 
+def onenote(*files):
+    """A OneNote section as [MS-ONESTORE] lays out what matters here: the
+    file type GUID heading a 1 KiB header, then each embedded file in a
+    FileDataStoreObject (header GUID, length, reserved, data, padding,
+    footer GUID)."""
+    out = uuid.UUID("7B5C52E4-D88C-4DA7-AEB1-5378D02996D3").bytes_le.ljust(1024, b"\0")
+    for f in files:
+        out += bytes(40) + uuid.UUID("BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC").bytes_le
+        out += struct.pack("<QIQ", len(f), 0, 0) + f + bytes(-len(f) % 8)
+        out += uuid.UUID("71FBA722-0F79-4A0B-BB13-899256426B24").bytes_le
+    return out
+
+
 def test_launcher_names_and_shortcuts(make_server, sink):
     """At the default thresholds: a help file, an Excel add-in, a search
-    connector and an Internet shortcut to a WebDAV share are
-    EXE_ATTACHMENT; a shortcut to a web page and VHDL source (.vhd) are
-    clean."""
+    connector, an Internet shortcut to a WebDAV share, a shell link named
+    like a PDF and a OneNote section carrying an .hta are EXE_ATTACHMENT;
+    a shortcut to a web page, VHDL source (.vhd) and a OneNote section
+    carrying a PDF are clean."""
+    hta = (b'<html><head><HTA:APPLICATION /><script language="VBScript">'
+           b'CreateObject("WScript.Shell").Run "cmd /c curl -o %TEMP%\\a.exe"</script></head></html>')
+    lnk = struct.pack("<I", 0x4C) + uuid.UUID("00021401-0000-0000-C000-000000000046").bytes_le + bytes(56)
     cases = {
+        "onenote": ("Invoice_0042.one", onenote(b"%PDF-1.4\n", hta)),
+        "notebook": ("Minutes.one", onenote(b"%PDF-1.4\n" + bytes(100))),
+        "lnk": ("Invoice.pdf", lnk),
         "chm": ("manual.chm", b"ITSF\x03\x00\x00\x00" + bytes(88)),
         "xll": ("Q3 figures.xll", bytes(16) + b"add-in"),
         "search": ("Shared.search-ms", b'<?xml version="1.0"?><searchConnectorDescription/>'),
@@ -288,7 +309,11 @@ def test_launcher_names_and_shortcuts(make_server, sink):
     assert '"Invoice.url" is a Windows shortcut to file://198.51.100.7@80/share/Invoice.pdf.js' in sy.get(
         "EXE_ATTACHMENT", ""), sy
     assert got["share"].header("X-Mailward-Spam") == "yes"
-    for k in ("web", "vhdl"):
+    _, sy = verdict(srv, refs["onenote"])
+    assert '"Invoice_0042.one" is a OneNote section carrying a script' in sy.get("EXE_ATTACHMENT", ""), sy
+    _, sy = verdict(srv, refs["lnk"])
+    assert '"Invoice.pdf" is a Windows shortcut (a shell link)' in sy.get("EXE_ATTACHMENT", ""), sy
+    for k in ("web", "vhdl", "notebook"):
         rec, sy = verdict(srv, refs[k])
         assert "EXE_ATTACHMENT" not in sy and rec["class"] == "clean", (k, rec)
 

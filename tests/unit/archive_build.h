@@ -469,6 +469,34 @@ static void rtf_hex(struct buf *out, const void *data, size_t n, int noise)
 	}
 }
 
+/* A OneNote section as [MS-ONESTORE] lays out what matters here: the
+ * header (1,024 bytes, its file type GUID first), then each embedded file
+ * as a FileDataStoreObject (header GUID, length, 12 reserved bytes, the
+ * data, padding to 8, footer GUID) after some other bytes. */
+static void onenote_build(struct buf *out, const struct buf *files, size_t n)
+{
+	static const unsigned char one[16] = { 0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d,
+		0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29, 0x96, 0xd3 };
+	static const unsigned char head[16] = { 0xe7, 0x16, 0xe3, 0xbd, 0x65, 0x26, 0x11, 0x45,
+		0xa4, 0xc4, 0x8d, 0x4d, 0x0b, 0x7a, 0x9e, 0xac };
+	static const unsigned char foot[16] = { 0x22, 0xa7, 0xfb, 0x71, 0x79, 0x0f, 0x0b, 0x4a,
+		0xbb, 0x13, 0x89, 0x92, 0x56, 0x42, 0x6b, 0x24 };
+	static const unsigned char zero[1024];
+	buf_append(out, one, 16);
+	buf_append(out, zero, sizeof(zero) - 16);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char len[20] = { 0 };
+		for (int k = 0; k < 8; k++)
+			len[k] = (unsigned char)((uint64_t)files[i].len >> (8 * k));
+		buf_append(out, zero, 40);             /* a node list's bytes, say */
+		buf_append(out, head, 16);
+		buf_append(out, len, 20);
+		buf_append(out, files[i].data, files[i].len);
+		buf_append(out, zero, (8 - files[i].len % 8) % 8);
+		buf_append(out, foot, 16);
+	}
+}
+
 /* in compressed by zlib: raw deflate (window_bits -15) or gzip (31). */
 static void ab_deflate(struct buf *out, const void *in, size_t n, int window_bits, int level)
 {

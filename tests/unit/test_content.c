@@ -21,6 +21,7 @@
 #include "content/content_archive.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
+#include "content/content_onenote.h"
 #include "content/content_ooxml.h"
 #include "content/content_rtf.h"
 #include "content/content_pdf.h"
@@ -1749,6 +1750,77 @@ static void test_ooxml_external(void **state)
 	}
 }
 
+static const char lnk_head[] = "L\0\0\0\x01\x14\x02\0\0\0\0\0\xc0\0\0\0\0\0\0\x46";
+
+/* OneNote sections: each embedded file typed, the worst one kept; a
+ * shell link by its header whatever its name. */
+static void test_onenote_and_lnk(void **state)
+{
+	(void)state;
+	struct buf f[3] = { BUF_INIT, BUF_INIT, BUF_INIT }, b = BUF_INIT;
+	struct content_onenote o;
+	buf_append_str(&f[0], "%PDF-1.4\n1 0 obj << >> endobj\n");
+	buf_append_str(&f[1], "<html><head><HTA:APPLICATION/><script language=\"VBScript\">"
+	    "Set s = CreateObject(\"WScript.Shell\"): s.Run \"cmd /c curl\"</script></head></html>");
+	buf_append(&f[2], "MZ\x90\0\x03\0\0\0", 8);
+
+	onenote_build(&b, f, 1);
+	assert_true(content_onenote_is((const unsigned char *)b.data, b.len));
+	content_onenote_scan((const unsigned char *)b.data, b.len, &o);
+	assert_int_equal(o.files, 1);
+	assert_int_equal(o.worst, CONTENT_FT_UNKNOWN);
+	buf_free(&b);
+	onenote_build(&b, f, 2);
+	content_onenote_scan((const unsigned char *)b.data, b.len, &o);
+	assert_int_equal(o.files, 2);
+	assert_int_equal(o.worst, CONTENT_FT_SCRIPT);
+	assert_false(o.cut);
+	buf_free(&b);
+	onenote_build(&b, f, 3);
+	content_onenote_scan((const unsigned char *)b.data, b.len, &o);
+	assert_int_equal(o.worst, CONTENT_FT_EXE);
+	/* Cut inside the last file: typed by what is there, noted. */
+	content_onenote_scan((const unsigned char *)b.data, b.len - 20, &o);
+	assert_int_equal(o.worst, CONTENT_FT_EXE);
+	assert_true(o.cut);
+	buf_free(&b);
+	/* A shortcut embedded, and more files than are looked at. */
+	struct buf many[ONENOTE_MAX_FILES + 1];
+	for (size_t i = 0; i <= ONENOTE_MAX_FILES; i++) {
+		many[i] = (struct buf)BUF_INIT;
+		if (i == 3)
+			buf_append(&many[i], lnk_head, sizeof(lnk_head) - 1);
+		else
+			buf_append_str(&many[i], "note");
+	}
+	onenote_build(&b, many, ONENOTE_MAX_FILES + 1);
+	content_onenote_scan((const unsigned char *)b.data, b.len, &o);
+	assert_int_equal(o.worst, CONTENT_FT_LNK);
+	assert_int_equal(o.files, ONENOTE_MAX_FILES);
+	assert_true(o.cut);
+	for (size_t i = 0; i <= ONENOTE_MAX_FILES; i++)
+		buf_free(&many[i]);
+	buf_free(&b);
+
+	/* Through the parser. */
+	onenote_build(&b, f, 2);
+	char *msg = zip_message("Invoice_0042.one", b.data, b.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_at(m, 0)->detected, CONTENT_FT_ONENOTE);
+	assert_string_equal(content_ftype_name(CONTENT_FT_ONENOTE), "onenote");
+	assert_int_equal(content_attachment_at(m, 0)->embedded_type, CONTENT_FT_SCRIPT);
+	content_free(m);
+	free(msg);
+	buf_free(&b);
+	msg = zip_message("Invoice.pdf", lnk_head, sizeof(lnk_head) - 1);
+	m = content_parse(msg, strlen(msg), NULL);
+	assert_int_equal(content_attachment_at(m, 0)->detected, CONTENT_FT_LNK);
+	content_free(m);
+	free(msg);
+	for (int i = 0; i < 3; i++)
+		buf_free(&f[i]);
+}
+
 /* Archives inside archives: opened within the limits, flagged past them. */
 static void test_nested_archives(void **state)
 {
@@ -2179,6 +2251,7 @@ int main(void)
 		cmocka_unit_test(test_office_xlm_and_encryption),
 		cmocka_unit_test(test_rtf_objects),
 		cmocka_unit_test(test_ooxml_external),
+		cmocka_unit_test(test_onenote_and_lnk),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),

@@ -673,6 +673,34 @@ static void test_exe_attachment(void **state)
 	ASSERT_QUIET(m, "EXE_ATTACHMENT");
 	free(m);
 
+	/* A OneNote section carrying a script (the 2023 droppers' .hta); one
+	 * carrying a PDF is quiet; a shell link under a PDF's name fires. */
+	{
+		struct buf f[2] = { BUF_INIT, BUF_INIT }, one = BUF_INIT;
+		buf_append_str(&f[0], "%PDF-1.4\n");
+		buf_append_str(&f[1], "<html><script language=VBScript>CreateObject(\"WScript.Shell\").Run \"x\"</script></html>");
+		onenote_build(&one, f, 1);
+		m = zip_message("Minutes.one", one.data, one.len);
+		ASSERT_QUIET(m, "EXE_ATTACHMENT");
+		free(m);
+		buf_free(&one);
+		onenote_build(&one, f, 2);
+		m = zip_message("Invoice_0042.one", one.data, one.len);
+		scan(m, &v);
+		assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"Invoice_0042.one\" is a OneNote section carrying a script"));
+		score_verdict_free(&v);
+		free(m);
+		buf_free(&one);
+		buf_free(&f[0]);
+		buf_free(&f[1]);
+		static const char lnk[] = "L\0\0\0\x01\x14\x02\0\0\0\0\0\xc0\0\0\0\0\0\0\x46";
+		m = zip_message("Invoice.pdf", lnk, sizeof(lnk) - 1);
+		scan(m, &v);
+		assert_true(reason_has(&v, "EXE_ATTACHMENT", "\"Invoice.pdf\" is a Windows shortcut (a shell link)"));
+		score_verdict_free(&v);
+		free(m);
+	}
+
 	/* Source code and files engineers and offices mail: quiet. */
 	static const char *const quiet[] = { "top.vhd", "Module1.bas", "Form1.vb", "tool.py", "server.crt",
 		"book.xlsx", "scan.jpg", "notes.md", "a.settingcontent-msx", "b.xl" };
