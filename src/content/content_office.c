@@ -6,10 +6,12 @@
  * A compound file's directory is a chain of sectors found through its
  * FAT; rather than follow the chain, every 128-byte slot after the
  * header is checked for the shape of a directory entry with one of the
- * names VBA is stored under.  Directory sectors are sector-aligned and
- * hold 128-byte entries, so no real entry is missed; a slot of plain
- * data would need the exact name, length and type fields to be taken
- * for one, and faking one gains a sender nothing.
+ * names VBA is stored under, or of a storage with the Equation Editor's
+ * class id.  Directory sectors are sector-aligned and hold 128-byte
+ * entries, so no real entry is missed; a slot of plain data would need
+ * the exact name, length and type fields to be taken for one, and faking
+ * one gains a sender nothing.  The Workbook stream, which is data, is
+ * read through the FAT (content_cfb.h).
  */
 #include "content/content_office.h"
 
@@ -40,18 +42,30 @@ static int entry_is(const unsigned char *e, const char *name, unsigned type)
 	return e[2 * len] == 0 && e[2 * len + 1] == 0;
 }
 
-static int vba_entry(const unsigned char *p, size_t n)
+/* {0002CE02-0000-0000-C000-000000000046}, the Equation Editor 3.0, as a
+ * directory entry stores a class id. */
+static const unsigned char clsid_equation[16] = { 0x02, 0xce, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
+#define CFB_CLSID_AT 0x50u
+
+/* VBA's entries, and a storage (an embedded object: Word's ObjectPool,
+ * Excel's MBD storages) or root whose class is the Equation Editor. */
+static unsigned dir_bits(const unsigned char *p, size_t n)
 {
+	unsigned r = 0;
 	for (size_t off = CFB_HEADER; off + CFB_ENTRY <= n; off += CFB_ENTRY) {
 		const unsigned char *e = p + off;
+		if ((e[CFB_TYPE_AT] == CFB_STORAGE || e[CFB_TYPE_AT] == 5) &&
+		    memcmp(e + CFB_CLSID_AT, clsid_equation, 16) == 0)
+			r |= CONTENT_OFFICE_EQUATION;
 		/* Word keeps its project under "Macros", Excel and PowerPoint
 		 * under "_VBA_PROJECT_CUR"; each holds a "VBA" storage. */
 		if (entry_is(e, "VBA", CFB_STORAGE) || entry_is(e, "Macros", CFB_STORAGE) ||
 		    entry_is(e, "_VBA_PROJECT_CUR", CFB_STORAGE) ||
 		    entry_is(e, "_VBA_PROJECT", CFB_STREAM))
-			return 1;
+			r |= CONTENT_OFFICE_VBA;
 	}
-	return 0;
+	return r;
 }
 
 /* BIFF record types ([MS-XLS] 2.3) read from a workbook's globals. */
@@ -153,7 +167,7 @@ unsigned content_ole_scan(const unsigned char *p, size_t n)
 {
 	if (n < CFB_HEADER || memcmp(p, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) != 0)
 		return 0;
-	unsigned r = vba_entry(p, n) ? CONTENT_OFFICE_VBA : 0;
+	unsigned r = dir_bits(p, n);
 	struct content_cfb *c = content_cfb_open(p, n);
 	if (c == NULL)
 		return r;

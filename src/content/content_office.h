@@ -10,8 +10,10 @@
  * A document encrypted with a password (an encrypted workbook, an
  * encrypted Word file, an Office Open XML package inside an
  * "EncryptedPackage" stream) hides all of that, as an encrypted archive
- * does.  Nothing is decrypted, decompressed or executed; work is linear
- * in n.
+ * does.  An embedded object of the Equation Editor (the storage's class
+ * id), removed from Office in 2018 for CVE-2017-11882 and CVE-2018-0802,
+ * is an exploit carrier.  Nothing is decrypted, decompressed or executed;
+ * work is linear in n.
  */
 #ifndef MW_CONTENT_CONTENT_OFFICE_H
 #define MW_CONTENT_CONTENT_OFFICE_H
@@ -25,6 +27,7 @@ enum content_office_bits {
 	CONTENT_OFFICE_XLM_HIDDEN = 4,  /* ... that the workbook hides from its tabs */
 	CONTENT_OFFICE_AUTO_OPEN = 8,   /* ... and a name that runs it on opening */
 	CONTENT_OFFICE_ENCRYPTED = 16,  /* encrypted with a password: not readable */
+	CONTENT_OFFICE_EQUATION = 32,   /* an embedded Equation Editor 3.0 object */
 };
 #define CONTENT_OFFICE_MACROS (CONTENT_OFFICE_VBA | CONTENT_OFFICE_XLM)
 

@@ -14,11 +14,34 @@
 
 #include "base/buf.h"
 #include "content/content_archive.h"
+#include "content/content_cfb.h"
 #include "content/content_int.h"
 
 int content_ooxml_marker(const char *member)
 {
 	return strcasecmp(member, "[Content_Types].xml") == 0;
+}
+
+/* {0002CE02-0000-0000-C000-000000000046} as a directory entry stores it. */
+static const unsigned char clsid_equation[16] = { 0x02, 0xce, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
+
+/* "word/embeddings/oleObject1.bin", "xl/embeddings/oleObject2.bin" ... */
+static int embedded_object(const char *name)
+{
+	const char *e = strstr(name, "embeddings/");
+	const size_t l = strlen(name);
+	return e != NULL && l >= 4 && strcasecmp(name + l - 4, ".bin") == 0 &&
+	    strncasecmp(e + 11, "oleObject", 9) == 0;
+}
+
+static int equation_object(const struct buf *x)
+{
+	struct content_cfb *c = content_cfb_open((const unsigned char *)x->data, x->len);
+	unsigned char id[16];
+	const int r = c != NULL && content_cfb_root_clsid(c, id) && memcmp(id, clsid_equation, 16) == 0;
+	content_cfb_close(c);
+	return r;
 }
 
 static int rels_part(const char *name)
@@ -123,7 +146,8 @@ void content_ooxml_scan(const unsigned char *p, size_t n, size_t *budget, struct
 	unsigned parts = 0;
 	struct buf x = BUF_INIT;
 	for (size_t i = 0; i < z.n_names; i++) {
-		if (!rels_part(z.names[i]))
+		const int object = embedded_object(z.names[i]);
+		if (!object && !rels_part(z.names[i]))
 			continue;
 		if (parts++ >= OOXML_MAX_PARTS || *budget == 0) {
 			out->flags |= OOXML_F_CUT;
@@ -133,6 +157,13 @@ void content_ooxml_scan(const unsigned char *p, size_t n, size_t *budget, struct
 		x.len = 0;
 		const int r = content_zip_member(p, n, &z.entries[i], max, &x);
 		*budget -= x.len < *budget ? x.len : *budget;
+		if (object) {
+			/* The directory may be anywhere in the object: a cut one
+			 * is read as far as it goes. */
+			if (equation_object(&x))
+				out->flags |= OOXML_F_EQUATION;
+			continue;
+		}
 		if (r != 0)
 			out->flags |= OOXML_F_CUT;
 		rels_scan(x.data ? x.data : "", x.len, out);

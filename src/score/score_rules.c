@@ -520,27 +520,35 @@ static void rule_pdf(const struct content_msg *m, struct score_hits *h)
 	    hit->filename, what, f & PDF_F_CUT ? " (not all of its object streams were read)" : "");
 }
 
-/* An RTF document whose OLE objects attack on opening (content_rtf.h). */
-static void rule_rtf(const struct content_msg *m, struct score_hits *h)
+/* A document whose OLE objects attack on opening: an RTF's (content_rtf.h),
+ * an Equation Editor object in a legacy Office file (content_office.h) or
+ * in a package (content_ooxml.h). */
+static void rule_ole_exploit(const struct content_msg *m, struct score_hits *h)
 {
 	for (size_t i = 0; i < content_attachment_count(m); i++) {
 		const struct content_attachment *a = content_attachment_at(m, i);
 		const unsigned f = a->rtf;
 		const char *when = f & RTF_F_AUTO_UPDATE ? ", set to load when the document opens" : "";
+		if ((a->office & CONTENT_OFFICE_EQUATION) || (a->ooxml & OOXML_F_EQUATION)) {
+			score_hit(h, SYM_OLE_EXPLOIT_OBJECT, 1.0,
+			    "attachment \"%.80s\" is an Office document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802)",
+			    a->filename);
+			return;
+		}
 		if (f & RTF_F_EQUATION) {
-			score_hit(h, SYM_RTF_OBJECT, 1.0,
+			score_hit(h, SYM_OLE_EXPLOIT_OBJECT, 1.0,
 			    "attachment \"%.80s\" is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802)%s",
 			    a->filename, when);
 			return;
 		}
 		if (f & RTF_F_LINK) {
-			score_hit(h, SYM_RTF_OBJECT, 1.0,
+			score_hit(h, SYM_OLE_EXPLOIT_OBJECT, 1.0,
 			    "attachment \"%.80s\" is an RTF document with a link object that fetches its content when opened (as CVE-2017-0199 does)",
 			    a->filename);
 			return;
 		}
 		if ((f & RTF_F_OBJECT) && (f & RTF_F_AUTO_UPDATE)) {
-			score_hit(h, SYM_RTF_OBJECT, 0.5,
+			score_hit(h, SYM_OLE_EXPLOIT_OBJECT, 0.5,
 			    "attachment \"%.80s\" is an RTF document with an object set to load when the document opens",
 			    a->filename);
 			return;
@@ -716,7 +724,7 @@ void score_rules_run(const struct content_msg *m, const char *raw, size_t len, s
 	rule_office_macro(m, h);
 	rule_html_attachment(m, h);
 	rule_pdf(m, h);
-	rule_rtf(m, h);
+	rule_ole_exploit(m, h);
 	rule_office_remote(m, h);
 	rule_from_spoof(m, h);
 	score_rule_ratware(m, raw, len, h);

@@ -93,14 +93,15 @@ const struct score_sym_def score_sym_table[SYM_COUNT] = {
 	 * tags.  No corpus message has one. */
 	[SYM_PDF_ACTIVE_CONTENT] = { "PDF_ACTIVE_CONTENT", "attachment", 3.0,
 		"a PDF attachment that launches a program (/Launch) or runs JavaScript when opened (/OpenAction or /AA with /JavaScript) - half for JavaScript alone or embedded files; names hidden with #xx escapes or in compressed object streams are found too" },
-	/* 8, as an executable: an RTF document with an Equation Editor object
-	 * or a link object is an exploit carrier - that component was removed
-	 * from Office in 2018 for CVE-2017-11882 and CVE-2018-0802, and an
-	 * auto-fetched link is CVE-2017-0199; half for another object set to
-	 * load without a click (\objupdate).  Embedded charts and pictures are
-	 * quiet.  No corpus message has one. */
-	[SYM_RTF_OBJECT] = { "RTF_OBJECT", "attachment", 8.0,
-		"an RTF attachment (under any name) with an Equation Editor object or a link object that fetches its content when opened - half for another OLE object set to load when the document opens (\\objupdate)" },
+	/* 8, as an executable: an RTF or Office document with an Equation
+	 * Editor object, or an RTF with a link object, is an exploit carrier -
+	 * that component was removed from Office in 2018 for CVE-2017-11882
+	 * and CVE-2018-0802, and an auto-fetched link is CVE-2017-0199; half
+	 * for another RTF object set to load without a click (\objupdate).
+	 * Embedded charts, pictures and MathType equations are quiet.  No
+	 * corpus message has one. */
+	[SYM_OLE_EXPLOIT_OBJECT] = { "OLE_EXPLOIT_OBJECT", "attachment", 8.0,
+		"an RTF attachment (under any name) or an Office document (.doc, .xls, .docx, .xlsx ...) with an Equation Editor object, or an RTF with a link object that fetches its content when opened - half for another RTF object set to load when the document opens (\\objupdate)" },
 	/* 8 for a document that loads an OLE object, a frame or a
 	 * sub-document from the web when opened - how CVE-2021-40444 and
 	 * CVE-2022-30190 run code without a macro, so it weighs as an

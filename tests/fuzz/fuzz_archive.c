@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (pick == 5) {
 		const unsigned m = content_ole_scan(data, size);
-		if (m != content_ole_scan(data, size) || m > 31)
+		if (m != content_ole_scan(data, size) || m > 63)
 			abort();
 		return 0;
 	}

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct content_ooxml x, y;
 	content_ooxml_scan(data, size, &b1, &x);
 	content_ooxml_scan(data, size, &b2, &y);
-	if (x.flags != y.flags || b1 != b2 || b1 > (64u << 10) || (x.flags & ~0xfu) ||
+	if (x.flags != y.flags || b1 != b2 || b1 > (64u << 10) || (x.flags & ~0x1fu) ||
 	    strcmp(x.target, y.target) != 0 || memchr(x.target, 0, sizeof(x.target)) == NULL ||
 	    ((x.flags & 7u) != 0) != (x.target[0] != '\0'))
 		abort();

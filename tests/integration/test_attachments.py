@@ -239,9 +239,10 @@ def rtf_with_object(cls, native, kw="\\objemb", objclass=None):
 def test_rtf_objects(make_server, sink):
     """At the default thresholds: an RTF sent as .doc whose object is the
     Equation Editor's (by its compound file's class id, the names
-    mangled) is RTF_OBJECT; one whose Packager object carries a program is
-    EXE_ATTACHMENT; an RTF with a chart object is neither.  olefile reads
-    the embedded compound file."""
+    mangled) is OLE_EXPLOIT_OBJECT, and so are a .docx (python-docx) and a
+    .doc embedding that object; an RTF whose Packager object carries a
+    program is EXE_ATTACHMENT; an RTF with a chart object is neither.
+    olefile reads the compound files."""
     eq = olebuild.ole_streams([("Equation Native", bytes([0x1C, 0, 0, 0, 2, 0]) + bytes(22))])
     eq = bytearray(eq)
     eq[1024 + 0x50:1024 + 0x60] = bytes.fromhex("02ce020000000000c000000000000046")
@@ -254,16 +255,33 @@ def test_rtf_objects(make_server, sink):
         "package": ("Scan.rtf", rtf_with_object("Package", pkg)),
         "chart": ("report.rtf", rtf_with_object("Excel.Sheet.8", chart, objclass="Excel.Sheet.8")),
     }
+    # The same object embedded in a .docx written by python-docx, and in a
+    # legacy .doc's ObjectPool.
+    plain = io.BytesIO()
+    d = docx.Document()
+    d.add_paragraph("Order 7731")
+    d.save(plain)
+    with zipfile.ZipFile(plain, "a") as z:
+        z.writestr("word/embeddings/oleObject1.bin", bytes(eq))
+    doc = bytearray(olebuild.ole([("WordDocument", 2, -1), ("ObjectPool", 1, -1), ("_1234567890", 1, 1)]))
+    doc[1024 + 3 * 128 + 0x50:1024 + 3 * 128 + 0x60] = bytes.fromhex("02ce020000000000c000000000000046")
+    assert olefile.OleFileIO(bytes(doc)).getclsid("ObjectPool/_1234567890") == ole.root.clsid
+    cases["docx"] = ("Order_7731.docx", plain.getvalue())
+    cases["doc"] = ("Order_7732.doc", bytes(doc))
     srv = make_server(sink=sink)
     refs, got = send_all(srv, sink, cases, "application/msword")
+    for k in ("docx", "doc"):
+        _, sy = verdict(srv, refs[k])
+        assert f'"{cases[k][0]}" is an Office document with an Equation Editor object' in sy.get(
+            "OLE_EXPLOIT_OBJECT", ""), (k, sy)
     _, sy = verdict(srv, refs["equation"])
-    assert '"Order_7731.doc" is an RTF document with an Equation Editor object' in sy.get("RTF_OBJECT", ""), sy
-    assert "set to load when the document opens" in sy["RTF_OBJECT"]
-    assert "RTF_OBJECT" in got["equation"].header("X-Mailward-Symbols")
+    assert '"Order_7731.doc" is an RTF document with an Equation Editor object' in sy.get("OLE_EXPLOIT_OBJECT", ""), sy
+    assert "set to load when the document opens" in sy["OLE_EXPLOIT_OBJECT"]
+    assert "OLE_EXPLOIT_OBJECT" in got["equation"].header("X-Mailward-Symbols")
     _, sy = verdict(srv, refs["package"])
     assert 'carrying "Scan_0042.pdf.exe" as an object' in sy.get("EXE_ATTACHMENT", ""), sy
     rec, sy = verdict(srv, refs["chart"])
-    assert not {"RTF_OBJECT", "EXE_ATTACHMENT"} & set(sy), sy
+    assert not {"OLE_EXPLOIT_OBJECT", "EXE_ATTACHMENT"} & set(sy), sy
     assert rec["class"] == "clean", rec
 
 

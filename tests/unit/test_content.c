@@ -1387,6 +1387,10 @@ static void test_office_macros(void **state)
 	buf_free(&b);
 }
 
+static const unsigned char clsid_eqnedt[16] = { 0x02, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+static const unsigned char clsid_mathtype[16] = { 0x03, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+static const unsigned char clsid_oleLink[16] = { 0x00, 0x03, 0x00, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+
 /* A BIFF8 workbook stream: globals with the given sheets (name, hs, dt)
  * and names, then a substream per sheet, padded with cell records to pad
  * bytes (4,096 or more puts it in sectors of its own, as Excel's are). */
@@ -1515,6 +1519,20 @@ static void test_office_xlm_and_encryption(void **state)
 	free(msg);
 	buf_free(&b);
 
+	/* An embedded Equation Editor object: a storage of Word's ObjectPool
+	 * with its class id; MathType's class id is another. */
+	{
+		static const struct ole_entry pool[] = { { "WordDocument", 2, -1 }, { "ObjectPool", 1, -1 },
+			{ "_1234567890", 1, 1 } };
+		struct buf d = BUF_INIT;
+		ole_build(&d, pool, 3);
+		memcpy(d.data + 1024 + 3 * 128 + 0x50, clsid_eqnedt, 16);
+		assert_int_equal(ole_scan_buf(&d), CONTENT_OFFICE_EQUATION);
+		memcpy(d.data + 1024 + 3 * 128 + 0x50, clsid_mathtype, 16);
+		assert_int_equal(ole_scan_buf(&d), 0);
+		buf_free(&d);
+	}
+
 	/* Not a compound file, or one too short to hold a sector. */
 	assert_int_equal(content_ole_scan((const unsigned char *)"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8), 0);
 	ole_build_streams(&b, st, 1);
@@ -1524,9 +1542,6 @@ static void test_office_xlm_and_encryption(void **state)
 	buf_free(&b);
 }
 
-static const unsigned char clsid_eqnedt[16] = { 0x02, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
-static const unsigned char clsid_mathtype[16] = { 0x03, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
-static const unsigned char clsid_oleLink[16] = { 0x00, 0x03, 0x00, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
 
 /* An RTF document with one object: \object<kw>, {\*\objclass cls}, and as
  * \objdata an OLE1 object of class ole1cls around a compound file with an
@@ -1720,6 +1735,24 @@ static void test_ooxml_external(void **state)
 	content_ooxml_scan((const unsigned char *)b.data, b.len, &none, &o);
 	assert_int_equal(o.flags, OOXML_F_CUT);
 	buf_free(&b);
+
+	/* An embedded Equation Editor object in a package; MathType's is quiet. */
+	for (int mt = 0; mt <= 1; mt++) {
+		static const char *const names[] = { "[Content_Types].xml", "word/embeddings/oleObject1.bin" };
+		static const unsigned char eqn[28] = { 0x1c };
+		const struct ole_stream st = { "Equation Native", eqn, sizeof(eqn) };
+		struct buf d[2] = { BUF_INIT, BUF_INIT };
+		buf_append_str(&d[0], "<Types/>");
+		ole_build_streams(&d[1], &st, 1);
+		ole_set_root_clsid(&d[1], mt ? clsid_mathtype : clsid_eqnedt);
+		zip_build_data(&b, names, d, 2, 1);
+		content_ooxml_scan((const unsigned char *)b.data, b.len, &budget, &o);
+		assert_int_equal(o.flags, mt ? 0 : OOXML_F_EQUATION);
+		assert_string_equal(o.target, "");
+		buf_free(&b);
+		buf_free(&d[0]);
+		buf_free(&d[1]);
+	}
 
 	/* Through the parser: a .docx (a ZIP with [Content_Types].xml). */
 	docx_with_rels(&b, RELS_HEAD "<Relationship Id=\"rId1\" Type=\"" REL_TYPE "attachedTemplate\" "

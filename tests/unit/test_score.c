@@ -930,11 +930,11 @@ static void test_archive_attachment(void **state)
 		static const unsigned char body[8] = { 1 };
 		static const char pkg[] = "\x02\x00Scan_0042.pdf.scr\0C:\\t\\Scan_0042.pdf.scr\0";
 		static const struct { const char *kw, *cls; const unsigned char *clsid; int pkg; const char *sym, *want; double pts; } rc[] = {
-			{ "\\objupdate", "Equation.3", eqn, 0, "RTF_OBJECT",
+			{ "\\objupdate", "Equation.3", eqn, 0, "OLE_EXPLOIT_OBJECT",
 			  "is an RTF document with an Equation Editor object (the component of CVE-2017-11882 and CVE-2018-0802), set to load when the document opens", 8.0 },
-			{ "\\objautlink", "Word.Document.8", lnk, 0, "RTF_OBJECT", "with a link object that fetches its content when opened", 8.0 },
+			{ "\\objautlink", "Word.Document.8", lnk, 0, "OLE_EXPLOIT_OBJECT", "with a link object that fetches its content when opened", 8.0 },
 			{ "", "Package", NULL, 1, "EXE_ATTACHMENT", "is a document carrying \"Scan_0042.pdf.scr\" as an object", 8.0 },
-			{ "\\objupdate", "Excel.Sheet.8", NULL, 0, "RTF_OBJECT", "with an object set to load when the document opens", 4.0 },
+			{ "\\objupdate", "Excel.Sheet.8", NULL, 0, "OLE_EXPLOIT_OBJECT", "with an object set to load when the document opens", 4.0 },
 			{ "", "Excel.Sheet.8", NULL, 0, NULL, NULL, 0 },
 		};
 		for (size_t i = 0; i < MW_ARRAY_LEN(rc); i++) {
@@ -957,7 +957,7 @@ static void test_archive_attachment(void **state)
 				assert_true(reason_has(&v, rc[i].sym, rc[i].want));
 				assert_true(fabs(sym(&v, rc[i].sym)->score - rc[i].pts) < 1e-9);
 			} else {
-				assert_null(sym(&v, "RTF_OBJECT"));
+				assert_null(sym(&v, "OLE_EXPLOIT_OBJECT"));
 				assert_null(sym(&v, "EXE_ATTACHMENT"));
 			}
 			score_verdict_free(&v);
@@ -966,6 +966,24 @@ static void test_archive_attachment(void **state)
 			buf_free(&o1);
 			buf_free(&r);
 		}
+	}
+
+	/* An Equation Editor object in a legacy .doc (an ObjectPool storage
+	 * with its class id). */
+	{
+		static const struct ole_entry pool[] = { { "WordDocument", 2, -1 }, { "ObjectPool", 1, -1 },
+			{ "_1234567890", 1, 1 } };
+		static const unsigned char eqn[16] = { 0x02, 0xce, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
+		ole_build(&b, pool, 3);
+		memcpy(b.data + 1024 + 3 * 128 + 0x50, eqn, 16);
+		m = zip_message("Order.doc", b.data, b.len);
+		scan(m, &v);
+		assert_true(reason_has(&v, "OLE_EXPLOIT_OBJECT",
+		    "\"Order.doc\" is an Office document with an Equation Editor object (the component of CVE-2017-11882"));
+		assert_true(fabs(sym(&v, "OLE_EXPLOIT_OBJECT")->score - 8.0) < 1e-9);
+		score_verdict_free(&v);
+		free(m);
+		buf_free(&b);
 	}
 
 	/* A .docx that loads its template from the web (6); the same template
