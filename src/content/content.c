@@ -560,6 +560,7 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 		a->archive_hidden = z.hidden;
 		a->archive_nested_cut = z.nested_cut;
 		a->archive_damaged = z.damaged || as->keep_cut;
+		a->archive_disguised = z.disguised;
 		if (z.n_names > 0) {
 			const char **names = arena_alloc(&m->arena, z.n_names * sizeof(*names));
 			int package = 0;
@@ -600,7 +601,7 @@ static void take_archive(struct content_msg *m, struct content_attachment *a, st
 			}
 		}
 		a->archive_names_cut = z.names_cut;
-		if (z.encrypted > 0 || z.hidden || z.names_cut || z.nested_cut)
+		if (z.encrypted > 0 || z.hidden || z.names_cut || z.nested_cut || z.disguised)
 			m->flags |= CONTENT_F_ARCHIVE_UNSCANNABLE;
 	}
 	content_archive_free(&z);

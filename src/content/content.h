@@ -152,6 +152,8 @@ struct content_attachment {
 	int archive_hidden;            /* the list itself is encrypted: no names */
 	int archive_nested_cut;        /* an archive inside past the limits, unopened */
 	int archive_damaged;           /* no readable directory, or longer than was kept */
+	int archive_disguised;         /* a ZIP that tools would unpack differently
+	                                  (content_archive.h "disguised") */
 	int archive_names_cut;         /* more members than names kept, or a 7z
 	                                  directory too big to decode */
 	const char *const *archive_names; /* UTF-8, the first n_archive_names members */

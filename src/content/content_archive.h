@@ -67,6 +67,9 @@ struct content_archive {
 	int names_cut;        /* more names than ARCHIVE_MAX_NAMES / _NAME_BUDGET */
 	int nested_cut;       /* an archive inside could not be opened within
 	                         the limits (content_archive_read_nested) */
+	int disguised;        /* ZIP: tools would list different members - an
+	                         archive glued in front, or a local header naming
+	                         another file than the directory (both listed) */
 	size_t n_names, names_bytes;
 	char **names;         /* n_names of them */
 	struct content_archive_entry *entries;   /* ZIP: one per name, else NULL */

@@ -153,6 +153,7 @@ static void merge(struct content_archive *top, const char *prefix, const struct 
 	top->hidden |= inner->hidden;
 	top->names_cut |= inner->names_cut;
 	top->nested_cut |= inner->nested_cut;
+	top->disguised |= inner->disguised;
 	const size_t pl = strlen(prefix);
 	for (size_t i = 0; i < inner->n_names; i++) {
 		char name[ARCHIVE_MAX_NAME + 1];

@@ -591,6 +591,12 @@ static void rule_unscannable(const struct content_msg *m, struct score_hits *h)
 			    a->filename, a->archive_encrypted, a->archive_members);
 			return;
 		}
+		if (a->archive_disguised) {
+			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
+			    "attachment \"%.80s\" is a ZIP that tools unpack differently (another archive glued in front of it, or members whose headers name other files): what the recipient's tool shows cannot be known",
+			    a->filename);
+			return;
+		}
 		if (a->archive_nested_cut) {
 			score_hit(h, SYM_ARCHIVE_UNSCANNABLE, 1.0,
 			    "attachment \"%.80s\" holds an archive nested too deep or unpacking to more than the limits (%u levels, %u MiB): what is inside cannot all be checked",

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rb = content_zip_read(data, size, &b);
 
 	if (ra != rb || a.members != b.members || a.encrypted != b.encrypted ||
-	    a.damaged != b.damaged || a.n_names != b.n_names || a.names_cut != b.names_cut)
+	    a.damaged != b.damaged || a.n_names != b.n_names || a.names_cut != b.names_cut ||
+	    a.disguised != b.disguised)
 		abort();                       /* not deterministic */
 	if (a.encrypted > a.members || a.n_names > a.members || a.n_names > ARCHIVE_MAX_NAMES ||
 	    a.names_bytes > ARCHIVE_NAME_BUDGET || (ra < 0 && (a.members || a.n_names)))

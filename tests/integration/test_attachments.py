@@ -389,6 +389,40 @@ def zip_of(files, method=zipfile.ZIP_DEFLATED):
     return b.getvalue()
 
 
+def test_glued_zips(make_server, sink, tmp_path):
+    """Two ZIPs written by zipfile and glued: 7-Zip lists the first (a
+    program), Python's zipfile the last (a PDF) - the evasion.  Under a
+    tenant at 80/90, mailward names the program and tags the archive as
+    unscannable (never clean); a ZIP made by 7-Zip, and a ZIP with a
+    comment, are neither."""
+    front = zip_of({"invoice.pdf.exe": b"MZ\x90\x00" + bytes(200)})
+    back = zip_of({"invoice.pdf": b"%PDF-1.4\n" + bytes(200)})
+    glued = tmp_path / "glued.zip"
+    glued.write_bytes(front + back)
+    listed = subprocess.run(["7zz", "l", str(glued)], capture_output=True, text=True).stdout
+    assert "invoice.pdf.exe" in listed
+    assert zipfile.ZipFile(glued).namelist() == ["invoice.pdf"]
+    (tmp_path / "q3.pdf").write_bytes(b"%PDF-1.4\n" + bytes(300))
+    subprocess.run(["7zz", "a", "-tzip", str(tmp_path / "q3.zip"), str(tmp_path / "q3.pdf")],
+                   check=True, capture_output=True)
+    commented = io.BytesIO()
+    with zipfile.ZipFile(commented, "w") as z:
+        z.comment = b"PK\x03\x04 not a header"
+        z.writestr("notes.txt", "hello")
+    cases = {"glued": ("invoice.zip", glued.read_bytes()), "plain": ("q3.zip", (tmp_path / "q3.zip").read_bytes()),
+             "comment": ("notes.zip", commented.getvalue())}
+    srv = make_server(sink=sink)
+    srv.cli("tenant", "set", "acme", "tag=80", "probable_spam=90")   # delivered, to be read
+    refs, got = send_all(srv, sink, cases, "application/zip")
+    rec, sy = verdict(srv, refs["glued"])
+    assert 'holding "invoice.pdf.exe"' in sy.get("EXE_ATTACHMENT", ""), sy
+    assert '"invoice.zip" is a ZIP that tools unpack differently' in sy.get("ARCHIVE_UNSCANNABLE", ""), sy
+    assert rec["class"] == "possible-spam" and got["glued"].header("X-Mailward-Spam") == "yes", rec
+    for k in ("plain", "comment"):
+        rec, sy = verdict(srv, refs[k])
+        assert not {"EXE_ATTACHMENT", "ARCHIVE_UNSCANNABLE"} & set(sy) and rec["class"] == "clean", (k, rec)
+
+
 def test_archives_inside_archives(make_server, sink):
     """Under a tenant at 80/90: an executable in a ZIP inside a ZIP, or in
     a .tar.gz, is named with its path; an archive nested four deep is

@@ -1854,6 +1854,90 @@ static void test_onenote_and_lnk(void **state)
 		buf_free(&f[i]);
 }
 
+static int has_name(const struct content_archive *z, const char *name)
+{
+	for (size_t i = 0; i < z->n_names; i++)
+		if (strcmp(z->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* ZIPs that tools read differently: one glued in front of another (7-Zip
+ * shows the first, most libraries the last), a local header naming
+ * another file than the directory; both readings are listed.  A
+ * self-extractor's program in front, and a plain ZIP, are not disguised. */
+static void test_zip_disguised(void **state)
+{
+	(void)state;
+	static const char *const front[] = { "invoice.pdf.exe" }, *const back[] = { "invoice.pdf" };
+	struct buf a = BUF_INIT, b = BUF_INIT, g = BUF_INIT;
+	struct content_archive z;
+	zip_build(&a, front, 1, 0);
+	zip_build(&b, back, 1, 0);
+
+	assert_int_equal(content_zip_read((const unsigned char *)b.data, b.len, &z), 0);
+	assert_false(z.disguised);
+	content_archive_free(&z);
+	buf_append(&g, a.data, a.len);
+	buf_append(&g, b.data, b.len);
+	assert_int_equal(content_zip_read((const unsigned char *)g.data, g.len, &z), 0);
+	assert_true(z.disguised);
+	assert_int_equal(z.members, 2);
+	assert_true(has_name(&z, "invoice.pdf") && has_name(&z, "invoice.pdf.exe"));
+	content_archive_free(&z);
+	/* The same, the second directory written with the whole file's
+	 * offsets: its first member starts after the first archive. */
+	{
+		struct buf w = BUF_INIT;
+		zip_build(&w, front, 1, 0);
+		zip_build(&w, back, 1, 0);
+		assert_int_equal(content_zip_read((const unsigned char *)w.data, w.len, &z), 0);
+		assert_true(z.disguised);
+		assert_true(has_name(&z, "invoice.pdf") && has_name(&z, "invoice.pdf.exe"));
+		content_archive_free(&z);
+		buf_free(&w);
+	}
+	/* Six glued: the last and four in front of it are read. */
+	buf_free(&g);
+	for (int i = 0; i < 6; i++)
+		buf_append(&g, i == 0 ? a.data : b.data, i == 0 ? a.len : b.len);
+	assert_int_equal(content_zip_read((const unsigned char *)g.data, g.len, &z), 0);
+	assert_true(z.disguised);
+	assert_int_equal(z.members, 5);
+	assert_false(has_name(&z, "invoice.pdf.exe"));
+	content_archive_free(&z);
+	buf_free(&g);
+	/* A self-extractor: a program in front. */
+	buf_append(&g, "MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0\x40\0\0\0\0\0\0\0\0\0", 34);
+	buf_append(&g, b.data, b.len);
+	assert_int_equal(content_zip_read((const unsigned char *)g.data, g.len, &z), 0);
+	assert_false(z.disguised);
+	assert_int_equal(z.members, 1);
+	content_archive_free(&z);
+	buf_free(&g);
+	/* The local header says .exe where the directory says .pdf. */
+	buf_append(&g, b.data, b.len);
+	memcpy(g.data + 30 + strlen("invoice."), "exe", 3);
+	assert_int_equal(content_zip_read((const unsigned char *)g.data, g.len, &z), 0);
+	assert_true(z.disguised);
+	assert_true(has_name(&z, "invoice.pdf") && has_name(&z, "invoice.exe"));
+	content_archive_free(&z);
+
+	/* Through the parser: never clean (the unscannable flag). */
+	buf_free(&g);
+	buf_append(&g, a.data, a.len);
+	buf_append(&g, b.data, b.len);
+	char *msg = zip_message("invoice.zip", g.data, g.len);
+	struct content_msg *m = content_parse(msg, strlen(msg), NULL);
+	assert_true(content_attachment_at(m, 0)->archive_disguised);
+	assert_true(content_flags(m) & CONTENT_F_ARCHIVE_UNSCANNABLE);
+	content_free(m);
+	free(msg);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&g);
+}
+
 /* Archives inside archives: opened within the limits, flagged past them. */
 static void test_nested_archives(void **state)
 {
@@ -2285,6 +2369,7 @@ int main(void)
 		cmocka_unit_test(test_rtf_objects),
 		cmocka_unit_test(test_ooxml_external),
 		cmocka_unit_test(test_onenote_and_lnk),
+		cmocka_unit_test(test_zip_disguised),
 		cmocka_unit_test(test_nested_archives),
 		cmocka_unit_test(test_html_file_attachments),
 		cmocka_unit_test(test_iso_listing),

@@ -766,6 +766,22 @@ static void test_archive_attachment(void **state)
 	ASSERT_QUIET(sw, "EXE_ATTACHMENT");
 	free(sw);
 	buf_free(&b);
+	/* Two ZIPs glued (7-Zip shows the first, most tools the last): the
+	 * program in front is named, and the archive is never clean. */
+	{
+		static const char *const front[] = { "invoice.pdf.exe" }, *const back[] = { "invoice.pdf" };
+		struct buf g = BUF_INIT;
+		zip_build(&g, front, 1, 0);
+		zip_build(&g, back, 1, 0);
+		char *gm = zip_message("invoice.zip", g.data, g.len);
+		scan(gm, &v);
+		assert_true(reason_has(&v, "EXE_ATTACHMENT", "is an archive holding \"invoice.pdf.exe\""));
+		assert_true(reason_has(&v, "ARCHIVE_UNSCANNABLE", "is a ZIP that tools unpack differently"));
+		assert_true(v.cls >= SCORE_POSSIBLE_SPAM);
+		score_verdict_free(&v);
+		free(gm);
+		buf_free(&g);
+	}
 	static const char *const exe[] = { "readme.txt", "invoice.pdf.exe" };
 	zip_build(&b, exe, 2, 0);
 	char *m = zip_message("invoice.zip", b.data, b.len);
