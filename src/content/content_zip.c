@@ -66,7 +66,8 @@ static long find_end(const unsigned char *p, size_t n)
  * directory is not where the record says (then the caller walks).
  * *before: the bytes in front of the archive (a self-extractor's stub, or
  * another archive). */
-static int read_central(const unsigned char *p, size_t e, struct content_archive *z, size_t *before)
+static int read_central(const unsigned char *p, size_t e, struct content_archive *z, size_t *before,
+    size_t *dir)
 {
 	uint32_t total = archive_le16(p + e + 10);
 	uint32_t size = archive_le32(p + e + 12);
@@ -82,6 +83,7 @@ static int read_central(const unsigned char *p, size_t e, struct content_archive
 	if (off > start)
 		return -1;
 	*before = start - off;
+	*dir = start;
 	size_t q = start;
 	uint32_t seen = 0;
 	while (q + CENTRAL_LEN <= e && archive_le32(p + q) == SIG_CENTRAL) {
@@ -177,8 +179,8 @@ static int zip_read(const unsigned char *p, size_t n, struct content_archive *ou
 {
 	memset(out, 0, sizeof(*out));
 	long e = find_end(p, n);
-	size_t before = 0;
-	if (e >= 0 && read_central(p, (size_t)e, out, &before) == 0) {
+	size_t before = 0, dir = 0;
+	if (e >= 0 && read_central(p, (size_t)e, out, &before, &dir) == 0) {
 		/* What comes before the first member: the prefix the offsets
 		 * were shifted by (a directory written for this archive alone),
 		 * or, when the directory was written over the whole file, the
@@ -191,6 +193,9 @@ static int zip_read(const unsigned char *p, size_t n, struct content_archive *ou
 					lo = out->entries[i].local;
 			first = lo <= n ? (size_t)lo : before;
 		}
+		/* Never the directory itself (offsets past it are lies). */
+		if (first > dir)
+			first = dir;
 		local_names(p, n, out);
 		front_archive(p, first, out, depth);
 		return 0;

@@ -1923,6 +1923,27 @@ static void test_zip_disguised(void **state)
 	assert_true(has_name(&z, "invoice.pdf") && has_name(&z, "invoice.exe"));
 	content_archive_free(&z);
 
+	/* A directory whose member offset points past the directory: the
+	 * member's own local header in front is listed (the directory does
+	 * not lead to it), the directory itself is not read a second time
+	 * as if it were an archive in front (fuzz_zip found that). */
+	{
+		struct buf w = BUF_INIT;
+		zip_build(&w, back, 1, 0);
+		const size_t cd = w.len - 22 - 46 - strlen(back[0]);
+		assert_int_equal(w.data[cd], 'P');
+		const uint32_t past = (uint32_t)w.len;          /* the end of the bytes */
+		memcpy(w.data + cd + 42, &past, 4);            /* little-endian host */
+		assert_int_equal(content_zip_read((const unsigned char *)w.data, w.len, &z), 0);
+		size_t seen = 0;
+		for (size_t i = 0; i < z.n_names; i++)
+			seen += strcmp(z.names[i], "invoice.pdf") == 0;
+		assert_int_equal(seen, 2);
+		assert_true(z.disguised);
+		content_archive_free(&z);
+		buf_free(&w);
+	}
+
 	/* Through the parser: never clean (the unscannable flag). */
 	buf_free(&g);
 	buf_append(&g, a.data, a.len);
