@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "content/content_int.h"
 #include "content/content_archive.h"
+#include "content/content_cfb.h"
 #include "content/content_htmlfile.h"
 #include "content/content_office.h"
 #include "content/content_onenote.h"
@@ -424,7 +425,7 @@ enum content_ftype content_detect_type(const unsigned char *h, size_t n)
 		{ "Rar!\x1a\x07", 6, CONTENT_FT_RAR },
 		{ "7z\xbc\xaf\x27\x1c", 6, CONTENT_FT_7Z },
 		{ "\x1f\x8b", 2, CONTENT_FT_GZIP },
-		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, CONTENT_FT_OLE },
+		{ CONTENT_CFB_SIG, 8, CONTENT_FT_OLE },
 		{ "#!", 2, CONTENT_FT_SCRIPT },
 		{ "{\\rt", 4, CONTENT_FT_RTF },
 		/* a shell link: its header size, then the link class id */
@@ -525,7 +526,7 @@ static void sink_att(void *ctx, const char *p, size_t n)
 	 * attachment is all in the head. */
 	if (a->keep == 0 && a->head_len == sizeof(a->head)) {
 		a->keep = content_archive_kind(a->head, a->head_len) != ARCHIVE_NONE ||
-		    memcmp(a->head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0 ||
+		    memcmp(a->head, CONTENT_CFB_SIG, 8) == 0 ||
 		    content_htmlfile_is(a->head, a->head_len) || a->image_name ||
 		    content_rtf_is(a->head, a->head_len) || content_onenote_is(a->head, a->head_len) ||
 		    zero_head(a->head, a->head_len) ||

@@ -19,6 +19,18 @@ enum content_cfb_result {
 	CONTENT_CFB_FOUND = 1,     /* *out holds the stream (maybe cut, *cut says) */
 };
 
+/* A compound file's first eight bytes. */
+#define CONTENT_CFB_SIG "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+/* Class ids as a directory entry stores them ([MS-CFB] 2.6.1): the
+ * Equation Editor 3.0 ({0002CE02-0000-0000-C000-000000000046}; MathType's
+ * differs) and the standard OLE link ({00000300-0000-0000-C000-000000000046}). */
+extern const unsigned char content_clsid_equation[16];
+extern const unsigned char content_clsid_ole_link[16];
+
+/* 1 when the 128-byte directory entry e is named name (ASCII, any case). */
+int content_cfb_entry_named(const unsigned char *e, const char *name);
+
 struct content_cfb;
 
 /* A reader over p[0..n) (which must outlive it), or NULL when p is not a

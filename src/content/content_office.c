@@ -21,31 +21,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "content/content_archive.h"
 #include "content/content_cfb.h"
 
 #define CFB_HEADER 512u
 #define CFB_ENTRY 128u
-#define CFB_NAME_LEN_AT 0x40u
 #define CFB_TYPE_AT 0x42u
 #define CFB_STORAGE 1u
 #define CFB_STREAM 2u
 
 static int entry_is(const unsigned char *e, const char *name, unsigned type)
 {
-	const size_t len = strlen(name);
-	const unsigned nl = (unsigned)e[CFB_NAME_LEN_AT] | (unsigned)e[CFB_NAME_LEN_AT + 1] << 8;
-	if (e[CFB_TYPE_AT] != type || nl != 2 * (len + 1))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (e[2 * i + 1] != 0 || (e[2 * i] | 0x20) != (name[i] | 0x20))
-			return 0;
-	return e[2 * len] == 0 && e[2 * len + 1] == 0;
+	return e[CFB_TYPE_AT] == type && content_cfb_entry_named(e, name);
 }
 
-/* {0002CE02-0000-0000-C000-000000000046}, the Equation Editor 3.0, as a
- * directory entry stores a class id. */
-static const unsigned char clsid_equation[16] = { 0x02, 0xce, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
 #define CFB_CLSID_AT 0x50u
 
 /* VBA's entries, and a storage (an embedded object: Word's ObjectPool,
@@ -56,7 +45,7 @@ static unsigned dir_bits(const unsigned char *p, size_t n)
 	for (size_t off = CFB_HEADER; off + CFB_ENTRY <= n; off += CFB_ENTRY) {
 		const unsigned char *e = p + off;
 		if ((e[CFB_TYPE_AT] == CFB_STORAGE || e[CFB_TYPE_AT] == 5) &&
-		    memcmp(e + CFB_CLSID_AT, clsid_equation, 16) == 0)
+		    memcmp(e + CFB_CLSID_AT, content_clsid_equation, 16) == 0)
 			r |= CONTENT_OFFICE_EQUATION;
 		/* Word keeps its project under "Macros", Excel and PowerPoint
 		 * under "_VBA_PROJECT_CUR"; each holds a "VBA" storage. */
@@ -82,10 +71,6 @@ static unsigned dir_bits(const unsigned char *p, size_t n)
  * names ahead of the string table; a megabyte reaches them. */
 #define WORKBOOK_READ (1u << 20)
 
-static unsigned le16(const unsigned char *p)
-{
-	return (unsigned)p[0] | (unsigned)p[1] << 8;
-}
 
 /* A defined name that Excel runs when the workbook opens: the built-in
  * Auto_Open (one character, 0x01), or a name of its own beginning with
@@ -94,7 +79,7 @@ static int lbl_auto_open(const unsigned char *d, size_t len, int biff8)
 {
 	if (len < 15)
 		return 0;
-	const unsigned flags = le16(d), cch = d[3];
+	const unsigned flags = archive_le16(d), cch = d[3];
 	/* BIFF8 puts a byte saying how wide the characters are before them. */
 	const size_t at = biff8 ? 15 : 14;
 	const int wide = biff8 && (d[14] & 1);
@@ -119,11 +104,11 @@ static unsigned biff_macros(const unsigned char *w, size_t n)
 	unsigned r = 0;
 	int biff8 = 0;
 
-	if (n < 8 || le16(w) != BIFF_BOF)
+	if (n < 8 || archive_le16(w) != BIFF_BOF)
 		return 0;
-	biff8 = le16(w + 4) == BIFF8_VERSION;
-	for (size_t off = 4 + le16(w + 2); off + 4 <= n;) {
-		const unsigned type = le16(w + off), len = le16(w + off + 2);
+	biff8 = archive_le16(w + 4) == BIFF8_VERSION;
+	for (size_t off = 4 + archive_le16(w + 2); off + 4 <= n;) {
+		const unsigned type = archive_le16(w + off), len = archive_le16(w + off + 2);
 		const unsigned char *d = w + off + 4;
 		if (off + 4 + len > n || type == BIFF_EOF)
 			break;
@@ -157,7 +142,7 @@ static unsigned word_bits(const struct content_cfb *c)
 	int cut = 0;
 	unsigned r = 0;
 	if (content_cfb_read(c, "WordDocument", 12, &w, &wl, &cut) == CONTENT_CFB_FOUND && wl >= 12 &&
-	    le16(w) == WORD_IDENT && (le16(w + 10) & WORD_ENCRYPTED) != 0)
+	    archive_le16(w) == WORD_IDENT && (archive_le16(w + 10) & WORD_ENCRYPTED) != 0)
 		r = CONTENT_OFFICE_ENCRYPTED;
 	free(w);
 	return r;
@@ -165,7 +150,7 @@ static unsigned word_bits(const struct content_cfb *c)
 
 unsigned content_ole_scan(const unsigned char *p, size_t n)
 {
-	if (n < CFB_HEADER || memcmp(p, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) != 0)
+	if (n < CFB_HEADER || memcmp(p, CONTENT_CFB_SIG, 8) != 0)
 		return 0;
 	unsigned r = dir_bits(p, n);
 	struct content_cfb *c = content_cfb_open(p, n);

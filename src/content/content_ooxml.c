@@ -22,10 +22,6 @@ int content_ooxml_marker(const char *member)
 	return strcasecmp(member, "[Content_Types].xml") == 0;
 }
 
-/* {0002CE02-0000-0000-C000-000000000046} as a directory entry stores it. */
-static const unsigned char clsid_equation[16] = { 0x02, 0xce, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
-
 /* "word/embeddings/oleObject1.bin", "xl/embeddings/oleObject2.bin" ... */
 static int embedded_object(const char *name)
 {
@@ -39,7 +35,7 @@ static int equation_object(const struct buf *x)
 {
 	struct content_cfb *c = content_cfb_open((const unsigned char *)x->data, x->len);
 	unsigned char id[16];
-	const int r = c != NULL && content_cfb_root_clsid(c, id) && memcmp(id, clsid_equation, 16) == 0;
+	const int r = c != NULL && content_cfb_root_clsid(c, id) && memcmp(id, content_clsid_equation, 16) == 0;
 	content_cfb_close(c);
 	return r;
 }

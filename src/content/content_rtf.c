@@ -23,15 +23,6 @@
 #define CLASS_MAX 64
 #define WORD_MAX 32
 
-/* Class ids as a compound file's root entry stores them: the Equation
- * Editor 3.0 ({0002CE02-0000-0000-C000-000000000046}; MathType's differs)
- * and the standard OLE link ({00000300-0000-0000-C000-000000000046}).
- * Word goes by these, not by the \objclass text an attacker may mangle. */
-static const unsigned char clsid_equation[16] = { 0x02, 0xce, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
-static const unsigned char clsid_link[16] = { 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
-
 /* The object being read. */
 struct rtf_obj {
 	int open;
@@ -51,10 +42,6 @@ struct rtf_scan {
 	struct content_rtf *out;
 };
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int content_rtf_is(const unsigned char *p, size_t n)
 {
@@ -84,7 +71,7 @@ static int lp_string(const unsigned char *d, size_t n, size_t *at, const char **
 {
 	if (*at + 4 > n)
 		return 0;
-	const uint32_t l = le32(d + *at);
+	const uint32_t l = archive_le32(d + *at);
 	if (l > n - *at - 4)
 		return 0;
 	*s = (const char *)d + *at + 4;
@@ -144,22 +131,22 @@ static void obj_finish(struct rtf_scan *r)
 	if (n >= 8 && lp_string(d, n, &at, &cls, &cl)) {
 		const unsigned f = class_flags(cls, cl);
 		r->out->flags |= f;
-		if (le32(d + 4) == 2 && lp_string(d, n, &at, &topic, &tl) && lp_string(d, n, &at, &item, &il) &&
+		if (archive_le32(d + 4) == 2 && lp_string(d, n, &at, &topic, &tl) && lp_string(d, n, &at, &item, &il) &&
 		    at + 4 <= n && (f & RTF_F_PACKAGE)) {
-			const uint32_t ns = le32(d + at);
+			const uint32_t ns = archive_le32(d + at);
 			at += 4;
 			package_name(d + at, ns < n - at ? ns : n - at, r->out);
 		}
 	}
 	/* A compound file in the data (where the OLE1 header puts it, or
 	 * anywhere): its root's class id is what Word will load. */
-	const unsigned char *cf = n >= 8 ? memmem(d, n, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) : NULL;
+	const unsigned char *cf = n >= 8 ? memmem(d, n, CONTENT_CFB_SIG, 8) : NULL;
 	struct content_cfb *c = cf ? content_cfb_open(cf, n - (size_t)(cf - d)) : NULL;
 	unsigned char id[16];
 	if (c != NULL && content_cfb_root_clsid(c, id)) {
-		if (memcmp(id, clsid_equation, 16) == 0)
+		if (memcmp(id, content_clsid_equation, 16) == 0)
 			r->out->flags |= RTF_F_EQUATION;
-		else if (memcmp(id, clsid_link, 16) == 0)
+		else if (memcmp(id, content_clsid_ole_link, 16) == 0)
 			r->out->flags |= RTF_F_LINK;
 	}
 	content_cfb_close(c);
